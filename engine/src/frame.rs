@@ -1,0 +1,156 @@
+//! Fixed-size frames that leave the engine: an opportunity (engine → signer) and a signed
+//! transaction (signer → feed I/O or the replay sink). Plain `Copy` data, cache-line aligned.
+
+/// Most hops a route may have. Triangles are the longest cycles searched today.
+pub const MAX_HOPS: usize = 3;
+
+/// Largest signed transaction a [`TxFrame`] carries, in bytes (EIP-2718 envelope `0x02 ‖ rlp`).
+/// A 3-hop executor call encodes to about 420 bytes.
+pub const TX_MAX: usize = 512;
+
+/// One swap of a route: send the input to `pair`, take `amount_out` of the other token.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Hop {
+    /// Exact output of this swap, raw units of the token received, as the pair's own
+    /// `getAmountOut` rounding gives it.
+    pub amount_out: u128,
+    /// The V2 pair contract.
+    pub pair: [u8; 20],
+    /// Dense pool id in the engine's table (for reports; not sent on chain).
+    pub pool_id: u32,
+    /// 1 if the input is the pair's token0 (so the output is token1), else 0.
+    pub zero_for_one: u8,
+    /// Explicit padding.
+    pub _pad: [u8; 7],
+}
+
+/// A profitable cycle, sized exactly, ready to sign. 320 bytes.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpportunityFrame {
+    /// Receive time of the feed frame that triggered the search, ns on the pipeline clock.
+    pub recv_ns: u64,
+    /// When the engine emitted this frame, ns on the pipeline clock.
+    pub detect_ns: u64,
+    /// Block of the triggering log.
+    pub block_number: u64,
+    /// Sequence number of this opportunity within the run, from 0.
+    pub seq: u64,
+    /// Input to the first hop, raw units of `token_in`.
+    pub amount_in: u128,
+    /// `hops[last].amount_out - amount_in`, raw units of `token_in`.
+    pub profit: u128,
+    /// `profit` valued in the native token, wei.
+    pub profit_native: u128,
+    /// Gas the route is budgeted (units) times the fee per gas the engine assumed, wei.
+    pub gas_cost_native: u128,
+    /// Base fee of the newest head the engine had seen, wei per gas.
+    pub base_fee: u128,
+    /// Token borrowed from the executor's balance and returned with the profit.
+    pub token_in: [u8; 20],
+    /// Gas limit the route is budgeted, units.
+    pub gas_limit: u32,
+    /// How many entries of `hops` are used (2 or 3).
+    pub hop_count: u8,
+    /// Explicit padding.
+    pub _pad: [u8; 7],
+    /// The swaps, in order; entries past `hop_count` are zero.
+    pub hops: [Hop; MAX_HOPS],
+}
+
+impl OpportunityFrame {
+    /// An all-zero frame.
+    pub const EMPTY: Self = Self {
+        recv_ns: 0,
+        detect_ns: 0,
+        block_number: 0,
+        seq: 0,
+        amount_in: 0,
+        profit: 0,
+        profit_native: 0,
+        gas_cost_native: 0,
+        base_fee: 0,
+        token_in: [0; 20],
+        gas_limit: 0,
+        hop_count: 0,
+        _pad: [0; 7],
+        hops: [Hop {
+            amount_out: 0,
+            pair: [0; 20],
+            pool_id: 0,
+            zero_for_one: 0,
+            _pad: [0; 7],
+        }; MAX_HOPS],
+    };
+
+    /// The used hops.
+    pub fn hops(&self) -> &[Hop] {
+        &self.hops[..usize::from(self.hop_count).min(MAX_HOPS)]
+    }
+}
+
+/// A signed transaction on its way to the node (or the replay sink). 640 bytes.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxFrame {
+    /// Receive time of the feed frame behind it, ns on the pipeline clock.
+    pub recv_ns: u64,
+    /// When signing finished, ns on the pipeline clock.
+    pub signed_ns: u64,
+    /// The opportunity's sequence number.
+    pub seq: u64,
+    /// Nonce the transaction was signed with.
+    pub nonce: u64,
+    /// Used length of `raw`, bytes.
+    pub len: u32,
+    /// Explicit padding to the next cache line.
+    pub _pad: [u8; 28],
+    /// Transaction hash: keccak256 of `raw[..len]`.
+    pub hash: [u8; 32],
+    /// EIP-2718 typed transaction bytes, as `eth_sendRawTransaction` takes them.
+    pub raw: [u8; TX_MAX],
+}
+
+impl TxFrame {
+    /// An all-zero frame.
+    pub const EMPTY: Self = Self {
+        recv_ns: 0,
+        signed_ns: 0,
+        seq: 0,
+        nonce: 0,
+        len: 0,
+        _pad: [0; 28],
+        hash: [0; 32],
+        raw: [0; TX_MAX],
+    };
+
+    /// The signed bytes.
+    pub fn raw(&self) -> &[u8] {
+        &self.raw[..(self.len as usize).min(TX_MAX)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{align_of, offset_of, size_of};
+
+    #[test]
+    fn opportunity_layout_is_fixed() {
+        assert_eq!(size_of::<Hop>(), 48);
+        assert_eq!(size_of::<OpportunityFrame>(), 320);
+        assert_eq!(align_of::<OpportunityFrame>(), 64);
+        assert_eq!(offset_of!(OpportunityFrame, amount_in), 32);
+        assert_eq!(offset_of!(OpportunityFrame, token_in), 112);
+        assert_eq!(offset_of!(OpportunityFrame, hops), 144);
+    }
+
+    #[test]
+    fn tx_layout_is_fixed() {
+        assert_eq!(size_of::<TxFrame>(), 640);
+        assert_eq!(align_of::<TxFrame>(), 64);
+        assert_eq!(offset_of!(TxFrame, hash), 64);
+        assert_eq!(offset_of!(TxFrame, raw), 96);
+    }
+}

@@ -1,0 +1,2 @@
+//! The `polyarb` binary.
+fn main() {}

@@ -1,0 +1,112 @@
+//! The fixed-size frame the decoder emits and the engine consumes.
+//!
+//! One frame is one event from the node: a tracked log or a new block head. It is plain data
+//! (`Copy`, no pointers) so it can cross an SPSC ring by value with no allocation.
+
+/// What a [`FeedFrame`] carries. `repr(u8)` so the frame layout is stable.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FrameKind {
+    /// Zeroed frame; never emitted by the decoder.
+    #[default]
+    Empty = 0,
+    /// Uniswap-V2-style `Sync(uint112 reserve0, uint112 reserve1)`.
+    /// `words[0]` = reserve0, `words[1]` = reserve1 (32-byte big-endian, raw units of each token).
+    V2Sync = 1,
+    /// A `newHeads` notification. `words[0]` = base fee (wei per gas), `words[1]` = timestamp (s).
+    /// `address` is zero; `block_number` is the head's number.
+    NewHead = 2,
+}
+
+/// Number of 32-byte data words a frame holds.
+pub const FRAME_WORDS: usize = 4;
+
+/// One decoded event, 192 bytes (three cache lines), aligned to a cache line so two frames never
+/// share one across the ring.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedFrame {
+    /// When the websocket payload carrying this event was read, in ns on the pipeline clock
+    /// (monotonic, process-relative; see `polyarb_engine::clock`). In replay, the replay read time.
+    pub recv_ns: u64,
+    /// Block the log belongs to, or the head's number.
+    pub block_number: u64,
+    /// Position of the log in its block (`logIndex`); 0 for heads.
+    pub log_index: u32,
+    /// Position of the transaction in its block (`transactionIndex`); 0 for heads.
+    pub tx_index: u32,
+    /// What the frame carries.
+    pub kind: FrameKind,
+    /// 1 if the node says the log was removed by a reorg (`removed: true`), else 0.
+    pub removed: u8,
+    /// Explicit padding so the layout has no hidden bytes.
+    pub _pad: [u8; 2],
+    /// Emitting contract (the pool) for logs; zero for heads.
+    pub address: [u8; 20],
+    /// Event data words, big-endian, meaning per [`FrameKind`]. Unused words are zero.
+    pub words: [[u8; 32]; FRAME_WORDS],
+}
+
+impl FeedFrame {
+    /// An all-zero frame of kind [`FrameKind::Empty`].
+    pub const EMPTY: Self = Self {
+        recv_ns: 0,
+        block_number: 0,
+        log_index: 0,
+        tx_index: 0,
+        kind: FrameKind::Empty,
+        removed: 0,
+        _pad: [0; 2],
+        address: [0; 20],
+        words: [[0; 32]; FRAME_WORDS],
+    };
+
+    /// Word `i` read as a big-endian `u128`, or `None` if it does not fit (high 16 bytes set).
+    /// `i` must be < [`FRAME_WORDS`].
+    #[inline]
+    pub fn word_u128(&self, i: usize) -> Option<u128> {
+        let w = &self.words[i];
+        if w[..16].iter().any(|&b| b != 0) {
+            return None;
+        }
+        let mut lo = [0u8; 16];
+        lo.copy_from_slice(&w[16..]);
+        Some(u128::from_be_bytes(lo))
+    }
+}
+
+impl Default for FeedFrame {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{align_of, offset_of, size_of};
+
+    #[test]
+    fn layout_is_fixed() {
+        assert_eq!(size_of::<FeedFrame>(), 192);
+        assert_eq!(align_of::<FeedFrame>(), 64);
+        assert_eq!(offset_of!(FeedFrame, recv_ns), 0);
+        assert_eq!(offset_of!(FeedFrame, block_number), 8);
+        assert_eq!(offset_of!(FeedFrame, log_index), 16);
+        assert_eq!(offset_of!(FeedFrame, tx_index), 20);
+        assert_eq!(offset_of!(FeedFrame, kind), 24);
+        assert_eq!(offset_of!(FeedFrame, removed), 25);
+        assert_eq!(offset_of!(FeedFrame, address), 28);
+        assert_eq!(offset_of!(FeedFrame, words), 48);
+    }
+
+    #[test]
+    fn word_u128_rejects_wide_values() {
+        let mut f = FeedFrame::EMPTY;
+        f.words[0][31] = 7;
+        f.words[0][16] = 1;
+        assert_eq!(f.word_u128(0), Some((1u128 << 120) | 7));
+        f.words[1][15] = 1;
+        assert_eq!(f.word_u128(1), None);
+    }
+}

@@ -1,0 +1,2 @@
+//! `polyarb-tools`: developer tooling (see `--help`).
+fn main() {}

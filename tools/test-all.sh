@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every polyarb check from a fresh clone: installs the pinned toolchain (npm + PyPI only),
+# then formatting, lints, forge tests, every Rust test (unit, property, real-node end-to-end) and
+# a lint of the shell scripts. This is the README test command; .ci/run calls it.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "toolchain (tools/toolchain/install.sh)"
+tools/toolchain/install.sh
+forge="$root/tools/toolchain/node_modules/@foundry-rs/forge-linux-amd64/bin/forge"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "forge build + test (contracts/)"
+(cd contracts && "$forge" build && "$forge" test)
+
+step "cargo build (binaries the end-to-end tests start)"
+cargo build --workspace --bins --locked
+
+step "cargo test (unit, property, anvil end-to-end)"
+cargo test --workspace --locked
+
+step "shellcheck tuning/ and tools/*.sh"
+tools/toolchain/venv/bin/shellcheck -S warning tuning/*.sh tools/*.sh tools/toolchain/install.sh .ci/run
+
+step "all checks passed"

@@ -1,3 +1,43 @@
 //! Signing for polyarb: EIP-1559 (type 2) transactions encoded with `alloy-rlp` and signed with
 //! `k256`, the key kept out of logs, and a local nonce counter.
+//!
+//! The hot path is [`Signer::sign_eip1559`]: signing hash, RFC 6979 recoverable ECDSA with low
+//! s (EIP-2), and the EIP-2718 envelope written into the caller's buffer, with no heap
+//! allocation. Fees are wei per gas, values wei, gas limits gas units.
+//!
+//! ```
+//! use polyarb_signer::{Eip1559Tx, NonceTracker, Signer};
+//! use alloy_primitives::{Address, U256};
+//!
+//! let signer = Signer::from_hex("0x4646464646464646464646464646464646464646464646464646464646464646")?;
+//! let mut nonces = NonceTracker::new(0); // from eth_getTransactionCount
+//! let tx = Eip1559Tx {
+//!     chain_id: 137,
+//!     nonce: nonces.next(),
+//!     max_priority_fee_per_gas: 30_000_000_000,
+//!     max_fee_per_gas: 200_000_000_000,
+//!     gas_limit: 400_000,
+//!     to: Address::ZERO,
+//!     value: U256::ZERO,
+//!     input: &[0x42, 0xb0, 0xb7, 0x7c],
+//! };
+//! let mut buf = [0u8; 512];
+//! let signed = signer.sign_eip1559(&tx, &mut buf)?;
+//! let raw = &buf[..signed.len]; // for eth_sendRawTransaction; signed.hash is its tx hash
+//! # assert_eq!(raw[0], 0x02);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Not for: talking to the node (fetching the nonce, sending), building calldata, legacy or
+//! access-list transactions, contract creation.
 #![forbid(unsafe_code)]
+
+mod key;
+mod nonce;
+mod sign;
+mod tx;
+
+pub use key::{KEY_FILE_MAX_BYTES, KeyError, Signer};
+pub use nonce::NonceTracker;
+pub use sign::{SignError, Signature, Signed};
+pub use tx::{BufferTooSmall, EIP1559_TX_TYPE, Eip1559Tx};

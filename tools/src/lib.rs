@@ -1,5 +1,46 @@
 //! Tooling around polyarb: start anvil, talk to it over HTTP JSON-RPC, deploy the real protocol
-//! bytecode from npm, and run the scenario that makes the shipped sample.
+//! bytecode from npm, simulate traders, and run the scenario that makes the shipped sample.
 //!
-//! Deliberately independent of `polyarb-engine`, so it can be used to check it.
+//! Deliberately independent of `polyarb-engine`, so it can be used to check it (the V2 swap
+//! formula in [`amount_out`] is written here again on purpose). Not for production: it signs with
+//! anvil's unlocked dev accounts and blocks on every request.
+//!
+//! - [`Toolchain`]: where anvil, forge and the build artifacts are (`POLYARB_ROOT` overrides).
+//! - [`Anvil`]: a node on a free port, killed on drop.
+//! - [`Rpc`]: blocking JSON-RPC; a reverted transaction is [`RpcError::Reverted`] with its data.
+//! - [`deploy_world`]: tokens, Uniswap V2 and Pancake factories, pairs, the executor.
+//! - [`Traders`]: seeded random swaps, several a block.
+//! - [`render_config`], [`make_sample`]: the polyarb config and the sample recording.
 #![forbid(unsafe_code)]
+
+pub mod abi;
+mod anvil;
+mod artifact;
+mod config;
+mod paths;
+mod rng;
+mod rpc;
+mod scenario;
+mod traders;
+mod v2;
+mod world;
+
+pub use anvil::{Anvil, AnvilError, AnvilOpts, DEV_ACCOUNTS};
+pub use artifact::{ArtifactError, load_bytecode};
+pub use config::{ConfigError, ConfigParams, render_config};
+pub use paths::{Artifact, MissingError, ROOT_ENV, Toolchain, check_executor_artifact};
+pub use rng::SplitMix64;
+pub use rpc::{Receipt, Result as RpcResult, Rpc, RpcError, TxRequest, revert_reason};
+pub use scenario::{
+    BASE_FEE_WEI, LiveWorld, SUBSCRIBED_LINE, SampleOpts, SampleReport, ScenarioError, WorldOpts,
+    make_sample, start_world,
+};
+pub use traders::{
+    SWAP_GAS, SwapRecord, TRANSFER_GAS, TradeError, TradeStats, TraderOpts, Traders, swap_calldata,
+    swap_now, swap_txs,
+};
+pub use v2::{amount_out, pair_accepts};
+pub use world::{
+    Dex, DexInfo, ExecutorSpec, PairInfo, PairSpec, TokenInfo, TokenSpec, World, WorldError,
+    WorldSpec, deploy_world, executor_owner,
+};

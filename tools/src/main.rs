@@ -1,2 +1,182 @@
 //! `polyarb-tools`: developer tooling (see `--help`).
-fn main() {}
+#![forbid(unsafe_code)]
+
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use clap::{Parser, Subcommand};
+use polyarb_tools::{
+    SampleOpts, ScenarioError, Toolchain, TraderOpts, Traders, WorldOpts, make_sample, start_world,
+};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+#[derive(Debug, Parser)]
+#[command(about = "polyarb developer tooling: anvil test worlds and the recorded sample")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Deploy the sample world on anvil, snapshot it and record >= 2,000 swaps with `polyarb`.
+    MakeSample {
+        /// The polyarb binary.
+        #[arg(long)]
+        polyarb: PathBuf,
+        /// Output folder (sample.toml, sample.snapshot.json, sample.rec).
+        #[arg(long, default_value = "data")]
+        out_dir: PathBuf,
+        /// Number of swaps.
+        #[arg(long, default_value_t = 2_000)]
+        swaps: usize,
+        /// Swaps per block (each on a different pair).
+        #[arg(long, default_value_t = 4)]
+        swaps_per_block: usize,
+        /// Trader RNG seed.
+        #[arg(long, default_value_t = 137)]
+        seed: u64,
+        /// Executor artifact (default: contracts/out/Executor.sol/Executor.json).
+        #[arg(long)]
+        executor_artifact: Option<PathBuf>,
+    },
+    /// Start anvil, deploy the sample world, write its config and print the websocket URL.
+    World {
+        /// Output folder for world.toml.
+        #[arg(long, default_value = "data")]
+        out_dir: PathBuf,
+        /// Keep anvil running until interrupted.
+        #[arg(long)]
+        keep_running: bool,
+        /// With --keep-running: keep swapping, one block of this many swaps every --interval-ms.
+        #[arg(long)]
+        trade: Option<usize>,
+        /// Pause between trading blocks, ms.
+        #[arg(long, default_value_t = 2_000)]
+        interval_ms: u64,
+        /// Start anvil with --no-mining (blocks only by evm_mine; --trade mines its own).
+        #[arg(long)]
+        no_mining: bool,
+        /// Executor artifact (default: contracts/out/Executor.sol/Executor.json).
+        #[arg(long)]
+        executor_artifact: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), ScenarioError> {
+    let toolchain = Toolchain::locate();
+    match cli.command {
+        Cmd::MakeSample {
+            polyarb,
+            out_dir,
+            swaps,
+            swaps_per_block,
+            seed,
+            executor_artifact,
+        } => {
+            let mut opts = SampleOpts::new(polyarb, out_dir);
+            opts.swaps = swaps;
+            opts.swaps_per_block = swaps_per_block;
+            opts.seed = seed;
+            opts.executor_artifact = executor_artifact;
+            let report = make_sample(&toolchain, &opts)?;
+            println!(
+                "sample: {} tokens, {} pairs, deployed in {} ms; {} swaps in {} blocks in {} ms",
+                report.tokens,
+                report.pairs,
+                report.deploy_time.as_millis(),
+                report.trading.swaps,
+                report.trading.blocks,
+                report.trading.elapsed.as_millis()
+            );
+            println!("config {}", report.config.display());
+            println!("snapshot {}", report.snapshot.display());
+            println!("recording {}", report.recording.display());
+            Ok(())
+        }
+        Cmd::World {
+            out_dir,
+            keep_running,
+            trade,
+            interval_ms,
+            no_mining,
+            executor_artifact,
+        } => {
+            let live = start_world(
+                &toolchain,
+                &WorldOpts {
+                    out_dir,
+                    config_name: "world.toml".to_owned(),
+                    executor_artifact,
+                    no_mining,
+                },
+            )?;
+            println!("{}", live.anvil.ws_url());
+            println!("config {}", live.config_path.display());
+            if !keep_running {
+                return Ok(());
+            }
+            // A flag, not the default action, so `live` is dropped and anvil killed on the way out.
+            let stop = Arc::new(AtomicBool::new(false));
+            for signal in [SIGINT, SIGTERM] {
+                signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|source| {
+                    ScenarioError::Io {
+                        what: "install signal handler".to_owned(),
+                        source,
+                    }
+                })?;
+            }
+            tracing::info!(pid = live.anvil.pid(), "anvil running; Ctrl-C stops it");
+            let mut traders = match trade {
+                Some(per_block) => Some(Traders::new(
+                    &live.rpc,
+                    &live.world,
+                    TraderOpts::new(live.trader, 1, per_block),
+                )?),
+                None => None,
+            };
+            let mut next = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                if let (Some(traders), Some(per_block)) = (traders.as_mut(), trade)
+                    && Instant::now() >= next
+                {
+                    let swaps = traders.block(per_block)?;
+                    tracing::info!(
+                        swaps = swaps.len(),
+                        block = swaps.first().map(|s| s.block),
+                        "traded"
+                    );
+                    next = Instant::now() + Duration::from_millis(interval_ms);
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            tracing::info!("stopping anvil");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The polyarb config file (TOML) for a deployed world.
+//!
+//! Writes exactly the keys the `polyarb` binary reads (see `engine/src/config.rs`, whose parser
+//! rejects unknown keys); TOML quoting is left to the `toml` crate.
+
+use std::fmt;
+
+use alloy_primitives::Address;
+use serde::Serialize;
+
+use crate::world::World;
+
+/// The parts of the config that do not come from the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigParams {
+    /// `[node] ws_url`.
+    pub ws_url: String,
+    /// `[signer] key_env`: the environment variable the live signer reads its key from.
+    pub key_env: String,
+    /// `[replay] chain_id`.
+    pub chain_id: u64,
+    /// `[replay] key`: a public test key (anvil's), hex.
+    pub replay_key: String,
+    /// `[replay] nonce`: the replay signer's next nonce on the chain.
+    pub replay_nonce: u64,
+    /// `[gas] tip_wei`, wei per gas.
+    pub tip_wei: u64,
+    /// `[gas] gas_base`, gas units per execute call.
+    pub gas_base: u32,
+    /// `[gas] gas_per_hop`, gas units per hop.
+    pub gas_per_hop: u32,
+    /// `[search] min_profit_native_wei`.
+    pub min_profit_native_wei: u64,
+    /// `[cores]` feed, engine, signer.
+    pub cores: [usize; 3],
+}
+
+impl ConfigParams {
+    /// The defaults of the sample: 30 gwei tip, 90k + 60k per hop gas budget, cores 0/1/1.
+    pub fn new(ws_url: String, chain_id: u64, replay_key: String, replay_nonce: u64) -> Self {
+        Self {
+            ws_url,
+            key_env: "POLYARB_PRIVATE_KEY".to_owned(),
+            chain_id,
+            replay_key,
+            replay_nonce,
+            tip_wei: 30_000_000_000,
+            // Placeholders until contracts/ reports the executor's gas numbers.
+            gas_base: 90_000,
+            gas_per_hop: 60_000,
+            min_profit_native_wei: 0,
+            cores: [0, 1, 1],
+        }
+    }
+}
+
+/// Why no config could be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The world has no executor, and the config needs one.
+    NoExecutor,
+    /// Serialization failed.
+    Toml(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoExecutor => write!(f, "the world has no executor for [signer] executor"),
+            Self::Toml(e) => write!(f, "cannot write config toml: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Serialize)]
+struct File<'a> {
+    node: Node<'a>,
+    signer: Signer<'a>,
+    replay: Replay<'a>,
+    gas: Gas,
+    search: Search<'a>,
+    dexes: Vec<DexEntry>,
+    tokens: Vec<TokenEntry<'a>>,
+    cores: Cores,
+}
+
+#[derive(Serialize)]
+struct Node<'a> {
+    ws_url: &'a str,
+}
+
+#[derive(Serialize)]
+struct Signer<'a> {
+    key_env: &'a str,
+    executor: Address,
+}
+
+#[derive(Serialize)]
+struct Replay<'a> {
+    chain_id: u64,
+    key: &'a str,
+    nonce: u64,
+}
+
+#[derive(Serialize)]
+struct Gas {
+    tip_wei: u64,
+    gas_base: u32,
+    gas_per_hop: u32,
+}
+
+#[derive(Serialize)]
+struct Search<'a> {
+    native: &'a str,
+    start_tokens: Vec<&'a str>,
+    min_profit_native_wei: u64,
+}
+
+#[derive(Serialize)]
+struct DexEntry {
+    name: &'static str,
+    factory: Address,
+    fee_bps: u32,
+}
+
+#[derive(Serialize)]
+struct TokenEntry<'a> {
+    symbol: &'a str,
+    address: Address,
+    decimals: u8,
+}
+
+#[derive(Serialize)]
+struct Cores {
+    feed: usize,
+    engine: usize,
+    signer: usize,
+}
+
+/// The config TOML for `world` with `params`.
+pub fn render_config(world: &World, params: &ConfigParams) -> Result<String, ConfigError> {
+    let executor = world.executor.ok_or(ConfigError::NoExecutor)?;
+    let file = File {
+        node: Node {
+            ws_url: &params.ws_url,
+        },
+        signer: Signer {
+            key_env: &params.key_env,
+            executor,
+        },
+        replay: Replay {
+            chain_id: params.chain_id,
+            key: &params.replay_key,
+            nonce: params.replay_nonce,
+        },
+        gas: Gas {
+            tip_wei: params.tip_wei,
+            gas_base: params.gas_base,
+            gas_per_hop: params.gas_per_hop,
+        },
+        search: Search {
+            native: &world.tokens[world.native].symbol,
+            start_tokens: world
+                .start_tokens
+                .iter()
+                .map(|&i| world.tokens[i].symbol.as_str())
+                .collect(),
+            min_profit_native_wei: params.min_profit_native_wei,
+        },
+        dexes: world
+            .dexes
+            .iter()
+            .map(|d| DexEntry {
+                name: d.dex.name(),
+                factory: d.factory,
+                fee_bps: d.fee_bps,
+            })
+            .collect(),
+        tokens: world
+            .tokens
+            .iter()
+            .map(|t| TokenEntry {
+                symbol: &t.symbol,
+                address: t.address,
+                decimals: t.decimals,
+            })
+            .collect(),
+        cores: Cores {
+            feed: params.cores[0],
+            engine: params.cores[1],
+            signer: params.cores[2],
+        },
+    };
+    let body = toml::to_string(&file).map_err(|e| ConfigError::Toml(e.to_string()))?;
+    Ok(format!(
+        "# polyarb config for a local anvil test world, written by polyarb-tools.\n\
+         # [replay].key is anvil's public dev key; [signer] executor is owned by that account.\n\n{body}"
+    ))
+}

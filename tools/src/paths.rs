@@ -1,0 +1,223 @@
+//! Where the workspace, the pinned toolchain and the build artifacts live.
+//!
+//! The workspace root is fixed at compile time from `CARGO_MANIFEST_DIR` (this crate sits at
+//! `<root>/tools`) and can be moved at run time with the environment variable `POLYARB_ROOT`.
+//! Every lookup checks that the file is there, so a missing toolchain is one clear error that says
+//! what to run, not a confusing spawn or parse failure later on.
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+};
+
+/// Environment variable that overrides the workspace root.
+pub const ROOT_ENV: &str = "POLYARB_ROOT";
+
+const INSTALL_HINT: &str = "run tools/toolchain/install.sh";
+const FORGE_HINT: &str = "run `forge build` in contracts/ (forge is tools/toolchain/node_modules/@foundry-rs/forge-linux-amd64/bin/forge)";
+
+/// A required file is not where the toolchain puts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingError {
+    /// What was looked for ("anvil", "UniswapV2Factory artifact", ...).
+    pub what: String,
+    /// Where it was looked for.
+    pub path: PathBuf,
+    /// What to run to get it.
+    pub hint: &'static str,
+}
+
+impl fmt::Display for MissingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} not found at {}: {}",
+            self.what,
+            self.path.display(),
+            self.hint
+        )
+    }
+}
+
+impl std::error::Error for MissingError {}
+
+/// The real protocol build artifacts installed from npm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Artifact {
+    /// `@uniswap/v2-core` `UniswapV2Factory` (`constructor(address feeToSetter)`).
+    UniswapV2Factory,
+    /// `@uniswap/v2-core` `UniswapV2Pair`.
+    UniswapV2Pair,
+    /// `@uniswap/v2-core` test `ERC20` (`constructor(uint totalSupply)`, mints to the deployer).
+    TestErc20,
+    /// `@pancakeswap-libs/pancake-swap-core` `PancakeFactory` (`constructor(address feeToSetter)`).
+    PancakeFactory,
+    /// `@pancakeswap-libs/pancake-swap-core` `PancakePair`.
+    PancakePair,
+}
+
+impl Artifact {
+    /// Path below the workspace root.
+    pub fn relative_path(self) -> &'static str {
+        match self {
+            Self::UniswapV2Factory => {
+                "tools/toolchain/node_modules/@uniswap/v2-core/build/UniswapV2Factory.json"
+            }
+            Self::UniswapV2Pair => {
+                "tools/toolchain/node_modules/@uniswap/v2-core/build/UniswapV2Pair.json"
+            }
+            Self::TestErc20 => "tools/toolchain/node_modules/@uniswap/v2-core/build/ERC20.json",
+            Self::PancakeFactory => {
+                "tools/toolchain/node_modules/@pancakeswap-libs/pancake-swap-core/build/PancakeFactory.json"
+            }
+            Self::PancakePair => {
+                "tools/toolchain/node_modules/@pancakeswap-libs/pancake-swap-core/build/PancakePair.json"
+            }
+        }
+    }
+
+    /// Contract name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UniswapV2Factory => "UniswapV2Factory",
+            Self::UniswapV2Pair => "UniswapV2Pair",
+            Self::TestErc20 => "ERC20",
+            Self::PancakeFactory => "PancakeFactory",
+            Self::PancakePair => "PancakePair",
+        }
+    }
+}
+
+/// The workspace root and the paths of everything the tools run or deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toolchain {
+    root: PathBuf,
+}
+
+impl Toolchain {
+    /// The workspace root from `POLYARB_ROOT`, else the one this crate was compiled in.
+    pub fn locate() -> Self {
+        match std::env::var_os(ROOT_ENV) {
+            Some(root) if !root.is_empty() => Self::at(root),
+            _ => Self::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("..")),
+        }
+    }
+
+    /// A toolchain rooted at `root` (the workspace root, which holds `tools/` and `contracts/`).
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        // Canonical form only makes messages shorter; a root that does not exist keeps its name.
+        let root = root.canonicalize().unwrap_or(root);
+        Self { root }
+    }
+
+    /// The workspace root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The anvil binary.
+    pub fn anvil(&self) -> Result<PathBuf, MissingError> {
+        self.existing(
+            "anvil",
+            "tools/toolchain/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil",
+            INSTALL_HINT,
+        )
+    }
+
+    /// The forge binary.
+    pub fn forge(&self) -> Result<PathBuf, MissingError> {
+        self.existing(
+            "forge",
+            "tools/toolchain/node_modules/@foundry-rs/forge-linux-amd64/bin/forge",
+            INSTALL_HINT,
+        )
+    }
+
+    /// The Python interpreter of the toolchain venv (has `websockets`).
+    pub fn python(&self) -> Result<PathBuf, MissingError> {
+        self.existing(
+            "toolchain python",
+            "tools/toolchain/venv/bin/python",
+            INSTALL_HINT,
+        )
+    }
+
+    /// An npm build artifact.
+    pub fn artifact(&self, artifact: Artifact) -> Result<PathBuf, MissingError> {
+        self.existing(
+            &format!("{} artifact", artifact.name()),
+            artifact.relative_path(),
+            INSTALL_HINT,
+        )
+    }
+
+    /// Where `forge build` in `contracts/` writes the executor artifact (may not exist).
+    pub fn executor_artifact_path(&self) -> PathBuf {
+        self.root.join("contracts/out/Executor.sol/Executor.json")
+    }
+
+    /// The executor artifact, or an error saying to build it.
+    pub fn executor_artifact(&self) -> Result<PathBuf, MissingError> {
+        check_executor_artifact(&self.executor_artifact_path())
+    }
+
+    fn existing(&self, what: &str, rel: &str, hint: &'static str) -> Result<PathBuf, MissingError> {
+        let path = self.root.join(rel);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(MissingError {
+                what: what.to_owned(),
+                path,
+                hint,
+            })
+        }
+    }
+}
+
+/// `path` if it is a file, else the "run forge build" error.
+pub fn check_executor_artifact(path: &Path) -> Result<PathBuf, MissingError> {
+    if path.is_file() {
+        Ok(path.to_owned())
+    } else {
+        Err(MissingError {
+            what: "executor artifact".to_owned(),
+            path: path.to_owned(),
+            hint: FORGE_HINT,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_names_the_fix() {
+        let tc = Toolchain::at("/nonexistent/polyarb-root");
+        let err = tc.anvil().unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("anvil not found at /nonexistent/polyarb-root/tools/"),
+            "{msg}"
+        );
+        assert!(msg.ends_with("run tools/toolchain/install.sh"), "{msg}");
+        let err = tc.executor_artifact().unwrap_err().to_string();
+        assert!(
+            err.contains("contracts/out/Executor.sol/Executor.json"),
+            "{err}"
+        );
+        assert!(err.contains("forge build"), "{err}");
+    }
+
+    #[test]
+    fn compiled_root_holds_this_crate() {
+        let tc = Toolchain::at(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+        assert!(
+            tc.root().join("tools/Cargo.toml").is_file(),
+            "{}",
+            tc.root().display()
+        );
+    }
+}

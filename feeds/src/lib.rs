@@ -1,8 +1,35 @@
-//! Talking to the node: a websocket client on `mio`, JSON-RPC over it, and the decoder that turns
-//! a log notification into a fixed-size [`FeedFrame`] with no heap allocation.
+//! Talking to the node: a websocket client on `mio`, JSON-RPC over it, the decoder that turns a
+//! log notification into a fixed-size [`FeedFrame`] with no heap allocation, and the recording
+//! format that `polyarb record` writes and `polyarb replay` reads.
 //!
-//! Not for: anything about pools or prices (that is `polyarb-engine`).
+//! - [`WsClient`]: RFC 6455 client for `ws://` URLs. The protocol lives in the sans-IO
+//!   [`WsConn`]; the client adds one non-blocking socket and a `mio::Poll`.
+//! - [`RpcClient`]: JSON-RPC over a [`WsClient`]: blocking helpers for start-up (calls,
+//!   pipelined batches, subscriptions) and a non-blocking [`RpcClient::send_raw_transaction`].
+//! - [`decode`]: payload bytes and a receive time in, [`Decoded`] out. Hot path: no allocation.
+//! - [`RecordWriter`] / [`RecordReader`]: received payloads with their receive times, on disk.
+//!
+//! The crate has no clock: callers stamp receive times (ns on the pipeline clock) themselves.
+//!
+//! Not for: anything about pools or prices (that is `polyarb-engine`), signing (`polyarb-signer`).
+#![forbid(unsafe_code)]
 
+mod decode;
 mod frame;
+mod hex;
+mod json;
+mod record;
+mod rpc;
+mod ws;
 
+pub use decode::{DecodeError, Decoded, IgnoreReason, Reply, Response, SYNC_TOPIC, decode};
 pub use frame::{FRAME_WORDS, FeedFrame, FrameKind};
+pub use record::{
+    Corruption, MAX_RECORD_PAYLOAD, RECORD_MAGIC, RECORD_VERSION, Record, RecordError,
+    RecordHeader, RecordReader, RecordRef, RecordWriter,
+};
+pub use rpc::{BlockHeader, BlockTag, RpcClient, RpcError, RpcStats};
+pub use ws::{
+    Handshake, HandshakeError, MAX_RESPONSE_HEAD, ProtocolError, UrlError, WsClient, WsConfig,
+    WsConn, WsError, WsEvent, WsUrl, accept_for_key,
+};

@@ -46,8 +46,11 @@ impl ConfigParams {
             replay_nonce,
             tip_wei: 30_000_000_000,
             // Placeholders until contracts/ reports the executor's gas numbers.
-            gas_base: 90_000,
-            gas_per_hop: 60_000,
+            // Executor gas measured by contracts/test/ExecutorGas.t.sol (cold pairs, first swap of
+            // the block): 2-hop 134,724, 3-hop 184,822, 4-hop 232,420. 40k + 52k per hop covers
+            // each with 7 % headroom.
+            gas_base: 40_000,
+            gas_per_hop: 52_000,
             min_profit_native_wei: 0,
             cores: [0, 1, 1],
         }

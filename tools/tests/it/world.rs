@@ -301,8 +301,8 @@ fn config_has_exactly_the_polyarb_keys() {
     );
     assert_eq!(cfg["replay"]["nonce"].as_integer(), Some(1));
     assert_eq!(cfg["gas"]["tip_wei"].as_integer(), Some(30_000_000_000));
-    assert_eq!(cfg["gas"]["gas_base"].as_integer(), Some(90_000));
-    assert_eq!(cfg["gas"]["gas_per_hop"].as_integer(), Some(60_000));
+    assert_eq!(cfg["gas"]["gas_base"].as_integer(), Some(40_000));
+    assert_eq!(cfg["gas"]["gas_per_hop"].as_integer(), Some(52_000));
     assert_eq!(cfg["search"]["native"].as_str(), Some("WMATIC"));
     let starts: Vec<&str> = cfg["search"]["start_tokens"]
         .as_array()

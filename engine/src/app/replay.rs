@@ -1,0 +1,278 @@
+//! `polyarb replay`: a recording through the same decoder, engine and signer as live, with signed
+//! transactions going to a sink instead of a node. Deterministic: the same recording, snapshot
+//! and config give the same opportunities and the same signed bytes (the sink's digest says so).
+
+use std::{
+    fs::File,
+    io::{BufReader, BufWriter, Write},
+    path::{Path, PathBuf},
+    sync::{Arc, atomic::AtomicBool},
+};
+
+use alloy_primitives::Keccak256;
+use polyarb_feeds::{RecordError, RecordHeader, RecordReader};
+use polyarb_signer::Signer;
+
+use super::AppError;
+use crate::{
+    Engine,
+    clock::MonoClock,
+    config::{Config, ProcessEnv},
+    pipeline::{self, Control, FeedPort, PipelineSettings, PortState, Report, RunOutcome},
+    report::{self, Names},
+    snapshot,
+    submit::TxBuilder,
+};
+
+/// Records handed to the feed stage per poll: enough to amortise the loop, small enough that
+/// sends are serviced often.
+const POLL_BATCH: usize = 64;
+
+/// Where replay's inputs are, and what it writes.
+#[derive(Debug, Clone)]
+pub struct ReplayArgs {
+    /// The recording.
+    pub recording: PathBuf,
+    /// The pool snapshot the recording starts from.
+    pub snapshot: PathBuf,
+    /// The config (tokens, gas, `[replay]` key and nonce, executor).
+    pub config: PathBuf,
+    /// Write every opportunity as a JSON line here.
+    pub opportunities: Option<PathBuf>,
+    /// Write every signed transaction as a 0x-hex line here.
+    pub txs: Option<PathBuf>,
+}
+
+/// What a replay found; printed by the binary, compared by the determinism test.
+#[derive(Debug)]
+pub struct ReplaySummary {
+    /// Header of the recording.
+    pub header: RecordHeader,
+    /// The run's counters and histograms.
+    pub outcome: RunOutcome<ReplayPort>,
+    /// Every report, in order.
+    pub reports: Vec<Report>,
+    /// Names for printing.
+    pub names: Names,
+    /// Pools and cycles the engine built.
+    pub pools: usize,
+    /// Cycles the engine searches.
+    pub cycles: usize,
+}
+
+/// The replay edge: records from a file in, signed transactions to a sink.
+#[derive(Debug)]
+pub struct ReplayPort {
+    reader: RecordReader<BufReader<File>>,
+    digest: Keccak256,
+    txs_out: Option<BufWriter<File>>,
+    /// Records read.
+    pub records: u64,
+    /// Corrupt or truncated stretches skipped (each reported).
+    pub record_errors: u64,
+    /// Signed transactions received.
+    pub txs: u64,
+    /// Bytes of signed transactions received.
+    pub tx_bytes: u64,
+}
+
+impl ReplayPort {
+    /// keccak256 over every signed transaction's bytes, in order: equal digests mean byte-equal
+    /// output.
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest.clone().finalize().0
+    }
+}
+
+impl FeedPort for ReplayPort {
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8])) -> PortState {
+        for _ in 0..POLL_BATCH {
+            match self.reader.next_ref() {
+                Some(Ok(rec)) => {
+                    self.records += 1;
+                    on_payload(rec.payload);
+                }
+                Some(Err(e)) => {
+                    self.record_errors += 1;
+                    tracing::warn!(error = %e, "recording damaged; skipped to the next good record");
+                    if matches!(e, RecordError::Io(_)) {
+                        return PortState::Ended;
+                    }
+                }
+                None => return PortState::Ended,
+            }
+        }
+        PortState::Busy
+    }
+
+    fn submit(&mut self, tx: &crate::TxFrame) -> Result<(), String> {
+        let raw = tx.raw();
+        self.digest.update(raw);
+        self.txs += 1;
+        self.tx_bytes += raw.len() as u64;
+        if let Some(out) = &mut self.txs_out {
+            writeln!(out, "0x{}", alloy_primitives::hex::encode(raw)).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn on_response(&mut self, _id: Option<u64>, _outcome: Result<&[u8], &[u8]>) -> Option<Control> {
+        // Responses in a recording answered the recorder's own requests (subscriptions).
+        None
+    }
+}
+
+/// The shipped sample's directory: `./data` if it holds the sample, else the one this binary
+/// was built from.
+pub fn default_data_dir() -> PathBuf {
+    let local = Path::new("data");
+    if local.join("sample.rec").exists() {
+        return local.to_owned();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("data")
+}
+
+/// Runs a replay to the end.
+pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
+    let cfg = Config::load(&args.config, &ProcessEnv)?;
+    let (market, _chain) = snapshot::read(&args.snapshot)
+        .map_err(|e| AppError::Input(format!("{}: {e}", args.snapshot.display())))?;
+    let rcfg = cfg.replay.clone().ok_or_else(|| {
+        AppError::Input(format!(
+            "{}: replay needs a [replay] section with a key",
+            args.config.display()
+        ))
+    })?;
+    let key = rcfg.key.as_deref().ok_or_else(|| {
+        AppError::Input(format!(
+            "{}: [replay].key is not set",
+            args.config.display()
+        ))
+    })?;
+    let signer =
+        Signer::from_hex(key).map_err(|e| AppError::Input(format!("[replay].key: {e}")))?;
+    let executor = cfg.executor()?;
+
+    let engine = Engine::new(&market, cfg.search_params())
+        .map_err(|e| AppError::Input(format!("market: {e}")))?;
+    let pools = market.pools.len() - engine.build_report().pools_dropped as usize;
+    let cycles = engine.build_report().cycles;
+    let builder = TxBuilder::new(signer, rcfg.chain_id, rcfg.nonce, executor, cfg.fee_bid());
+
+    let file = File::open(&args.recording)
+        .map_err(|e| AppError::Input(format!("{}: {e}", args.recording.display())))?;
+    let reader = RecordReader::new(BufReader::with_capacity(1 << 20, file))
+        .map_err(|e| AppError::Input(format!("{}: {e}", args.recording.display())))?;
+    let header = reader.header().clone();
+    let txs_out = match &args.txs {
+        Some(p) => {
+            Some(BufWriter::new(File::create(p).map_err(|e| {
+                AppError::Output(format!("{}: {e}", p.display()))
+            })?))
+        }
+        None => None,
+    };
+    let port = ReplayPort {
+        reader,
+        digest: Keccak256::new(),
+        txs_out,
+        records: 0,
+        record_errors: 0,
+        txs: 0,
+        tx_bytes: 0,
+    };
+
+    let mut jsonl = match &args.opportunities {
+        Some(p) => {
+            Some(BufWriter::new(File::create(p).map_err(|e| {
+                AppError::Output(format!("{}: {e}", p.display()))
+            })?))
+        }
+        None => None,
+    };
+    let names = Names::new(&market);
+    let mut reports = Vec::new();
+    let mut write_err = None;
+    let settings = PipelineSettings {
+        cores: cfg.cores,
+        pipeline: cfg.pipeline,
+    };
+    let mut outcome = pipeline::run(
+        port,
+        engine,
+        builder,
+        Arc::new(MonoClock::new()),
+        settings,
+        Arc::new(AtomicBool::new(false)),
+        |r: &Report| {
+            if let Some(out) = &mut jsonl
+                && let Err(e) = writeln!(out, "{}", report::json_line(r, &names))
+            {
+                write_err.get_or_insert(e);
+            }
+            reports.push(*r);
+        },
+    );
+    if let Some(out) = &mut outcome.port.txs_out {
+        out.flush().map_err(|e| AppError::Output(e.to_string()))?;
+    }
+    if let Some(mut out) = jsonl {
+        out.flush().map_err(|e| AppError::Output(e.to_string()))?;
+    }
+    if let Some(e) = write_err {
+        return Err(AppError::Output(format!("opportunities file: {e}")));
+    }
+    Ok(ReplaySummary {
+        header,
+        outcome,
+        reports,
+        names,
+        pools,
+        cycles,
+    })
+}
+
+impl std::fmt::Display for ReplaySummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = &self.outcome;
+        let e = &o.engine;
+        writeln!(
+            f,
+            "recording: {} (recorded {} by {:?})",
+            self.header.version, self.header.created_unix_ns, self.header.source
+        )?;
+        writeln!(
+            f,
+            "records: {} read, {} damaged stretches skipped; market: {} pools, {} cycles",
+            o.port.records, o.port.record_errors, self.pools, self.cycles
+        )?;
+        writeln!(f, "{}", report::stage_summary(&o.feed, &o.signer))?;
+        writeln!(f, "engine: {e:?}")?;
+        writeln!(f)?;
+        writeln!(f, "opportunities found: {}", self.reports.len())?;
+        for r in self.reports.iter().take(SHOW) {
+            writeln!(f, "  {}", report::short_line(r, &self.names))?;
+        }
+        if self.reports.len() > SHOW {
+            writeln!(
+                f,
+                "  … {} more (use --opportunities FILE for all)",
+                self.reports.len() - SHOW
+            )?;
+        }
+        writeln!(f)?;
+        write!(f, "{}", o.latency)?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "signed transactions: {} ({} bytes), digest keccak256 0x{}",
+            o.port.txs,
+            o.port.tx_bytes,
+            alloy_primitives::hex::encode(o.port.digest())
+        )
+    }
+}
+
+const SHOW: usize = 15;

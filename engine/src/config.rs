@@ -1,0 +1,568 @@
+//! The one configuration file (TOML) and its environment overrides.
+//!
+//! Keys are documented in `docs/config.md`; unknown keys are rejected so a typo is an error, not
+//! a silently ignored setting. Secrets and endpoints can come from the environment:
+//!
+//! | variable | overrides |
+//! |---|---|
+//! | `POLYARB_WS_URL` | `node.ws_url` |
+//! | `POLYARB_EXECUTOR` | `signer.executor` |
+//! | `POLYARB_KEY_FILE` | `signer.key_file` |
+//! | the variable named by `signer.key_env` (default `POLYARB_PRIVATE_KEY`) | the signing key itself |
+
+use std::{
+    collections::HashMap,
+    fmt,
+    path::{Path, PathBuf},
+};
+
+use alloy_primitives::Address;
+use serde::Deserialize;
+
+use crate::{DexSpec, TokenSpec};
+
+/// Default name of the environment variable holding the signing key (hex).
+pub const DEFAULT_KEY_ENV: &str = "POLYARB_PRIVATE_KEY";
+
+/// Why a configuration could not be used.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file could not be read.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for our schema (unknown key, wrong type, missing key).
+    Parse { path: PathBuf, message: String },
+    /// A value is present but unusable.
+    Invalid { key: &'static str, reason: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, source } => {
+                write!(f, "cannot read config {}: {source}", path.display())
+            }
+            Self::Parse { path, message } => {
+                write!(f, "bad config {}: {}", path.display(), message.trim_end())
+            }
+            Self::Invalid { key, reason } => write!(f, "bad config value `{key}`: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// `[node]`: where the node is.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Websocket JSON-RPC endpoint, `ws://host:port[/path]`. Env: `POLYARB_WS_URL`.
+    pub ws_url: String,
+    /// Refuse to run if the node reports another chain id.
+    #[serde(default)]
+    pub expect_chain_id: Option<u64>,
+    /// Connect + handshake timeout, ms.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Timeout for one start-up RPC round trip (discovery, nonce, chain id), ms.
+    #[serde(default = "default_rpc_timeout_ms")]
+    pub rpc_timeout_ms: u64,
+    /// How many `eth_call`s pool discovery keeps in flight at once.
+    #[serde(default = "default_discovery_batch")]
+    pub discovery_batch: usize,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+fn default_rpc_timeout_ms() -> u64 {
+    30_000
+}
+fn default_discovery_batch() -> usize {
+    512
+}
+
+/// `[signer]`: who signs and what is called.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerConfig {
+    /// Name of the environment variable that holds the key as hex.
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+    /// A file holding the key as hex; used when set (env `POLYARB_KEY_FILE` overrides).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The deployed executor contract. Env: `POLYARB_EXECUTOR`.
+    #[serde(default)]
+    pub executor: Option<Address>,
+}
+
+fn default_key_env() -> String {
+    DEFAULT_KEY_ENV.to_owned()
+}
+
+impl Default for SignerConfig {
+    fn default() -> Self {
+        Self {
+            key_env: default_key_env(),
+            key_file: None,
+            executor: None,
+        }
+    }
+}
+
+/// `[replay]`: what replay signs with, since there is no node to ask.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// Chain id replay signs for.
+    #[serde(default = "default_chain_id")]
+    pub chain_id: u64,
+    /// Hex key replay signs with. Only ever a public test key: replay output is not sent anywhere.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// First nonce replay uses.
+    #[serde(default)]
+    pub nonce: u64,
+}
+
+fn default_chain_id() -> u64 {
+    137
+}
+
+/// `[gas]`: what a route is budgeted and bid.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GasConfig {
+    /// Priority fee bid, wei per gas.
+    pub tip_wei: u128,
+    /// Gas units budgeted for an execute call regardless of hops.
+    pub gas_base: u32,
+    /// Gas units budgeted per hop.
+    pub gas_per_hop: u32,
+    /// `maxFeePerGas = base_fee * max_fee_multiplier + tip`, so the tx survives base-fee rises.
+    #[serde(default = "default_max_fee_multiplier")]
+    pub max_fee_multiplier: u32,
+}
+
+fn default_max_fee_multiplier() -> u32 {
+    2
+}
+
+/// `[search]`: what counts as an opportunity.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Symbol (from `[[tokens]]`) of the wrapped native token profits are valued in.
+    pub native: String,
+    /// Symbols of tokens a cycle may start and end at (the executor holds these).
+    pub start_tokens: Vec<String>,
+    /// Profit over gas cost an opportunity must clear, wei of native.
+    #[serde(default)]
+    pub min_profit_native_wei: u128,
+    /// Cap on enumerated cycles.
+    #[serde(default = "default_max_cycles")]
+    pub max_cycles: usize,
+}
+
+fn default_max_cycles() -> usize {
+    1_000_000
+}
+
+/// `[[dexes]]`: one V2 factory.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DexConfig {
+    /// Short name for reports.
+    pub name: String,
+    /// Factory contract.
+    pub factory: Address,
+    /// Swap fee, basis points (30 = 0.3 %).
+    pub fee_bps: u32,
+    /// Discover at most this many pairs (from index 0).
+    #[serde(default)]
+    pub max_pairs: Option<u64>,
+}
+
+/// `[[tokens]]`: one ERC-20 the engine trades.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Short name, unique.
+    pub symbol: String,
+    /// Contract.
+    pub address: Address,
+    /// ERC-20 decimals (display only).
+    pub decimals: u8,
+}
+
+/// `[cores]`: stage → CPU core map (logical core indices as `core_affinity` lists them).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CoreMap {
+    /// Feed I/O thread (socket, decode, send).
+    pub feed: usize,
+    /// Engine thread (update, search).
+    pub engine: usize,
+    /// Signer thread (calldata, sign).
+    pub signer: usize,
+}
+
+/// `[pipeline]`: ring sizes and idling.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Capacity of each SPSC ring, frames.
+    #[serde(default = "default_ring")]
+    pub ring_capacity: usize,
+    /// Busy-spin iterations before an idle stage starts yielding its core.
+    #[serde(default = "default_spin")]
+    pub spin_before_yield: u32,
+}
+
+fn default_ring() -> usize {
+    4_096
+}
+fn default_spin() -> u32 {
+    1_000
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            ring_capacity: default_ring(),
+            spin_before_yield: default_spin(),
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[node]`.
+    pub node: NodeConfig,
+    /// `[signer]`.
+    #[serde(default)]
+    pub signer: SignerConfig,
+    /// `[replay]`, optional.
+    #[serde(default)]
+    pub replay: Option<ReplayConfig>,
+    /// `[gas]`.
+    pub gas: GasConfig,
+    /// `[search]`.
+    pub search: SearchConfig,
+    /// `[[dexes]]`.
+    pub dexes: Vec<DexConfig>,
+    /// `[[tokens]]`.
+    pub tokens: Vec<TokenConfig>,
+    /// `[cores]`; when absent the stages are not pinned.
+    #[serde(default)]
+    pub cores: Option<CoreMap>,
+    /// `[pipeline]`.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+}
+
+/// Reads the environment. A trait so tests can pass a map instead of mutating the process env.
+pub trait Env {
+    /// The variable's value, if set and valid UTF-8.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+impl Config {
+    /// Reads, parses, applies env overrides and validates.
+    pub fn load(path: &Path, env: &impl Env) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path, env)
+    }
+
+    /// Parses `text` (named `origin` in errors), applies env overrides and validates.
+    pub fn parse(text: &str, origin: &Path, env: &impl Env) -> Result<Self, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        if let Some(url) = env.var("POLYARB_WS_URL") {
+            cfg.node.ws_url = url;
+        }
+        if let Some(exec) = env.var("POLYARB_EXECUTOR") {
+            cfg.signer.executor = Some(exec.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "POLYARB_EXECUTOR",
+                reason: "not a 20-byte hex address".into(),
+            })?);
+        }
+        if let Some(file) = env.var("POLYARB_KEY_FILE") {
+            cfg.signer.key_file = Some(PathBuf::from(file));
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        if !self.node.ws_url.starts_with("ws://") {
+            return invalid(
+                "node.ws_url",
+                format!("{:?} is not a ws:// URL", self.node.ws_url),
+            );
+        }
+        if self.node.discovery_batch == 0 {
+            return invalid("node.discovery_batch", "must be at least 1".into());
+        }
+        if self.dexes.is_empty() {
+            return invalid("dexes", "at least one [[dexes]] entry is needed".into());
+        }
+        if self.dexes.len() > usize::from(u8::MAX) {
+            return invalid("dexes", "at most 255 DEXes".into());
+        }
+        for d in &self.dexes {
+            if d.fee_bps >= 10_000 {
+                return invalid(
+                    "dexes.fee_bps",
+                    format!("{} for {} is not below 10000", d.fee_bps, d.name),
+                );
+            }
+        }
+        let mut seen = HashMap::new();
+        for t in &self.tokens {
+            if seen.insert(t.symbol.as_str(), t.address).is_some() {
+                return invalid("tokens.symbol", format!("{} appears twice", t.symbol));
+            }
+        }
+        self.token_address(&self.search.native, "search.native")?;
+        if self.search.start_tokens.is_empty() {
+            return invalid(
+                "search.start_tokens",
+                "at least one start token is needed".into(),
+            );
+        }
+        for s in &self.search.start_tokens {
+            self.token_address(s, "search.start_tokens")?;
+        }
+        if self.gas.max_fee_multiplier == 0 {
+            return invalid("gas.max_fee_multiplier", "must be at least 1".into());
+        }
+        if self.pipeline.ring_capacity < 2 {
+            return invalid("pipeline.ring_capacity", "must be at least 2".into());
+        }
+        Ok(())
+    }
+
+    fn token_address(&self, symbol: &str, key: &'static str) -> Result<Address, ConfigError> {
+        self.tokens
+            .iter()
+            .find(|t| t.symbol == symbol)
+            .map(|t| t.address)
+            .ok_or_else(|| ConfigError::Invalid {
+                key,
+                reason: format!("{symbol} is not in [[tokens]]"),
+            })
+    }
+
+    /// Address of the native (valuation) token.
+    pub fn native_address(&self) -> Address {
+        // Validated in `parse`.
+        self.token_address(&self.search.native, "search.native")
+            .unwrap_or(Address::ZERO)
+    }
+
+    /// Addresses of the start tokens, in configured order.
+    pub fn start_token_addresses(&self) -> Vec<Address> {
+        self.search
+            .start_tokens
+            .iter()
+            .filter_map(|s| self.token_address(s, "search.start_tokens").ok())
+            .collect()
+    }
+
+    /// Tokens as the engine's market spec lists them.
+    pub fn token_specs(&self) -> Vec<TokenSpec> {
+        self.tokens
+            .iter()
+            .map(|t| TokenSpec {
+                address: t.address,
+                symbol: t.symbol.clone(),
+                decimals: t.decimals,
+            })
+            .collect()
+    }
+
+    /// DEXes as the engine's market spec lists them.
+    pub fn dex_specs(&self) -> Vec<DexSpec> {
+        self.dexes
+            .iter()
+            .map(|d| DexSpec {
+                name: d.name.clone(),
+                factory: d.factory,
+                fee_bps: d.fee_bps,
+            })
+            .collect()
+    }
+
+    /// Search parameters for the engine.
+    pub fn search_params(&self) -> crate::SearchParams {
+        let mut p = crate::SearchParams::new(self.native_address(), self.start_token_addresses());
+        p.tip_wei = self.gas.tip_wei;
+        p.gas_base = self.gas.gas_base;
+        p.gas_per_hop = self.gas.gas_per_hop;
+        p.min_profit_native = self.search.min_profit_native_wei;
+        p.max_cycles = self.search.max_cycles;
+        p
+    }
+
+    /// Fee bid for the transaction builder.
+    pub fn fee_bid(&self) -> crate::submit::FeeBid {
+        crate::submit::FeeBid {
+            tip_wei: self.gas.tip_wei,
+            max_fee_multiplier: self.gas.max_fee_multiplier,
+        }
+    }
+
+    /// The executor, or an error naming how to set it.
+    pub fn executor(&self) -> Result<Address, ConfigError> {
+        self.signer.executor.ok_or(ConfigError::Invalid {
+            key: "signer.executor",
+            reason: "not set (config or POLYARB_EXECUTOR)".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[node]
+ws_url = "ws://127.0.0.1:8546"
+[signer]
+executor = "0x00000000000000000000000000000000000000e1"
+[gas]
+tip_wei = 30000000000
+gas_base = 90000
+gas_per_hop = 60000
+[search]
+native = "WMATIC"
+start_tokens = ["WMATIC"]
+[[dexes]]
+name = "quickswap"
+factory = "0x5757371414417b8c6caad45baef941abc7d3ab32"
+fee_bps = 30
+[[tokens]]
+symbol = "WMATIC"
+address = "0x0d500b1d8e8ef31e21c99d1db9a6444d3adf1270"
+decimals = 18
+"#;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::parse(text, Path::new("test.toml"), &env)
+    }
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = parse(GOOD, &[]).unwrap();
+        assert_eq!(c.signer.key_env, DEFAULT_KEY_ENV);
+        assert_eq!(c.gas.max_fee_multiplier, 2);
+        assert_eq!(c.pipeline.ring_capacity, 4096);
+        assert!(c.cores.is_none());
+        assert_eq!(
+            c.native_address(),
+            "0x0d500b1d8e8ef31e21c99d1db9a6444d3adf1270"
+                .parse::<Address>()
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn env_overrides_endpoint_and_executor() {
+        let c = parse(
+            GOOD,
+            &[
+                ("POLYARB_WS_URL", "ws://10.0.0.1:9000"),
+                (
+                    "POLYARB_EXECUTOR",
+                    "0x00000000000000000000000000000000000000e2",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.node.ws_url, "ws://10.0.0.1:9000");
+        assert_eq!(c.executor().unwrap().0[19], 0xe2);
+        let e = parse(GOOD, &[("POLYARB_EXECUTOR", "nope")]).unwrap_err();
+        assert!(e.to_string().contains("POLYARB_EXECUTOR"), "{e}");
+    }
+
+    #[test]
+    fn missing_unknown_and_bad_keys_are_errors() {
+        let missing = GOOD.replace("gas_base = 90000\n", "");
+        let e = parse(&missing, &[]).unwrap_err();
+        assert!(e.to_string().contains("gas_base"), "{e}");
+
+        let unknown = GOOD.replace("gas_base = 90000", "gas_base = 90000\ngas_bsae = 1");
+        let e = parse(&unknown, &[]).unwrap_err();
+        assert!(e.to_string().contains("gas_bsae"), "{e}");
+
+        let bad_native = GOOD.replace("native = \"WMATIC\"", "native = \"WETH\"");
+        let e = parse(&bad_native, &[]).unwrap_err();
+        assert!(e.to_string().contains("search.native"), "{e}");
+
+        let bad_url = GOOD.replace("ws://127.0.0.1:8546", "http://x");
+        assert!(
+            parse(&bad_url, &[])
+                .unwrap_err()
+                .to_string()
+                .contains("node.ws_url")
+        );
+
+        let bad_fee = GOOD.replace("fee_bps = 30", "fee_bps = 10000");
+        assert!(
+            parse(&bad_fee, &[])
+                .unwrap_err()
+                .to_string()
+                .contains("fee_bps")
+        );
+
+        let bad_addr = GOOD.replace("0x5757371414417b8c6caad45baef941abc7d3ab32", "0x12");
+        assert!(matches!(
+            parse(&bad_addr, &[]),
+            Err(ConfigError::Parse { .. })
+        ));
+
+        assert!(matches!(
+            parse("not toml [", &[]),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error() {
+        let e = Config::load(Path::new("/nonexistent/polyarb.toml"), &ProcessEnv).unwrap_err();
+        assert!(matches!(e, ConfigError::Io { .. }));
+        assert!(e.to_string().contains("/nonexistent/polyarb.toml"));
+    }
+}

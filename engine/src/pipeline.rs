@@ -1,0 +1,508 @@
+//! The three stages on their threads, joined by SPSC rings:
+//!
+//! ```text
+//!            FeedFrame             OpportunityFrame            TxFrame
+//! feed I/O ─────────────▶ engine ──────────────────▶ signer ──────────────▶ feed I/O (send)
+//!    ▲                                                 │  ▲
+//!    │ payloads (socket or recording)                  │  └── Control (nonce resync) ── feed I/O
+//!                                                      └──── Report ──▶ main thread (log, JSONL)
+//! ```
+//!
+//! Nothing is dropped between stages: a producer whose ring is full waits for space (the feed
+//! stage keeps servicing sends while it waits, and stops reading its source, so the node's TCP
+//! window pushes back instead of us losing logs). Shutdown cascades: the feed stage drops its
+//! producer at end of input (or on stop), each later stage drains its ring, sees it abandoned and
+//! exits, dropping its own producer.
+//!
+//! The feed side is a [`FeedPort`]: the live websocket or a recording + sink, so live and replay
+//! run the same decoder, engine and signer code.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+};
+
+use polyarb_feeds::{Decoded, FeedFrame, Reply};
+use rtrb::{Consumer, Producer, RingBuffer};
+
+use crate::{
+    Engine, EngineStats, OpportunityFrame, TxFrame,
+    clock::Clock,
+    config::{CoreMap, PipelineConfig},
+    latency::{Latency, LatencyReport},
+    submit::{SubmitError, TxBuilder},
+    threads::{Idle, pin_current, stages_share_cores},
+};
+
+/// Feed → signer control messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// The node's pending nonce, after a rejected transaction: sign the next one with this.
+    ResetNonce(u64),
+}
+
+/// What the feed source reported on one poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortState {
+    /// Delivered at least one payload or did other work.
+    Busy,
+    /// Nothing available right now.
+    Idle,
+    /// The source is finished (end of recording, closed connection).
+    Ended,
+}
+
+/// The edge the feed stage runs on: where payloads come from and where signed transactions go.
+pub trait FeedPort: Send {
+    /// Reads what is available without blocking for long, handing each complete payload to
+    /// `on_payload`, which stamps and decodes it.
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8])) -> PortState;
+    /// Writes one signed transaction (socket or sink). Errors are counted by the stage.
+    fn submit(&mut self, tx: &TxFrame) -> Result<(), String>;
+    /// A JSON-RPC response arrived for request `id` (`None`: a null or non-integer id):
+    /// `Ok(result)` or `Err(error object)`, as raw JSON. Returns a control message for the
+    /// signer, if any.
+    fn on_response(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>) -> Option<Control>;
+}
+
+/// Counters of the feed stage.
+#[derive(Debug, Clone, Default)]
+pub struct FeedStats {
+    /// Websocket payloads (or recording records) read.
+    pub payloads: u64,
+    /// Frames decoded and passed to the engine.
+    pub frames: u64,
+    /// Valid notifications for events we do not track.
+    pub ignored: u64,
+    /// JSON-RPC responses seen.
+    pub responses: u64,
+    /// Payloads that failed to decode (counted, skipped; the next payload is unaffected).
+    pub decode_errors: u64,
+    /// Signed transactions written.
+    pub submitted: u64,
+    /// Transactions the port failed to write.
+    pub submit_errors: u64,
+    /// Times the engine ring was full and the source was paused.
+    pub backpressure: u64,
+}
+
+/// Counters of the signer stage.
+#[derive(Debug, Clone, Default)]
+pub struct SignerStats {
+    /// Opportunities received.
+    pub opportunities: u64,
+    /// Transactions signed.
+    pub signed: u64,
+    /// Opportunities that could not be turned into a transaction.
+    pub build_errors: u64,
+    /// Nonce resets applied.
+    pub nonce_resets: u64,
+    /// Reports dropped because the reporter fell behind.
+    pub reports_dropped: u64,
+}
+
+/// What the signer tells the main thread about each opportunity.
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    /// The opportunity, as the engine emitted it (with `detect_ns` stamped).
+    pub opp: OpportunityFrame,
+    /// The transaction built for it, if one was.
+    pub tx: Option<SignedInfo>,
+    /// Why no transaction was built, if none was.
+    pub error: Option<SubmitError>,
+}
+
+/// Summary of a signed transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedInfo {
+    /// keccak256 of the signed envelope.
+    pub hash: [u8; 32],
+    /// Nonce used.
+    pub nonce: u64,
+    /// Envelope length, bytes.
+    pub len: u32,
+}
+
+/// Stage threads' settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineSettings {
+    /// Stage → core map; `None` leaves threads unpinned.
+    pub cores: Option<CoreMap>,
+    /// Rings and idling.
+    pub pipeline: PipelineConfig,
+}
+
+/// Everything a finished run reports.
+#[derive(Debug)]
+pub struct RunOutcome<P> {
+    /// The port, handed back (replay reads its sink digest from it).
+    pub port: P,
+    /// Feed stage counters.
+    pub feed: FeedStats,
+    /// Engine counters.
+    pub engine: EngineStats,
+    /// Signer counters.
+    pub signer: SignerStats,
+    /// Latency histograms.
+    pub latency: LatencyReport,
+}
+
+/// Runs the pipeline until the port ends or `stop` is set, calling `on_report` on the calling
+/// thread for every opportunity (off the hot path). Blocks until all stages have exited.
+pub fn run<P, C>(
+    port: P,
+    engine: Engine,
+    builder: TxBuilder,
+    clock: Arc<C>,
+    settings: PipelineSettings,
+    stop: Arc<AtomicBool>,
+    mut on_report: impl FnMut(&Report),
+) -> RunOutcome<P>
+where
+    P: FeedPort + 'static,
+    C: Clock + 'static,
+{
+    let cap = settings.pipeline.ring_capacity;
+    let (frame_tx, frame_rx) = RingBuffer::<FeedFrame>::new(cap);
+    let (opp_tx, opp_rx) = RingBuffer::<OpportunityFrame>::new(cap);
+    let (tx_tx, tx_rx) = RingBuffer::<TxFrame>::new(cap);
+    let (ctl_tx, ctl_rx) = RingBuffer::<Control>::new(64);
+    let (rep_tx, mut rep_rx) = RingBuffer::<Report>::new(cap);
+
+    let n_cores = core_affinity::get_core_ids().map_or(1, |v| v.len());
+    // Sharing a core: spinning would only steal the time slice the other stage needs.
+    let spin = match settings.cores {
+        Some(map) if stages_share_cores(&map, n_cores) => 0,
+        _ => settings.pipeline.spin_before_yield,
+    };
+    let cores = settings.cores;
+
+    let feed = {
+        let clock = Arc::clone(&clock);
+        let stop = Arc::clone(&stop);
+        thread::Builder::new()
+            .name("polyarb-feed".into())
+            .spawn(move || {
+                pin_current("feed", cores.map(|c| c.feed));
+                feed_stage(port, frame_tx, tx_rx, ctl_tx, &*clock, &stop, spin)
+            })
+            .unwrap_or_else(|e| fatal_spawn("feed", &e))
+    };
+    let eng = {
+        let clock = Arc::clone(&clock);
+        thread::Builder::new()
+            .name("polyarb-engine".into())
+            .spawn(move || {
+                pin_current("engine", cores.map(|c| c.engine));
+                engine_stage(engine, frame_rx, opp_tx, &*clock, spin)
+            })
+            .unwrap_or_else(|e| fatal_spawn("engine", &e))
+    };
+    let sig = {
+        let clock = Arc::clone(&clock);
+        thread::Builder::new()
+            .name("polyarb-signer".into())
+            .spawn(move || {
+                pin_current("signer", cores.map(|c| c.signer));
+                signer_stage(builder, opp_rx, tx_tx, ctl_rx, rep_tx, &*clock, spin)
+            })
+            .unwrap_or_else(|e| fatal_spawn("signer", &e))
+    };
+
+    // The main thread reports until the signer is gone and its report ring is drained.
+    loop {
+        let mut got = false;
+        while let Ok(r) = rep_rx.pop() {
+            got = true;
+            on_report(&r);
+        }
+        if rep_rx.is_abandoned() && rep_rx.is_empty() {
+            break;
+        }
+        if !got {
+            thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    let signer = join(sig, "signer");
+    let (engine_stats, detection) = join(eng, "engine");
+    let (port, feed_stats, submission) = join(feed, "feed");
+    RunOutcome {
+        port,
+        feed: feed_stats,
+        engine: engine_stats,
+        signer,
+        latency: LatencyReport {
+            detection,
+            submission,
+        },
+    }
+}
+
+fn fatal_spawn(stage: &str, e: &std::io::Error) -> ! {
+    // Without a stage thread there is no pipeline; this is start-up, not outside input.
+    panic!("cannot spawn the {stage} thread: {e}")
+}
+
+fn join<T>(h: thread::JoinHandle<T>, stage: &str) -> T {
+    match h.join() {
+        Ok(v) => v,
+        // A stage panicking is a bug in our code; re-raise it on the main thread.
+        Err(p) => {
+            tracing::error!(stage, "stage thread panicked");
+            std::panic::resume_unwind(p)
+        }
+    }
+}
+
+/// Pushes `v`, waiting for space. Returns false if the consumer is gone (value dropped).
+#[inline]
+fn push_wait<T>(p: &mut Producer<T>, mut v: T, idle: &mut Idle) -> bool {
+    loop {
+        match p.push(v) {
+            Ok(()) => {
+                idle.reset();
+                return true;
+            }
+            Err(rtrb::PushError::Full(back)) => {
+                if p.is_abandoned() {
+                    return false;
+                }
+                v = back;
+                idle.idle();
+            }
+        }
+    }
+}
+
+/// Pops one value; `Err(true)` when the ring is empty and its producer is gone for good.
+#[inline]
+fn pop_or_done<T>(c: &mut Consumer<T>) -> Result<T, bool> {
+    match c.pop() {
+        Ok(v) => Ok(v),
+        Err(_) if c.is_abandoned() => c.pop().map_err(|_| true),
+        Err(_) => Err(false),
+    }
+}
+
+/// A response copied out of the read buffer: request id and `Ok(result)` / `Err(error)` JSON.
+type OwnedResponse = (Option<u64>, Result<Vec<u8>, Vec<u8>>);
+
+fn feed_stage<P: FeedPort>(
+    mut port: P,
+    mut frames: Producer<FeedFrame>,
+    mut txs: Consumer<TxFrame>,
+    mut control: Producer<Control>,
+    clock: &dyn Clock,
+    stop: &AtomicBool,
+    spin: u32,
+) -> (P, FeedStats, Latency) {
+    let mut stats = FeedStats::default();
+    let mut submission = Latency::new();
+    let mut idle = Idle::new(spin);
+    // Frames decoded while the engine ring was full. Bounded in practice by one poll's worth of
+    // payloads, because we stop polling the source until it is empty again.
+    let mut pending: VecDeque<FeedFrame> = VecDeque::with_capacity(1024);
+    let mut responses: Vec<OwnedResponse> = Vec::new();
+    let mut ended = false;
+
+    loop {
+        let mut busy = false;
+
+        // 1. Send what the signer produced.
+        while let Ok(tx) = txs.pop() {
+            busy = true;
+            match port.submit(&tx) {
+                Ok(()) => {
+                    stats.submitted += 1;
+                    submission.record_span(tx.recv_ns, clock.now_ns());
+                }
+                Err(e) => {
+                    stats.submit_errors += 1;
+                    tracing::error!(seq = tx.seq, nonce = tx.nonce, error = %e, "transaction not written");
+                }
+            }
+        }
+
+        // 2. Hand decoded frames on, oldest first.
+        while let Some(f) = pending.front() {
+            match frames.push(*f) {
+                Ok(()) => {
+                    pending.pop_front();
+                    busy = true;
+                }
+                Err(_) => break,
+            }
+        }
+
+        // 3. Read the source, unless we are holding frames back or are done.
+        if !ended && pending.is_empty() {
+            if stop.load(Ordering::Relaxed) {
+                ended = true;
+            } else {
+                let state = port.poll(&mut |payload: &[u8]| {
+                    let now = clock.now_ns();
+                    stats.payloads += 1;
+                    match polyarb_feeds::decode(payload, now) {
+                        Ok(Decoded::Frame(f)) => {
+                            stats.frames += 1;
+                            if !pending.is_empty() || frames.push(f).is_err() {
+                                if pending.is_empty() {
+                                    stats.backpressure += 1;
+                                }
+                                pending.push_back(f);
+                            }
+                        }
+                        Ok(Decoded::Response(r)) => {
+                            stats.responses += 1;
+                            // Responses are rare (one per sent tx, plus subscription acks);
+                            // copying them out of the read buffer is off the hot path.
+                            let outcome = match r.reply {
+                                Reply::Result(v) => Ok(v.to_vec()),
+                                Reply::Error(e) => Err(e.to_vec()),
+                            };
+                            responses.push((r.id, outcome));
+                        }
+                        Ok(Decoded::Ignored(_)) => stats.ignored += 1,
+                        Err(e) => {
+                            stats.decode_errors += 1;
+                            tracing::warn!(error = %e, len = payload.len(), "undecodable payload skipped");
+                        }
+                    }
+                });
+                match state {
+                    PortState::Busy => busy = true,
+                    PortState::Idle => {}
+                    PortState::Ended => ended = true,
+                }
+            }
+        }
+        for (id, outcome) in responses.drain(..) {
+            let out = match &outcome {
+                Ok(r) => port.on_response(id, Ok(r)),
+                Err(e) => port.on_response(id, Err(e)),
+            };
+            if let Some(c) = out {
+                // A full control ring means many resets queued; the newest one is what counts,
+                // and the signer applies them in order, so dropping here would be wrong: wait.
+                push_wait(&mut control, c, &mut idle);
+            }
+        }
+
+        if ended && pending.is_empty() {
+            // Let the engine see the end of input, then keep sending until the signer is gone.
+            break;
+        }
+        if busy { idle.reset() } else { idle.idle() }
+    }
+
+    drop(frames);
+    loop {
+        match pop_or_done(&mut txs) {
+            Ok(tx) => match port.submit(&tx) {
+                Ok(()) => {
+                    stats.submitted += 1;
+                    submission.record_span(tx.recv_ns, clock.now_ns());
+                }
+                Err(e) => {
+                    stats.submit_errors += 1;
+                    tracing::error!(seq = tx.seq, nonce = tx.nonce, error = %e, "transaction not written");
+                }
+            },
+            Err(true) => break,
+            Err(false) => idle.idle(),
+        }
+    }
+    (port, stats, submission)
+}
+
+fn engine_stage(
+    mut engine: Engine,
+    mut frames: Consumer<FeedFrame>,
+    mut opps: Producer<OpportunityFrame>,
+    clock: &dyn Clock,
+    spin: u32,
+) -> (EngineStats, Latency) {
+    let mut detection = Latency::new();
+    let mut idle = Idle::new(spin);
+    loop {
+        match pop_or_done(&mut frames) {
+            Ok(f) => {
+                idle.reset();
+                if let Some(mut opp) = engine.on_frame(&f) {
+                    opp.detect_ns = clock.now_ns();
+                    detection.record_span(f.recv_ns, opp.detect_ns);
+                    if !push_wait(&mut opps, opp, &mut idle) {
+                        break;
+                    }
+                }
+            }
+            Err(true) => break,
+            Err(false) => idle.idle(),
+        }
+    }
+    (*engine.stats(), detection)
+}
+
+fn signer_stage(
+    mut builder: TxBuilder,
+    mut opps: Consumer<OpportunityFrame>,
+    mut txs: Producer<TxFrame>,
+    mut control: Consumer<Control>,
+    mut reports: Producer<Report>,
+    clock: &dyn Clock,
+    spin: u32,
+) -> SignerStats {
+    let mut stats = SignerStats::default();
+    let mut idle = Idle::new(spin);
+    let mut frame = TxFrame::EMPTY;
+    loop {
+        while let Ok(Control::ResetNonce(n)) = control.pop() {
+            builder.reset_nonce(n);
+            stats.nonce_resets += 1;
+        }
+        match pop_or_done(&mut opps) {
+            Ok(opp) => {
+                idle.reset();
+                stats.opportunities += 1;
+                let report = match builder.build(&opp, clock, &mut frame) {
+                    Ok(()) => {
+                        stats.signed += 1;
+                        let info = SignedInfo {
+                            hash: frame.hash,
+                            nonce: frame.nonce,
+                            len: frame.len,
+                        };
+                        if !push_wait(&mut txs, frame, &mut idle) {
+                            break;
+                        }
+                        Report {
+                            opp,
+                            tx: Some(info),
+                            error: None,
+                        }
+                    }
+                    Err(e) => {
+                        stats.build_errors += 1;
+                        Report {
+                            opp,
+                            tx: None,
+                            error: Some(e),
+                        }
+                    }
+                };
+                // Reporting must never slow signing down: drop (and count) if the reporter lags.
+                if reports.push(report).is_err() {
+                    stats.reports_dropped += 1;
+                }
+            }
+            Err(true) => break,
+            Err(false) => idle.idle(),
+        }
+    }
+    stats
+}

@@ -1,0 +1,193 @@
+//! Turning reports into words, off the hot path (main thread): the opportunities JSON-lines file
+//! (`docs/formats.md`) and the end-of-run summary.
+
+use std::{collections::HashMap, fmt::Write as _};
+
+use alloy_primitives::Address;
+
+use crate::{
+    MarketSpec,
+    pipeline::{FeedStats, Report, SignerStats},
+};
+
+/// Names for addresses, built once from the market.
+#[derive(Debug, Clone)]
+pub struct Names {
+    tokens: HashMap<Address, (String, u8)>,
+    pool_dex: HashMap<Address, String>,
+}
+
+impl Names {
+    /// Indexes `market`'s tokens and pools.
+    pub fn new(market: &MarketSpec) -> Self {
+        let tokens = market
+            .tokens
+            .iter()
+            .map(|t| (t.address, (t.symbol.clone(), t.decimals)))
+            .collect();
+        let pool_dex = market
+            .pools
+            .iter()
+            .map(|p| {
+                let dex = market
+                    .dexes
+                    .get(usize::from(p.dex))
+                    .map_or("?", |d| d.name.as_str());
+                (p.address, dex.to_owned())
+            })
+            .collect();
+        Self { tokens, pool_dex }
+    }
+
+    /// Symbol of a token, or its address.
+    pub fn symbol(&self, a: &Address) -> String {
+        self.tokens
+            .get(a)
+            .map_or_else(|| a.to_string(), |(s, _)| s.clone())
+    }
+
+    /// Decimals of a token (18 if unknown).
+    pub fn decimals(&self, a: &Address) -> u8 {
+        self.tokens.get(a).map_or(18, |(_, d)| *d)
+    }
+
+    /// DEX name of a pool.
+    pub fn dex(&self, pool: &Address) -> &str {
+        self.pool_dex.get(pool).map_or("?", String::as_str)
+    }
+}
+
+/// `raw` token units shown with `decimals` decimals, trailing zeros trimmed ("1.25").
+pub fn units(raw: u128, decimals: u8) -> String {
+    let d = u32::from(decimals.min(38));
+    let scale = 10u128.pow(d);
+    let (int, frac) = (raw / scale, raw % scale);
+    if frac == 0 {
+        return int.to_string();
+    }
+    let mut s = format!("{int}.{frac:0width$}", width = d as usize);
+    while s.ends_with('0') {
+        s.pop();
+    }
+    s
+}
+
+/// One opportunity as a JSON object on one line. Amounts are decimal strings of raw units
+/// (JSON numbers lose precision past 2^53).
+pub fn json_line(r: &Report, names: &Names) -> String {
+    let o = &r.opp;
+    let token_in = Address::from(o.token_in);
+    let mut s = String::with_capacity(512);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        s,
+        "{{\"seq\":{},\"block\":{},\"token_in\":\"{}\",\"symbol\":\"{}\",\"amount_in\":\"{}\",\"profit\":\"{}\",\
+         \"profit_native_wei\":\"{}\",\"gas_cost_native_wei\":\"{}\",\"base_fee_wei\":\"{}\",\"gas_limit\":{},\
+         \"detect_ns\":{},\"hops\":[",
+        o.seq,
+        o.block_number,
+        token_in,
+        names.symbol(&token_in),
+        o.amount_in,
+        o.profit,
+        o.profit_native,
+        o.gas_cost_native,
+        o.base_fee,
+        o.gas_limit,
+        o.detect_ns.saturating_sub(o.recv_ns),
+    );
+    for (i, h) in o.hops().iter().enumerate() {
+        let pair = Address::from(h.pair);
+        let _ = write!(
+            s,
+            "{}{{\"pair\":\"{}\",\"dex\":\"{}\",\"zero_for_one\":{},\"amount_out\":\"{}\"}}",
+            if i == 0 { "" } else { "," },
+            pair,
+            names.dex(&pair),
+            h.zero_for_one == 1,
+            h.amount_out
+        );
+    }
+    s.push(']');
+    match (&r.tx, &r.error) {
+        (Some(tx), _) => {
+            let _ = write!(
+                s,
+                ",\"tx_hash\":\"0x{}\",\"nonce\":{},\"tx_len\":{}",
+                alloy_primitives::hex::encode(tx.hash),
+                tx.nonce,
+                tx.len
+            );
+        }
+        (None, Some(e)) => {
+            let _ = write!(s, ",\"error\":\"{e}\"");
+        }
+        (None, None) => {}
+    }
+    s.push('}');
+    s
+}
+
+/// A one-line human summary of an opportunity, for logs and the replay listing.
+pub fn short_line(r: &Report, names: &Names) -> String {
+    let o = &r.opp;
+    let token_in = Address::from(o.token_in);
+    let sym = names.symbol(&token_in);
+    let dec = names.decimals(&token_in);
+    let path: Vec<String> = o
+        .hops()
+        .iter()
+        .map(|h| names.dex(&Address::from(h.pair)).to_owned())
+        .collect();
+    format!(
+        "#{:<4} block {:<6} {}-hop {:<28} in {} {} profit {} {} (net of gas {} native)",
+        o.seq,
+        o.block_number,
+        o.hop_count,
+        path.join(">"),
+        units(o.amount_in, dec),
+        sym,
+        units(o.profit, dec),
+        sym,
+        units(o.profit_native.saturating_sub(o.gas_cost_native), 18),
+    )
+}
+
+/// Totals printed at the end of a run.
+pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
+    format!(
+        "feed: {} payloads, {} frames, {} ignored, {} responses, {} decode errors, {} backpressure pauses\n\
+         signer: {} opportunities, {} signed, {} build errors, {} nonce resets, {} reports dropped\n\
+         sent: {} written, {} write errors",
+        feed.payloads,
+        feed.frames,
+        feed.ignored,
+        feed.responses,
+        feed.decode_errors,
+        feed.backpressure,
+        signer.opportunities,
+        signer.signed,
+        signer.build_errors,
+        signer.nonce_resets,
+        signer.reports_dropped,
+        feed.submitted,
+        feed.submit_errors,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_formats_and_trims() {
+        assert_eq!(units(1_250_000, 6), "1.25");
+        assert_eq!(units(5, 0), "5");
+        assert_eq!(units(1, 18), "0.000000000000000001");
+        assert_eq!(units(3 * 10u128.pow(18), 18), "3");
+        assert_eq!(
+            units(u128::MAX, 38),
+            "3.40282366920938463463374607431768211455"
+        );
+    }
+}

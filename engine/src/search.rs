@@ -1,0 +1,612 @@
+//! The per-cycle search: a fixed-point screen, exact integer sizing, and valuation in the
+//! native token.
+//!
+//! Everything here works on values copied onto the stack (at most [`MAX_HOPS`] hops), so the
+//! search allocates nothing.
+
+use fixed::types::U8F56;
+
+use crate::MAX_HOPS;
+use crate::math::{FEE_DENOM, get_amount_in, get_amount_out};
+use crate::pools::{PoolId, Pools, TokenId, U112_MAX};
+
+/// An upper bound on one hop's marginal rate `(1 − fee)·R_out/R_in` (raw output units per raw
+/// input unit at zero size): the rate is at most `mant · 2^exp`.
+///
+/// Why this representation: raw-unit rates span about 2^±112 (reserves are anything up to
+/// uint112, and a 6-decimal token against an 18-decimal one alone shifts the rate by 10^12 ≈
+/// 2^40), so no single fixed-point scale holds them — `U64F64` would flush a WMATIC→USDC rate
+/// (~5·10^-13) to a few million ulps and a dust-priced token to zero. Splitting off a binary
+/// exponent (block floating point with a `U8F56` fixed-point mantissa in (½, 2]) keeps 55
+/// significant bits for every rate whatever the decimals, and a product of three mantissas
+/// (< 8) still fits `U8F56` without renormalising.
+///
+/// Why it never falsely rejects: every rounding goes up — reserves feeding the numerator are
+/// rounded up and those feeding the denominator down, the division is a ceiling, and each
+/// mantissa product is `floor + 1 ulp` — so the screened product is ≥ the true one. Profit is
+/// concave in the input and its slope at zero is `product − 1`, so when even the upper bound
+/// is ≤ 1 no input size can profit. The slack is below 2^-50 relative, so false passes are
+/// rare and the exact sizing rejects them anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EdgeRate {
+    mant: U8F56,
+    exp: i32,
+}
+
+impl EdgeRate {
+    /// A hop that gives nothing out (empty reserve or a 100 % fee).
+    pub(crate) const ZERO: Self = Self {
+        mant: U8F56::ZERO,
+        exp: 0,
+    };
+
+    /// Upper bound on `(10000 − fee_bps)·reserve_out / (10000·reserve_in)`; reserves in raw
+    /// token units.
+    pub(crate) fn upper_bound(reserve_in: u128, reserve_out: u128, fee_bps: u32) -> Self {
+        let keep = match FEE_DENOM.checked_sub(fee_bps) {
+            Some(k) if k > 0 => u128::from(k),
+            _ => return Self::ZERO,
+        };
+        if reserve_in == 0 || reserve_out == 0 {
+            return Self::ZERO;
+        }
+        // Numerator R_out·keep ≤ n·2^ne, rounded up in two steps so nothing overflows u128
+        // (a mantissa ≤ 2^64 times keep < 2^14 stays below 2^78).
+        let (m, e1) = split_up(reserve_out);
+        let (n, e2) = split_up(m * keep);
+        // Denominator R_in·10000 ≥ d·2^de, rounded down the same way.
+        let (m, f1) = split_down(reserve_in);
+        let (d, f2) = split_down(m * u128::from(FEE_DENOM));
+        // n ∈ [2^63, 2^64], d ∈ [2^63, 2^64): q = ceil(n·2^56 / d) ∈ [2^55, 2^57].
+        let q = (n << 56).div_ceil(d);
+        Self {
+            mant: U8F56::from_bits(u64::try_from(q).unwrap_or(u64::MAX)),
+            exp: e1 + e2 - f1 - f2,
+        }
+    }
+}
+
+/// `x ≤ m·2^e` with `m ∈ [2^63, 2^64]`; `x` must be non-zero.
+#[inline]
+fn split_up(x: u128) -> (u128, i32) {
+    let bits = 128 - x.leading_zeros() as i32;
+    if bits <= 64 {
+        (x << (64 - bits), bits - 64)
+    } else {
+        let s = bits - 64;
+        let lost = x & ((1u128 << s) - 1) != 0;
+        ((x >> s) + u128::from(lost), s)
+    }
+}
+
+/// `x ≥ m·2^e` with `m ∈ [2^63, 2^64)`; `x` must be non-zero.
+#[inline]
+fn split_down(x: u128) -> (u128, i32) {
+    let bits = 128 - x.leading_zeros() as i32;
+    if bits <= 64 {
+        (x << (64 - bits), bits - 64)
+    } else {
+        let s = bits - 64;
+        (x >> s, s)
+    }
+}
+
+/// The screen: false only if the product of the hops' marginal rates is certainly ≤ 1, i.e.
+/// the cycle cannot profit at any size. Conservative by construction (see [`EdgeRate`]).
+#[inline]
+pub(crate) fn screen(rates: &[EdgeRate]) -> bool {
+    let Some((first, rest)) = rates.split_first() else {
+        return false;
+    };
+    if rates.iter().any(|r| r.mant == U8F56::ZERO) {
+        return false;
+    }
+    let mut mant = first.mant;
+    let mut exp = first.exp;
+    for r in rest {
+        // floor(mant·r) + 1 ulp ≥ mant·r: keeps the product an upper bound.
+        match mant.checked_mul_add(r.mant, U8F56::DELTA) {
+            Some(m) => mant = m,
+            None => return true, // cannot happen below 4 hops (product < 8); pass, never drop
+        }
+        exp += r.exp;
+    }
+    // Is mant·2^exp > 1, i.e. mant_bits·2^(exp − 56) > 1, i.e. mant_bits > 2^(56 − exp)?
+    let k = 56 - exp;
+    if k < 0 {
+        true
+    } else if k >= 64 {
+        false
+    } else {
+        mant.to_bits() > 1u64 << k
+    }
+}
+
+/// One hop of a cycle as the sizing sees it: reserves in raw units of the input and output
+/// token, fee in bps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HopState {
+    pub(crate) reserve_in: u128,
+    pub(crate) reserve_out: u128,
+    pub(crate) fee_bps: u32,
+}
+
+/// A sized cycle: exact amounts, raw token units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sizing {
+    /// Input to the first hop, raw units of the start token.
+    pub(crate) amount_in: u128,
+    /// Output of each hop (`get_amount_out` chained), raw units of that hop's output token.
+    pub(crate) outs: [u128; MAX_HOPS],
+    /// `outs[last] − amount_in`, raw units of the start token; always > 0.
+    pub(crate) profit: u128,
+}
+
+/// Exact outputs of every hop for input `x`, or `None` if a hop gives nothing or a pair's input
+/// balance would pass uint112 (the pair's `swap` would revert with `OVERFLOW`).
+#[inline]
+pub(crate) fn simulate(hops: &[HopState], x: u128) -> Option<[u128; MAX_HOPS]> {
+    let mut outs = [0u128; MAX_HOPS];
+    let mut amount = x;
+    for (slot, h) in outs.iter_mut().zip(hops) {
+        if h.reserve_in.checked_add(amount)? > U112_MAX {
+            return None;
+        }
+        amount = get_amount_out(amount, h.reserve_in, h.reserve_out, h.fee_bps);
+        if amount == 0 {
+            return None;
+        }
+        *slot = amount;
+    }
+    Some(outs)
+}
+
+/// Profit (raw start-token units, may be negative) and outputs for input `x`.
+#[inline]
+fn profit_at(hops: &[HopState], x: u128) -> Option<(i128, [u128; MAX_HOPS])> {
+    let outs = simulate(hops, x)?;
+    let last = *outs.get(hops.len().checked_sub(1)?)?;
+    // Both sides are ≤ uint112 (checked in `simulate`), so the i128 difference is exact.
+    Some((last as i128 - x as i128, outs))
+}
+
+/// Closed-form optimal input, raw start-token units: compose the hops into one virtual V2 pool
+/// `(E_in, E_out)` with the first hop's fee γ, then `x* = (√(γ·E_in·E_out) − E_in)/γ`.
+/// Composing a virtual pool with a real hop `(r_in, r_out, g)`:
+/// `E_in' = E_in·r_in/(r_in + g·E_out)`, `E_out' = g·E_out·r_out/(r_in + g·E_out)`.
+/// In `f64`: it is only the starting point of the exact search, and f64 spans any uint112
+/// reserve with 53 significant bits. `None` if the cycle has no positive optimum.
+pub(crate) fn estimate_input(hops: &[HopState]) -> Option<u128> {
+    let (first, rest) = hops.split_first()?;
+    let keep = |fee_bps: u32| f64::from(FEE_DENOM.saturating_sub(fee_bps)) / f64::from(FEE_DENOM);
+    let gamma = keep(first.fee_bps);
+    let mut e_in = first.reserve_in as f64;
+    let mut e_out = first.reserve_out as f64;
+    for h in rest {
+        let g = keep(h.fee_bps);
+        let r_in = h.reserve_in as f64;
+        let d = r_in + g * e_out;
+        if d <= 0.0 {
+            return None;
+        }
+        e_in = e_in * r_in / d;
+        e_out = g * e_out * h.reserve_out as f64 / d;
+    }
+    if !(gamma > 0.0 && gamma * e_out > e_in) {
+        return None; // also catches NaN
+    }
+    let x = ((gamma * e_in * e_out).sqrt() - e_in) / gamma;
+    // `as` saturates and maps NaN to 0.
+    if x.is_finite() && x >= 1.0 {
+        Some(x as u128)
+    } else {
+        None
+    }
+}
+
+/// Most profit evaluations one sizing may spend (each is one `get_amount_out` per hop).
+pub(crate) const MAX_EVALS: u32 = 96;
+
+/// Sizes a cycle exactly: start at the closed-form estimate `x̂`, then a bounded pattern search
+/// on the exact integer profit. Steps start at `x̂/2^20` (the f64 estimate lands well within
+/// that for any edge worth taking), double after each improving move (so a poor estimate is
+/// still reached within the budget) and halve when neither neighbour improves, stopping below
+/// `max(1, x̂/2^26)`: the smooth profit curve is flat there (a relative miss of 2^-26 in the
+/// input costs ~2^-52 of the profit), and what is left is the pairs' floor rounding, which a
+/// finer search would only chase. Profit is unimodal in the input (concave, up to that
+/// rounding), so this lands next to the optimum; a final backward pass with exact
+/// `get_amount_in` then trims the input to the smallest one giving the same final output.
+/// At most [`MAX_EVALS`] + 2 evaluations; typically about 20. `None` if no input in range
+/// profits.
+pub(crate) fn size(hops: &[HopState]) -> Option<Sizing> {
+    if hops.is_empty() || hops.len() > MAX_HOPS {
+        return None;
+    }
+    let x_hat = estimate_input(hops)?;
+    let x_max = U112_MAX.saturating_sub(hops[0].reserve_in);
+    if x_max == 0 {
+        return None;
+    }
+    let mut x = x_hat.clamp(1, x_max);
+    let (mut best, mut outs) = profit_at(hops, x)?;
+    let min_step = (x >> 26).max(1);
+    let mut step = (x >> 20).max(1);
+    let mut evals = 1;
+    while evals < MAX_EVALS {
+        let mut moved = false;
+        for up in [true, false] {
+            let cand = if up {
+                x.checked_add(step).filter(|&c| c <= x_max)
+            } else {
+                x.checked_sub(step).filter(|&c| c >= 1)
+            };
+            let Some(c) = cand else {
+                continue;
+            };
+            evals += 1;
+            if let Some((p, o)) = profit_at(hops, c)
+                && p > best
+            {
+                (x, best, outs) = (c, p, o);
+                moved = true;
+                break;
+            }
+        }
+        if moved {
+            step = step.saturating_mul(2);
+        } else if step <= min_step {
+            break;
+        } else {
+            step = (step / 2).max(1);
+        }
+    }
+    // Shave: floors make the final output a staircase in the input, and the search may stop
+    // anywhere on a step. Walk back with exact `get_amount_in` to the smallest input that
+    // still yields the same final output; profit can only grow.
+    if let Some(&last) = outs.get(hops.len() - 1)
+        && let Some(x_min) = min_input_for(hops, last)
+        && x_min >= 1
+        && x_min < x
+        && let Some((p, o)) = profit_at(hops, x_min)
+        && p > best
+    {
+        (x, best, outs) = (x_min, p, o);
+    }
+    (best > 0).then_some(Sizing {
+        amount_in: x,
+        outs,
+        profit: best as u128,
+    })
+}
+
+/// Smallest first-hop input whose chained outputs end with at least `out`, raw units.
+fn min_input_for(hops: &[HopState], out: u128) -> Option<u128> {
+    let mut need = out;
+    for h in hops.iter().rev() {
+        need = get_amount_in(need, h.reserve_in, h.reserve_out, h.fee_bps)?;
+    }
+    Some(need)
+}
+
+/// For each token, the pools pairing it with the native token (CSR), for valuation.
+#[derive(Debug, Default)]
+pub(crate) struct NativeQuotes {
+    native: TokenId,
+    offsets: Vec<u32>,
+    pools: Vec<PoolId>,
+}
+
+impl NativeQuotes {
+    /// `pools_with_native(t)` lists the pools between token `t` and `native`.
+    pub(crate) fn new<'a>(
+        native: TokenId,
+        token_count: usize,
+        pools_with_native: impl Fn(TokenId) -> &'a [PoolId],
+    ) -> Self {
+        let mut offsets = Vec::with_capacity(token_count + 1);
+        let mut list = Vec::new();
+        offsets.push(0);
+        for t in 0..token_count as TokenId {
+            if t != native {
+                list.extend_from_slice(pools_with_native(t));
+            }
+            offsets.push(u32::try_from(list.len()).unwrap_or(u32::MAX));
+        }
+        Self {
+            native,
+            offsets,
+            pools: list,
+        }
+    }
+
+    /// `profit` (raw units of `token`) valued in the native token, wei.
+    ///
+    /// Rule: the exact `getAmountOut` quote for selling `profit` into the deepest non-stale
+    /// pool between `token` and native (deepest = largest native reserve). Chosen over a
+    /// mid-price because it is what converting the profit would really fetch (fee and price
+    /// impact included), so it never overstates a profit that has to pay for gas; it uses the
+    /// same exact integer code as the sizing; and it is cheap (one `get_amount_out`). Identity
+    /// for the native token; 0 if no usable pool exists (such a cycle never clears the gas bar).
+    /// A valuation pool that is also a hop of the cycle is read at its pre-trade reserves.
+    pub(crate) fn value(&self, pools: &Pools, token: TokenId, profit: u128) -> u128 {
+        if token == self.native {
+            return profit;
+        }
+        let t = token as usize;
+        let (Some(&lo), Some(&hi)) = (self.offsets.get(t), self.offsets.get(t + 1)) else {
+            return 0;
+        };
+        let candidates = self.pools.get(lo as usize..hi as usize).unwrap_or(&[]);
+        let mut best: Option<(u128, u128, u32)> = None; // (reserve of token, of native, fee)
+        for &p in candidates {
+            if pools.is_stale(p) {
+                continue;
+            }
+            let (Some((t0, _)), Some((r0, r1)), Some(fee)) =
+                (pools.tokens(p), pools.reserves(p), pools.fee_bps(p))
+            else {
+                continue;
+            };
+            let (r_tok, r_nat) = if t0 == token { (r0, r1) } else { (r1, r0) };
+            if best.is_none_or(|(_, n, _)| r_nat > n) {
+                best = Some((r_tok, r_nat, fee));
+            }
+        }
+        best.map_or(0, |(r_tok, r_nat, fee)| {
+            get_amount_out(profit, r_tok, r_nat, fee)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Exact rational check of Π(keep·R_out) > Π(10000·R_in), 512-bit.
+    fn exact_product_above_one(hops: &[HopState]) -> bool {
+        use alloy_primitives::U512;
+        let mut num = U512::from(1u8);
+        let mut den = U512::from(1u8);
+        for h in hops {
+            num *= U512::from(h.reserve_out) * U512::from(FEE_DENOM - h.fee_bps);
+            den *= U512::from(h.reserve_in) * U512::from(FEE_DENOM);
+        }
+        num > den
+    }
+
+    fn rates(hops: &[HopState]) -> Vec<EdgeRate> {
+        hops.iter()
+            .map(|h| EdgeRate::upper_bound(h.reserve_in, h.reserve_out, h.fee_bps))
+            .collect()
+    }
+
+    fn brute_best(hops: &[HopState], limit: u128) -> i128 {
+        (1..=limit)
+            .filter_map(|x| profit_at(hops, x).map(|(p, _)| p))
+            .max()
+            .unwrap_or(i128::MIN)
+    }
+
+    /// Bound on what the pairs' floors can cost the final output, raw start-token units: a
+    /// unit lost at one hop's output is worth at most the product of the later hops' rates.
+    /// The search may stop on a floor-made local maximum up to about twice that below the
+    /// integer optimum.
+    fn jitter(hops: &[HopState]) -> i128 {
+        let mut total = 1.0;
+        let mut carry = 1.0;
+        for h in hops[1..].iter().rev() {
+            carry *= h.reserve_out as f64 / h.reserve_in as f64;
+            total += carry;
+        }
+        2 * total.ceil() as i128
+    }
+
+    fn hop(reserve_in: u128, reserve_out: u128, fee_bps: u32) -> HopState {
+        HopState {
+            reserve_in,
+            reserve_out,
+            fee_bps,
+        }
+    }
+
+    #[test]
+    fn screen_separates_just_above_and_just_below_one() {
+        // 6-decimal vs 18-decimal reserves: 1e6·1e6 USDC against 2e6·1e18 WMATIC.
+        let usdc = 1_000_000u128 * 1_000_000;
+        let wmatic = 2_000_000u128 * 10u128.pow(18);
+        // Fee-free hops whose rates multiply to 1 − 10^-12: rejected (profit impossible). The
+        // slack of the upper bound (< 2^-50) is far below that gap. (A product of exactly 1
+        // may pass: the screen is one-sided by design.)
+        let flat = [hop(usdc, wmatic, 0), hop(wmatic, usdc - 1, 0)];
+        assert!(!exact_product_above_one(&flat));
+        assert!(!screen(&rates(&flat)));
+        // One raw unit more on the way back: product just above 1, must pass.
+        let edge = [hop(usdc, wmatic, 0), hop(wmatic, usdc + 1, 0)];
+        assert!(exact_product_above_one(&edge));
+        assert!(screen(&rates(&edge)));
+        // A 30 bps fee on each hop with a 0.5 % price gap: rejected; with a 1 % gap: passes.
+        let gap = |bp: u128| {
+            [
+                hop(usdc, wmatic, 30),
+                hop(wmatic, usdc * (10_000 + bp) / 10_000, 30),
+            ]
+        };
+        assert!(!screen(&rates(&gap(50))));
+        assert!(screen(&rates(&gap(100))));
+        assert!(!screen(&[]));
+        assert!(!screen(&[
+            EdgeRate::ZERO,
+            EdgeRate::upper_bound(1, u128::MAX, 0)
+        ]));
+    }
+
+    #[test]
+    fn size_matches_brute_force_on_small_pools() {
+        let hops = [hop(10_000, 12_000, 30), hop(10_000, 9_000, 20)];
+        let s = size(&hops).unwrap();
+        let best = brute_best(&hops, 2_000);
+        assert!(
+            s.profit as i128 >= best - jitter(&hops),
+            "sized {} vs brute {best}",
+            s.profit
+        );
+        assert_eq!(simulate(&hops, s.amount_in).unwrap(), s.outs);
+        assert_eq!(s.outs[1] - s.amount_in, s.profit);
+    }
+
+    #[test]
+    fn size_rejects_a_flat_market_and_bad_shapes() {
+        assert_eq!(
+            size(&[hop(1_000_000, 1_000_000, 30), hop(1_000_000, 1_000_000, 30)]),
+            None
+        );
+        assert_eq!(size(&[]), None);
+        assert_eq!(size(&[hop(1, 1, 0); 4]), None);
+        // A first pool at the uint112 cap cannot take any input.
+        assert_eq!(size(&[hop(U112_MAX, U112_MAX, 0), hop(1, 10, 0)]), None);
+    }
+
+    #[test]
+    fn valuation_quotes_the_deepest_fresh_native_pool() {
+        use crate::cycles::PairIndex;
+        use crate::pools::build_tables;
+        use crate::{DexSpec, MarketSpec, PoolSpec, TokenSpec};
+        use alloy_primitives::Address;
+        let a = Address::with_last_byte;
+        let token = |b: u8| TokenSpec {
+            address: a(b),
+            symbol: format!("T{b}"),
+            decimals: 18,
+        };
+        let pool = |p: u8, dex: u8, r_native: u128, r_other: u128| PoolSpec {
+            address: a(p),
+            dex,
+            token0: a(1),
+            token1: a(2),
+            reserve0: r_native,
+            reserve1: r_other,
+        };
+        let spec = MarketSpec {
+            block: 0,
+            base_fee: 0,
+            // Token id 0 (address 1) is native; id 1 has two native pools; id 2 has none.
+            tokens: vec![token(1), token(2), token(3)],
+            dexes: vec![
+                DexSpec {
+                    name: "a".into(),
+                    factory: a(0xf0),
+                    fee_bps: 30,
+                },
+                DexSpec {
+                    name: "b".into(),
+                    factory: a(0xf1),
+                    fee_bps: 20,
+                },
+            ],
+            // Shallow pool at 10 other per native; deep pool at 5 other per native.
+            pools: vec![
+                pool(0x10, 0, 1_000, 10_000),
+                pool(0x11, 1, 100_000, 500_000),
+            ],
+        };
+        let (tokens, mut pools, _) = build_tables(&spec).unwrap();
+        let index = PairIndex::new(&pools, tokens.len());
+        let q = NativeQuotes::new(0, tokens.len(), |t| index.pools(t, 0));
+        let profit = 1_234;
+        assert_eq!(q.value(&pools, 0, profit), profit, "native at par");
+        assert_eq!(
+            q.value(&pools, 1, profit),
+            get_amount_out(profit, 500_000, 100_000, 20)
+        );
+        assert_eq!(q.value(&pools, 2, profit), 0, "no native pool");
+        assert_eq!(q.value(&pools, 9, profit), 0, "unknown token");
+        pools.mark_removed(1, 1);
+        assert_eq!(
+            q.value(&pools, 1, profit),
+            get_amount_out(profit, 10_000, 1_000, 30)
+        );
+        pools.mark_removed(0, 1);
+        assert_eq!(q.value(&pools, 1, profit), 0, "every native pool stale");
+    }
+
+    proptest! {
+        #[test]
+        fn screen_never_rejects_a_cycle_above_one(
+            r in prop::collection::vec((1u128..=U112_MAX, 1u128..=U112_MAX, 0u32..1_000), 2..=3),
+        ) {
+            let hops: Vec<HopState> = r.iter().map(|&(a, b, f)| hop(a, b, f)).collect();
+            if exact_product_above_one(&hops) {
+                prop_assert!(screen(&rates(&hops)));
+            }
+        }
+
+        // Cycles near break-even with decimals mixed: where false rejects would hide.
+        #[test]
+        fn screen_never_rejects_near_break_even(
+            a in 1u128..=(1u128 << 100), b in 1u128..=(1u128 << 100), gap in -1_000i64..1_000,
+            f in 0u32..50,
+        ) {
+            // Second hop chosen so the product is (1 ± gap·1e-12)·keep² — just around one.
+            let keep = u128::from(FEE_DENOM - f);
+            let back = (a as f64 * (1.0 + gap as f64 * 1e-12) * 1e8 / (keep * keep) as f64) as u128;
+            let hops = [hop(a, b, f), hop(b, back.clamp(1, U112_MAX), f)];
+            if exact_product_above_one(&hops) {
+                prop_assert!(screen(&rates(&hops)));
+            }
+        }
+
+        #[test]
+        fn size_is_near_the_brute_force_optimum(
+            r0 in 1_000u128..20_000, r1 in 1_000u128..20_000, r2 in 1_000u128..20_000,
+            r3 in 1_000u128..20_000, f0 in 0u32..100, f1 in 0u32..100,
+        ) {
+            let hops = [hop(r0, r1, f0), hop(r2, r3, f1)];
+            let best = brute_best(&hops, 20_000);
+            match size(&hops) {
+                Some(s) => {
+                    prop_assert_eq!(simulate(&hops, s.amount_in).unwrap(), s.outs);
+                    prop_assert_eq!(s.outs[1] - s.amount_in, s.profit);
+                    prop_assert!(s.profit as i128 >= best - jitter(&hops), "sized {} brute {}", s.profit, best);
+                }
+                // Sizing may give up only where the best possible profit is floor-jitter dust.
+                None => prop_assert!(best <= jitter(&hops), "missed profit {}", best),
+            }
+        }
+
+        #[test]
+        fn size_three_hops_is_near_the_brute_force_optimum(
+            r in prop::collection::vec((500u128..6_000, 500u128..6_000), 3),
+            f in prop::sample::select(vec![0u32, 20, 30]),
+        ) {
+            let hops: Vec<HopState> = r.iter().map(|&(a, b)| hop(a, b, f)).collect();
+            let best = brute_best(&hops, 6_000);
+            match size(&hops) {
+                Some(s) => prop_assert!(s.profit as i128 >= best - jitter(&hops), "sized {} brute {}", s.profit, best),
+                None => prop_assert!(best <= jitter(&hops), "missed profit {}", best),
+            }
+        }
+
+        // Large, decimal-mixed reserves: amounts are exact hop by hop, and the search never
+        // ends worse than its closed-form starting point.
+        #[test]
+        fn size_three_hops_outputs_are_exact(
+            r in prop::collection::vec((10u128.pow(6)..10u128.pow(30), 10u128.pow(6)..10u128.pow(30)), 3),
+            f in prop::sample::select(vec![20u32, 25, 30]),
+        ) {
+            let hops: Vec<HopState> = r.iter().map(|&(a, b)| hop(a, b, f)).collect();
+            if let Some(s) = size(&hops) {
+                let mut amt = s.amount_in;
+                for (i, h) in hops.iter().enumerate() {
+                    amt = get_amount_out(amt, h.reserve_in, h.reserve_out, h.fee_bps);
+                    prop_assert_eq!(amt, s.outs[i]);
+                }
+                prop_assert_eq!(amt - s.amount_in, s.profit);
+                let x_hat = estimate_input(&hops).unwrap();
+                if let Some((p, _)) = profit_at(&hops, x_hat) {
+                    prop_assert!(s.profit as i128 >= p);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! `encode_execute` against `alloy-sol-types`' own encoding of the same call.
+
+use alloy_primitives::{Address, U256};
+use alloy_sol_types::{SolCall, sol};
+use polyarb_engine::{
+    CALLDATA_MAX, EXECUTE_SELECTOR, Engine, Hop, MAX_HOPS, OpportunityFrame, SearchParams,
+    calldata_len, encode_execute,
+};
+use proptest::prelude::*;
+
+use crate::common::*;
+
+sol! {
+    function execute(address tokenIn, uint256 amountIn, uint256 minProfit, bytes hops)
+        external returns (uint256 profit);
+}
+
+/// The `hops` argument as `docs/executor.md` specifies it, built independently of the engine.
+fn packed_hops(opp: &OpportunityFrame) -> Vec<u8> {
+    let mut v = Vec::new();
+    for h in opp.hops() {
+        v.extend_from_slice(&h.pair);
+        v.push(h.zero_for_one);
+        v.extend_from_slice(&h.amount_out.to_be_bytes());
+    }
+    v
+}
+
+fn sol_encoding(opp: &OpportunityFrame, min_profit: u128) -> Vec<u8> {
+    executeCall {
+        tokenIn: Address::from(opp.token_in),
+        amountIn: U256::from(opp.amount_in),
+        minProfit: U256::from(min_profit),
+        hops: packed_hops(opp).into(),
+    }
+    .abi_encode()
+}
+
+#[test]
+fn selector_matches_sol() {
+    assert_eq!(EXECUTE_SELECTOR, executeCall::SELECTOR);
+}
+
+proptest! {
+    #[test]
+    fn calldata_is_byte_identical_to_sol(
+        token in any::<[u8; 20]>(),
+        amount_in in any::<u128>(),
+        min_profit in any::<u128>(),
+        hops in prop::collection::vec((any::<[u8; 20]>(), any::<bool>(), any::<u128>()), 1..=MAX_HOPS),
+    ) {
+        let mut opp = OpportunityFrame::EMPTY;
+        opp.token_in = token;
+        opp.amount_in = amount_in;
+        opp.hop_count = u8::try_from(hops.len()).unwrap();
+        for (slot, (pair, zfo, out)) in opp.hops.iter_mut().zip(&hops) {
+            *slot = Hop { amount_out: *out, pair: *pair, zero_for_one: u8::from(*zfo), ..Hop::default() };
+        }
+        let mut buf = [0x5Au8; CALLDATA_MAX];
+        let len = encode_execute(&opp, min_profit, &mut buf).unwrap();
+        prop_assert_eq!(len, calldata_len(hops.len()));
+        prop_assert_eq!(&buf[..len], &sol_encoding(&opp, min_profit)[..]);
+    }
+}
+
+#[test]
+fn an_engine_opportunity_round_trips_through_sol_decoding() {
+    let (spec, mut model) = market(&[
+        (
+            Q_MATIC_USDC,
+            0,
+            (WMATIC, 2_000_000 * units(18)),
+            (USDC, 1_000_000 * units(6)),
+        ),
+        (
+            Q_WETH_MATIC,
+            0,
+            (WETH, 500 * units(18)),
+            (WMATIC, 2_000_000 * units(18)),
+        ),
+        (
+            P_WETH_USDC,
+            1,
+            (WETH, 400 * units(18)),
+            (USDC, 800_000 * units(6)),
+        ),
+    ]);
+    let mut e = Engine::new(&spec, SearchParams::new(WMATIC, vec![USDC])).unwrap();
+    let f = sync_model(
+        &mut model,
+        P_WETH_USDC,
+        SNAPSHOT + 1,
+        0,
+        (WETH, 400 * units(18)),
+        (USDC, 760_000 * units(6)),
+    );
+    let opp = e.on_frame(&f).expect("an opportunity");
+    let mut buf = [0u8; CALLDATA_MAX];
+    let len = encode_execute(&opp, opp.profit / 2, &mut buf).unwrap();
+    let call = executeCall::abi_decode(&buf[..len]).unwrap();
+    assert_eq!(call.tokenIn, USDC);
+    assert_eq!(call.amountIn, U256::from(opp.amount_in));
+    assert_eq!(call.minProfit, U256::from(opp.profit / 2));
+    assert_eq!(call.hops.len(), 3 * 37);
+    for (chunk, h) in call.hops.chunks_exact(37).zip(opp.hops()) {
+        assert_eq!(Address::from_slice(&chunk[..20]), Address::from(h.pair));
+        assert_eq!(chunk[20], h.zero_for_one);
+        assert_eq!(
+            u128::from_be_bytes(chunk[21..].try_into().unwrap()),
+            h.amount_out
+        );
+    }
+}

@@ -1,0 +1,993 @@
+//! The hot-path decoder: one websocket payload in, one [`Decoded`] out, no heap allocation.
+//!
+//! Keys are found by name in any order (geth, anvil, reth and erigon order log fields
+//! differently and some add fields such as `blockTimestamp`), escaped keys are matched by their
+//! value, duplicates of a field we read are an error, and every value we read is checked. Values
+//! we do not read are still walked and grammar-checked, so a payload either decodes exactly or is
+//! rejected; it is never half read.
+
+use crate::frame::{FeedFrame, FrameKind};
+use crate::hex::{self, HexError};
+use crate::json::{JStr, MAX_DEPTH, Scanner, plain_u64};
+
+/// `keccak256("Sync(uint112,uint112)")`, topic0 of the Uniswap-V2-style reserve update.
+pub const SYNC_TOPIC: [u8; 32] =
+    hex32("1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1");
+
+/// Bytes of `data` in a `Sync` log: two ABI words (reserve0, reserve1).
+const SYNC_DATA_LEN: usize = 64;
+
+/// Leading bytes of a 32-byte ABI word that a `uint112` leaves zero (32 - 112 / 8).
+const UINT112_PAD: usize = 18;
+
+/// Compile-time hex for the topic constants; a bad literal fails the build.
+const fn hex32(s: &str) -> [u8; 32] {
+    let b = s.as_bytes();
+    assert!(b.len() == 64, "topic literal must be 64 hex digits");
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = (nibble(b[2 * i]) << 4) | nibble(b[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+const fn nibble(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => panic!("topic literal must be lower-case hex"),
+    }
+}
+
+/// What one payload was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// A tracked event: a `Sync` log or a new head.
+    Frame(FeedFrame),
+    /// A JSON-RPC response (the payload has an `"id"`), borrowed from the payload.
+    Response(Response<'a>),
+    /// A well-formed notification this decoder does not track.
+    Ignored(IgnoreReason),
+}
+
+impl Decoded<'_> {
+    /// The frame, if this is one.
+    pub fn frame(&self) -> Option<&FeedFrame> {
+        match self {
+            Decoded::Frame(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// A JSON-RPC response, borrowed from the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Response<'a> {
+    /// The request id if it is a plain non-negative integer (the only kind this crate sends);
+    /// `None` for `null` (a node that could not parse the request) or other id shapes.
+    pub id: Option<u64>,
+    /// The outcome, as raw JSON text.
+    pub reply: Reply<'a>,
+}
+
+/// The two outcomes of a JSON-RPC call, each the raw JSON text of the member's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// The `"result"` value (may be `null`).
+    Result(&'a [u8]),
+    /// The `"error"` value, normally `{"code":…,"message":…}`.
+    Error(&'a [u8]),
+}
+
+/// Why a well-formed payload carried nothing tracked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IgnoreReason {
+    /// A log whose topic0 is not one the decoder tracks.
+    UntrackedTopic,
+    /// A log with no topics (an anonymous event).
+    AnonymousLog,
+    /// A notification that is neither a log nor a head (another method or subscription kind).
+    OtherNotification,
+}
+
+/// Why a payload did not decode. `&'static str` fields name the JSON field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not valid JSON; the byte offset where the scanner stopped.
+    Malformed(usize),
+    /// JSON nested deeper than the scanner's limit.
+    TooDeep,
+    /// A field the message kind needs is absent or `null`.
+    MissingField(&'static str),
+    /// A field the decoder reads appears twice.
+    DuplicateField(&'static str),
+    /// A response carries both `result` and `error`.
+    Conflict,
+    /// A field is not the `0x` hex string it must be (wrong type, digit, width or an escape).
+    BadHex(&'static str),
+    /// A number does not fit its frame field (or a `uint112` has high bits set).
+    ValueTooLarge(&'static str),
+    /// Event `data` has the wrong length for the event, in bytes.
+    DataLength {
+        /// Bytes the event's ABI layout has.
+        expected: usize,
+        /// Bytes the log carried.
+        got: usize,
+    },
+    /// A tracked event with the wrong number of topics (indexed fields differ).
+    TopicCount(usize),
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Malformed(at) => write!(f, "malformed json at byte {at}"),
+            Self::TooDeep => write!(f, "json nested deeper than {MAX_DEPTH} levels"),
+            Self::MissingField(name) => write!(f, "missing field `{name}`"),
+            Self::DuplicateField(name) => write!(f, "duplicate field `{name}`"),
+            Self::Conflict => write!(f, "response has both `result` and `error`"),
+            Self::BadHex(name) => write!(f, "bad hex in field `{name}`"),
+            Self::ValueTooLarge(name) => write!(f, "value too large in field `{name}`"),
+            Self::DataLength { expected, got } => {
+                write!(f, "event data is {got} bytes, expected {expected}")
+            }
+            Self::TopicCount(n) => write!(f, "tracked event has {n} topics, expected 1"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+type Result<T, E = DecodeError> = core::result::Result<T, E>;
+
+/// Decodes one websocket payload. `recv_ns` is stamped into any frame produced (pipeline clock,
+/// ns). Allocates nothing; errors on anything it cannot read exactly.
+pub fn decode(payload: &[u8], recv_ns: u64) -> Result<Decoded<'_>> {
+    let mut s = Scanner::new(payload);
+    let mut id: Option<&[u8]> = None;
+    let mut method: Option<JStr<'_>> = None;
+    // `params` is parsed in place when `method` came first (geth's order), else its position is
+    // kept and it is parsed once the method is known.
+    let mut params_at: Option<usize> = None;
+    let mut event: Option<Decoded<'static>> = None;
+    let mut result: Option<&[u8]> = None;
+    let mut error: Option<&[u8]> = None;
+    if s.peek() != Some(b'{') {
+        return Err(DecodeError::Malformed(s.pos()));
+    }
+    s.object(|s, key| {
+        let mut kb = [0u8; 32];
+        match key.ascii(&mut kb) {
+            Some(b"id") => once(&mut id, s.value()?, "id"),
+            Some(b"method") => {
+                let m = s.string()?;
+                once(&mut method, m, "method")
+            }
+            Some(b"params") => {
+                if params_at.is_some() || event.is_some() {
+                    return Err(DecodeError::DuplicateField("params"));
+                }
+                if method.is_some_and(|m| m.is(b"eth_subscription")) {
+                    event = Some(params(s, recv_ns)?);
+                } else {
+                    s.peek();
+                    params_at = Some(s.pos());
+                    s.value()?;
+                }
+                Ok(())
+            }
+            Some(b"result") => once(&mut result, s.value()?, "result"),
+            Some(b"error") => once(&mut error, s.value()?, "error"),
+            _ => s.value().map(drop),
+        }
+    })?;
+    s.finish()?;
+
+    if let Some(m) = method {
+        if !m.is(b"eth_subscription") {
+            return Ok(Decoded::Ignored(IgnoreReason::OtherNotification));
+        }
+        return match (event, params_at) {
+            (Some(ev), _) => Ok(ev),
+            (None, Some(at)) => params(&mut Scanner::at(payload, at), recv_ns),
+            (None, None) => Err(DecodeError::MissingField("params")),
+        };
+    }
+    // Some servers send `"error": null` beside a result; that is no error.
+    let error = error.filter(|e| *e != b"null");
+    match (id, result, error) {
+        (Some(raw), Some(r), None) => Ok(Decoded::Response(Response {
+            id: plain_u64(raw),
+            reply: Reply::Result(r),
+        })),
+        (Some(raw), None, Some(e)) => Ok(Decoded::Response(Response {
+            id: plain_u64(raw),
+            reply: Reply::Error(e),
+        })),
+        (Some(_), Some(_), Some(_)) => Err(DecodeError::Conflict),
+        (Some(_), None, None) => Err(DecodeError::MissingField("result")),
+        (None, _, _) => Err(DecodeError::MissingField("id")),
+    }
+}
+
+/// Stores the first occurrence of a field; a second one is an error.
+#[inline]
+fn once<T>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<()> {
+    if slot.is_some() {
+        return Err(DecodeError::DuplicateField(name));
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+/// Parses the `params` object of an `eth_subscription` notification.
+fn params(s: &mut Scanner<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
+    let mut out: Option<Decoded<'static>> = None;
+    if s.peek() != Some(b'{') {
+        return Err(DecodeError::Malformed(s.pos()));
+    }
+    s.object(|s, key| {
+        if key.is(b"result") {
+            let d = if s.peek() == Some(b'{') {
+                event(s, recv_ns)?
+            } else {
+                // e.g. `newPendingTransactions` delivers a bare hash string.
+                s.value()?;
+                Decoded::Ignored(IgnoreReason::OtherNotification)
+            };
+            once(&mut out, d, "result")
+        } else {
+            s.value().map(drop)
+        }
+    })?;
+    out.ok_or(DecodeError::MissingField("result"))
+}
+
+/// The fields of a log or head object that the decoder reads. `None` = absent or `null`.
+#[derive(Default)]
+struct Fields<'a> {
+    /// One bit per key below, to catch duplicates.
+    seen: u32,
+    address: Option<JStr<'a>>,
+    topic0: Option<JStr<'a>>,
+    topic_count: usize,
+    data: Option<JStr<'a>>,
+    block_number: Option<JStr<'a>>,
+    tx_index: Option<JStr<'a>>,
+    log_index: Option<JStr<'a>>,
+    removed: Option<bool>,
+    number: Option<JStr<'a>>,
+    base_fee: Option<JStr<'a>>,
+    timestamp: Option<JStr<'a>>,
+}
+
+impl Fields<'_> {
+    #[inline]
+    fn mark(&mut self, bit: u32, name: &'static str) -> Result<()> {
+        if self.seen & bit != 0 {
+            return Err(DecodeError::DuplicateField(name));
+        }
+        self.seen |= bit;
+        Ok(())
+    }
+}
+
+const F_ADDRESS: u32 = 1 << 0;
+const F_TOPICS: u32 = 1 << 1;
+const F_DATA: u32 = 1 << 2;
+const F_BLOCK_NUMBER: u32 = 1 << 3;
+const F_TX_INDEX: u32 = 1 << 4;
+const F_LOG_INDEX: u32 = 1 << 5;
+const F_REMOVED: u32 = 1 << 6;
+const F_NUMBER: u32 = 1 << 7;
+const F_BASE_FEE: u32 = 1 << 8;
+const F_TIMESTAMP: u32 = 1 << 9;
+const F_PARENT_HASH: u32 = 1 << 10;
+
+/// Reads a hex string value or `null`; any other JSON type is `BadHex`.
+#[inline]
+fn hex_or_null<'a>(s: &mut Scanner<'a>, name: &'static str) -> Result<Option<JStr<'a>>> {
+    match s.peek() {
+        Some(b'"') => Ok(Some(s.string()?)),
+        _ if s.null() => Ok(None),
+        _ => {
+            s.value()?;
+            Err(DecodeError::BadHex(name))
+        }
+    }
+}
+
+/// Parses a log or head object (the notification's `result`).
+fn event(s: &mut Scanner<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
+    let mut f = Fields::default();
+    s.object(|s, key| {
+        let mut kb = [0u8; 32];
+        match key.ascii(&mut kb) {
+            Some(b"address") => {
+                f.mark(F_ADDRESS, "address")?;
+                f.address = hex_or_null(s, "address")?;
+            }
+            Some(b"topics") => {
+                f.mark(F_TOPICS, "topics")?;
+                if s.peek() != Some(b'[') {
+                    s.value()?;
+                    return Err(DecodeError::BadHex("topics"));
+                }
+                s.array(|s| {
+                    let t = hex_or_null(s, "topics")?.ok_or(DecodeError::BadHex("topics"))?;
+                    if f.topic_count == 0 {
+                        f.topic0 = Some(t);
+                    }
+                    f.topic_count += 1;
+                    Ok(())
+                })?;
+            }
+            Some(b"data") => {
+                f.mark(F_DATA, "data")?;
+                f.data = hex_or_null(s, "data")?;
+            }
+            Some(b"blockNumber") => {
+                f.mark(F_BLOCK_NUMBER, "blockNumber")?;
+                f.block_number = hex_or_null(s, "blockNumber")?;
+            }
+            Some(b"transactionIndex") => {
+                f.mark(F_TX_INDEX, "transactionIndex")?;
+                f.tx_index = hex_or_null(s, "transactionIndex")?;
+            }
+            Some(b"logIndex") => {
+                f.mark(F_LOG_INDEX, "logIndex")?;
+                f.log_index = hex_or_null(s, "logIndex")?;
+            }
+            Some(b"removed") => {
+                f.mark(F_REMOVED, "removed")?;
+                f.removed = s.bool_or_null()?;
+            }
+            Some(b"number") => {
+                f.mark(F_NUMBER, "number")?;
+                f.number = hex_or_null(s, "number")?;
+            }
+            Some(b"baseFeePerGas") => {
+                f.mark(F_BASE_FEE, "baseFeePerGas")?;
+                f.base_fee = hex_or_null(s, "baseFeePerGas")?;
+            }
+            Some(b"timestamp") => {
+                f.mark(F_TIMESTAMP, "timestamp")?;
+                f.timestamp = hex_or_null(s, "timestamp")?;
+            }
+            Some(b"parentHash") => {
+                f.mark(F_PARENT_HASH, "parentHash")?;
+                s.value()?;
+            }
+            _ => {
+                s.value()?;
+            }
+        }
+        Ok(())
+    })?;
+
+    if f.seen & F_TOPICS != 0 {
+        return log(&f, recv_ns);
+    }
+    if f.seen & (F_PARENT_HASH | F_NUMBER) != 0 {
+        return head(&f, recv_ns);
+    }
+    Ok(Decoded::Ignored(IgnoreReason::OtherNotification))
+}
+
+/// The raw hex bytes of a field that must be present; escaped strings are not hex.
+#[inline]
+fn required<'a>(v: Option<JStr<'a>>, name: &'static str) -> Result<&'a [u8]> {
+    let v = v.ok_or(DecodeError::MissingField(name))?;
+    if v.escaped {
+        return Err(DecodeError::BadHex(name));
+    }
+    Ok(v.raw)
+}
+
+#[inline]
+fn hex_err(name: &'static str) -> impl Fn(HexError) -> DecodeError {
+    move |e| match e {
+        HexError::Bad => DecodeError::BadHex(name),
+        HexError::TooLarge => DecodeError::ValueTooLarge(name),
+    }
+}
+
+#[inline]
+fn q_u64(v: Option<JStr<'_>>, name: &'static str) -> Result<u64> {
+    hex::quantity_u64(required(v, name)?).map_err(hex_err(name))
+}
+
+#[inline]
+fn q_u32(v: Option<JStr<'_>>, name: &'static str) -> Result<u32> {
+    u32::try_from(q_u64(v, name)?).map_err(|_| DecodeError::ValueTooLarge(name))
+}
+
+#[inline]
+fn q_u256(v: Option<JStr<'_>>, name: &'static str) -> Result<[u8; 32]> {
+    hex::quantity_u256(required(v, name)?).map_err(hex_err(name))
+}
+
+fn log(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
+    let Some(t0) = f.topic0 else {
+        return Ok(Decoded::Ignored(IgnoreReason::AnonymousLog));
+    };
+    let mut topic0 = [0u8; 32];
+    hex::decode_fixed(required(Some(t0), "topics")?, &mut topic0).map_err(hex_err("topics"))?;
+    if topic0 != SYNC_TOPIC {
+        return Ok(Decoded::Ignored(IgnoreReason::UntrackedTopic));
+    }
+    // `Sync` has no indexed fields: topic0 only. Another count is a different event layout
+    // sharing the signature, which the data words below would misread.
+    if f.topic_count != 1 {
+        return Err(DecodeError::TopicCount(f.topic_count));
+    }
+    let mut frame = FeedFrame {
+        recv_ns,
+        kind: FrameKind::V2Sync,
+        ..FeedFrame::EMPTY
+    };
+    hex::decode_fixed(required(f.address, "address")?, &mut frame.address)
+        .map_err(hex_err("address"))?;
+    let data = required(f.data, "data")?;
+    let got = hex::byte_len(data).map_err(hex_err("data"))?;
+    if got != SYNC_DATA_LEN {
+        return Err(DecodeError::DataLength {
+            expected: SYNC_DATA_LEN,
+            got,
+        });
+    }
+    // `byte_len` checked the `0x` prefix and the digit count: 64 digits per word follow.
+    let digits = &data[2..];
+    for (word, d) in frame.words.iter_mut().zip(digits.chunks_exact(64)) {
+        hex::decode_digits(d, word).map_err(hex_err("data"))?;
+    }
+    for w in &frame.words[..2] {
+        if w[..UINT112_PAD].iter().any(|&b| b != 0) {
+            return Err(DecodeError::ValueTooLarge("data"));
+        }
+    }
+    frame.block_number = q_u64(f.block_number, "blockNumber")?;
+    frame.log_index = q_u32(f.log_index, "logIndex")?;
+    frame.tx_index = q_u32(f.tx_index, "transactionIndex")?;
+    // Nodes that omit `removed` only do so for live logs; a reorged log always says `true`.
+    frame.removed = u8::from(f.removed.unwrap_or(false));
+    Ok(Decoded::Frame(frame))
+}
+
+fn head(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
+    let mut frame = FeedFrame {
+        recv_ns,
+        kind: FrameKind::NewHead,
+        ..FeedFrame::EMPTY
+    };
+    frame.block_number = q_u64(f.number, "number")?;
+    frame.words[0] = q_u256(f.base_fee, "baseFeePerGas")?;
+    frame.words[1] = q_u256(f.timestamp, "timestamp")?;
+    Ok(Decoded::Frame(frame))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) const SYNC_HEX: &str =
+        "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1";
+    const TRANSFER_HEX: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+    const PAIR: &str = "0x6e7a5fafcec6bb1e78bae2a1f0b612012bf14827";
+    const TX_HASH: &str = "0x3ad7c5a1b0e8a7b38c2c6b5bf1e1c7d6a5a3b0a6a6b6c2d2e3f4a5b6c7d8e9f0";
+    const BLOCK_HASH: &str = "0x8f2a5e1c0b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f";
+
+    /// ABI data of `Sync(r0, r1)`.
+    fn sync_data(r0: u128, r1: u128) -> String {
+        format!("0x{r0:064x}{r1:064x}")
+    }
+
+    /// Log fields as (key, JSON value) in geth's order.
+    fn geth_fields(
+        data: &str,
+        block: &str,
+        tx: &str,
+        log: &str,
+        removed: bool,
+    ) -> Vec<(String, String)> {
+        [
+            ("address", format!("\"{PAIR}\"")),
+            ("topics", format!("[\"{SYNC_HEX}\"]")),
+            ("data", format!("\"{data}\"")),
+            ("blockNumber", format!("\"{block}\"")),
+            ("transactionHash", format!("\"{TX_HASH}\"")),
+            ("transactionIndex", format!("\"{tx}\"")),
+            ("blockHash", format!("\"{BLOCK_HASH}\"")),
+            ("logIndex", format!("\"{log}\"")),
+            ("removed", removed.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    fn object(fields: &[(String, String)]) -> String {
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        format!("{{{}}}", body.join(","))
+    }
+
+    pub(crate) fn notification(result: &str) -> String {
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"0xcd0c3e8af590364c09d0fa6a1210faf5","result":{result}}}}}"#
+        )
+    }
+
+    fn expected(
+        r0: u128,
+        r1: u128,
+        block: u64,
+        tx: u32,
+        log: u32,
+        removed: bool,
+        recv: u64,
+    ) -> FeedFrame {
+        let mut f = FeedFrame {
+            recv_ns: recv,
+            block_number: block,
+            log_index: log,
+            tx_index: tx,
+            kind: FrameKind::V2Sync,
+            removed: u8::from(removed),
+            ..FeedFrame::EMPTY
+        };
+        crate::hex::decode_fixed(PAIR.as_bytes(), &mut f.address).unwrap();
+        f.words[0][16..].copy_from_slice(&r0.to_be_bytes());
+        f.words[1][16..].copy_from_slice(&r1.to_be_bytes());
+        f
+    }
+
+    fn geth_sync() -> String {
+        let data = sync_data(0x3a1c_5c4f_8d1e, 0x00b1_a2bc_2ec5_0000);
+        notification(&object(&geth_fields(
+            &data,
+            "0x3a2b1c0",
+            "0x1f",
+            "0x7b",
+            false,
+        )))
+    }
+
+    #[test]
+    fn geth_sync_log() {
+        let p = geth_sync();
+        let d = decode(p.as_bytes(), 99).unwrap();
+        assert_eq!(
+            d,
+            Decoded::Frame(expected(
+                0x3a1c_5c4f_8d1e,
+                0x00b1_a2bc_2ec5_0000,
+                0x3a2b1c0,
+                0x1f,
+                0x7b,
+                false,
+                99
+            ))
+        );
+        assert_eq!(d.frame().unwrap().word_u128(1), Some(0x00b1_a2bc_2ec5_0000));
+    }
+
+    #[test]
+    fn reordered_keys_extra_fields_and_whitespace() {
+        let data = sync_data(5, u128::from(u64::MAX) << 40);
+        let mut fields = geth_fields(&data, "0x10", "0x0", "0x2", true);
+        fields.reverse();
+        fields.insert(3, ("blockTimestamp".into(), "\"0x6553f100\"".into()));
+        fields.push((
+            "extra".into(),
+            r#"{"a":[1,2,{"topics":["x"]}],"data":"0x00"}"#.into(),
+        ));
+        fields.insert(0, ("\u{e9}t\u{e9}".into(), "null".into()));
+        let result = object(&fields).replace(',', " ,\n\t").replace(':', " : ");
+        // Top level: params before method, an unknown member, whitespace.
+        let p = format!(
+            " {{ \"params\" : {{ \"result\" : {result} , \"subscription\" : \"0x1\" }} , \"x\":[] , \"method\" : \"eth_subscription\" , \"jsonrpc\" : \"2.0\" }} \n"
+        );
+        let want = expected(5, u128::from(u64::MAX) << 40, 0x10, 0, 2, true, 7);
+        assert_eq!(decode(p.as_bytes(), 7), Ok(Decoded::Frame(want)));
+    }
+
+    #[test]
+    fn escaped_keys_are_matched_by_value() {
+        let p = geth_sync()
+            .replace("\"address\"", "\"\\u0061ddress\"")
+            .replace("\"logIndex\"", "\"log\\u0049ndex\"")
+            .replace("\"method\"", "\"m\\u0065thod\"");
+        let d = decode(p.as_bytes(), 1).unwrap();
+        assert_eq!(d.frame().map(|f| f.log_index), Some(0x7b));
+    }
+
+    #[test]
+    fn geth_new_head() {
+        let head = format!(
+            r#"{{"parentHash":"{BLOCK_HASH}","sha3Uncles":"{TX_HASH}","miner":"{PAIR}","stateRoot":"{TX_HASH}","transactionsRoot":"{TX_HASH}","receiptsRoot":"{TX_HASH}","logsBloom":"0x{bloom}","difficulty":"0x2","number":"0x3a2b1c1","gasLimit":"0x1c9c380","gasUsed":"0x5208","timestamp":"0x6553f100","extraData":"0xd883","mixHash":"{TX_HASH}","nonce":"0x0000000000000000","baseFeePerGas":"0x1c8e9b4f0a","withdrawalsRoot":"{TX_HASH}","hash":"{BLOCK_HASH}"}}"#,
+            bloom = "0".repeat(512)
+        );
+        let p = notification(&head);
+        let d = decode(p.as_bytes(), 5).unwrap();
+        let f = d.frame().unwrap();
+        assert_eq!(f.kind, FrameKind::NewHead);
+        assert_eq!(f.block_number, 0x3a2b1c1);
+        assert_eq!(f.word_u128(0), Some(0x1c8e9b4f0a));
+        assert_eq!(f.word_u128(1), Some(0x6553f100));
+        assert_eq!((f.recv_ns, f.address, f.log_index), (5, [0; 20], 0));
+    }
+
+    #[test]
+    fn responses() {
+        let ok = br#"{"jsonrpc":"2.0","id":7,"result":"0x89"}"#;
+        assert_eq!(
+            decode(ok, 0),
+            Ok(Decoded::Response(Response {
+                id: Some(7),
+                reply: Reply::Result(b"\"0x89\"")
+            }))
+        );
+        let obj = br#"{"result": {"a": [1, 2]}, "id": 18446744073709551615, "jsonrpc": "2.0"}"#;
+        assert_eq!(
+            decode(obj, 0),
+            Ok(Decoded::Response(Response {
+                id: Some(u64::MAX),
+                reply: Reply::Result(br#"{"a": [1, 2]}"#)
+            }))
+        );
+        let null = br#"{"jsonrpc":"2.0","id":3,"result":null}"#;
+        assert_eq!(
+            decode(null, 0),
+            Ok(Decoded::Response(Response {
+                id: Some(3),
+                reply: Reply::Result(b"null")
+            }))
+        );
+        let err = br#"{"jsonrpc":"2.0","id":8,"error":{"code":-32000,"message":"nonce too low"}}"#;
+        assert_eq!(
+            decode(err, 0),
+            Ok(Decoded::Response(Response {
+                id: Some(8),
+                reply: Reply::Error(br#"{"code":-32000,"message":"nonce too low"}"#)
+            }))
+        );
+        let parse_err =
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#;
+        assert!(matches!(
+            decode(parse_err, 0),
+            Ok(Decoded::Response(Response {
+                id: None,
+                reply: Reply::Error(_)
+            }))
+        ));
+        let string_id = br#"{"jsonrpc":"2.0","id":"7","result":true}"#;
+        assert!(matches!(
+            decode(string_id, 0),
+            Ok(Decoded::Response(Response { id: None, .. }))
+        ));
+        let err_null = br#"{"jsonrpc":"2.0","id":1,"result":"0x1","error":null}"#;
+        assert!(matches!(
+            decode(err_null, 0),
+            Ok(Decoded::Response(Response {
+                reply: Reply::Result(_),
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn ignored_payloads() {
+        let transfer = geth_sync().replace(SYNC_HEX, TRANSFER_HEX);
+        assert_eq!(
+            decode(transfer.as_bytes(), 0),
+            Ok(Decoded::Ignored(IgnoreReason::UntrackedTopic))
+        );
+        let upper = geth_sync().replace(SYNC_HEX, &SYNC_HEX.to_uppercase().replace("0X", "0x"));
+        assert!(matches!(decode(upper.as_bytes(), 0), Ok(Decoded::Frame(_))));
+        let anon = geth_sync().replace(&format!("[\"{SYNC_HEX}\"]"), "[]");
+        assert_eq!(
+            decode(anon.as_bytes(), 0),
+            Ok(Decoded::Ignored(IgnoreReason::AnonymousLog))
+        );
+        let pending = notification("\"0xabc\"");
+        assert_eq!(
+            decode(pending.as_bytes(), 0),
+            Ok(Decoded::Ignored(IgnoreReason::OtherNotification))
+        );
+        let other =
+            br#"{"jsonrpc":"2.0","method":"other_thing","params":{"result":{"topics":[1]}}}"#;
+        assert_eq!(
+            decode(other, 0),
+            Ok(Decoded::Ignored(IgnoreReason::OtherNotification))
+        );
+        let sync_status = notification(r#"{"syncing":true,"status":{}}"#);
+        assert_eq!(
+            decode(sync_status.as_bytes(), 0),
+            Ok(Decoded::Ignored(IgnoreReason::OtherNotification))
+        );
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        for p in [
+            geth_sync(),
+            r#"{"jsonrpc":"2.0","id":1,"result":{"x":"y"}}"#.to_owned(),
+        ] {
+            for cut in 0..p.len() {
+                assert!(decode(&p.as_bytes()[..cut], 0).is_err(), "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn field_errors() {
+        use DecodeError::*;
+        let good = geth_sync();
+        let data = sync_data(0x3a1c_5c4f_8d1e, 0x00b1_a2bc_2ec5_0000);
+        let cases: Vec<(String, DecodeError)> = vec![
+            (
+                good.replace("\"0x3a2b1c0\"", "\"0x10000000000000000\""),
+                ValueTooLarge("blockNumber"),
+            ),
+            (
+                good.replace("\"0x7b\"", "\"0x100000000\""),
+                ValueTooLarge("logIndex"),
+            ),
+            (
+                good.replace("\"0x1f\"", "\"0x1g\""),
+                BadHex("transactionIndex"),
+            ),
+            (good.replace("\"0x3a2b1c0\"", "3"), BadHex("blockNumber")),
+            (
+                good.replace("\"0x3a2b1c0\"", "null"),
+                MissingField("blockNumber"),
+            ),
+            (
+                good.replace("\"0x3a2b1c0\"", "\"0x\""),
+                BadHex("blockNumber"),
+            ),
+            (
+                good.replace("\"0x3a2b1c0\"", "\"3a2b1c0\""),
+                BadHex("blockNumber"),
+            ),
+            (
+                good.replace("\"0x3a2b1c0\"", "\"0x3a2b1\\u00630\""),
+                BadHex("blockNumber"),
+            ),
+            (
+                good.replace(&data, &data[..data.len() - 2]),
+                DataLength {
+                    expected: 64,
+                    got: 63,
+                },
+            ),
+            (
+                good.replace(&data, &format!("{data}00")),
+                DataLength {
+                    expected: 64,
+                    got: 65,
+                },
+            ),
+            (good.replace(&data, &format!("{data}0")), BadHex("data")),
+            (
+                good.replace(&data, &sync_data(1 << 112, 1)),
+                ValueTooLarge("data"),
+            ),
+            (
+                good.replace(&data, &sync_data(1, (1 << 112) - 1))
+                    .replace("\"0x7b\"", "\"0x7b\",\"logIndex\":\"0x1\""),
+                DuplicateField("logIndex"),
+            ),
+            (
+                good.replace(
+                    &format!("[\"{SYNC_HEX}\"]"),
+                    &format!("[\"{SYNC_HEX}\",\"{TX_HASH}\"]"),
+                ),
+                TopicCount(2),
+            ),
+            (
+                good.replace(
+                    &format!("[\"{SYNC_HEX}\"]"),
+                    &format!("[\"{}\"]", &SYNC_HEX[..64]),
+                ),
+                BadHex("topics"),
+            ),
+            (
+                good.replace(&format!("[\"{SYNC_HEX}\"]"), "[null]"),
+                BadHex("topics"),
+            ),
+            (
+                good.replace(&format!("[\"{SYNC_HEX}\"]"), "\"x\""),
+                BadHex("topics"),
+            ),
+            (good.replace(PAIR, &PAIR[..40]), BadHex("address")),
+            (
+                good.replace(&format!("\"address\":\"{PAIR}\","), ""),
+                MissingField("address"),
+            ),
+            (
+                good.replace(&format!("\"data\":\"{data}\","), ""),
+                MissingField("data"),
+            ),
+            (
+                good.replace("\"logIndex\":\"0x7b\",", ""),
+                MissingField("logIndex"),
+            ),
+            (
+                good.replace("false", "0"),
+                Malformed(good.find("false").unwrap()),
+            ),
+            (
+                good.replace("\"params\"", "\"params\":{\"result\":\"0x1\"},\"params\""),
+                DuplicateField("params"),
+            ),
+            (format!("{good} x"), Malformed(good.len() + 1)),
+            (
+                notification("{\"number\":\"0x1\"}"),
+                MissingField("baseFeePerGas"),
+            ),
+            (
+                notification("{\"number\":\"0x1\",\"baseFeePerGas\":\"0x1\"}"),
+                MissingField("timestamp"),
+            ),
+            (
+                notification(&format!(
+                    "{{\"number\":\"0x1\",\"baseFeePerGas\":\"0x1{}\",\"timestamp\":\"0x1\"}}",
+                    "0".repeat(64)
+                )),
+                ValueTooLarge("baseFeePerGas"),
+            ),
+            (
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1,\"error\":{}}".into(),
+                Conflict,
+            ),
+            (
+                "{\"jsonrpc\":\"2.0\",\"id\":1}".into(),
+                MissingField("result"),
+            ),
+            (
+                "{\"jsonrpc\":\"2.0\",\"result\":1}".into(),
+                MissingField("id"),
+            ),
+            (
+                "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\"}".into(),
+                MissingField("params"),
+            ),
+            (
+                "{\"jsonrpc\":\"2.0\",\"method\":\"eth_subscription\",\"params\":{}}".into(),
+                MissingField("result"),
+            ),
+            (
+                "{\"method\":\"eth_subscription\",\"params\":[]}".into(),
+                Malformed(38),
+            ),
+            ("[{\"id\":1,\"result\":1}]".into(), Malformed(0)),
+            ("".into(), Malformed(0)),
+            ("\u{0}garbage".into(), Malformed(0)),
+        ];
+        for (p, want) in cases {
+            assert_eq!(decode(p.as_bytes(), 0), Err(want), "{p}");
+        }
+    }
+
+    #[test]
+    fn errors_display_lowercase() {
+        for e in [
+            DecodeError::Malformed(3),
+            DecodeError::TooDeep,
+            DecodeError::MissingField("data"),
+            DecodeError::DuplicateField("data"),
+            DecodeError::Conflict,
+            DecodeError::BadHex("data"),
+            DecodeError::ValueTooLarge("data"),
+            DecodeError::DataLength {
+                expected: 64,
+                got: 3,
+            },
+            DecodeError::TopicCount(2),
+        ] {
+            let s = e.to_string();
+            assert!(s.chars().next().unwrap().is_lowercase(), "{s}");
+        }
+    }
+
+    /// A valid `Sync` notification with shuffled keys, optional extra fields, random whitespace.
+    fn arb_sync() -> impl Strategy<Value = (String, FeedFrame)> {
+        let values = (
+            any::<[u8; 20]>(),
+            0u128..(1 << 112),
+            0u128..(1 << 112),
+            any::<u64>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<bool>(),
+            any::<u64>(),
+        );
+        let extras = prop::collection::vec(
+            prop::sample::select(vec![
+                ("blockTimestamp", "\"0x6553f100\""),
+                (
+                    "nested",
+                    r#"{"topics":["0x00"],"data":"0x","removed":true}"#,
+                ),
+                ("list", r#"[1,-2.5e3,"a\"b",null,[{}]]"#),
+                ("flag", "false"),
+            ]),
+            0..3,
+        );
+        (
+            values,
+            extras,
+            any::<u64>(),
+            prop::sample::select(vec!["", " ", "\n  ", "\t"]),
+        )
+            .prop_flat_map(
+                |((addr, r0, r1, block, tx, log, removed, recv), extras, _, ws)| {
+                    let mut fields = vec![
+                        (
+                            "address".to_owned(),
+                            format!(
+                                "\"0x{}\"",
+                                addr.iter().map(|b| format!("{b:02X}")).collect::<String>()
+                            ),
+                        ),
+                        ("topics".to_owned(), format!("[\"{SYNC_HEX}\"]")),
+                        ("data".to_owned(), format!("\"{}\"", sync_data(r0, r1))),
+                        ("blockNumber".to_owned(), format!("\"{block:#x}\"")),
+                        ("transactionHash".to_owned(), format!("\"{TX_HASH}\"")),
+                        ("transactionIndex".to_owned(), format!("\"{tx:#x}\"")),
+                        ("blockHash".to_owned(), format!("\"{BLOCK_HASH}\"")),
+                        ("logIndex".to_owned(), format!("\"{log:#x}\"")),
+                        ("removed".to_owned(), removed.to_string()),
+                    ];
+                    for (i, (k, v)) in extras.iter().enumerate() {
+                        fields.push((format!("{k}{i}"), (*v).to_owned()));
+                    }
+                    let mut f = FeedFrame {
+                        recv_ns: recv,
+                        block_number: block,
+                        log_index: log,
+                        tx_index: tx,
+                        kind: FrameKind::V2Sync,
+                        removed: u8::from(removed),
+                        address: addr,
+                        ..FeedFrame::EMPTY
+                    };
+                    f.words[0][16..].copy_from_slice(&r0.to_be_bytes());
+                    f.words[1][16..].copy_from_slice(&r1.to_be_bytes());
+                    (Just(fields).prop_shuffle(), Just(f), Just(ws))
+                },
+            )
+            .prop_map(|(fields, f, ws)| {
+                let body: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"))
+                    .collect();
+                (notification(&format!("{{{}}}", body.join(","))), f)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let _ = decode(&bytes, 0);
+        }
+
+        #[test]
+        fn generated_logs_roundtrip((payload, frame) in arb_sync()) {
+            prop_assert_eq!(decode(payload.as_bytes(), frame.recv_ns), Ok(Decoded::Frame(frame)));
+        }
+
+        /// One replaced byte anywhere in a valid payload: an error or a decode, never a panic.
+        #[test]
+        fn mutations_never_panic((payload, _) in arb_sync(), at in any::<prop::sample::Index>(), b in any::<u8>()) {
+            let mut bytes = payload.into_bytes();
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+            let _ = decode(&bytes, 0);
+        }
+    }
+}

@@ -18,6 +18,44 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run live: connect to the node, discover pools, and send a signed executor transaction
+    /// for every profitable cycle until SIGINT/SIGTERM. Needs the key (signer.key_env or
+    /// signer.key_file) and signer.executor.
+    Run {
+        /// Configuration file.
+        #[arg(long, default_value = "polyarb.toml")]
+        config: PathBuf,
+        /// Also write every opportunity as one JSON line to this file (flushed per line).
+        #[arg(long)]
+        opportunities: Option<PathBuf>,
+        /// Stop after this many seconds instead of waiting for a signal.
+        #[arg(long)]
+        max_runtime_s: Option<u64>,
+    },
+    /// Record every websocket payload (Sync logs and new heads) with its receive time to a
+    /// versioned file (docs/recording.md) until SIGINT/SIGTERM. Prints `recording: subscribed`
+    /// once the subscriptions are live.
+    Record {
+        /// Configuration file (node endpoint).
+        #[arg(long, default_value = "polyarb.toml")]
+        config: PathBuf,
+        /// Recording to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop after this many payloads.
+        #[arg(long)]
+        max_messages: Option<u64>,
+    },
+    /// Discover the configured factories' pools at the node's current block and write a pool
+    /// snapshot (docs/formats.md) that a replay can start from.
+    Snapshot {
+        /// Configuration file (node endpoint, factories, tokens).
+        #[arg(long, default_value = "polyarb.toml")]
+        config: PathBuf,
+        /// Snapshot to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Replay a recording through the decoder, engine and signer (transactions go to a sink)
     /// and print what was found and the latency table. Deterministic.
     ///
@@ -38,6 +76,11 @@ enum Command {
         /// Write every signed transaction as one 0x-hex line to this file.
         #[arg(long)]
         txs: Option<PathBuf>,
+        /// Replay speed relative to the recording: payloads are delivered at their recorded
+        /// pace divided by this (2 = twice as fast). 0 = as fast as possible, a throughput test
+        /// whose latencies include queueing.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
     },
 }
 
@@ -61,11 +104,27 @@ fn main() -> ExitCode {
 
 fn run(cmd: Command) -> Result<(), AppError> {
     match cmd {
+        Command::Run {
+            config,
+            opportunities,
+            max_runtime_s,
+        } => app::live::run_cmd(&app::live::RunArgs {
+            config,
+            opportunities,
+            max_runtime: max_runtime_s.map(std::time::Duration::from_secs),
+        }),
+        Command::Record {
+            config,
+            out,
+            max_messages,
+        } => app::live::record_cmd(&config, &out, max_messages),
+        Command::Snapshot { config, out } => app::live::snapshot_cmd(&config, &out),
         Command::Replay {
             recording,
             snapshot,
             config,
             opportunities,
+            speed,
             txs,
         } => {
             let recording =
@@ -81,6 +140,7 @@ fn run(cmd: Command) -> Result<(), AppError> {
                 recording,
                 opportunities,
                 txs,
+                speed,
             };
             let summary = app::replay::replay(&args)?;
             print!("{summary}");

@@ -2,6 +2,8 @@
 //! pipeline → sink), `run` (live node), `record` and `snapshot`. Everything here is edge code:
 //! files, sockets, signals, printing.
 
+pub mod discovery;
+pub mod live;
 pub mod replay;
 
 use std::fmt;

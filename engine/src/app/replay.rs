@@ -7,6 +7,7 @@ use std::{
     io::{BufReader, BufWriter, Write},
     path::{Path, PathBuf},
     sync::{Arc, atomic::AtomicBool},
+    time::Instant,
 };
 
 use alloy_primitives::Keccak256;
@@ -41,6 +42,10 @@ pub struct ReplayArgs {
     pub opportunities: Option<PathBuf>,
     /// Write every signed transaction as a 0x-hex line here.
     pub txs: Option<PathBuf>,
+    /// Pace: deliver each payload when `(recorded time − first recorded time) / speed` has
+    /// elapsed since the replay started, as the live feed would. `0` = as fast as possible (a
+    /// throughput test: latencies then include queueing behind earlier frames).
+    pub speed: f64,
 }
 
 /// What a replay found; printed by the binary, compared by the determinism test.
@@ -60,10 +65,15 @@ pub struct ReplaySummary {
     pub cycles: usize,
 }
 
-/// The replay edge: records from a file in, signed transactions to a sink.
+/// The replay edge: records from a file in, paced by their recorded receive times, and signed
+/// transactions to a sink.
 #[derive(Debug)]
 pub struct ReplayPort {
     reader: RecordReader<BufReader<File>>,
+    pace: Pace,
+    /// The next record when it is not yet due: (recorded ns, payload). The buffer is reused.
+    held: Option<u64>,
+    held_payload: Vec<u8>,
     digest: Keccak256,
     txs_out: Option<BufWriter<File>>,
     /// Records read.
@@ -76,6 +86,27 @@ pub struct ReplayPort {
     pub tx_bytes: u64,
 }
 
+/// When recorded payloads are due.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    /// 1 / speed, or 0 for unpaced.
+    slowdown: f64,
+    /// (replay start, recorded time of the first record), set at the first record.
+    origin: Option<(Instant, u64)>,
+}
+
+impl Pace {
+    /// True if a payload recorded at `recorded_ns` may be delivered now.
+    fn due(&mut self, recorded_ns: u64) -> bool {
+        if self.slowdown == 0.0 {
+            return true;
+        }
+        let (start, first) = *self.origin.get_or_insert((Instant::now(), recorded_ns));
+        let offset_ns = recorded_ns.saturating_sub(first) as f64 * self.slowdown;
+        start.elapsed().as_nanos() as f64 >= offset_ns
+    }
+}
+
 impl ReplayPort {
     /// keccak256 over every signed transaction's bytes, in order: equal digests mean byte-equal
     /// output.
@@ -86,10 +117,32 @@ impl ReplayPort {
 
 impl FeedPort for ReplayPort {
     fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8])) -> PortState {
+        let mut delivered = false;
+        if let Some(t) = self.held {
+            if !self.pace.due(t) {
+                return PortState::Idle;
+            }
+            self.held = None;
+            self.records += 1;
+            on_payload(&self.held_payload);
+            delivered = true;
+        }
         for _ in 0..POLL_BATCH {
             match self.reader.next_ref() {
                 Some(Ok(rec)) => {
+                    if !self.pace.due(rec.recv_ns) {
+                        // Not yet: keep it (copied, the reader's buffer moves on) for a later poll.
+                        self.held_payload.clear();
+                        self.held_payload.extend_from_slice(rec.payload);
+                        self.held = Some(rec.recv_ns);
+                        return if delivered {
+                            PortState::Busy
+                        } else {
+                            PortState::Idle
+                        };
+                    }
                     self.records += 1;
+                    delivered = true;
                     on_payload(rec.payload);
                 }
                 Some(Err(e)) => {
@@ -174,8 +227,24 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
         }
         None => None,
     };
+    if !(args.speed >= 0.0 && args.speed.is_finite()) {
+        return Err(AppError::Input(format!(
+            "--speed {} is not a finite number >= 0",
+            args.speed
+        )));
+    }
     let port = ReplayPort {
         reader,
+        pace: Pace {
+            slowdown: if args.speed == 0.0 {
+                0.0
+            } else {
+                1.0 / args.speed
+            },
+            origin: None,
+        },
+        held: None,
+        held_payload: Vec::with_capacity(4096),
         digest: Keccak256::new(),
         txs_out,
         records: 0,

@@ -1,0 +1,216 @@
+//! Pool discovery at start-up: every pair of every configured factory whose two tokens are
+//! configured, with reserves, all read at one block so the snapshot is consistent.
+//!
+//! Per factory: `allPairsLength()`, then `allPairs(i)`; per pair: `token0()`, `token1()`,
+//! `getReserves()`. All as pipelined `eth_call`s at block B, in batches of
+//! `node.discovery_batch`.
+
+use std::collections::HashSet;
+
+use alloy_primitives::Address;
+use polyarb_feeds::{BlockTag, RpcClient, RpcError};
+
+use super::AppError;
+use crate::{MarketSpec, PoolSpec, config::Config};
+
+const ALL_PAIRS_LENGTH: [u8; 4] = [0x57, 0x4f, 0x2b, 0xa3];
+const ALL_PAIRS: [u8; 4] = [0x1e, 0x3d, 0xd1, 0x8b];
+const TOKEN0: [u8; 4] = [0x0d, 0xfe, 0x16, 0x81];
+const TOKEN1: [u8; 4] = [0xd2, 0x12, 0x20, 0xa7];
+const GET_RESERVES: [u8; 4] = [0x09, 0x02, 0xf1, 0xac];
+
+/// What discovery saw besides the market.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiscoveryStats {
+    /// Pairs listed by the factories (up to each `max_pairs`).
+    pub listed: u64,
+    /// Pairs kept (both tokens configured, calls answered).
+    pub kept: u64,
+    /// Pairs skipped because a token is not configured.
+    pub foreign: u64,
+    /// Pairs skipped because a call failed or answered nonsense (counted, logged).
+    pub failed: u64,
+}
+
+/// Reads the market at `block`.
+pub fn discover(
+    rpc: &mut RpcClient,
+    cfg: &Config,
+    block: u64,
+) -> Result<(MarketSpec, DiscoveryStats), AppError> {
+    let at = BlockTag::Number(block);
+    let batch = cfg.node.discovery_batch.max(1);
+    let known: HashSet<Address> = cfg.tokens.iter().map(|t| t.address).collect();
+    let mut stats = DiscoveryStats::default();
+    let mut pools = Vec::new();
+
+    for (dex_index, dex) in cfg.dexes.iter().enumerate() {
+        let node_err = |what: &str, e: RpcError| {
+            AppError::Node(format!("{} factory {}: {what}: {e}", dex.name, dex.factory))
+        };
+        let len_word = rpc
+            .eth_call(&dex.factory.0.0, &ALL_PAIRS_LENGTH, at)
+            .map_err(|e| node_err("allPairsLength", e))?;
+        let listed = word_u64(&len_word, 0).ok_or_else(|| {
+            AppError::Node(format!(
+                "{} factory {}: allPairsLength answered {} bytes",
+                dex.name,
+                dex.factory,
+                len_word.len()
+            ))
+        })?;
+        let n = dex.max_pairs.map_or(listed, |m| m.min(listed));
+        stats.listed += n;
+
+        let mut pairs = Vec::with_capacity(n as usize);
+        let indices: Vec<[u8; 36]> = (0..n).map(|i| call_with_u256(ALL_PAIRS, i)).collect();
+        for chunk in indices.chunks(batch) {
+            let calls: Vec<([u8; 20], &[u8])> =
+                chunk.iter().map(|d| (dex.factory.0.0, &d[..])).collect();
+            for r in rpc
+                .eth_call_many(&calls, at)
+                .map_err(|e| node_err("allPairs", e))?
+            {
+                match r.ok().and_then(|w| word_address(&w, 0)) {
+                    Some(a) => pairs.push(a),
+                    None => stats.failed += 1,
+                }
+            }
+        }
+
+        for chunk in pairs.chunks(batch) {
+            let mut calls: Vec<([u8; 20], &[u8])> = Vec::with_capacity(chunk.len() * 3);
+            for p in chunk {
+                calls.push((p.0.0, &TOKEN0));
+                calls.push((p.0.0, &TOKEN1));
+                calls.push((p.0.0, &GET_RESERVES));
+            }
+            let answers = rpc
+                .eth_call_many(&calls, at)
+                .map_err(|e| node_err("pair reads", e))?;
+            for (p, a) in chunk.iter().zip(answers.chunks(3)) {
+                let [t0, t1, res] = a else { continue };
+                let parsed = (|| {
+                    let token0 = word_address(t0.as_ref().ok()?, 0)?;
+                    let token1 = word_address(t1.as_ref().ok()?, 0)?;
+                    let res = res.as_ref().ok()?;
+                    Some((token0, token1, word_u112(res, 0)?, word_u112(res, 1)?))
+                })();
+                match parsed {
+                    None => {
+                        stats.failed += 1;
+                        tracing::warn!(pair = %p, dex = %dex.name, "pair did not answer token0/token1/getReserves; skipped");
+                    }
+                    Some((token0, token1, _, _))
+                        if !known.contains(&token0) || !known.contains(&token1) =>
+                    {
+                        stats.foreign += 1;
+                    }
+                    Some((token0, token1, reserve0, reserve1)) => {
+                        stats.kept += 1;
+                        pools.push(PoolSpec {
+                            address: *p,
+                            // Validated: at most 255 dexes.
+                            dex: u8::try_from(dex_index).unwrap_or(u8::MAX),
+                            token0,
+                            token1,
+                            reserve0,
+                            reserve1,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    let base_fee = rpc
+        .block_header(at)
+        .map_err(|e| AppError::Node(format!("block {block} header: {e}")))?
+        .and_then(|h| h.base_fee_per_gas)
+        .unwrap_or(0);
+    let market = MarketSpec {
+        block,
+        base_fee,
+        tokens: cfg.token_specs(),
+        dexes: cfg.dex_specs(),
+        pools,
+    };
+    Ok((market, stats))
+}
+
+fn call_with_u256(selector: [u8; 4], v: u64) -> [u8; 36] {
+    let mut d = [0u8; 36];
+    d[..4].copy_from_slice(&selector);
+    d[28..].copy_from_slice(&v.to_be_bytes());
+    d
+}
+
+fn word(data: &[u8], i: usize) -> Option<&[u8]> {
+    data.get(i * 32..(i + 1) * 32)
+}
+
+/// ABI word `i` as an address (high 12 bytes must be zero).
+fn word_address(data: &[u8], i: usize) -> Option<Address> {
+    let w = word(data, i)?;
+    w[..12]
+        .iter()
+        .all(|&b| b == 0)
+        .then(|| Address::from_slice(&w[12..]))
+}
+
+/// ABI word `i` as a u64 (larger values rejected).
+fn word_u64(data: &[u8], i: usize) -> Option<u64> {
+    let w = word(data, i)?;
+    w[..24]
+        .iter()
+        .all(|&b| b == 0)
+        .then(|| u64::from_be_bytes(w[24..].try_into().unwrap_or([0; 8])))
+}
+
+/// ABI word `i` as a uint112 reserve.
+fn word_u112(data: &[u8], i: usize) -> Option<u128> {
+    let w = word(data, i)?;
+    w[..18]
+        .iter()
+        .all(|&b| b == 0)
+        .then(|| u128::from_be_bytes(w[16..].try_into().unwrap_or([0; 16])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::keccak256;
+
+    #[test]
+    fn selectors_are_keccak_of_signatures() {
+        for (sel, sig) in [
+            (ALL_PAIRS_LENGTH, "allPairsLength()"),
+            (ALL_PAIRS, "allPairs(uint256)"),
+            (TOKEN0, "token0()"),
+            (TOKEN1, "token1()"),
+            (GET_RESERVES, "getReserves()"),
+        ] {
+            assert_eq!(sel, keccak256(sig.as_bytes())[..4], "{sig}");
+        }
+    }
+
+    #[test]
+    fn words_decode_strictly() {
+        let mut w = [0u8; 96];
+        w[31] = 7;
+        w[63] = 9;
+        w[50] = 1; // inside uint112 range of word 1
+        assert_eq!(word_u64(&w, 0), Some(7));
+        assert_eq!(word_u112(&w, 1), Some(9 | (1u128 << 104)));
+        w[40] = 1; // above uint112 in word 1
+        assert_eq!(word_u112(&w, 1), None);
+        assert_eq!(word_u64(&w, 1), None);
+        assert_eq!(word_address(&w[..31], 0), None, "short data");
+        let mut a = [0u8; 32];
+        a[12..].copy_from_slice(&[0xab; 20]);
+        assert_eq!(word_address(&a, 0), Some(Address::repeat_byte(0xab)));
+        a[0] = 1;
+        assert_eq!(word_address(&a, 0), None, "dirty high bytes");
+        assert_eq!(call_with_u256(ALL_PAIRS, 258)[34..], [1, 2]);
+    }
+}

@@ -1,0 +1,360 @@
+//! `polyarb run`, `polyarb record` and `polyarb snapshot`: the commands that talk to a node.
+
+use std::{
+    collections::HashMap,
+    fs::File,
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, SYNC_TOPIC};
+use polyarb_signer::Signer;
+
+use super::{AppError, discovery};
+use crate::{
+    Engine, TxFrame,
+    clock::{MonoClock, unix_now_ns},
+    config::{Config, ProcessEnv},
+    pipeline::{self, Control, FeedPort, PipelineSettings, PortState, Report},
+    report::{self, Names},
+    snapshot,
+    submit::TxBuilder,
+};
+
+/// Stops on SIGINT or SIGTERM: the returned flag is set, and the run winds down cleanly.
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>, AppError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| AppError::Output(format!("cannot install signal handler: {e}")))?;
+    }
+    Ok(stop)
+}
+
+fn connect(cfg: &Config) -> Result<RpcClient, AppError> {
+    let mut rpc = RpcClient::connect(
+        &cfg.node.ws_url,
+        Duration::from_millis(cfg.node.connect_timeout_ms),
+    )
+    .map_err(|e| AppError::Node(format!("{}: {e}", cfg.node.ws_url)))?;
+    rpc.set_timeout(Duration::from_millis(cfg.node.rpc_timeout_ms));
+    Ok(rpc)
+}
+
+fn check_chain(rpc: &mut RpcClient, cfg: &Config) -> Result<u64, AppError> {
+    let chain = rpc
+        .chain_id()
+        .map_err(|e| AppError::Node(format!("eth_chainId: {e}")))?;
+    if let Some(want) = cfg.node.expect_chain_id
+        && want != chain
+    {
+        return Err(AppError::Node(format!(
+            "node is on chain {chain}, config expects {want}"
+        )));
+    }
+    Ok(chain)
+}
+
+/// Subscribes to the logs we decode and to new heads; returns once both are confirmed.
+fn subscribe(rpc: &mut RpcClient) -> Result<(), AppError> {
+    rpc.subscribe_logs(&[], &[SYNC_TOPIC])
+        .map_err(|e| AppError::Node(format!("subscribe logs: {e}")))?;
+    rpc.subscribe_new_heads()
+        .map_err(|e| AppError::Node(format!("subscribe newHeads: {e}")))?;
+    Ok(())
+}
+
+/// `polyarb snapshot`: discovers the market at the node's current block and writes it.
+pub fn snapshot_cmd(config: &Path, out: &Path) -> Result<(), AppError> {
+    let cfg = Config::load(config, &ProcessEnv)?;
+    let mut rpc = connect(&cfg)?;
+    let chain = check_chain(&mut rpc, &cfg)?;
+    let block = rpc
+        .block_number()
+        .map_err(|e| AppError::Node(format!("eth_blockNumber: {e}")))?;
+    let started = Instant::now();
+    let (market, stats) = discovery::discover(&mut rpc, &cfg, block)?;
+    snapshot::write(out, &market, Some(chain))
+        .map_err(|e| AppError::Output(format!("{}: {e}", out.display())))?;
+    println!(
+        "snapshot: block {block}, {} pools kept of {} listed ({} with unconfigured tokens, {} failed) in {:.1?} -> {}",
+        stats.kept,
+        stats.listed,
+        stats.foreign,
+        stats.failed,
+        started.elapsed(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `polyarb record`: subscribes and writes every payload with its receive time (Unix ns) until
+/// stopped (SIGINT/SIGTERM) or `max_messages` were written.
+pub fn record_cmd(config: &Path, out: &Path, max_messages: Option<u64>) -> Result<(), AppError> {
+    let cfg = Config::load(config, &ProcessEnv)?;
+    let stop = stop_on_signals()?;
+    let mut rpc = connect(&cfg)?;
+    check_chain(&mut rpc, &cfg)?;
+    let file =
+        File::create(out).map_err(|e| AppError::Output(format!("{}: {e}", out.display())))?;
+    let source = format!(
+        "polyarb {} record {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.node.ws_url
+    );
+    let mut w = RecordWriter::new(BufWriter::new(file), unix_now_ns(), &source)
+        .map_err(|e| AppError::Output(format!("{}: {e}", out.display())))?;
+    subscribe(&mut rpc)?;
+    // The scenario tool waits for this line before trading.
+    println!("recording: subscribed");
+    let _ = std::io::stdout().flush();
+
+    let mut write_err = None;
+    let limit = max_messages.unwrap_or(u64::MAX);
+    while !stop.load(Ordering::Relaxed) && w.records() < limit && write_err.is_none() {
+        let polled = rpc.poll(Some(Duration::from_millis(100)), |payload| {
+            if write_err.is_none()
+                && let Err(e) = w.write(unix_now_ns(), payload)
+            {
+                write_err = Some(e);
+            }
+        });
+        if let Err(e) = polled {
+            tracing::error!(error = %e, "websocket failed; closing the recording");
+            break;
+        }
+    }
+    if let Some(e) = write_err {
+        return Err(AppError::Output(format!("{}: {e}", out.display())));
+    }
+    w.flush()
+        .map_err(|e| AppError::Output(format!("{}: {e}", out.display())))?;
+    println!("recording: {} payloads -> {}", w.records(), out.display());
+    Ok(())
+}
+
+/// Arguments of `polyarb run`.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    /// The config file.
+    pub config: PathBuf,
+    /// Write every opportunity as a JSON line here (flushed per line).
+    pub opportunities: Option<PathBuf>,
+    /// Stop after this long (for tests and trials); default: until SIGINT/SIGTERM.
+    pub max_runtime: Option<Duration>,
+}
+
+/// `polyarb run`: the live engine.
+pub fn run_cmd(args: &RunArgs) -> Result<(), AppError> {
+    let cfg = Config::load(&args.config, &ProcessEnv)?;
+    let stop = stop_on_signals()?;
+    let signer = match &cfg.signer.key_file {
+        Some(path) => Signer::from_file(path),
+        None => Signer::from_env(&cfg.signer.key_env),
+    }
+    .map_err(|e| AppError::Input(format!("signing key: {e}")))?;
+    let executor = cfg.executor()?;
+
+    let mut rpc = connect(&cfg)?;
+    let chain = check_chain(&mut rpc, &cfg)?;
+    // Subscribe before reading state: every log after the snapshot block is then on its way to
+    // us, and the engine skips the ones at or before it.
+    subscribe(&mut rpc)?;
+    let block = rpc
+        .block_number()
+        .map_err(|e| AppError::Node(format!("eth_blockNumber: {e}")))?;
+    let started = Instant::now();
+    let (market, dstats) = discovery::discover(&mut rpc, &cfg, block)?;
+    let sender = signer.address();
+    let nonce = rpc
+        .transaction_count(&sender.0.0, BlockTag::Pending)
+        .map_err(|e| AppError::Node(format!("eth_getTransactionCount: {e}")))?;
+    let engine = Engine::new(&market, cfg.search_params())
+        .map_err(|e| AppError::Input(format!("market: {e}")))?;
+    tracing::info!(
+        chain,
+        block,
+        pools = dstats.kept,
+        listed = dstats.listed,
+        cycles = engine.build_report().cycles,
+        sender = %sender,
+        nonce,
+        executor = %executor,
+        took_ms = started.elapsed().as_millis() as u64,
+        "ready"
+    );
+
+    let builder = TxBuilder::new(signer, chain, nonce, executor, cfg.fee_bid());
+    let port = LivePort::new(rpc, sender.0.0);
+    let names = Names::new(&market);
+    let mut jsonl = match &args.opportunities {
+        Some(p) => {
+            Some(BufWriter::new(File::create(p).map_err(|e| {
+                AppError::Output(format!("{}: {e}", p.display()))
+            })?))
+        }
+        None => None,
+    };
+    if let Some(limit) = args.max_runtime {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+
+    let settings = PipelineSettings {
+        cores: cfg.cores,
+        pipeline: cfg.pipeline,
+    };
+    let outcome = pipeline::run(
+        port,
+        engine,
+        builder,
+        Arc::new(MonoClock::new()),
+        settings,
+        stop,
+        |r: &Report| {
+            tracing::info!("opportunity {}", report::short_line(r, &names));
+            if let Some(out) = &mut jsonl {
+                // Flushed per line so a watcher (or the end-to-end test) sees it at once.
+                if let Err(e) =
+                    writeln!(out, "{}", report::json_line(r, &names)).and_then(|()| out.flush())
+                {
+                    tracing::error!(error = %e, "cannot write opportunities file");
+                }
+            }
+        },
+    );
+    println!("{}", report::stage_summary(&outcome.feed, &outcome.signer));
+    println!("engine: {:?}", outcome.engine);
+    println!(
+        "node: {} transactions accepted, {} rejected",
+        outcome.port.accepted, outcome.port.rejected
+    );
+    print!("{}", outcome.latency);
+    match outcome.port.failure {
+        Some(e) => Err(AppError::Node(e)),
+        None => Ok(()),
+    }
+}
+
+/// The live edge: the websocket, with sends matched to their answers.
+#[derive(Debug)]
+pub struct LivePort {
+    rpc: RpcClient,
+    sender: [u8; 20],
+    /// Request id → (seq, nonce) of transactions awaiting the node's answer.
+    in_flight: HashMap<u64, (u64, u64)>,
+    /// Id of the outstanding `eth_getTransactionCount`, if a resync is under way.
+    nonce_query: Option<u64>,
+    /// Transactions the node accepted.
+    pub accepted: u64,
+    /// Transactions the node refused (each logged with its message).
+    pub rejected: u64,
+    /// Why the connection ended, if it failed.
+    pub failure: Option<String>,
+}
+
+impl LivePort {
+    /// Wraps a connected, subscribed client; `sender` is the signing account.
+    pub fn new(rpc: RpcClient, sender: [u8; 20]) -> Self {
+        Self {
+            rpc,
+            sender,
+            in_flight: HashMap::with_capacity(64),
+            nonce_query: None,
+            accepted: 0,
+            rejected: 0,
+            failure: None,
+        }
+    }
+}
+
+impl FeedPort for LivePort {
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8])) -> PortState {
+        match self.rpc.poll(Some(Duration::ZERO), on_payload) {
+            Ok(0) => PortState::Idle,
+            Ok(_) => PortState::Busy,
+            Err(e) => {
+                tracing::error!(error = %e, "websocket to the node failed; stopping");
+                self.failure = Some(e.to_string());
+                PortState::Ended
+            }
+        }
+    }
+
+    fn submit(&mut self, tx: &TxFrame) -> Result<(), String> {
+        let id = self
+            .rpc
+            .send_raw_transaction(tx.raw())
+            .map_err(|e| e.to_string())?;
+        self.in_flight.insert(id, (tx.seq, tx.nonce));
+        Ok(())
+    }
+
+    fn on_response(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>) -> Option<Control> {
+        let id = id?;
+        if self.nonce_query == Some(id) {
+            self.nonce_query = None;
+            let n = outcome.ok().and_then(parse_quantity);
+            if n.is_none() {
+                tracing::error!("eth_getTransactionCount answer unusable; nonce not resynced");
+            }
+            return n.map(Control::ResetNonce);
+        }
+        let (seq, nonce) = self.in_flight.remove(&id)?;
+        match outcome {
+            Ok(hash) => {
+                self.accepted += 1;
+                tracing::info!(seq, nonce, hash = %String::from_utf8_lossy(hash), "node accepted transaction");
+            }
+            Err(err) => {
+                self.rejected += 1;
+                tracing::error!(seq, nonce, error = %String::from_utf8_lossy(err), "node rejected transaction");
+                // The nonce was not used: ask the node which one is next, and let the signer
+                // resync, so later transactions do not queue behind a gap.
+                if self.nonce_query.is_none() {
+                    let mut params = Vec::with_capacity(64);
+                    params.extend_from_slice(b"[\"0x");
+                    params.extend_from_slice(alloy_primitives::hex::encode(self.sender).as_bytes());
+                    params.extend_from_slice(b"\",\"pending\"]");
+                    match self.rpc.send_request("eth_getTransactionCount", &params) {
+                        Ok(q) => self.nonce_query = Some(q),
+                        Err(e) => tracing::error!(error = %e, "cannot ask for the pending nonce"),
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A JSON quantity string (`"0x1a"`) as u64.
+fn parse_quantity(json: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(json)
+        .ok()?
+        .trim()
+        .strip_prefix('"')?
+        .strip_suffix('"')?;
+    u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_parse_strictly() {
+        assert_eq!(parse_quantity(b"\"0x1a\""), Some(26));
+        assert_eq!(parse_quantity(b" \"0x0\" "), Some(0));
+        assert_eq!(parse_quantity(b"26"), None);
+        assert_eq!(parse_quantity(b"\"1a\""), None);
+        assert_eq!(parse_quantity(b"\"0xzz\""), None);
+    }
+}

@@ -145,6 +145,16 @@ pub struct GasConfig {
     /// `maxFeePerGas = base_fee * max_fee_multiplier + tip`, so the tx survives base-fee rises.
     #[serde(default = "default_max_fee_multiplier")]
     pub max_fee_multiplier: u32,
+    /// The transaction's gas limit is the budget (`gas_base + gas_per_hop · hops`) plus this
+    /// many percent. Unused gas is not paid for, and a swap can cost more than the typical
+    /// budget (a pair's first price-accumulator write, a balance slot going 0 → non-zero), so
+    /// the limit is generous while profit is still judged against the budget.
+    #[serde(default = "default_limit_headroom_pct")]
+    pub limit_headroom_pct: u32,
+}
+
+fn default_limit_headroom_pct() -> u32 {
+    100
 }
 
 fn default_max_fee_multiplier() -> u32 {
@@ -437,6 +447,7 @@ impl Config {
         crate::submit::FeeBid {
             tip_wei: self.gas.tip_wei,
             max_fee_multiplier: self.gas.max_fee_multiplier,
+            limit_headroom_pct: self.gas.limit_headroom_pct,
         }
     }
 

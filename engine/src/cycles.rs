@@ -293,6 +293,7 @@ mod tests {
                     reserve1: 1000,
                 })
                 .collect(),
+            capital: Vec::new(),
         }
     }
 

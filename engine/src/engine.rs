@@ -148,6 +148,8 @@ pub struct Engine {
     /// whenever the pool's reserves change.
     rates: Vec<[EdgeRate; 2]>,
     quotes: NativeQuotes,
+    /// Per token id: most input a route may take, raw units (the executor's capital).
+    capital: Vec<u128>,
     params: SearchParams,
     snapshot_block: u64,
     /// Base fee of the newest head, wei per gas.
@@ -191,6 +193,12 @@ impl Engine {
         let rates = (0..pools.len() as PoolId)
             .map(|p| edge_rates(&pools, p))
             .collect();
+        let mut capital = vec![u128::MAX; tokens.len()];
+        for c in &spec.capital {
+            if let Some(id) = tokens.id(&c.token) {
+                capital[id as usize] = c.amount;
+            }
+        }
         let report = BuildReport {
             pools_dropped,
             cycles: cycles.len(),
@@ -202,6 +210,7 @@ impl Engine {
             cycles,
             rates,
             quotes,
+            capital,
             params,
             snapshot_block: spec.block,
             base_fee: spec.base_fee,
@@ -280,6 +289,7 @@ impl Engine {
             cycles,
             rates,
             quotes,
+            capital,
             params,
             base_fee,
             stats,
@@ -328,7 +338,8 @@ impl Engine {
                 continue;
             }
             stats.sized += 1;
-            let Some(sizing) = size(&hops[..n]) else {
+            let cap = capital.get(cycle.start as usize).copied().unwrap_or(0);
+            let Some(sizing) = size(&hops[..n], cap) else {
                 continue;
             };
             stats.profitable += 1;

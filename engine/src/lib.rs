@@ -28,7 +28,7 @@ pub mod threads;
 
 pub use engine::{BuildError, BuildReport, Engine, EngineStats, SearchParams};
 pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_MAX, TxFrame};
-pub use market::{DexSpec, MarketSpec, PoolSpec, TokenSpec};
+pub use market::{CapitalSpec, DexSpec, MarketSpec, PoolSpec, TokenSpec};
 pub use math::{FEE_DENOM, get_amount_in, get_amount_out};
 pub use pools::{PoolId, Pools, TableError, TokenId, Tokens, U112_MAX};
 pub use route::{

@@ -46,6 +46,15 @@ pub struct PoolSpec {
     pub reserve1: u128,
 }
 
+/// How much of a start token the executor can put into one route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapitalSpec {
+    /// The start token.
+    pub token: Address,
+    /// Raw units available: the executor's balance at [`MarketSpec::block`].
+    pub amount: u128,
+}
+
 /// Everything the engine's tables are built from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketSpec {
@@ -60,4 +69,9 @@ pub struct MarketSpec {
     pub dexes: Vec<DexSpec>,
     /// Known pools.
     pub pools: Vec<PoolSpec>,
+    /// The executor's capital per start token; a route never takes more input than this.
+    /// Discovery lists every start token. A token not listed is not capped (hand-made markets
+    /// in tests and research).
+    #[serde(default)]
+    pub capital: Vec<CapitalSpec>,
 }

@@ -409,6 +409,7 @@ mod tests {
                     reserve1: 7,
                 },
             ],
+            capital: Vec::new(),
         }
     }
 

@@ -217,13 +217,14 @@ pub(crate) const MAX_EVALS: u32 = 96;
 /// rounding), so this lands next to the optimum; a final backward pass with exact
 /// `get_amount_in` then trims the input to the smallest one giving the same final output.
 /// At most [`MAX_EVALS`] + 2 evaluations; typically about 20. `None` if no input in range
-/// profits.
-pub(crate) fn size(hops: &[HopState]) -> Option<Sizing> {
+/// profits. The input never exceeds `cap` (the executor's capital, raw units): past the
+/// optimum that is no loss, and below it profit rises up to `cap`, so the search ends there.
+pub(crate) fn size(hops: &[HopState], cap: u128) -> Option<Sizing> {
     if hops.is_empty() || hops.len() > MAX_HOPS {
         return None;
     }
     let x_hat = estimate_input(hops)?;
-    let x_max = U112_MAX.saturating_sub(hops[0].reserve_in);
+    let x_max = U112_MAX.saturating_sub(hops[0].reserve_in).min(cap);
     if x_max == 0 {
         return None;
     }
@@ -444,7 +445,7 @@ mod tests {
     #[test]
     fn size_matches_brute_force_on_small_pools() {
         let hops = [hop(10_000, 12_000, 30), hop(10_000, 9_000, 20)];
-        let s = size(&hops).unwrap();
+        let s = size(&hops, u128::MAX).unwrap();
         let best = brute_best(&hops, 2_000);
         assert!(
             s.profit as i128 >= best - jitter(&hops),
@@ -456,15 +457,38 @@ mod tests {
     }
 
     #[test]
+    fn size_respects_the_capital_cap() {
+        let hops = [
+            hop(1_000_000_000, 2_000_000_000, 30),
+            hop(2_000_000_000, 1_100_000_000, 20),
+        ];
+        let free = size(&hops, u128::MAX).unwrap();
+        let cap = free.amount_in / 3;
+        let capped = size(&hops, cap).unwrap();
+        assert!(capped.amount_in <= cap, "{} > cap {cap}", capped.amount_in);
+        assert!(capped.profit < free.profit);
+        // Profit rises all the way to the cap, so nothing below it beats the cap itself.
+        let at_cap = profit_at(&hops, cap).unwrap().0;
+        assert!(capped.profit as i128 >= at_cap);
+        assert_eq!(size(&hops, 0).map(|s| s.amount_in), None);
+    }
+
+    #[test]
     fn size_rejects_a_flat_market_and_bad_shapes() {
         assert_eq!(
-            size(&[hop(1_000_000, 1_000_000, 30), hop(1_000_000, 1_000_000, 30)]),
+            size(
+                &[hop(1_000_000, 1_000_000, 30), hop(1_000_000, 1_000_000, 30)],
+                u128::MAX
+            ),
             None
         );
-        assert_eq!(size(&[]), None);
-        assert_eq!(size(&[hop(1, 1, 0); 4]), None);
+        assert_eq!(size(&[], u128::MAX), None);
+        assert_eq!(size(&[hop(1, 1, 0); 4], u128::MAX), None);
         // A first pool at the uint112 cap cannot take any input.
-        assert_eq!(size(&[hop(U112_MAX, U112_MAX, 0), hop(1, 10, 0)]), None);
+        assert_eq!(
+            size(&[hop(U112_MAX, U112_MAX, 0), hop(1, 10, 0)], u128::MAX),
+            None
+        );
     }
 
     #[test]
@@ -509,6 +533,7 @@ mod tests {
                 pool(0x10, 0, 1_000, 10_000),
                 pool(0x11, 1, 100_000, 500_000),
             ],
+            capital: Vec::new(),
         };
         let (tokens, mut pools, _) = build_tables(&spec).unwrap();
         let index = PairIndex::new(&pools, tokens.len());
@@ -563,7 +588,7 @@ mod tests {
         ) {
             let hops = [hop(r0, r1, f0), hop(r2, r3, f1)];
             let best = brute_best(&hops, 20_000);
-            match size(&hops) {
+            match size(&hops, u128::MAX) {
                 Some(s) => {
                     prop_assert_eq!(simulate(&hops, s.amount_in).unwrap(), s.outs);
                     prop_assert_eq!(s.outs[1] - s.amount_in, s.profit);
@@ -581,7 +606,7 @@ mod tests {
         ) {
             let hops: Vec<HopState> = r.iter().map(|&(a, b)| hop(a, b, f)).collect();
             let best = brute_best(&hops, 6_000);
-            match size(&hops) {
+            match size(&hops, u128::MAX) {
                 Some(s) => prop_assert!(s.profit as i128 >= best - jitter(&hops), "sized {} brute {}", s.profit, best),
                 None => prop_assert!(best <= jitter(&hops), "missed profit {}", best),
             }
@@ -595,7 +620,7 @@ mod tests {
             f in prop::sample::select(vec![20u32, 25, 30]),
         ) {
             let hops: Vec<HopState> = r.iter().map(|&(a, b)| hop(a, b, f)).collect();
-            if let Some(s) = size(&hops) {
+            if let Some(s) = size(&hops, u128::MAX) {
                 let mut amt = s.amount_in;
                 for (i, h) in hops.iter().enumerate() {
                     amt = get_amount_out(amt, h.reserve_in, h.reserve_out, h.fee_bps);

@@ -144,6 +144,7 @@ mod tests {
                 reserve0: (1u128 << 111) + 5,
                 reserve1: 12345,
             }],
+            capital: Vec::new(),
         }
     }
 

@@ -38,6 +38,15 @@ pub struct FeeBid {
     pub tip_wei: u128,
     /// `maxFeePerGas = base_fee · this + tip`.
     pub max_fee_multiplier: u32,
+    /// Gas limit = the opportunity's gas budget plus this many percent.
+    pub limit_headroom_pct: u32,
+}
+
+impl FeeBid {
+    /// The transaction gas limit for a route budgeted `budget` gas units.
+    pub fn gas_limit(&self, budget: u32) -> u64 {
+        u64::from(budget) * (100 + u64::from(self.limit_headroom_pct)) / 100
+    }
 }
 
 /// Builds and signs executor transactions.
@@ -105,7 +114,7 @@ impl TxBuilder {
                 .base_fee
                 .saturating_mul(u128::from(self.fees.max_fee_multiplier))
                 .saturating_add(tip),
-            gas_limit: u64::from(opp.gas_limit),
+            gas_limit: self.fees.gas_limit(opp.gas_limit),
             to: self.executor,
             value: U256::ZERO,
             input: &self.calldata[..n],

@@ -2,8 +2,8 @@
 //! configured, with reserves, all read at one block so the snapshot is consistent.
 //!
 //! Per factory: `allPairsLength()`, then `allPairs(i)`; per pair: `token0()`, `token1()`,
-//! `getReserves()`. All as pipelined `eth_call`s at block B, in batches of
-//! `node.discovery_batch`.
+//! `getReserves()`; and the executor's `balanceOf` each start token (its capital). All as
+//! pipelined `eth_call`s at block B, in batches of `node.discovery_batch`.
 
 use std::collections::HashSet;
 
@@ -11,13 +11,14 @@ use alloy_primitives::Address;
 use polyarb_feeds::{BlockTag, RpcClient, RpcError};
 
 use super::AppError;
-use crate::{MarketSpec, PoolSpec, config::Config};
+use crate::{CapitalSpec, MarketSpec, PoolSpec, config::Config};
 
 const ALL_PAIRS_LENGTH: [u8; 4] = [0x57, 0x4f, 0x2b, 0xa3];
 const ALL_PAIRS: [u8; 4] = [0x1e, 0x3d, 0xd1, 0x8b];
 const TOKEN0: [u8; 4] = [0x0d, 0xfe, 0x16, 0x81];
 const TOKEN1: [u8; 4] = [0xd2, 0x12, 0x20, 0xa7];
 const GET_RESERVES: [u8; 4] = [0x09, 0x02, 0xf1, 0xac];
+const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
 
 /// What discovery saw besides the market.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -123,6 +124,7 @@ pub fn discover(
         }
     }
 
+    let capital = read_capital(rpc, cfg, at)?;
     let base_fee = rpc
         .block_header(at)
         .map_err(|e| AppError::Node(format!("block {block} header: {e}")))?
@@ -134,8 +136,45 @@ pub fn discover(
         tokens: cfg.token_specs(),
         dexes: cfg.dex_specs(),
         pools,
+        capital,
     };
     Ok((market, stats))
+}
+
+/// The executor's balance of each start token: the most a route may take in. Without an
+/// executor in the config (a research snapshot), routes are uncapped and we say so.
+fn read_capital(
+    rpc: &mut RpcClient,
+    cfg: &Config,
+    at: BlockTag,
+) -> Result<Vec<CapitalSpec>, AppError> {
+    let Some(executor) = cfg.signer.executor else {
+        tracing::warn!("no signer.executor: route inputs are not capped by capital");
+        return Ok(Vec::new());
+    };
+    let mut call = [0u8; 36];
+    call[..4].copy_from_slice(&BALANCE_OF);
+    call[16..].copy_from_slice(executor.as_slice());
+    let tokens = cfg.start_token_addresses();
+    let calls: Vec<([u8; 20], &[u8])> = tokens.iter().map(|t| (t.0.0, &call[..])).collect();
+    let answers = rpc
+        .eth_call_many(&calls, at)
+        .map_err(|e| AppError::Node(format!("executor balances: {e}")))?;
+    tokens
+        .iter()
+        .zip(answers)
+        .map(|(token, a)| {
+            let amount = a.ok().and_then(|w| word_u128(&w, 0)).ok_or_else(|| {
+                AppError::Node(format!(
+                    "balanceOf({executor}) on start token {token} failed"
+                ))
+            })?;
+            Ok(CapitalSpec {
+                token: *token,
+                amount,
+            })
+        })
+        .collect()
 }
 
 fn call_with_u256(selector: [u8; 4], v: u64) -> [u8; 36] {
@@ -167,6 +206,15 @@ fn word_u64(data: &[u8], i: usize) -> Option<u64> {
         .then(|| u64::from_be_bytes(w[24..].try_into().unwrap_or([0; 8])))
 }
 
+/// ABI word `i` as a u128 (larger balances are rejected, not truncated).
+fn word_u128(data: &[u8], i: usize) -> Option<u128> {
+    let w = word(data, i)?;
+    w[..16]
+        .iter()
+        .all(|&b| b == 0)
+        .then(|| u128::from_be_bytes(w[16..].try_into().unwrap_or([0; 16])))
+}
+
 /// ABI word `i` as a uint112 reserve.
 fn word_u112(data: &[u8], i: usize) -> Option<u128> {
     let w = word(data, i)?;
@@ -189,6 +237,7 @@ mod tests {
             (TOKEN0, "token0()"),
             (TOKEN1, "token1()"),
             (GET_RESERVES, "getReserves()"),
+            (BALANCE_OF, "balanceOf(address)"),
         ] {
             assert_eq!(sel, keccak256(sig.as_bytes())[..4], "{sig}");
         }

@@ -167,6 +167,7 @@ pub fn market(pools: &[PoolDef]) -> (MarketSpec, Model) {
             tokens,
             dexes,
             pools: specs,
+            capital: Vec::new(),
         },
         model,
     )

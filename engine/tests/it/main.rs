@@ -4,5 +4,6 @@
 
 mod alloc;
 mod common;
+mod e2e;
 mod route;
 mod scenario;

@@ -1,0 +1,306 @@
+//! End to end on a real node: anvil (chain id 137) with the real Uniswap V2 and Pancake V2
+//! bytecode, our Executor, and the `polyarb` binary connected over websocket. A trader opens a
+//! price gap; polyarb must detect it, sign and send a transaction that is mined, and the
+//! executor's balance must grow by exactly the profit polyarb predicted. A node that refuses
+//! polyarb's transactions must get a clear logged error and polyarb must keep running.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    thread,
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use polyarb_tools::{
+    Anvil, AnvilOpts, ConfigParams, Dex, ExecutorSpec, PairSpec, Rpc, TokenSpec, Toolchain, World,
+    WorldSpec, amount_out, deploy_world, render_config, swap_now,
+};
+use serde_json::{Value, json};
+
+/// Generous bound for "eventually": a hung pipeline fails the test instead of hanging CI.
+/// Not a performance assertion.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A running `polyarb run` whose output lines are collected.
+struct Polyarb {
+    child: Child,
+    stderr: Arc<Mutex<Vec<String>>>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    opportunities: PathBuf,
+}
+
+impl Polyarb {
+    fn start(config: &Path, key: &str, dir: &Path) -> Self {
+        let opportunities = dir.join("opportunities.jsonl");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_polyarb"))
+            .args(["run", "--config"])
+            .arg(config)
+            .arg("--opportunities")
+            .arg(&opportunities)
+            .env("POLYARB_PRIVATE_KEY", key)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn polyarb");
+        let collect = |pipe: Box<dyn std::io::Read + Send>| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&lines);
+            thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            lines
+        };
+        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        let stdout = collect(Box::new(child.stdout.take().unwrap()));
+        let p = Self {
+            child,
+            stderr,
+            stdout,
+            opportunities,
+        };
+        p.wait_for_log("ready");
+        p
+    }
+
+    fn logs(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// Waits until a stderr line contains `needle`, or fails with the log so far.
+    fn wait_for_log(&self, needle: &str) {
+        self.wait_for_logs(needle, 1);
+    }
+
+    fn wait_for_logs(&self, needle: &str, count: usize) {
+        let start = Instant::now();
+        loop {
+            if self
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains(needle))
+                .count()
+                >= count
+            {
+                return;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "no {count}× {needle:?} in polyarb's log:\n{}",
+                self.logs()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Opportunity lines written so far.
+    fn opportunities(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.opportunities)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("opportunity line is JSON"))
+            .collect()
+    }
+
+    fn wait_for_opportunities(&self, n: usize) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let o = self.opportunities();
+            if o.len() >= n {
+                return o;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "polyarb reported {} opportunities, wanted {n}:\n{}",
+                o.len(),
+                self.logs()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGINT, then the exit status and stdout.
+    fn stop(mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -INT {pid}");
+        let status = self.child.wait().expect("wait polyarb");
+        // The output threads end when the pipes close.
+        thread::sleep(Duration::from_millis(100));
+        (status.success(), self.stdout.lock().unwrap().join("\n"))
+    }
+}
+
+impl Drop for Polyarb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Three tokens, every pair on both DEXes: 2-hop and 3-hop cycles exist.
+fn small_world(node: &Anvil, tc: &Toolchain) -> World {
+    let accounts = node.accounts();
+    let mut spec = WorldSpec::sample(accounts[0]);
+    spec.tokens = [("WMATIC", 1.0), ("WETH", 5_000.0), ("USDC", 2.0)]
+        .map(|(symbol, price_native)| TokenSpec {
+            symbol: symbol.into(),
+            price_native,
+        })
+        .to_vec();
+    spec.start_tokens = vec!["WMATIC".into()];
+    spec.pairs = [("WMATIC", "WETH"), ("WMATIC", "USDC"), ("WETH", "USDC")]
+        .into_iter()
+        .flat_map(|(a, b)| Dex::ALL.map(|dex| PairSpec::new(dex, a, b)))
+        .collect();
+    spec.executor = Some(ExecutorSpec::new(tc, accounts[1]));
+    spec.fund = vec![(accounts[2], U256::from(10u128.pow(30)))];
+    let world = deploy_world(&node.rpc(), tc, &spec)
+        .expect("deploy world (did `forge build` run in contracts/?)");
+    // Every later block is 1 s after the previous one, so each swap polyarb sends is the first
+    // in its pairs' new second and pays their price-accumulator writes (zero to non-zero on
+    // these fresh pairs: the costliest case its gas limit must cover), every run alike.
+    node.rpc()
+        .request("anvil_setBlockTimestampInterval", json!([1]))
+        .expect("anvil_setBlockTimestampInterval");
+    world
+}
+
+fn write_config(node: &Anvil, world: &World, dir: &Path) -> PathBuf {
+    let params = ConfigParams::new(node.ws_url(), 137, node.dev_key(1).unwrap().to_owned(), 0);
+    let path = dir.join("polyarb.toml");
+    std::fs::write(&path, render_config(world, &params).unwrap()).unwrap();
+    path
+}
+
+/// Sells `fraction` of the pair's WMATIC reserve into the Pancake WMATIC/USDC pair: USDC gets
+/// cheap there relative to Uniswap, which opens a gap.
+fn open_gap(rpc: &Rpc, world: &World, trader: Address, fraction_bps: u64) {
+    let (w, u) = (world.token("WMATIC").unwrap(), world.token("USDC").unwrap());
+    let pair = world.pair(Dex::PancakeV2, w, u).unwrap();
+    let wmatic = world.tokens[w].address;
+    let (r0, r1) = rpc.reserves(pair.address).unwrap();
+    let zero_for_one = pair.token0 == w;
+    let (rin, rout) = if zero_for_one { (r0, r1) } else { (r1, r0) };
+    let amount_in = rin * U256::from(fraction_bps) / U256::from(10_000u64);
+    let out = amount_out(amount_in, rin, rout, Dex::PancakeV2.fee_bps()).unwrap();
+    swap_now(rpc, trader, pair, wmatic, zero_for_one, amount_in, out).unwrap();
+}
+
+/// `token.balanceOf(who)` at the end of `block`.
+fn balance_at(rpc: &Rpc, token: Address, who: Address, block: u64) -> U256 {
+    let mut data = vec![0x70, 0xa0, 0x82, 0x31];
+    data.extend_from_slice(&[0; 12]);
+    data.extend_from_slice(who.as_slice());
+    let out: Bytes = rpc
+        .call(
+            "eth_call",
+            json!([{"to": token, "data": Bytes::from(data)}, format!("0x{block:x}")]),
+        )
+        .unwrap();
+    U256::from_be_slice(&out)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("polyarb-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_gap_on_a_live_node_becomes_a_mined_profitable_arbitrage() {
+    let tc = Toolchain::locate();
+    let node =
+        Anvil::start(AnvilOpts::default()).expect("start anvil (run tools/toolchain/install.sh)");
+    assert_eq!(node.chain_id(), 137);
+    let rpc = node.rpc();
+    let world = small_world(&node, &tc);
+    let executor = world.executor.unwrap();
+    let dir = temp_dir("mined");
+    let config = write_config(&node, &world, &dir);
+    let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
+
+    open_gap(&rpc, &world, node.accounts()[2], 300);
+    let first = polyarb.wait_for_opportunities(1).remove(0);
+    let hash: B256 = first["tx_hash"]
+        .as_str()
+        .expect("a transaction was signed")
+        .parse()
+        .unwrap();
+    let receipt = match rpc.wait_receipt(hash) {
+        Ok(r) => r,
+        Err(e) => {
+            let r = rpc.receipt(hash).ok().flatten();
+            panic!(
+                "polyarb's tx failed: {e}\nreceipt: {r:?}\nopportunity: {first}\n{}",
+                polyarb.logs()
+            )
+        }
+    };
+    assert!(receipt.success);
+
+    // Automine: the transaction is alone in its block, so the executor's balance change over
+    // that block is exactly what the route paid.
+    let token: Address = first["token_in"].as_str().unwrap().parse().unwrap();
+    let before = balance_at(&rpc, token, executor, receipt.block_number - 1);
+    let after = balance_at(&rpc, token, executor, receipt.block_number);
+    let predicted: U256 = first["profit"].as_str().unwrap().parse().unwrap();
+    assert!(predicted > U256::ZERO);
+    assert_eq!(
+        after - before,
+        predicted,
+        "executor balance change vs predicted profit"
+    );
+
+    polyarb.wait_for_log("node accepted transaction");
+    let (ok, stdout) = polyarb.stop();
+    assert!(ok, "polyarb exit status after SIGINT");
+    assert!(
+        stdout.contains("detection") && stdout.contains("p99.9"),
+        "latency table on exit:\n{stdout}"
+    );
+    assert!(stdout.contains("0 rejected"), "{stdout}");
+}
+
+#[test]
+fn a_node_that_rejects_the_transaction_is_logged_and_polyarb_keeps_running() {
+    let tc = Toolchain::locate();
+    let node =
+        Anvil::start(AnvilOpts::default()).expect("start anvil (run tools/toolchain/install.sh)");
+    let rpc = node.rpc();
+    let world = small_world(&node, &tc);
+    let dir = temp_dir("rejected");
+    let config = write_config(&node, &world, &dir);
+    // A key anvil never funded: every transaction fails the node's balance check.
+    let broke = "0x4242424242424242424242424242424242424242424242424242424242424242";
+    let polyarb = Polyarb::start(&config, broke, &dir);
+
+    open_gap(&rpc, &world, node.accounts()[2], 300);
+    polyarb.wait_for_opportunities(1);
+    polyarb.wait_for_log("node rejected transaction");
+    let log = polyarb.logs();
+    assert!(
+        log.to_lowercase().contains("insufficient funds"),
+        "the node's reason is in the log:\n{log}"
+    );
+
+    // Still running: the next gap is found and tried again.
+    open_gap(&rpc, &world, node.accounts()[2], 300);
+    polyarb.wait_for_opportunities(2);
+    polyarb.wait_for_logs("node rejected transaction", 2);
+    let (ok, stdout) = polyarb.stop();
+    assert!(ok, "polyarb exit status after SIGINT");
+    assert!(stdout.contains("2 rejected"), "{stdout}");
+    assert!(stdout.contains("nonce resets"), "{stdout}");
+}

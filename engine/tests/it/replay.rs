@@ -1,0 +1,583 @@
+//! `polyarb replay` on the shipped sample (`data/sample.{rec,snapshot.json,toml}`):
+//! determinism, the signed transactions checked with alloy as the oracle, every opportunity's
+//! amounts re-derived from the reserves the engine held, and damaged recordings.
+//!
+//! Nothing here is compared with a stored number: expectations come from an undamaged run of
+//! the same sample, or from the test's own sequential pass of decoder and engine over it.
+
+use std::{
+    collections::HashMap,
+    fs::File,
+    io::BufWriter,
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use alloy_consensus::{Transaction as _, TxEnvelope, transaction::SignerRecoverable as _};
+use alloy_primitives::{Address, TxKind, U256, keccak256};
+use alloy_sol_types::SolCall;
+use polyarb_engine::{
+    CALLDATA_MAX, Engine, EngineStats, OpportunityFrame,
+    app::{
+        AppError,
+        replay::{ReplayArgs, replay},
+    },
+    config::{Config, ProcessEnv},
+    encode_execute, get_amount_out,
+    pipeline::{FeedStats, Report, SignerStats},
+    snapshot,
+};
+use polyarb_feeds::{Decoded, DecodeError, FrameKind, Record, RecordReader, RecordWriter};
+use polyarb_tools::{DEV_ACCOUNTS, abi::IExecutor};
+
+/// The shipped sample's folder.
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
+}
+
+/// `data/sample.<ext>`.
+pub fn sample(ext: &str) -> PathBuf {
+    data_dir().join(format!("sample.{ext}"))
+}
+
+/// A fresh, empty folder under cargo's test tmp dir.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// What one replay produced, reduced to plain data the tests compare.
+struct Run {
+    reports: Vec<Report>,
+    digest: [u8; 32],
+    txs: u64,
+    records: u64,
+    record_errors: u64,
+    feed: FeedStats,
+    engine: EngineStats,
+    signer: SignerStats,
+}
+
+/// Replays `recording` from the sample's snapshot and config.
+fn replay_file(recording: &Path, speed: f64, txs: Option<PathBuf>) -> Result<Run, AppError> {
+    let s = replay(&ReplayArgs {
+        recording: recording.to_owned(),
+        snapshot: sample("snapshot.json"),
+        config: sample("toml"),
+        opportunities: None,
+        txs,
+        speed,
+    })?;
+    let o = s.outcome;
+    Ok(Run {
+        reports: s.reports,
+        digest: o.port.digest(),
+        txs: o.port.txs,
+        records: o.port.records,
+        record_errors: o.port.record_errors,
+        feed: o.feed,
+        engine: o.engine,
+        signer: o.signer,
+    })
+}
+
+fn replay_ok(recording: &Path, speed: f64, txs: Option<PathBuf>) -> Run {
+    replay_file(recording, speed, txs).unwrap_or_else(|e| panic!("{}: {e}", recording.display()))
+}
+
+/// The sample replayed once as fast as possible, with its `--txs` file; shared by the tests.
+fn sample_run() -> &'static (Run, PathBuf) {
+    static RUN: OnceLock<(Run, PathBuf)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let txs = scratch("replay-sample").join("txs.hex");
+        (replay_ok(&sample("rec"), 0.0, Some(txs.clone())), txs)
+    })
+}
+
+/// The opportunity without its pipeline-clock timestamps (the only fields that may differ).
+fn untimed(o: &OpportunityFrame) -> OpportunityFrame {
+    let mut o = *o;
+    o.recv_ns = 0;
+    o.detect_ns = 0;
+    o
+}
+
+/// Everything a report says except timestamps.
+fn untimed_reports(
+    reports: &[Report],
+) -> Vec<(
+    OpportunityFrame,
+    Option<polyarb_engine::pipeline::SignedInfo>,
+    Option<polyarb_engine::submit::SubmitError>,
+)> {
+    reports
+        .iter()
+        .map(|r| (untimed(&r.opp), r.tx, r.error))
+        .collect()
+}
+
+/// The test's own sequential pass over the pristine sample: decoder and engine driven directly,
+/// no pipeline, noting per record what the engine did and, at each opportunity, the reserves the
+/// engine held for every hop's pool.
+struct Baseline {
+    records: Vec<Record>,
+    /// Bytes of the file header (records start here).
+    header_len: usize,
+    /// Per record: a `Sync` frame, a head frame, a `Sync` the engine applied.
+    sync: Vec<bool>,
+    head: Vec<bool>,
+    applied: Vec<bool>,
+    /// Opportunities in order: triggering record, frame, `(reserve0, reserve1)` per hop.
+    opps: Vec<(usize, OpportunityFrame, Vec<(u128, u128)>)>,
+    stats: EngineStats,
+}
+
+fn baseline() -> &'static Baseline {
+    static BASE: OnceLock<Baseline> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let bytes = std::fs::read(sample("rec")).unwrap();
+        let header_len = usize::from(u16::from_le_bytes([bytes[10], bytes[11]]));
+        let reader = RecordReader::new(bytes.as_slice()).unwrap();
+        let records: Vec<Record> = reader
+            .map(|r| r.expect("the shipped sample is undamaged"))
+            .collect();
+
+        let cfg = Config::load(&sample("toml"), &ProcessEnv).unwrap();
+        let (market, _) = snapshot::read(&sample("snapshot.json")).unwrap();
+        let mut engine = Engine::new(&market, cfg.search_params()).unwrap();
+        let n = records.len();
+        let (mut sync, mut head, mut applied) = (vec![false; n], vec![false; n], vec![false; n]);
+        let mut opps = Vec::new();
+        for (i, rec) in records.iter().enumerate() {
+            let frame = match polyarb_feeds::decode(&rec.payload, rec.recv_ns) {
+                Ok(Decoded::Frame(f)) => f,
+                other => panic!("record {i} of the sample is not a frame: {other:?}"),
+            };
+            sync[i] = frame.kind == FrameKind::V2Sync;
+            head[i] = frame.kind == FrameKind::NewHead;
+            let before = engine.stats().applied;
+            if let Some(opp) = engine.on_frame(&frame) {
+                let reserves = opp
+                    .hops()
+                    .iter()
+                    .map(|h| engine.pool_reserves(&Address::from(h.pair)).unwrap())
+                    .collect();
+                opps.push((i, opp, reserves));
+            }
+            applied[i] = engine.stats().applied > before;
+        }
+        Baseline {
+            records,
+            header_len,
+            sync,
+            head,
+            applied,
+            opps,
+            stats: *engine.stats(),
+        }
+    })
+}
+
+impl Baseline {
+    /// File offset of record `i`'s marker.
+    fn offset(&self, i: usize) -> usize {
+        self.header_len
+            + self.records[..i]
+                .iter()
+                .map(|r| 20 + r.payload.len())
+                .sum::<usize>()
+    }
+
+    /// A `Sync` the engine applied, about half way through: the record the damage tests break.
+    fn victim(&self) -> usize {
+        let k = (self.records.len() / 2..self.records.len())
+            .find(|&i| self.sync[i] && self.applied[i])
+            .expect("an applied Sync in the second half of the sample");
+        assert!(
+            self.opps.iter().any(|(i, ..)| *i > k),
+            "opportunities after the damage, to show processing went on"
+        );
+        k
+    }
+
+    /// Counts over the records whose index is in `dropped`.
+    fn count(&self, flags: &[bool], dropped: &[usize]) -> u64 {
+        dropped.iter().filter(|&&i| flags[i]).count() as u64
+    }
+}
+
+#[test]
+fn replaying_the_sample_is_deterministic() {
+    let (first, _) = sample_run();
+    assert!(
+        !first.reports.is_empty(),
+        "the sample must yield opportunities"
+    );
+    assert!(first.txs > 0 && first.txs == first.signer.signed);
+    assert_eq!(first.signer.reports_dropped, 0);
+
+    let again = replay_ok(&sample("rec"), 0.0, None);
+    assert_eq!(
+        untimed_reports(&again.reports),
+        untimed_reports(&first.reports)
+    );
+    assert_eq!(again.digest, first.digest, "signed bytes differ");
+    assert_eq!(again.engine, first.engine);
+
+    // Paced delivery changes when payloads arrive, never what is found or signed.
+    let paced = replay_ok(&sample("rec"), 50.0, None);
+    assert_eq!(
+        untimed_reports(&paced.reports),
+        untimed_reports(&first.reports)
+    );
+    assert_eq!(paced.digest, first.digest, "paced run signed other bytes");
+    assert_eq!(paced.txs, first.txs);
+}
+
+/// Decodes one `--txs` line with alloy from its canonical network form (an RLP string wrapping
+/// the EIP-2718 bytes), and checks alloy re-encodes it to the same bytes.
+fn decode_tx(line: &str) -> (Vec<u8>, TxEnvelope) {
+    let hex = line.strip_prefix("0x").expect("0x prefix");
+    let raw = alloy_primitives::hex::decode(hex).expect("hex");
+    let wrapped = alloy_rlp::encode(raw.as_slice());
+    let mut buf = wrapped.as_slice();
+    let env = <TxEnvelope as alloy_rlp::Decodable>::decode(&mut buf)
+        .unwrap_or_else(|e| panic!("alloy cannot decode {line}: {e}"));
+    assert!(buf.is_empty(), "trailing bytes after the envelope");
+    assert_eq!(alloy_rlp::encode(&env), wrapped, "alloy re-encodes other bytes");
+    (raw, env)
+}
+
+#[test]
+fn every_signed_tx_is_the_opportunitys_executor_call() {
+    let (run, txs_path) = sample_run();
+    let cfg = Config::load(&sample("toml"), &ProcessEnv).unwrap();
+    let rcfg = cfg.replay.clone().expect("[replay] in the sample config");
+    let key = rcfg.key.as_deref().expect("[replay].key");
+    // The sender, known independently of polyarb's signer: the key is a public anvil dev key.
+    let sender = DEV_ACCOUNTS
+        .iter()
+        .find(|(_, k)| k.eq_ignore_ascii_case(key))
+        .map(|(a, _)| *a)
+        .expect("the sample signs with an anvil dev key");
+    let executor = cfg.executor().unwrap();
+    let fees = cfg.fee_bid();
+
+    let text = std::fs::read_to_string(txs_path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let signed: Vec<&Report> = run.reports.iter().filter(|r| r.tx.is_some()).collect();
+    assert_eq!(lines.len() as u64, run.txs);
+    assert_eq!(lines.len(), signed.len(), "one line per signed report");
+    assert!(!lines.is_empty());
+
+    let mut buf = [0u8; CALLDATA_MAX];
+    for (i, (line, report)) in lines.iter().zip(&signed).enumerate() {
+        let (raw, env) = decode_tx(line);
+        let info = report.tx.unwrap();
+        let opp = &report.opp;
+        let TxEnvelope::Eip1559(stx) = &env else {
+            panic!("tx {i} is not type 2: {env:?}");
+        };
+        assert_eq!(raw[0], 2, "EIP-2718 type byte");
+        assert_eq!(*stx.hash(), keccak256(&raw));
+        assert_eq!(stx.hash().0, info.hash, "report names another hash");
+        assert_eq!(raw.len(), info.len as usize);
+
+        let tx = stx.tx();
+        assert_eq!(tx.chain_id, 137);
+        assert_eq!(tx.chain_id, rcfg.chain_id);
+        assert_eq!(tx.nonce, rcfg.nonce + i as u64, "nonces are consecutive");
+        assert_eq!(tx.nonce, info.nonce);
+        assert_eq!(tx.to, TxKind::Call(executor));
+        assert_eq!(tx.value, U256::ZERO);
+        assert!(tx.access_list.is_empty());
+        assert_eq!(tx.gas_limit, u64::from(opp.gas_limit));
+        assert_eq!(tx.max_priority_fee_per_gas, fees.tip_wei);
+        assert_eq!(
+            tx.max_fee_per_gas,
+            opp.base_fee * u128::from(fees.max_fee_multiplier) + fees.tip_wei
+        );
+        assert_eq!(env.recover_signer().unwrap(), sender, "tx {i} signer");
+
+        let n = encode_execute(opp, opp.profit, &mut buf).unwrap();
+        assert_eq!(env.input().as_ref(), &buf[..n], "tx {i} calldata");
+        // And what that calldata means, read back with alloy's ABI decoder.
+        let call = IExecutor::executeCall::abi_decode(env.input()).unwrap();
+        assert_eq!(call.tokenIn, Address::from(opp.token_in));
+        assert_eq!(call.amountIn, U256::from(opp.amount_in));
+        assert_eq!(call.minProfit, U256::from(opp.profit));
+        assert_eq!(call.hops.len(), 37 * opp.hops().len());
+        for (h, packed) in opp.hops().iter().zip(call.hops.chunks(37)) {
+            assert_eq!(packed[..20], h.pair);
+            assert_eq!(packed[20], h.zero_for_one);
+            assert_eq!(packed[21..], h.amount_out.to_be_bytes());
+        }
+    }
+}
+
+#[test]
+fn opportunity_amounts_are_exact_at_the_engines_reserves() {
+    let base = baseline();
+    let (market, _) = snapshot::read(&sample("snapshot.json")).unwrap();
+    // pair → (token0, token1, fee in bps), from the snapshot rather than the engine.
+    let pools: HashMap<Address, (Address, Address, u32)> = market
+        .pools
+        .iter()
+        .map(|p| {
+            let fee = market.dexes[usize::from(p.dex)].fee_bps;
+            (p.address, (p.token0, p.token1, fee))
+        })
+        .collect();
+
+    let mut hop_counts = [0usize; 4];
+    for (i, opp, reserves) in &base.opps {
+        let token_in = Address::from(opp.token_in);
+        let mut at = token_in;
+        let mut amount = opp.amount_in;
+        assert!(amount > 0, "record {i}: zero input");
+        for (h, &(r0, r1)) in opp.hops().iter().zip(reserves) {
+            let (t0, t1, fee) = pools[&Address::from(h.pair)];
+            let (r_in, r_out, next) = match h.zero_for_one {
+                1 => {
+                    assert_eq!(t0, at, "record {i}: hop input is not token0");
+                    (r0, r1, t1)
+                }
+                0 => {
+                    assert_eq!(t1, at, "record {i}: hop input is not token1");
+                    (r1, r0, t0)
+                }
+                d => panic!("record {i}: direction {d}"),
+            };
+            let out = get_amount_out(amount, r_in, r_out, fee);
+            assert_eq!(h.amount_out, out, "record {i}: hop output");
+            assert!(out > 0 && out < r_out);
+            amount = out;
+            at = next;
+        }
+        assert_eq!(at, token_in, "record {i}: route does not close");
+        assert!(amount > opp.amount_in, "record {i}: not profitable");
+        assert_eq!(opp.profit, amount - opp.amount_in, "record {i}: profit");
+        hop_counts[opp.hops().len()] += 1;
+    }
+    assert!(
+        hop_counts[2] > 0 && hop_counts[3] > 0,
+        "the sample should exercise 2- and 3-hop routes: {hop_counts:?}"
+    );
+
+    // The pipeline found exactly what the sequential pass found.
+    let (run, _) = sample_run();
+    let direct: Vec<OpportunityFrame> = base.opps.iter().map(|(_, o, _)| untimed(o)).collect();
+    let piped: Vec<OpportunityFrame> = run.reports.iter().map(|r| untimed(&r.opp)).collect();
+    assert_eq!(piped, direct);
+    assert_eq!(run.engine, base.stats);
+    assert_eq!(run.records, base.records.len() as u64);
+    assert_eq!(run.record_errors, 0);
+    assert_eq!(run.feed.decode_errors, 0);
+}
+
+/// Copies the sample into `dir` as `name`, lets `damage` edit the bytes, and replays it.
+fn replay_damaged(name: &str, damage: impl FnOnce(&mut Vec<u8>)) -> Run {
+    let dir = scratch(&format!("replay-damage-{name}"));
+    let path = dir.join("sample.rec");
+    let mut bytes = std::fs::read(sample("rec")).unwrap();
+    damage(&mut bytes);
+    std::fs::write(&path, &bytes).unwrap();
+    replay_ok(&path, 0.0, None)
+}
+
+/// A replay that lost exactly the records `dropped` (reported as `errors` damaged stretches)
+/// read every other record, and found the same opportunities up to the damage.
+fn assert_lost_only(run: &Run, dropped: &[usize], errors: u64) {
+    let base = baseline();
+    let n = base.records.len() as u64;
+    let lost = dropped.len() as u64;
+    assert_eq!(run.record_errors, errors, "damaged stretches reported");
+    assert_eq!(run.records, n - lost, "records read");
+    assert_eq!(run.feed.payloads, n - lost);
+    assert_eq!(run.feed.decode_errors, 0);
+    assert_eq!(run.engine.frames, base.stats.frames - lost);
+    assert_eq!(
+        run.engine.syncs,
+        base.stats.syncs - base.count(&base.sync, dropped)
+    );
+    assert_eq!(
+        run.engine.heads,
+        base.stats.heads - base.count(&base.head, dropped)
+    );
+    assert_eq!(
+        run.engine.applied,
+        base.stats.applied - base.count(&base.applied, dropped),
+        "every good Sync after the damage was applied"
+    );
+    let first = dropped.iter().copied().min().unwrap();
+    let before: Vec<OpportunityFrame> = base
+        .opps
+        .iter()
+        .filter(|(i, ..)| *i < first)
+        .map(|(_, o, _)| untimed(o))
+        .collect();
+    let got: Vec<OpportunityFrame> = run.reports.iter().map(|r| untimed(&r.opp)).collect();
+    assert!(got.len() >= before.len());
+    assert_eq!(got[..before.len()], before[..]);
+}
+
+#[test]
+fn truncated_recording_replays_everything_before_the_cut() {
+    let base = baseline();
+    let k = base.victim();
+    let cut = base.offset(k) + 20 + base.records[k].payload.len() / 2;
+    let run = replay_damaged("truncated", |b| b.truncate(cut));
+    let dropped: Vec<usize> = (k..base.records.len()).collect();
+    assert_lost_only(&run, &dropped, 1);
+    // Nothing after the cut exists, so the opportunities are exactly the undamaged prefix.
+    let want = base.opps.iter().filter(|(i, ..)| *i < k).count();
+    assert_eq!(run.reports.len(), want);
+}
+
+#[test]
+fn flipped_payload_bytes_cost_only_that_record() {
+    let base = baseline();
+    let k = base.victim();
+    let at = base.offset(k) + 20 + base.records[k].payload.len() / 2;
+    let run = replay_damaged("flipped", |b| {
+        for x in &mut b[at..at + 3] {
+            *x ^= 0x5A;
+        }
+    });
+    assert_lost_only(&run, &[k], 1);
+}
+
+#[test]
+fn bad_record_lengths_cost_only_that_record() {
+    let base = baseline();
+    let k = base.victim();
+    let len_at = base.offset(k) + 12;
+    let len = base.records[k].payload.len() as u32;
+    // Over the format's limit; a little long (runs into the next record); a little short.
+    for (name, bad) in [
+        ("huge", u32::MAX - 1),
+        ("long", len + 7),
+        ("short", len - 3),
+    ] {
+        let run = replay_damaged(&format!("length-{name}"), |b| {
+            b[len_at..len_at + 4].copy_from_slice(&bad.to_le_bytes());
+        });
+        assert_lost_only(&run, &[k], 1);
+    }
+}
+
+/// A sample `Sync` notification with its log's `address` and/or `data` replaced.
+fn edited_sync(payload: &[u8], address: Option<&str>, data: Option<String>) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(payload).unwrap();
+    let log = &mut v["params"]["result"];
+    assert!(log.get("topics").is_some(), "a log notification");
+    if let Some(a) = address {
+        log["address"] = a.into();
+    }
+    if let Some(d) = data {
+        log["data"] = d.into();
+    }
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[test]
+fn garbage_records_are_counted_and_the_rest_replays_unchanged() {
+    let base = baseline();
+    let k = base.victim();
+    let template = &base.records[k].payload;
+    let log: serde_json::Value = serde_json::from_slice(template).unwrap();
+    let data = log["params"]["result"]["data"].as_str().unwrap().to_owned();
+    // reserve0 = 2^112, one past uint112; reserve1 as it was.
+    let oversize = format!("0x{:064x}{}", 1u128 << 112, &data[2 + 64..]);
+
+    let garbage: Vec<Vec<u8>> = vec![
+        // Binary, with the record marker inside a valid record: a reader must not resync on it.
+        b"\xFF\xA5\x52\x43\x00\x01 not json \xFE".to_vec(),
+        br#"{"jsonrpc":"2.0","method":"eth_subscription","params":{"result":{"address":"#.to_vec(),
+        edited_sync(
+            template,
+            Some("0x1111111111111111111111111111111111111111"),
+            None,
+        ),
+        edited_sync(template, None, Some(oversize)),
+    ];
+    // The decoder itself refuses reserves above uint112, before the engine sees them.
+    assert_eq!(
+        polyarb_feeds::decode(&garbage[3], 0),
+        Err(DecodeError::ValueTooLarge("data"))
+    );
+
+    let dir = scratch("replay-garbage");
+    let path = dir.join("garbage.rec");
+    let header = RecordReader::new(File::open(sample("rec")).unwrap())
+        .unwrap()
+        .header()
+        .clone();
+    let mut w = RecordWriter::new(
+        BufWriter::new(File::create(&path).unwrap()),
+        header.created_unix_ns,
+        &header.source,
+    )
+    .unwrap();
+    for (i, r) in base.records.iter().enumerate() {
+        if i == k {
+            for g in &garbage {
+                w.write(r.recv_ns, g).unwrap();
+            }
+        }
+        w.write(r.recv_ns, &r.payload).unwrap();
+    }
+    w.into_inner().unwrap();
+
+    let run = replay_ok(&path, 0.0, None);
+    let n = base.records.len() as u64;
+    assert_eq!(run.record_errors, 0, "the garbage is in valid records");
+    assert_eq!(run.records, n + 4);
+    assert_eq!(run.feed.payloads, n + 4);
+    assert_eq!(run.feed.decode_errors, 3, "non-JSON, malformed, oversize");
+    assert_eq!(run.feed.frames, n + 1);
+    let mut want = base.stats;
+    want.frames += 1;
+    want.syncs += 1;
+    want.unknown_pool += 1;
+    assert_eq!(run.engine, want, "only the unknown pool's Sync reached the engine");
+    assert_eq!(
+        untimed_reports(&run.reports),
+        untimed_reports(&sample_run().0.reports),
+        "the good records replay exactly as without the garbage"
+    );
+}
+
+#[test]
+fn wrong_magic_version_or_empty_file_is_a_clear_error() {
+    let dir = scratch("replay-header");
+    let good = std::fs::read(sample("rec")).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "magic",
+            [b"GIF89a\r\n".as_slice(), &good[8..]].concat(),
+            "magic",
+        ),
+        (
+            "version",
+            [&good[..8], &2u16.to_le_bytes(), &good[10..]].concat(),
+            "version 2",
+        ),
+        ("empty", Vec::new(), "header"),
+    ];
+    for (name, bytes, says) in cases {
+        let path = dir.join(format!("{name}.rec"));
+        std::fs::write(&path, bytes).unwrap();
+        match replay_file(&path, 0.0, None) {
+            Err(AppError::Input(msg)) => {
+                assert!(msg.contains(&*path.to_string_lossy()), "{name}: {msg}");
+                assert!(msg.contains(says), "{name}: {msg}");
+            }
+            Err(e) => panic!("{name}: wrong kind of error: {e}"),
+            Ok(run) => panic!("{name}: replayed {} records", run.records),
+        }
+    }
+}

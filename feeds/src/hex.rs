@@ -59,9 +59,57 @@ pub(crate) fn decode_digits(digits: &[u8], out: &mut [u8]) -> Result<(), HexErro
     decode_pairs(digits, out)
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit of each byte of `w` (all bytes < 0x80) that lies in `lo..=hi`. Exact per byte: no
+/// sum below can carry into the next byte.
+#[inline(always)]
+fn in_range(w: u64, lo: u8, hi: u8) -> u64 {
+    let ge = w.wrapping_add(ONES * u64::from(0x80 - lo));
+    let gt = w.wrapping_add(ONES * u64::from(0x7F - hi));
+    ge & !gt & HIGHS
+}
+
+/// Eight hex digits (little-endian load of 8 ASCII bytes) to four bytes, or `None` if any byte
+/// is not a hex digit. Pure arithmetic, no table: addresses, topics and `data` are all multiples
+/// of 8 digits.
+#[inline(always)]
+fn swar8(w: u64) -> Option<[u8; 4]> {
+    if w & HIGHS != 0 {
+        return None;
+    }
+    let lower = w | (ONES * 0x20);
+    let digit = in_range(w, b'0', b'9');
+    let alpha = in_range(lower, b'a', b'f');
+    if digit | alpha != HIGHS {
+        return None;
+    }
+    // Nibble per byte: low 4 bits, plus 9 for letters ('a' = 0x61 -> 1 + 9).
+    let nib = (w & (ONES * 0x0F)) + (alpha >> 7) * 9;
+    // Per 16-bit lane [first, second] -> first << 4 | second, in the lane's low byte.
+    let v = ((nib & 0x000F_000F_000F_000F) << 4) | ((nib & 0x0F00_0F00_0F00_0F00) >> 8);
+    let v = (v | (v >> 8)) & 0x0000_FFFF_0000_FFFF;
+    let v = v | (v >> 16);
+    let b = v.to_le_bytes();
+    Some([b[0], b[1], b[2], b[3]])
+}
+
 /// Decodes pairs of digits; `digits.len()` must be `2 * out.len()`.
 #[inline]
 fn decode_pairs(digits: &[u8], out: &mut [u8]) -> Result<(), HexError> {
+    let whole = digits.len() / 8;
+    for (o, d) in out.chunks_exact_mut(4).zip(digits.chunks_exact(8)) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(d);
+        o.copy_from_slice(&swar8(u64::from_le_bytes(w)).ok_or(HexError::Bad)?);
+    }
+    decode_pairs_table(&digits[whole * 8..], &mut out[whole * 4..])
+}
+
+/// Table decode for what is left after whole 8-digit groups.
+#[inline]
+fn decode_pairs_table(digits: &[u8], out: &mut [u8]) -> Result<(), HexError> {
     // OR-ing all digit values lets one branch at the end catch any bad digit (0xFF has the high
     // bit set, valid digits never do).
     let mut bad = 0u8;
@@ -217,6 +265,55 @@ mod tests {
         s.push(b'f');
         assert_eq!(quantity_u256(&s), Err(HexError::TooLarge));
         assert_eq!(quantity_u256(b"0xg"), Err(HexError::Bad));
+    }
+
+    proptest::proptest! {
+        /// The 8-digit arithmetic path and the table path agree on every input.
+        #[test]
+        fn swar_matches_table(bytes in proptest::prelude::any::<[u8; 8]>(), pick in 0usize..4) {
+            // Bias towards hex digits so the valid branch is exercised too.
+            let alphabet = b"0123456789abcdefABCDEF";
+            let mut b = bytes;
+            if pick > 0 {
+                for x in b.iter_mut() {
+                    *x = alphabet[usize::from(*x) % alphabet.len()];
+                }
+                if pick == 1 {
+                    b[usize::from(bytes[0]) % 8] = bytes[1];
+                }
+            }
+            let mut want = [0u8; 4];
+            let table = decode_pairs_table(&b, &mut want).ok().map(|()| want);
+            proptest::prop_assert_eq!(swar8(u64::from_le_bytes(b)), table);
+        }
+    }
+
+    #[test]
+    fn swar_edges() {
+        assert_eq!(
+            swar8(u64::from_le_bytes(*b"0123abcd")),
+            Some([0x01, 0x23, 0xab, 0xcd])
+        );
+        assert_eq!(
+            swar8(u64::from_le_bytes(*b"FFffA0a9")),
+            Some([0xff, 0xff, 0xa0, 0xa9])
+        );
+        for bad in [
+            *b"0123abc/",
+            *b":123abcd",
+            *b"0123abcg",
+            *b"@123abcd",
+            *b"0123abc`",
+            *b"G123abcd",
+        ] {
+            assert_eq!(swar8(u64::from_le_bytes(bad)), None, "{bad:?}");
+        }
+        assert_eq!(
+            swar8(u64::from_le_bytes([
+                0xB0, b'0', b'0', b'0', b'0', b'0', b'0', b'0'
+            ])),
+            None
+        );
     }
 
     #[test]

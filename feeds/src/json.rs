@@ -29,6 +29,42 @@ const STR_STOP: [bool; 256] = {
     t
 };
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `v` that is `"`, `\` or below 0x20. Bits above the first hit
+/// may be false positives (borrows run upward), so only the lowest one is meaningful.
+#[inline(always)]
+fn stop_bits(v: u64) -> u64 {
+    let quote = v ^ (ONES * u64::from(b'"'));
+    let backslash = v ^ (ONES * u64::from(b'\\'));
+    let zero_quote = quote.wrapping_sub(ONES) & !quote;
+    let zero_backslash = backslash.wrapping_sub(ONES) & !backslash;
+    let control = v.wrapping_sub(ONES * 0x20) & !v;
+    (zero_quote | zero_backslash | control) & HIGHS
+}
+
+/// Index of the first byte at or after `from` that ends the plain part of a string, eight
+/// bytes at a time (strings are most of a log notification's bytes: hashes, data, topics).
+#[inline]
+fn find_stop(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        // Little-endian load: the lowest set bit is the earliest byte.
+        let hits = stop_bits(u64::from_le_bytes(w));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| STR_STOP[c as usize])
+        .map(|k| i + k)
+}
+
 /// A string as it appears between its quotes, escapes still in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct JStr<'a> {
@@ -165,12 +201,11 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         loop {
             // Fast part: run to the next quote, backslash or control byte.
-            let rest = &self.b[self.i..];
-            let Some(k) = rest.iter().position(|&c| STR_STOP[c as usize]) else {
+            let Some(k) = find_stop(self.b, self.i) else {
                 self.i = self.b.len();
                 return Err(self.malformed());
             };
-            self.i += k;
+            self.i = k;
             match self.b[self.i] {
                 b'"' => {
                     let raw = &self.b[start..self.i];
@@ -504,6 +539,31 @@ mod tests {
     }
 
     #[test]
+    fn find_stop_matches_bytewise_search() {
+        let mut text: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for special in [b'"', b'\\', 0x00, 0x1F] {
+            for at in 0..text.len() {
+                let mut t = text.clone();
+                t[at] = special;
+                // Bytes that trip naive SWAR (0x20 right after a hit, high bytes) around it.
+                if at + 1 < t.len() {
+                    t[at + 1] = 0x20;
+                }
+                for from in 0..=at {
+                    assert_eq!(
+                        find_stop(&t, from),
+                        Some(at),
+                        "{special:#x} at {at} from {from}"
+                    );
+                }
+            }
+        }
+        text.extend_from_slice(&[0x80, 0xFF, 0x7F, 0x20, b'!', 0xA2]);
+        assert_eq!(find_stop(&text, 0), None);
+        assert_eq!(find_stop(&text, text.len()), None);
+    }
+
+    #[test]
     fn plain_ids() {
         assert_eq!(plain_u64(b"0"), Some(0));
         assert_eq!(plain_u64(b"18446744073709551615"), Some(u64::MAX));
@@ -556,6 +616,13 @@ mod tests {
         #[test]
         fn never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
             let _ = is_valid(&bytes);
+        }
+
+        #[test]
+        fn find_stop_is_the_bytewise_search(bytes in prop::collection::vec(any::<u8>(), 0..64), from in 0usize..64) {
+            let from = from.min(bytes.len());
+            let want = bytes[from..].iter().position(|&c| STR_STOP[c as usize]).map(|k| from + k);
+            prop_assert_eq!(find_stop(&bytes, from), want);
         }
     }
 }

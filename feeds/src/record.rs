@@ -349,13 +349,17 @@ impl<R: Read> RecordReader<R> {
             if self.eof {
                 return Ok(false);
             }
-            if self.buf.len() - self.start < n {
-                // Move the unread bytes to the front, then grow if still too small.
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if self.buf.len() < n {
-                    self.buf.resize(n.next_power_of_two(), 0);
+            if self.end == self.buf.len() {
+                if self.start > 0 {
+                    // Move the unread bytes to the front.
+                    self.buf.copy_within(self.start..self.end, 0);
+                    self.end -= self.start;
+                    self.start = 0;
+                } else {
+                    // Grow by doubling, not straight to `n`: a damaged length may claim far
+                    // more than the file holds, and the end of file should stop the growth.
+                    let len = self.buf.len();
+                    self.buf.resize((2 * len).min(n).max(len + 1), 0);
                 }
             }
             match self.inner.read(&mut self.buf[self.end..]) {

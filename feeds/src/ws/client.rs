@@ -303,7 +303,9 @@ impl WsClient {
         Ok(n)
     }
 
-    /// Sends a close (status 1000) and waits up to `timeout` for the server's close.
+    /// Sends a close (status 1000) and waits up to `timeout` for the server's close. Messages
+    /// still arriving meanwhile are dropped. A server that just ends the TCP connection instead
+    /// of answering (anvil does) counts as closed too: the close was ours to begin with.
     pub fn close(&mut self, timeout: Duration) -> Result<(), WsError> {
         if self.closed.is_some() {
             return Ok(());
@@ -313,7 +315,7 @@ impl WsClient {
         loop {
             match self.poll(Some(remaining(deadline)?), |_| {}) {
                 Ok(_) => {}
-                Err(WsError::Closed(_)) => return Ok(()),
+                Err(WsError::Closed(_) | WsError::Eof) => return Ok(()),
                 Err(e) => return Err(e),
             }
         }

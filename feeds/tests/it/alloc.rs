@@ -1,0 +1,227 @@
+//! "No allocation on the hot path", proven with a counting global allocator. Counts are per
+//! thread, so tests running in parallel do not disturb each other.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+use polyarb_feeds::{
+    Decoded, FrameKind, RecordReader, RecordWriter, RpcClient, WsConfig, WsConn, WsEvent, decode,
+};
+
+use crate::support::{python_ws_server, server_frame};
+
+/// Forwards to the system allocator and counts allocations made by the current thread.
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn bump() {
+    // `try_with`: never fails for a const-initialised cell without a destructor, but an
+    // allocator must not panic whatever happens.
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
+// guarantees are ours; the counter touches no allocator state.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: the caller upholds `alloc`'s contract (non-zero size), passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        bump();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump();
+        // SAFETY: `ptr` came from this allocator (hence from `System`) with `layout`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator (hence from `System`) with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` and returns its result with the number of allocations it made on this thread.
+fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    let before = ALLOCS.with(Cell::get);
+    let r = f();
+    (r, ALLOCS.with(Cell::get) - before)
+}
+
+#[test]
+fn the_counter_counts() {
+    // Guards the tests below against a counter that never moves.
+    let (v, n) = counted(|| vec![1u8; 100]);
+    assert_eq!(v.len(), 100);
+    assert!(n >= 1);
+}
+
+const SYNC: &str = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1";
+
+fn payloads() -> Vec<String> {
+    let data = format!("0x{:064x}{:064x}", 123_456_789u128, 987_654_321u128);
+    let geth = format!(
+        r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"0xabc","result":{{"address":"0x6e7a5fafcec6bb1e78bae2a1f0b612012bf14827","topics":["{SYNC}"],"data":"{data}","blockNumber":"0x3a2b1c0","transactionHash":"0x{h}","transactionIndex":"0x1f","blockHash":"0x{h}","logIndex":"0x7b","removed":false}}}}}}"#,
+        h = "ab".repeat(32)
+    );
+    // anvil's key order, with blockTimestamp, and params before method.
+    let anvil = format!(
+        r#"{{"jsonrpc":"2.0","params":{{"subscription":"0xabc","result":{{"address":"0x6e7a5fafcec6bb1e78bae2a1f0b612012bf14827","topics":["{SYNC}"],"data":"{data}","blockHash":"0x{h}","blockNumber":"0x3a2b1c0","blockTimestamp":"0x6b026ba0","transactionHash":"0x{h}","transactionIndex":"0x1f","logIndex":"0x7b","removed":false}}}},"method":"eth_subscription"}}"#,
+        h = "ab".repeat(32)
+    );
+    let head = format!(
+        r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"0xdef","result":{{"hash":"0x{h}","parentHash":"0x{h}","number":"0x1","gasLimit":"0x1c9c380","timestamp":"0x6b026ba0","baseFeePerGas":"0x3b9aca00","uncles":[],"transactions":["0x{h}"]}}}}}}"#,
+        h = "cd".repeat(32)
+    );
+    let transfer = geth.replace(
+        SYNC,
+        "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",
+    );
+    vec![
+        geth,
+        anvil,
+        head,
+        transfer,
+        r#"{"jsonrpc":"2.0","id":42,"result":"0x89"}"#.into(),
+        r#"{"jsonrpc":"2.0","id":43,"error":{"code":-32000,"message":"nonce too low"}}"#.into(),
+        r#"{"jsonrpc":"2.0","id":43,"error":{"code":-3"#.into(), // truncated
+        "\\u0000 garbage".into(),
+    ]
+}
+
+#[test]
+fn decode_allocates_nothing() {
+    let payloads = payloads();
+    let (kinds, n) = counted(|| {
+        let mut kinds = [0u32; 6];
+        for _ in 0..1000 {
+            for p in &payloads {
+                let k = match decode(p.as_bytes(), 5) {
+                    Ok(Decoded::Frame(f)) if f.kind == FrameKind::V2Sync => 0,
+                    Ok(Decoded::Frame(_)) => 1,
+                    Ok(Decoded::Ignored(_)) => 2,
+                    Ok(Decoded::Response(r)) if r.id == Some(42) => 3,
+                    Ok(Decoded::Response(_)) => 4,
+                    Err(_) => 5,
+                };
+                kinds[k] += 1;
+            }
+        }
+        kinds
+    });
+    assert_eq!(kinds, [2000, 1000, 1000, 1000, 1000, 2000]);
+    assert_eq!(n, 0, "decode allocated {n} times");
+}
+
+#[test]
+fn websocket_codec_steady_state_allocates_nothing() {
+    let mut conn = WsConn::new(WsConfig::default(), 7);
+    let msg = payloads().swap_remove(0);
+    let mut inbound = server_frame(0x1, msg.as_bytes());
+    inbound.extend(server_frame(0x9, b"ping")); // answered with a pong
+    inbound.extend(server_frame(0x2, &[5; 70_000]));
+    let round = |conn: &mut WsConn| -> usize {
+        let mut total = 0;
+        for _ in 0..50 {
+            conn.feed(&inbound);
+            while let Ok(Some(WsEvent::Message { payload, .. })) = conn.next_event() {
+                total += payload.len();
+            }
+            conn.send_text(br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#)
+                .unwrap();
+            let n = conn.pending().len();
+            conn.written(n);
+        }
+        total
+    };
+    round(&mut conn); // warm-up: buffers grow to their working size
+    let (total, n) = counted(|| round(&mut conn));
+    assert_eq!(total, 50 * (msg.len() + 70_000));
+    assert_eq!(n, 0, "codec allocated {n} times after warm-up");
+}
+
+#[test]
+fn send_raw_transaction_and_poll_allocate_nothing_after_warmup() {
+    let (_server, port) = python_ws_server();
+    let mut rpc = RpcClient::connect(
+        &format!("ws://127.0.0.1:{port}/echo"),
+        Duration::from_secs(10),
+    )
+    .expect("connect");
+    let tx = [0xA5u8; 180];
+    let mut echoed = 0usize;
+    let step = |rpc: &mut RpcClient, echoed: &mut usize| {
+        rpc.send_raw_transaction(&tx).expect("send");
+        rpc.poll(Some(Duration::ZERO), |p| {
+            if let Ok(Decoded::Ignored(_)) = decode(p, 0) {
+                *echoed += 1;
+            }
+        })
+        .expect("poll");
+    };
+    for _ in 0..20 {
+        step(&mut rpc, &mut echoed);
+    }
+    let ((), n) = counted(|| {
+        for _ in 0..200 {
+            step(&mut rpc, &mut echoed);
+        }
+    });
+    assert_eq!(n, 0, "send_raw_transaction + poll allocated {n} times");
+    // The echoes are our requests coming back (a method, no result: ignored by the decoder).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while echoed < 220 {
+        assert!(std::time::Instant::now() < deadline, "only {echoed} echoes");
+        rpc.poll(Some(Duration::from_millis(50)), |p| {
+            if let Ok(Decoded::Ignored(_)) = decode(p, 0) {
+                echoed += 1;
+            }
+        })
+        .expect("poll");
+    }
+}
+
+#[test]
+fn recording_and_replay_allocate_nothing_per_record() {
+    let payloads = payloads();
+    let mut w = RecordWriter::new(Vec::with_capacity(8 << 20), 0, "test").unwrap();
+    for (i, p) in payloads.iter().enumerate() {
+        w.write(i as u64, p.as_bytes()).unwrap(); // warm-up
+    }
+    let ((), n) = counted(|| {
+        for i in 0..2000 {
+            let p = &payloads[i % payloads.len()];
+            w.write(i as u64, p.as_bytes()).unwrap();
+        }
+    });
+    assert_eq!(n, 0, "writer allocated {n} times");
+    let bytes = w.into_inner().unwrap();
+    let mut r = RecordReader::new(&bytes[..]).unwrap();
+    for _ in 0..payloads.len() {
+        r.next_ref().unwrap().unwrap(); // warm-up
+    }
+    let (count, n) = counted(|| {
+        let mut count = 0;
+        while let Some(rec) = r.next_ref() {
+            let rec = rec.unwrap();
+            assert_eq!(rec.payload, payloads[count % payloads.len()].as_bytes());
+            count += 1;
+        }
+        count
+    });
+    assert_eq!(count, 2000);
+    assert_eq!(n, 0, "reader allocated {n} times");
+}

@@ -276,6 +276,32 @@ pub struct Config {
     pub pipeline: PipelineConfig,
 }
 
+/// A TOML error as one log line: `line L, column C: message` (toml's own text carries a
+/// multi-line source snippet).
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let before = &text[..start];
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = start - line_start + 1;
+            // The offending line names the key (toml's message alone often does not).
+            let src: String = text[line_start..]
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .chars()
+                .take(80)
+                .collect();
+            format!("line {line}, column {column} `{src}`: {msg}")
+        }
+        None => msg,
+    }
+}
+
 /// Reads the environment. A trait so tests can pass a map instead of mutating the process env.
 pub trait Env {
     /// The variable's value, if set and valid UTF-8.
@@ -312,7 +338,7 @@ impl Config {
     pub fn parse(text: &str, origin: &Path, env: &impl Env) -> Result<Self, ConfigError> {
         let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_owned(),
-            message: e.to_string(),
+            message: one_line(text, &e),
         })?;
         if let Some(url) = env.var("POLYARB_WS_URL") {
             cfg.node.ws_url = url;
@@ -535,8 +561,11 @@ decimals = 18
         assert!(e.to_string().contains("gas_base"), "{e}");
 
         let unknown = GOOD.replace("gas_base = 90000", "gas_base = 90000\ngas_bsae = 1");
-        let e = parse(&unknown, &[]).unwrap_err();
-        assert!(e.to_string().contains("gas_bsae"), "{e}");
+        let e = parse(&unknown, &[]).unwrap_err().to_string();
+        assert!(e.contains("gas_bsae"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+        let line = GOOD[..GOOD.find("gas_base").unwrap()].matches('\n').count() + 2;
+        assert!(e.contains(&format!("line {line}, column 1")), "{e}");
 
         let bad_native = GOOD.replace("native = \"WMATIC\"", "native = \"WETH\"");
         let e = parse(&bad_native, &[]).unwrap_err();

@@ -189,6 +189,13 @@ pub fn default_data_dir() -> PathBuf {
 
 /// Runs a replay to the end.
 pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
+    // The recording first: it is what the user named, so its problems are reported before those
+    // of the config and snapshot found next to it.
+    let file = File::open(&args.recording)
+        .map_err(|e| AppError::Input(format!("{}: {e}", args.recording.display())))?;
+    let reader = RecordReader::new(BufReader::with_capacity(1 << 20, file))
+        .map_err(|e| AppError::Input(format!("{}: {e}", args.recording.display())))?;
+    let header = reader.header().clone();
     let cfg = Config::load(&args.config, &ProcessEnv)?;
     let (market, _chain) = snapshot::read(&args.snapshot)
         .map_err(|e| AppError::Input(format!("{}: {e}", args.snapshot.display())))?;
@@ -214,11 +221,6 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     let cycles = engine.build_report().cycles;
     let builder = TxBuilder::new(signer, rcfg.chain_id, rcfg.nonce, executor, cfg.fee_bid());
 
-    let file = File::open(&args.recording)
-        .map_err(|e| AppError::Input(format!("{}: {e}", args.recording.display())))?;
-    let reader = RecordReader::new(BufReader::with_capacity(1 << 20, file))
-        .map_err(|e| AppError::Input(format!("{}: {e}", args.recording.display())))?;
-    let header = reader.header().clone();
     let txs_out = match &args.txs {
         Some(p) => {
             Some(BufWriter::new(File::create(p).map_err(|e| {

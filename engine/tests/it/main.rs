@@ -3,7 +3,10 @@
 //! global allocator counts per thread), and the calldata checked against `alloy-sol-types`.
 
 mod alloc;
+mod bad_input;
 mod common;
+mod differential;
 mod e2e;
+mod replay;
 mod route;
 mod scenario;

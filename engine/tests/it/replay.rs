@@ -27,7 +27,7 @@ use polyarb_engine::{
     pipeline::{FeedStats, Report, SignerStats},
     snapshot,
 };
-use polyarb_feeds::{Decoded, DecodeError, FrameKind, Record, RecordReader, RecordWriter};
+use polyarb_feeds::{DecodeError, Decoded, FrameKind, Record, RecordReader, RecordWriter};
 use polyarb_tools::{DEV_ACCOUNTS, abi::IExecutor};
 
 /// The shipped sample's folder.
@@ -130,9 +130,18 @@ struct Baseline {
     sync: Vec<bool>,
     head: Vec<bool>,
     applied: Vec<bool>,
-    /// Opportunities in order: triggering record, frame, `(reserve0, reserve1)` per hop.
-    opps: Vec<(usize, OpportunityFrame, Vec<(u128, u128)>)>,
+    /// Opportunities in order.
+    opps: Vec<Found>,
     stats: EngineStats,
+}
+
+/// An opportunity of the sequential pass.
+struct Found {
+    /// Index of the record whose frame triggered it.
+    record: usize,
+    opp: OpportunityFrame,
+    /// `(reserve0, reserve1)` the engine held for each hop's pool when it emitted `opp`.
+    reserves: Vec<(u128, u128)>,
 }
 
 fn baseline() -> &'static Baseline {
@@ -165,7 +174,11 @@ fn baseline() -> &'static Baseline {
                     .iter()
                     .map(|h| engine.pool_reserves(&Address::from(h.pair)).unwrap())
                     .collect();
-                opps.push((i, opp, reserves));
+                opps.push(Found {
+                    record: i,
+                    opp,
+                    reserves,
+                });
             }
             applied[i] = engine.stats().applied > before;
         }
@@ -197,7 +210,7 @@ impl Baseline {
             .find(|&i| self.sync[i] && self.applied[i])
             .expect("an applied Sync in the second half of the sample");
         assert!(
-            self.opps.iter().any(|(i, ..)| *i > k),
+            self.opps.iter().any(|f| f.record > k),
             "opportunities after the damage, to show processing went on"
         );
         k
@@ -247,7 +260,11 @@ fn decode_tx(line: &str) -> (Vec<u8>, TxEnvelope) {
     let env = <TxEnvelope as alloy_rlp::Decodable>::decode(&mut buf)
         .unwrap_or_else(|e| panic!("alloy cannot decode {line}: {e}"));
     assert!(buf.is_empty(), "trailing bytes after the envelope");
-    assert_eq!(alloy_rlp::encode(&env), wrapped, "alloy re-encodes other bytes");
+    assert_eq!(
+        alloy_rlp::encode(&env),
+        wrapped,
+        "alloy re-encodes other bytes"
+    );
     (raw, env)
 }
 
@@ -294,7 +311,8 @@ fn every_signed_tx_is_the_opportunitys_executor_call() {
         assert_eq!(tx.to, TxKind::Call(executor));
         assert_eq!(tx.value, U256::ZERO);
         assert!(tx.access_list.is_empty());
-        assert_eq!(tx.gas_limit, u64::from(opp.gas_limit));
+        assert_eq!(tx.gas_limit, fees.gas_limit(opp.gas_limit));
+        assert!(tx.gas_limit >= u64::from(opp.gas_limit));
         assert_eq!(tx.max_priority_fee_per_gas, fees.tip_wei);
         assert_eq!(
             tx.max_fee_per_gas,
@@ -333,7 +351,12 @@ fn opportunity_amounts_are_exact_at_the_engines_reserves() {
         .collect();
 
     let mut hop_counts = [0usize; 4];
-    for (i, opp, reserves) in &base.opps {
+    for Found {
+        record: i,
+        opp,
+        reserves,
+    } in &base.opps
+    {
         let token_in = Address::from(opp.token_in);
         let mut at = token_in;
         let mut amount = opp.amount_in;
@@ -369,7 +392,7 @@ fn opportunity_amounts_are_exact_at_the_engines_reserves() {
 
     // The pipeline found exactly what the sequential pass found.
     let (run, _) = sample_run();
-    let direct: Vec<OpportunityFrame> = base.opps.iter().map(|(_, o, _)| untimed(o)).collect();
+    let direct: Vec<OpportunityFrame> = base.opps.iter().map(|f| untimed(&f.opp)).collect();
     let piped: Vec<OpportunityFrame> = run.reports.iter().map(|r| untimed(&r.opp)).collect();
     assert_eq!(piped, direct);
     assert_eq!(run.engine, base.stats);
@@ -416,8 +439,8 @@ fn assert_lost_only(run: &Run, dropped: &[usize], errors: u64) {
     let before: Vec<OpportunityFrame> = base
         .opps
         .iter()
-        .filter(|(i, ..)| *i < first)
-        .map(|(_, o, _)| untimed(o))
+        .filter(|f| f.record < first)
+        .map(|f| untimed(&f.opp))
         .collect();
     let got: Vec<OpportunityFrame> = run.reports.iter().map(|r| untimed(&r.opp)).collect();
     assert!(got.len() >= before.len());
@@ -433,7 +456,7 @@ fn truncated_recording_replays_everything_before_the_cut() {
     let dropped: Vec<usize> = (k..base.records.len()).collect();
     assert_lost_only(&run, &dropped, 1);
     // Nothing after the cut exists, so the opportunities are exactly the undamaged prefix.
-    let want = base.opps.iter().filter(|(i, ..)| *i < k).count();
+    let want = base.opps.iter().filter(|f| f.record < k).count();
     assert_eq!(run.reports.len(), want);
 }
 
@@ -543,7 +566,10 @@ fn garbage_records_are_counted_and_the_rest_replays_unchanged() {
     want.frames += 1;
     want.syncs += 1;
     want.unknown_pool += 1;
-    assert_eq!(run.engine, want, "only the unknown pool's Sync reached the engine");
+    assert_eq!(
+        run.engine, want,
+        "only the unknown pool's Sync reached the engine"
+    );
     assert_eq!(
         untimed_reports(&run.reports),
         untimed_reports(&sample_run().0.reports),

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::{SolCall, SolError};
 use polyarb_tools::{
-    AnvilOpts, ConfigParams, Dex, ExecutorSpec, PairInfo, PairSpec, Rpc, Toolchain, World,
-    WorldError, abi::IExecutor, abi::IUniswapV2Factory, amount_out, deploy_world, executor_owner,
-    render_config, swap_now,
+    AnvilOpts, ConfigParams, Dex, ExecutorSpec, PairInfo, PairSpec, Rpc, Toolchain, TxRequest,
+    World, WorldError, abi::IExecutor, abi::IUniswapV2Factory, amount_out, deploy_world,
+    executor_owner, render_config, swap_now,
 };
 
 use crate::{anvil, small_spec, small_world, stand_in_executor};
@@ -214,8 +214,13 @@ fn run_cycle(rpc: &Rpc, world: &World, executor: Address, owner: Address, trader
     );
 
     let before = rpc.balance_of(world.tokens[w].address, executor).unwrap();
-    rpc.transact_call(owner, executor, &call)
-        .unwrap_or_else(|e| panic!("{e}"));
+    // An explicit gas limit: anvil's estimate is taken at the pending block's timestamp, and
+    // if the swap lands in a later second the pairs' price-accumulator writes make it run out.
+    rpc.transact(&TxRequest {
+        gas: Some(1_000_000),
+        ..TxRequest::call(owner, executor, call.abi_encode())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let after = rpc.balance_of(world.tokens[w].address, executor).unwrap();
     assert_eq!(
         after - before,

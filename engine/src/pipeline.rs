@@ -182,35 +182,22 @@ where
     let cores = settings.cores;
 
     let feed = {
-        let clock = Arc::clone(&clock);
-        let stop = Arc::clone(&stop);
-        thread::Builder::new()
-            .name("polyarb-feed".into())
-            .spawn(move || {
-                pin_current("feed", cores.map(|c| c.feed));
-                feed_stage(port, frame_tx, tx_rx, ctl_tx, &*clock, &stop, spin)
-            })
-            .unwrap_or_else(|e| fatal_spawn("feed", &e))
+        let (clock, stop) = (Arc::clone(&clock), Arc::clone(&stop));
+        spawn_stage("feed", cores.map(|c| c.feed), move || {
+            feed_stage(port, frame_tx, tx_rx, ctl_tx, &*clock, &stop, spin)
+        })
     };
     let eng = {
         let clock = Arc::clone(&clock);
-        thread::Builder::new()
-            .name("polyarb-engine".into())
-            .spawn(move || {
-                pin_current("engine", cores.map(|c| c.engine));
-                engine_stage(engine, frame_rx, opp_tx, &*clock, spin)
-            })
-            .unwrap_or_else(|e| fatal_spawn("engine", &e))
+        spawn_stage("engine", cores.map(|c| c.engine), move || {
+            engine_stage(engine, frame_rx, opp_tx, &*clock, spin)
+        })
     };
     let sig = {
         let clock = Arc::clone(&clock);
-        thread::Builder::new()
-            .name("polyarb-signer".into())
-            .spawn(move || {
-                pin_current("signer", cores.map(|c| c.signer));
-                signer_stage(builder, opp_rx, tx_tx, ctl_rx, rep_tx, &*clock, spin)
-            })
-            .unwrap_or_else(|e| fatal_spawn("signer", &e))
+        spawn_stage("signer", cores.map(|c| c.signer), move || {
+            signer_stage(builder, opp_rx, tx_tx, ctl_rx, rep_tx, &*clock, spin)
+        })
     };
 
     // The main thread reports until the signer is gone and its report ring is drained.
@@ -243,9 +230,20 @@ where
     }
 }
 
-fn fatal_spawn(stage: &str, e: &std::io::Error) -> ! {
-    // Without a stage thread there is no pipeline; this is start-up, not outside input.
-    panic!("cannot spawn the {stage} thread: {e}")
+/// Starts a named stage thread pinned to `core` (loudly, see [`pin_current`]).
+fn spawn_stage<T: Send + 'static>(
+    stage: &'static str,
+    core: Option<usize>,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    thread::Builder::new()
+        .name(format!("polyarb-{stage}"))
+        .spawn(move || {
+            pin_current(stage, core);
+            body()
+        })
+        // Without a stage thread there is no pipeline; this is start-up, not outside input.
+        .unwrap_or_else(|e| panic!("cannot spawn the {stage} thread: {e}"))
 }
 
 fn join<T>(h: thread::JoinHandle<T>, stage: &str) -> T {
@@ -316,16 +314,7 @@ fn feed_stage<P: FeedPort>(
         // 1. Send what the signer produced.
         while let Ok(tx) = txs.pop() {
             busy = true;
-            match port.submit(&tx) {
-                Ok(()) => {
-                    stats.submitted += 1;
-                    submission.record_span(tx.recv_ns, clock.now_ns());
-                }
-                Err(e) => {
-                    stats.submit_errors += 1;
-                    tracing::error!(seq = tx.seq, nonce = tx.nonce, error = %e, "transaction not written");
-                }
-            }
+            submit(&mut port, &tx, clock, &mut stats, &mut submission);
         }
 
         // 2. Hand decoded frames on, oldest first.
@@ -403,21 +392,33 @@ fn feed_stage<P: FeedPort>(
     drop(frames);
     loop {
         match pop_or_done(&mut txs) {
-            Ok(tx) => match port.submit(&tx) {
-                Ok(()) => {
-                    stats.submitted += 1;
-                    submission.record_span(tx.recv_ns, clock.now_ns());
-                }
-                Err(e) => {
-                    stats.submit_errors += 1;
-                    tracing::error!(seq = tx.seq, nonce = tx.nonce, error = %e, "transaction not written");
-                }
-            },
+            Ok(tx) => submit(&mut port, &tx, clock, &mut stats, &mut submission),
             Err(true) => break,
             Err(false) => idle.idle(),
         }
     }
     (port, stats, submission)
+}
+
+/// Writes one signed transaction and records its submission latency (read → written).
+#[inline]
+fn submit<P: FeedPort>(
+    port: &mut P,
+    tx: &TxFrame,
+    clock: &dyn Clock,
+    stats: &mut FeedStats,
+    submission: &mut Latency,
+) {
+    match port.submit(tx) {
+        Ok(()) => {
+            stats.submitted += 1;
+            submission.record_span(tx.recv_ns, clock.now_ns());
+        }
+        Err(e) => {
+            stats.submit_errors += 1;
+            tracing::error!(seq = tx.seq, nonce = tx.nonce, error = %e, "transaction not written");
+        }
+    }
 }
 
 fn engine_stage(

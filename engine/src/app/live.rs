@@ -192,14 +192,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<(), AppError> {
     let builder = TxBuilder::new(signer, chain, nonce, executor, cfg.fee_bid());
     let port = LivePort::new(rpc, sender.0.0);
     let names = Names::new(&market);
-    let mut jsonl = match &args.opportunities {
-        Some(p) => {
-            Some(BufWriter::new(File::create(p).map_err(|e| {
-                AppError::Output(format!("{}: {e}", p.display()))
-            })?))
-        }
-        None => None,
-    };
+    let mut jsonl = super::create_optional(args.opportunities.as_deref())?;
     if let Some(limit) = args.max_runtime {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {

@@ -36,6 +36,18 @@ impl fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
+/// Creates `path` for buffered writing, if one was given.
+pub(crate) fn create_optional(
+    path: Option<&std::path::Path>,
+) -> Result<Option<std::io::BufWriter<std::fs::File>>, AppError> {
+    path.map(|p| {
+        std::fs::File::create(p)
+            .map(std::io::BufWriter::new)
+            .map_err(|e| AppError::Output(format!("{}: {e}", p.display())))
+    })
+    .transpose()
+}
+
 impl From<ConfigError> for AppError {
     fn from(e: ConfigError) -> Self {
         Self::Config(e)

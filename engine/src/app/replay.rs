@@ -221,14 +221,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     let cycles = engine.build_report().cycles;
     let builder = TxBuilder::new(signer, rcfg.chain_id, rcfg.nonce, executor, cfg.fee_bid());
 
-    let txs_out = match &args.txs {
-        Some(p) => {
-            Some(BufWriter::new(File::create(p).map_err(|e| {
-                AppError::Output(format!("{}: {e}", p.display()))
-            })?))
-        }
-        None => None,
-    };
+    let txs_out = super::create_optional(args.txs.as_deref())?;
     if !(args.speed >= 0.0 && args.speed.is_finite()) {
         return Err(AppError::Input(format!(
             "--speed {} is not a finite number >= 0",
@@ -255,14 +248,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
         tx_bytes: 0,
     };
 
-    let mut jsonl = match &args.opportunities {
-        Some(p) => {
-            Some(BufWriter::new(File::create(p).map_err(|e| {
-                AppError::Output(format!("{}: {e}", p.display()))
-            })?))
-        }
-        None => None,
-    };
+    let mut jsonl = super::create_optional(args.opportunities.as_deref())?;
     let names = Names::new(&market);
     let mut reports = Vec::new();
     let mut write_err = None;

@@ -1,0 +1,421 @@
+//! The hot path over the shipped sample (data/sample.*), decode → update → search → sign, and
+//! each stage alone, every group with the established crate REFERENCE.md measured beside it.
+//!
+//! `cargo bench -p polyarb-bench --bench pipeline` (one group: append a filter, e.g. `-- sign/`)
+//!
+//! - `sample_pass/*`: every payload in recorded order through a fresh engine (state is reset
+//!   per iteration; rebuilding it is outside the timing). Throughput is payloads.
+//! - `decode/*`: `polyarb_feeds::decode` vs serde_json into a borrowed struct and into `Value`.
+//! - `engine/*`: `Engine::on_frame` over the decoded sample vs the bare loop.
+//! - `sign/*`: `TxBuilder::build` (calldata + EIP-1559 sign + envelope) vs alloy, and the
+//!   ECDSA alone vs k256.
+
+use std::{hint::black_box, time::Duration};
+
+use alloy_consensus::{SignableTransaction, TxEip1559};
+use alloy_network::TxSignerSync;
+use alloy_primitives::{B256, Bytes, TxKind, U256};
+use alloy_signer_local::PrivateKeySigner;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
+use polyarb_bench::{Sample, replay_pass};
+use polyarb_engine::{
+    CALLDATA_MAX, OpportunityFrame, TxFrame, clock::MonoClock, encode_execute, submit::FeeBid,
+};
+use polyarb_feeds::{FrameKind, decode};
+use polyarb_signer::{Eip1559Tx, Signer};
+use serde::Deserialize;
+
+/// Keeps one `cargo bench` of both bench files near two minutes on a 2-vCPU VM.
+fn quick(g: &mut BenchmarkGroup<'_, WallTime>) {
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+}
+
+// ---- baselines for decode: the fields the decoder reads, borrowed, via serde's derive ----
+
+#[derive(Deserialize)]
+#[allow(
+    dead_code,
+    reason = "fields exist to be parsed; the bench times the parse"
+)]
+struct Note<'a, R> {
+    #[serde(borrow)]
+    method: &'a str,
+    #[serde(borrow)]
+    params: Params<'a, R>,
+}
+
+#[derive(Deserialize)]
+#[allow(
+    dead_code,
+    reason = "fields exist to be parsed; the bench times the parse"
+)]
+struct Params<'a, R> {
+    #[serde(borrow)]
+    subscription: &'a str,
+    result: R,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(
+    dead_code,
+    reason = "fields exist to be parsed; the bench times the parse"
+)]
+struct Log<'a> {
+    address: &'a str,
+    #[serde(borrow)]
+    topics: Vec<&'a str>,
+    data: &'a str,
+    block_number: &'a str,
+    transaction_index: &'a str,
+    log_index: &'a str,
+    removed: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(
+    dead_code,
+    reason = "fields exist to be parsed; the bench times the parse"
+)]
+struct Head<'a> {
+    number: &'a str,
+    base_fee_per_gas: &'a str,
+    timestamp: &'a str,
+}
+
+fn decode_group(
+    c: &mut Criterion,
+    name: &str,
+    payloads: &[&[u8]],
+    borrowed_baseline: impl Fn(&[u8]) -> bool,
+) {
+    for p in payloads {
+        assert!(decode(p, 0).is_ok_and(|d| d.frame().is_some()), "{name}");
+        assert!(borrowed_baseline(p), "{name}: baseline struct does not fit");
+    }
+    let mut g = c.benchmark_group(name);
+    quick(&mut g);
+    g.throughput(Throughput::Elements(payloads.len() as u64));
+    g.bench_function("polyarb_decode", |b| {
+        b.iter(|| {
+            for p in payloads {
+                black_box(decode(black_box(p), 1).ok());
+            }
+        })
+    });
+    g.bench_function("serde_json_borrowed_baseline", |b| {
+        b.iter(|| {
+            for p in payloads {
+                black_box(borrowed_baseline(black_box(p)));
+            }
+        })
+    });
+    g.bench_function("serde_json_value_baseline", |b| {
+        b.iter(|| {
+            for p in payloads {
+                black_box(serde_json::from_slice::<serde_json::Value>(black_box(p)).ok());
+            }
+        })
+    });
+    g.finish();
+}
+
+/// Parses a payload into the borrowed struct; the parsed value is consumed through `black_box`.
+fn parse_log(p: &[u8]) -> bool {
+    serde_json::from_slice::<Note<'_, Log<'_>>>(p)
+        .map(|n| black_box(n).params.result.removed)
+        .is_ok()
+}
+
+fn parse_head(p: &[u8]) -> bool {
+    serde_json::from_slice::<Note<'_, Head<'_>>>(p)
+        .map(|n| black_box(n).params.result.number.len())
+        .is_ok()
+}
+
+fn decode_benches(c: &mut Criterion, s: &Sample) {
+    let syncs = s.payloads_of(FrameKind::V2Sync);
+    let heads = s.payloads_of(FrameKind::NewHead);
+    // One payload over and over: REFERENCE.md's "parse one log notification" setting.
+    decode_group(c, "decode/one_sync_log", &syncs[..1], parse_log);
+    decode_group(c, "decode/sample_sync_logs", &syncs, parse_log);
+    decode_group(c, "decode/sample_new_heads", &heads, parse_head);
+}
+
+// ---- engine ----
+
+fn engine_benches(c: &mut Criterion, s: &Sample) {
+    let frames = s.frames();
+    let mut g = c.benchmark_group("engine/sample");
+    quick(&mut g);
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    g.bench_function("on_frame", |b| {
+        b.iter_batched_ref(
+            || s.engine().expect("engine builds"),
+            |engine| {
+                for f in &frames {
+                    black_box(engine.on_frame(black_box(f)));
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // The same loop and frame reads with no engine: what the harness itself costs.
+    g.bench_function("loop_overhead_baseline", |b| {
+        b.iter(|| {
+            for f in &frames {
+                black_box(black_box(f).block_number);
+            }
+        })
+    });
+    g.finish();
+}
+
+// ---- sign ----
+
+/// alloy's build + sighash + sign + EIP-2718 encode of the same transaction `TxBuilder`
+/// builds for `opp` (REFERENCE.md's ~46 µs row).
+fn alloy_build_sign(
+    signer: &PrivateKeySigner,
+    opp: &OpportunityFrame,
+    calldata: &[u8],
+    fields: &TxFields,
+    nonce: u64,
+) -> Vec<u8> {
+    let mut tx = TxEip1559 {
+        chain_id: fields.chain_id,
+        nonce,
+        gas_limit: fields.fees.gas_limit(opp.gas_limit),
+        max_fee_per_gas: fields.max_fee(opp),
+        max_priority_fee_per_gas: fields.fees.tip_wei,
+        to: TxKind::Call(fields.executor),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: Bytes::copy_from_slice(calldata),
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).expect("alloy signs");
+    let mut out = Vec::with_capacity(512);
+    tx.into_signed(sig).eip2718_encode(&mut out);
+    out
+}
+
+struct TxFields {
+    chain_id: u64,
+    executor: alloy_primitives::Address,
+    fees: FeeBid,
+}
+
+impl TxFields {
+    /// As `TxBuilder::build` bids: `base_fee · multiplier + tip`.
+    fn max_fee(&self, opp: &OpportunityFrame) -> u128 {
+        opp.base_fee
+            .saturating_mul(u128::from(self.fees.max_fee_multiplier))
+            .saturating_add(self.fees.tip_wei)
+    }
+}
+
+fn sign_benches(c: &mut Criterion, s: &Sample) {
+    let opps = s.opportunities().expect("engine builds");
+    // A 3-hop route: the longest calldata, the common case in the sample.
+    let opp = *opps
+        .iter()
+        .find(|o| o.hop_count == 3)
+        .or(opps.first())
+        .expect("the sample has opportunities");
+    let fields = TxFields {
+        chain_id: s.chain_id,
+        executor: s.executor,
+        fees: s.config.fee_bid(),
+    };
+    let mut calldata = [0u8; CALLDATA_MAX];
+    let n = encode_execute(&opp, opp.profit, &mut calldata).expect("route encodes");
+    let calldata = &calldata[..n];
+    let key = s.signer().expect("key");
+    // Export the raw key for the baselines; this is anvil's public dev key from [replay].
+    let alloy = PrivateKeySigner::from_slice(&key_bytes(s)).expect("key");
+    let k256_key = k256::ecdsa::SigningKey::from_slice(&key_bytes(s)).expect("key");
+    let clock = MonoClock::new();
+
+    // Same work check: alloy's bytes equal ours for the same nonce.
+    let mut frame = TxFrame::EMPTY;
+    s.tx_builder()
+        .expect("builder")
+        .build(&opp, &clock, &mut frame)
+        .expect("signs");
+    assert_eq!(
+        frame.raw(),
+        alloy_build_sign(&alloy, &opp, calldata, &fields, s.first_nonce).as_slice(),
+        "baseline must sign the same transaction"
+    );
+
+    let tx = Eip1559Tx {
+        chain_id: fields.chain_id,
+        nonce: s.first_nonce,
+        max_priority_fee_per_gas: fields.fees.tip_wei,
+        max_fee_per_gas: fields.max_fee(&opp),
+        gas_limit: fields.fees.gas_limit(opp.gas_limit),
+        to: fields.executor,
+        value: U256::ZERO,
+        input: calldata,
+    };
+    let hash: B256 = tx.signing_hash();
+
+    let mut g = c.benchmark_group("sign/one_3hop_tx");
+    quick(&mut g);
+    let mut builder = s.tx_builder().expect("builder");
+    g.bench_function("polyarb_txbuilder_build", |b| {
+        // The nonce advances on every call, as it does live.
+        b.iter(|| {
+            builder
+                .build(black_box(&opp), &clock, &mut frame)
+                .expect("signs");
+            black_box(frame.len)
+        })
+    });
+    let mut nonce = s.first_nonce;
+    g.bench_function("alloy_build_sign_encode_baseline", |b| {
+        b.iter(|| {
+            nonce += 1;
+            black_box(alloy_build_sign(
+                &alloy,
+                black_box(&opp),
+                calldata,
+                &fields,
+                nonce,
+            ))
+        })
+    });
+    g.bench_function("polyarb_sign_hash", |b| {
+        b.iter(|| black_box(key.sign_hash(black_box(&hash)).expect("signs")))
+    });
+    g.bench_function("k256_sign_prehash_recoverable_baseline", |b| {
+        b.iter(|| {
+            black_box(
+                k256_key
+                    .sign_prehash_recoverable(black_box(hash.as_slice()))
+                    .expect("signs"),
+            )
+        })
+    });
+    g.finish();
+}
+
+/// The `[replay]` key's 32 bytes, parsed from the config text (our `Signer` never exports it).
+fn key_bytes(s: &Sample) -> [u8; 32] {
+    let hex = s
+        .config
+        .replay
+        .as_ref()
+        .and_then(|r| r.key.as_deref())
+        .expect("[replay].key");
+    let v = alloy_primitives::hex::decode(hex).expect("hex key");
+    let mut k = [0u8; 32];
+    k.copy_from_slice(&v);
+    assert_eq!(
+        Signer::from_bytes(&k).expect("key").address(),
+        s.signer().expect("key").address()
+    );
+    k
+}
+
+// ---- the whole pass ----
+
+fn pass_benches(c: &mut Criterion, s: &Sample) {
+    let clock = MonoClock::new();
+    let alloy = PrivateKeySigner::from_slice(&key_bytes(s)).expect("key");
+    let fields = TxFields {
+        chain_id: s.chain_id,
+        executor: s.executor,
+        fees: s.config.fee_bid(),
+    };
+    let mut g = c.benchmark_group("sample_pass");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6))
+        .sample_size(10);
+    g.throughput(Throughput::Elements(s.payloads.len() as u64));
+
+    g.bench_function("decode_update_search_sign", |b| {
+        b.iter_batched_ref(
+            || {
+                (
+                    s.engine().expect("engine"),
+                    s.tx_builder().expect("builder"),
+                    Box::new(TxFrame::EMPTY),
+                )
+            },
+            |(engine, builder, frame)| {
+                replay_pass(&s.payloads, engine, &clock, |opp| {
+                    black_box(builder.build(opp, &clock, frame).is_ok());
+                })
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The established signer in the same seat: calldata + alloy build/sign/encode.
+    g.bench_function("decode_update_search_alloy_sign_baseline", |b| {
+        b.iter_batched_ref(
+            || (s.engine().expect("engine"), s.first_nonce),
+            |(engine, nonce)| {
+                let mut calldata = [0u8; CALLDATA_MAX];
+                replay_pass(&s.payloads, engine, &clock, |opp| {
+                    if let Ok(n) = encode_execute(opp, opp.profit, &mut calldata) {
+                        black_box(alloy_build_sign(
+                            &alloy,
+                            opp,
+                            &calldata[..n],
+                            &fields,
+                            *nonce,
+                        ));
+                        *nonce += 1;
+                    }
+                })
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // Without the signer: what decode + update + search cost on their own.
+    g.bench_function("decode_update_search_no_sign", |b| {
+        b.iter_batched_ref(
+            || s.engine().expect("engine"),
+            |engine| {
+                replay_pass(&s.payloads, engine, &clock, |opp| {
+                    black_box(opp);
+                })
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+/// One line of context for the report: what a pass over the sample does.
+fn describe(s: &Sample) {
+    let mut engine = s.engine().expect("engine");
+    let n = replay_pass(&s.payloads, &mut engine, &MonoClock::new(), |_| {});
+    let e = engine.stats();
+    println!(
+        "sample: {} payloads ({} Sync logs, {} newHeads); {} pools, {} cycles; per pass: {} \
+         opportunities, {} cycles screened, {} sized",
+        n.payloads,
+        e.syncs,
+        e.heads,
+        engine.pool_count(),
+        engine.cycle_count(),
+        n.opportunities,
+        e.screened,
+        e.sized,
+    );
+}
+
+fn main() {
+    let sample = Sample::load().unwrap_or_else(|e| panic!("{e}"));
+    describe(&sample);
+    let mut c = Criterion::default().configure_from_args();
+    pass_benches(&mut c, &sample);
+    decode_benches(&mut c, &sample);
+    engine_benches(&mut c, &sample);
+    sign_benches(&mut c, &sample);
+    c.final_summary();
+}

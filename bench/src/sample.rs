@@ -1,0 +1,350 @@
+//! The shipped sample in memory, and one in-order pass over it.
+
+use std::{collections::HashMap, fmt, fs::File, io::BufReader, path::Path, path::PathBuf};
+
+use alloy_primitives::Address;
+use polyarb_engine::{
+    BuildError, Engine, MarketSpec, OpportunityFrame,
+    clock::Clock,
+    config::{Config, ConfigError},
+    snapshot::{self, SnapshotError},
+    submit::TxBuilder,
+};
+use polyarb_feeds::{Decoded, FeedFrame, FrameKind, RecordError, RecordReader, decode};
+use polyarb_signer::{KeyError, Signer};
+
+/// One recorded websocket payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload {
+    /// When the recorder read it, ns on the recorder's pipeline clock.
+    pub recv_ns: u64,
+    /// The message, as received.
+    pub bytes: Vec<u8>,
+}
+
+/// Why the sample could not be loaded.
+#[derive(Debug)]
+pub enum FixtureError {
+    /// A file could not be opened.
+    Io(PathBuf, std::io::Error),
+    /// The recording is unreadable or damaged (the benches want every payload).
+    Record(RecordError),
+    /// The snapshot is unreadable.
+    Snapshot(SnapshotError),
+    /// The config is unreadable.
+    Config(ConfigError),
+    /// The config lacks something replay needs; names it.
+    Missing(&'static str),
+    /// The `[replay]` key does not parse.
+    Key(KeyError),
+    /// The engine rejects the snapshot.
+    Build(BuildError),
+}
+
+impl fmt::Display for FixtureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(p, e) => write!(f, "cannot open {}: {e}", p.display()),
+            Self::Record(e) => write!(f, "sample recording: {e}"),
+            Self::Snapshot(e) => write!(f, "sample snapshot: {e}"),
+            Self::Config(e) => write!(f, "sample config: {e}"),
+            Self::Missing(what) => write!(f, "sample config has no {what}"),
+            Self::Key(e) => write!(f, "sample [replay].key: {e}"),
+            Self::Build(e) => write!(f, "sample market: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FixtureError {}
+
+/// The shipped sample, loaded once: payloads in recorded order, the market snapshot the
+/// recording starts from, and what `[replay]` signs with.
+pub struct Sample {
+    /// Every payload of `sample.rec`, in order.
+    pub payloads: Vec<Payload>,
+    /// The pool snapshot (`sample.snapshot.json`).
+    pub market: MarketSpec,
+    /// The config (`sample.toml`).
+    pub config: Config,
+    /// `[replay].key`: anvil's public dev key, never a real one.
+    key: String,
+    /// `[replay].chain_id`.
+    pub chain_id: u64,
+    /// `[replay].nonce`: the first nonce a fresh builder signs with.
+    pub first_nonce: u64,
+    /// `[signer].executor`: the `to` of every transaction.
+    pub executor: Address,
+}
+
+impl fmt::Debug for Sample {
+    // By hand so the key stays out of bench output, as the signer's own `Debug` does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sample")
+            .field("payloads", &self.payloads.len())
+            .field("pools", &self.market.pools.len())
+            .field("chain_id", &self.chain_id)
+            .field("first_nonce", &self.first_nonce)
+            .field("executor", &self.executor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sample {
+    /// The workspace's `data/` directory, where the sample ships.
+    pub fn data_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("data")
+    }
+
+    /// Loads `data/sample.{rec,snapshot.json,toml}` from [`Sample::data_dir`].
+    pub fn load() -> Result<Self, FixtureError> {
+        Self::load_from(&Self::data_dir(), "sample")
+    }
+
+    /// Loads `<dir>/<stem>.rec`, `<stem>.snapshot.json` and `<stem>.toml`.
+    ///
+    /// The config is read with an empty environment, not the process's: a `POLYARB_EXECUTOR`
+    /// in the shell must not change what the benches sign.
+    pub fn load_from(dir: &Path, stem: &str) -> Result<Self, FixtureError> {
+        let rec = dir.join(format!("{stem}.rec"));
+        let file = File::open(&rec).map_err(|e| FixtureError::Io(rec.clone(), e))?;
+        let mut reader = RecordReader::new(BufReader::new(file)).map_err(FixtureError::Record)?;
+        let mut payloads = Vec::new();
+        while let Some(r) = reader.next_ref() {
+            let r = r.map_err(FixtureError::Record)?;
+            payloads.push(Payload {
+                recv_ns: r.recv_ns,
+                bytes: r.payload.to_vec(),
+            });
+        }
+        let (market, _chain) = snapshot::read(&dir.join(format!("{stem}.snapshot.json")))
+            .map_err(FixtureError::Snapshot)?;
+        let config = Config::load(
+            &dir.join(format!("{stem}.toml")),
+            &HashMap::<String, String>::new(),
+        )
+        .map_err(FixtureError::Config)?;
+        let replay = config
+            .replay
+            .clone()
+            .ok_or(FixtureError::Missing("[replay] section"))?;
+        let key = replay.key.ok_or(FixtureError::Missing("[replay].key"))?;
+        let executor = config.executor().map_err(FixtureError::Config)?;
+        let sample = Self {
+            payloads,
+            market,
+            config,
+            key,
+            chain_id: replay.chain_id,
+            first_nonce: replay.nonce,
+            executor,
+        };
+        // Fail here, once, rather than inside a bench's setup closure.
+        sample.signer()?;
+        sample.engine()?;
+        Ok(sample)
+    }
+
+    /// The `[replay]` signer.
+    pub fn signer(&self) -> Result<Signer, FixtureError> {
+        Signer::from_hex(&self.key).map_err(FixtureError::Key)
+    }
+
+    /// A fresh engine at the snapshot's state, built as `polyarb replay` builds it.
+    pub fn engine(&self) -> Result<Engine, FixtureError> {
+        Engine::new(&self.market, self.config.search_params()).map_err(FixtureError::Build)
+    }
+
+    /// A fresh builder at `[replay].nonce`, bidding as the config says.
+    pub fn tx_builder(&self) -> Result<TxBuilder, FixtureError> {
+        Ok(TxBuilder::new(
+            self.signer()?,
+            self.chain_id,
+            self.first_nonce,
+            self.executor,
+            self.config.fee_bid(),
+        ))
+    }
+
+    /// Payloads that decode to a frame of `kind`, in order.
+    pub fn payloads_of(&self, kind: FrameKind) -> Vec<&[u8]> {
+        self.payloads
+            .iter()
+            .filter(|p| {
+                decode(&p.bytes, p.recv_ns)
+                    .ok()
+                    .and_then(|d| d.frame().map(|f| f.kind))
+                    == Some(kind)
+            })
+            .map(|p| p.bytes.as_slice())
+            .collect()
+    }
+
+    /// Every payload decoded (with its recorded time), frames only, in order.
+    pub fn frames(&self) -> Vec<FeedFrame> {
+        self.payloads
+            .iter()
+            .filter_map(|p| match decode(&p.bytes, p.recv_ns) {
+                Ok(Decoded::Frame(f)) => Some(f),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The opportunities a fresh engine finds over the whole sample, in order.
+    pub fn opportunities(&self) -> Result<Vec<OpportunityFrame>, FixtureError> {
+        let mut engine = self.engine()?;
+        Ok(self
+            .frames()
+            .iter()
+            .filter_map(|f| engine.on_frame(f))
+            .collect())
+    }
+}
+
+/// What one [`replay_pass`] saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassCounts {
+    /// Payloads read.
+    pub payloads: u64,
+    /// Payloads that decoded to a frame (and went to the engine).
+    pub frames: u64,
+    /// Payloads that decoded to something else (a response, an untracked notification).
+    pub other: u64,
+    /// Payloads that did not decode.
+    pub decode_errors: u64,
+    /// Opportunities the engine returned (each handed to `on_opportunity`).
+    pub opportunities: u64,
+}
+
+/// One in-order pass of `payloads` through the decoder and `engine`, as the feed and engine
+/// stages run it: each payload is stamped with `clock` and decoded, each frame applied, and
+/// each opportunity stamped (`detect_ns`) and handed to `on_opportunity` (the signer's work,
+/// or nothing). The engine's state moves on: pass a fresh one to replay from the snapshot.
+#[inline]
+pub fn replay_pass(
+    payloads: &[Payload],
+    engine: &mut Engine,
+    clock: &dyn Clock,
+    mut on_opportunity: impl FnMut(&OpportunityFrame),
+) -> PassCounts {
+    let mut n = PassCounts::default();
+    for p in payloads {
+        n.payloads += 1;
+        match decode(&p.bytes, clock.now_ns()) {
+            Ok(Decoded::Frame(f)) => {
+                n.frames += 1;
+                if let Some(mut opp) = engine.on_frame(&f) {
+                    opp.detect_ns = clock.now_ns();
+                    n.opportunities += 1;
+                    on_opportunity(&opp);
+                }
+            }
+            Ok(_) => n.other += 1,
+            Err(_) => n.decode_errors += 1,
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use alloy_primitives::Keccak256;
+    use polyarb_engine::{
+        TxFrame,
+        app::replay::{ReplayArgs, replay},
+        clock::MonoClock,
+    };
+    use polyarb_feeds::RecordWriter;
+
+    use super::*;
+
+    #[test]
+    fn sample_loads_and_every_payload_decodes() {
+        let s = Sample::load().expect("sample loads");
+        assert!(!s.payloads.is_empty());
+        let syncs = s.payloads_of(FrameKind::V2Sync).len();
+        let heads = s.payloads_of(FrameKind::NewHead).len();
+        assert!(syncs > 0 && heads > 0);
+        assert_eq!(syncs + heads, s.payloads.len());
+        assert_eq!(s.frames().len(), s.payloads.len());
+    }
+
+    #[test]
+    fn pass_counts_match_the_engine_and_every_opportunity_signs() {
+        let s = Sample::load().expect("sample loads");
+        let mut engine = s.engine().expect("engine");
+        let mut builder = s.tx_builder().expect("builder");
+        let clock = MonoClock::new();
+        let mut tx = TxFrame::EMPTY;
+        let mut signed = 0u64;
+        let n = replay_pass(&s.payloads, &mut engine, &clock, |opp| {
+            if builder.build(opp, &clock, &mut tx).is_ok() {
+                signed += 1;
+            }
+        });
+        assert_eq!(n.payloads, s.payloads.len() as u64);
+        assert_eq!(n.frames, n.payloads);
+        assert_eq!(n.decode_errors + n.other, 0);
+        assert_eq!(n.opportunities, engine.stats().opportunities);
+        assert!(n.opportunities > 0, "the sample should exercise the signer");
+        assert_eq!(signed, n.opportunities);
+        assert_eq!(
+            s.opportunities().expect("engine").len() as u64,
+            n.opportunities
+        );
+    }
+
+    /// The bench's single-threaded pass signs byte-for-byte what `polyarb replay` (three
+    /// pinned stages and rings) signs, so the bench measures the real workload. A prefix of the
+    /// sample keeps the debug-build test short.
+    #[test]
+    fn pass_signs_what_polyarb_replay_signs() {
+        const PREFIX: usize = 150;
+        let s = Sample::load().expect("sample loads");
+        let dir = std::env::temp_dir().join(format!("polyarb-bench-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp dir");
+        let rec = dir.join("prefix.rec");
+        let mut w = RecordWriter::new(File::create(&rec).expect("create"), 0, "bench test")
+            .expect("header");
+        for p in s.payloads.iter().take(PREFIX) {
+            w.write(p.recv_ns, &p.bytes).expect("write");
+        }
+        w.flush().expect("flush");
+        drop(w);
+
+        let data = Sample::data_dir();
+        let summary = replay(&ReplayArgs {
+            recording: rec,
+            snapshot: data.join("sample.snapshot.json"),
+            config: data.join("sample.toml"),
+            opportunities: None,
+            txs: None,
+            speed: 0.0,
+        })
+        .expect("replay runs");
+        fs::remove_dir_all(&dir).ok();
+
+        let mut engine = s.engine().expect("engine");
+        let mut builder = s.tx_builder().expect("builder");
+        let clock = MonoClock::new();
+        let mut tx = TxFrame::EMPTY;
+        let mut digest = Keccak256::new();
+        let mut signed = 0u64;
+        replay_pass(&s.payloads[..PREFIX], &mut engine, &clock, |opp| {
+            builder.build(opp, &clock, &mut tx).expect("signs");
+            digest.update(tx.raw());
+            signed += 1;
+        });
+        assert!(signed > 0);
+        assert_eq!(summary.outcome.port.txs, signed);
+        assert_eq!(
+            summary.outcome.port.digest(),
+            digest.finalize().0,
+            "signed bytes differ from `polyarb replay` (is POLYARB_EXECUTOR set in the environment?)"
+        );
+    }
+}

@@ -149,6 +149,7 @@ fn pop_spin<Q: Spsc>(rx: &mut Q::Rx) -> FeedFrame {
         if let Some(v) = Q::try_pop(rx) {
             return v;
         }
+        spin_loop();
     }
 }
 

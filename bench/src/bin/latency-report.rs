@@ -33,7 +33,19 @@ fn main() {
 fn run<Q: Spsc>(samples: &mut Vec<u64>, trips: u64) {
     round_trip_samples::<Q>(WARM_UP, Pins::TWO_CORES, samples);
     round_trip_samples::<Q>(trips, Pins::TWO_CORES, samples);
+    // Before sorting: p50 of each tenth of the run, in time order. A step between tenths means
+    // the machine changed under the run (on a VM, the host moving a vCPU next to the other
+    // one's SMT sibling or away from it), not the queue.
+    let tenths: Vec<String> = samples
+        .chunks(samples.len().div_ceil(10).max(1))
+        .map(|c| {
+            let mut c = c.to_vec();
+            c.sort_unstable();
+            c[c.len() / 2].to_string()
+        })
+        .collect();
     row(Q::NAME, samples);
+    println!("{:<28} p50 per tenth: {}", "", tenths.join(" "));
 }
 
 /// Each round-trip sample holds one clock read; this is what a read costs here.

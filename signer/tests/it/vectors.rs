@@ -8,18 +8,12 @@ use k256::ecdsa::{RecoveryId, VerifyingKey};
 use polyarb_signer::{Eip1559Tx, Signer};
 use serde_json::Value;
 
-/// `shared/` sits beside the workspace checkout (`main/`), locally and in CI.
+/// The vectors live in `signer/tests/vectors/` (copied from the team's `shared/vectors/`, see the
+/// README there), so the tests run from any clone.
 fn load(name: &str) -> Value {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "..",
-        "shared",
-        "vectors",
-        name,
-    ]
-    .iter()
-    .collect();
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "vectors", name]
+        .iter()
+        .collect();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("test vectors {} unreadable: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

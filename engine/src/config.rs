@@ -600,6 +600,16 @@ decimals = 18
     }
 
     #[test]
+    fn shipped_examples_parse() {
+        for name in ["docs/polygon.example.toml", "data/sample.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
+            let c = Config::load(&path, &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+            assert!(c.dexes.len() >= 2, "{name}");
+            assert!(c.cores.is_some(), "{name}");
+        }
+    }
+
+    #[test]
     fn missing_file_is_an_io_error() {
         let e = Config::load(Path::new("/nonexistent/polyarb.toml"), &ProcessEnv).unwrap_err();
         assert!(matches!(e, ConfigError::Io { .. }));

@@ -73,30 +73,10 @@ fn the_counter_sees_allocations() {
 #[test]
 fn on_frame_does_not_allocate() {
     let (spec, mut model) = market(&[
-        (
-            Q_MATIC_USDC,
-            0,
-            (WMATIC, 2_000_000 * units(18)),
-            (USDC, 1_000_000 * units(6)),
-        ),
-        (
-            P_MATIC_USDC,
-            1,
-            (WMATIC, 1_000_000 * units(18)),
-            (USDC, 500_000 * units(6)),
-        ),
-        (
-            Q_WETH_MATIC,
-            0,
-            (WETH, 500 * units(18)),
-            (WMATIC, 2_000_000 * units(18)),
-        ),
-        (
-            P_WETH_USDC,
-            1,
-            (WETH, 400 * units(18)),
-            (USDC, 800_000 * units(6)),
-        ),
+        Q_MATIC_USDC_POOL,
+        P_MATIC_USDC_POOL,
+        Q_WETH_MATIC_POOL,
+        P_WETH_USDC_POOL,
     ]);
     let mut engine = Engine::new(&spec, SearchParams::new(WMATIC, vec![WMATIC, USDC])).unwrap();
 

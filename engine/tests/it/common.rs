@@ -101,6 +101,35 @@ pub type Side = (Address, u128);
 /// A pool as the tests write it: `(pair, dex index, side a, side b)`.
 pub type PoolDef = (Address, u8, Side, Side);
 
+/// WMATIC/USDC on DEX 0 (30 bps) at 0.5 USDC per WMATIC.
+pub const Q_MATIC_USDC_POOL: PoolDef = (
+    Q_MATIC_USDC,
+    0,
+    (WMATIC, 2_000_000 * units(18)),
+    (USDC, 1_000_000 * units(6)),
+);
+/// WMATIC/USDC on DEX 1 (20 bps), half as deep, same price.
+pub const P_MATIC_USDC_POOL: PoolDef = (
+    P_MATIC_USDC,
+    1,
+    (WMATIC, 1_000_000 * units(18)),
+    (USDC, 500_000 * units(6)),
+);
+/// WETH/WMATIC on DEX 0 at 4,000 WMATIC per WETH.
+pub const Q_WETH_MATIC_POOL: PoolDef = (
+    Q_WETH_MATIC,
+    0,
+    (WETH, 500 * units(18)),
+    (WMATIC, 2_000_000 * units(18)),
+);
+/// WETH/USDC on DEX 1 at 2,000 USDC per WETH (consistent with the two above).
+pub const P_WETH_USDC_POOL: PoolDef = (
+    P_WETH_USDC,
+    1,
+    (WETH, 400 * units(18)),
+    (USDC, 800_000 * units(6)),
+);
+
 /// Builds a market from `(pair, dex, (token a, reserve a), (token b, reserve b))`, sorting each
 /// pair's tokens as the pair contract does. DEX 0 charges 30 bps, DEX 1 20 bps.
 pub fn market(pools: &[PoolDef]) -> (MarketSpec, Model) {

@@ -65,26 +65,7 @@ proptest! {
 
 #[test]
 fn an_engine_opportunity_round_trips_through_sol_decoding() {
-    let (spec, mut model) = market(&[
-        (
-            Q_MATIC_USDC,
-            0,
-            (WMATIC, 2_000_000 * units(18)),
-            (USDC, 1_000_000 * units(6)),
-        ),
-        (
-            Q_WETH_MATIC,
-            0,
-            (WETH, 500 * units(18)),
-            (WMATIC, 2_000_000 * units(18)),
-        ),
-        (
-            P_WETH_USDC,
-            1,
-            (WETH, 400 * units(18)),
-            (USDC, 800_000 * units(6)),
-        ),
-    ]);
+    let (spec, mut model) = market(&[Q_MATIC_USDC_POOL, Q_WETH_MATIC_POOL, P_WETH_USDC_POOL]);
     let mut e = Engine::new(&spec, SearchParams::new(WMATIC, vec![USDC])).unwrap();
     let f = sync_model(
         &mut model,

@@ -11,74 +11,22 @@ use crate::common::*;
 
 /// WMATIC/USDC at 0.5 USDC per WMATIC on both DEXes.
 fn two_dex() -> (polyarb_engine::MarketSpec, Model) {
-    market(&[
-        (
-            Q_MATIC_USDC,
-            0,
-            (WMATIC, 2_000_000 * units(18)),
-            (USDC, 1_000_000 * units(6)),
-        ),
-        (
-            P_MATIC_USDC,
-            1,
-            (WMATIC, 1_000_000 * units(18)),
-            (USDC, 500_000 * units(6)),
-        ),
-    ])
+    market(&[Q_MATIC_USDC_POOL, P_MATIC_USDC_POOL])
 }
 
 /// `two_dex` plus WETH at 4000 WMATIC = 2000 USDC: consistent prices everywhere.
 fn full() -> (polyarb_engine::MarketSpec, Model) {
     market(&[
-        (
-            Q_MATIC_USDC,
-            0,
-            (WMATIC, 2_000_000 * units(18)),
-            (USDC, 1_000_000 * units(6)),
-        ),
-        (
-            P_MATIC_USDC,
-            1,
-            (WMATIC, 1_000_000 * units(18)),
-            (USDC, 500_000 * units(6)),
-        ),
-        (
-            Q_WETH_MATIC,
-            0,
-            (WETH, 500 * units(18)),
-            (WMATIC, 2_000_000 * units(18)),
-        ),
-        (
-            P_WETH_USDC,
-            1,
-            (WETH, 400 * units(18)),
-            (USDC, 800_000 * units(6)),
-        ),
+        Q_MATIC_USDC_POOL,
+        P_MATIC_USDC_POOL,
+        Q_WETH_MATIC_POOL,
+        P_WETH_USDC_POOL,
     ])
 }
 
 /// One pool per pair: only triangles exist.
 fn triangle() -> (polyarb_engine::MarketSpec, Model) {
-    market(&[
-        (
-            Q_MATIC_USDC,
-            0,
-            (WMATIC, 2_000_000 * units(18)),
-            (USDC, 1_000_000 * units(6)),
-        ),
-        (
-            Q_WETH_MATIC,
-            0,
-            (WETH, 500 * units(18)),
-            (WMATIC, 2_000_000 * units(18)),
-        ),
-        (
-            P_WETH_USDC,
-            1,
-            (WETH, 400 * units(18)),
-            (USDC, 800_000 * units(6)),
-        ),
-    ])
+    market(&[Q_MATIC_USDC_POOL, Q_WETH_MATIC_POOL, P_WETH_USDC_POOL])
 }
 
 fn params(start: &[Address]) -> SearchParams {

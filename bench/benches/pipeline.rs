@@ -18,10 +18,10 @@ use alloy_primitives::{B256, Bytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use polyarb_bench::{Sample, replay_pass};
-use polyarb_engine::{
-    CALLDATA_MAX, OpportunityFrame, TxFrame, clock::MonoClock, encode_execute, submit::FeeBid,
-};
-use polyarb_feeds::{FrameKind, decode};
+use polyarb_core::FrameKind;
+use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TxFrame, encode_execute};
+use polyarb_engine::{clock::MonoClock, txbuild::FeeBid};
+use polyarb_feeds::decode;
 use polyarb_signer::{Eip1559Tx, Signer};
 use serde::Deserialize;
 

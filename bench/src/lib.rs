@@ -1,11 +1,11 @@
 //! Shared fixtures for polyarb's criterion benches (`benches/`) and the `latency-report` binary.
 //!
 //! - [`Sample`]: the shipped sample (`data/sample.rec`, `.snapshot.json`, `.toml`) read into
-//!   memory once, with builders for a fresh [`Engine`](polyarb_engine::Engine) and
-//!   [`TxBuilder`](polyarb_engine::submit::TxBuilder), and [`replay_pass`]: decode → update →
+//!   memory once, with builders for a fresh [`Engine`](polyarb_core::Engine) and
+//!   [`TxBuilder`](polyarb_engine::txbuild::TxBuilder), and [`replay_pass`]: decode → update →
 //!   search over it in order, as the pipeline's stages do, minus the rings and threads.
 //! - [`rings`]: SPSC ping-pong between two pinned threads through `rtrb` or
-//!   `crossbeam-channel`, a [`FeedFrame`](polyarb_feeds::FeedFrame) as the payload.
+//!   `crossbeam-channel`, a [`FeedFrame`](polyarb_core::FeedFrame) as the payload.
 //!
 //! Timing lives in the benches and the report binary, never in tests.
 //!

@@ -16,8 +16,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use polyarb_core::FeedFrame;
 use polyarb_engine::threads::{Pinned, pin_current};
-use polyarb_feeds::FeedFrame;
 
 /// A bounded single-producer single-consumer queue, reduced to what a ping-pong needs.
 pub trait Spsc {
@@ -108,7 +108,7 @@ pub fn test_frame() -> FeedFrame {
     let mut f = FeedFrame::EMPTY;
     f.block_number = 0xa7;
     f.address = [0x5a; 20];
-    f.words = [[0xc3; 32]; polyarb_feeds::FRAME_WORDS];
+    f.words = [[0xc3; 32]; polyarb_core::FRAME_WORDS];
     f
 }
 

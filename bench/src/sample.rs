@@ -3,14 +3,15 @@
 use std::{collections::HashMap, fmt, fs::File, io::BufReader, path::Path, path::PathBuf};
 
 use alloy_primitives::Address;
+use polyarb_core::{BuildError, Engine, MarketSpec, OpportunityFrame};
+use polyarb_core::{FeedFrame, FrameKind};
 use polyarb_engine::{
-    BuildError, Engine, MarketSpec, OpportunityFrame,
     clock::Clock,
     config::{Config, ConfigError},
     snapshot::{self, SnapshotError},
-    submit::TxBuilder,
+    txbuild::TxBuilder,
 };
-use polyarb_feeds::{Decoded, FeedFrame, FrameKind, RecordError, RecordReader, decode};
+use polyarb_feeds::{Decoded, RecordError, RecordReader, decode};
 use polyarb_signer::{KeyError, Signer};
 
 /// One recorded websocket payload.
@@ -253,8 +254,8 @@ mod tests {
     use std::fs;
 
     use alloy_primitives::Keccak256;
+    use polyarb_core::TxFrame;
     use polyarb_engine::{
-        TxFrame,
         app::replay::{ReplayArgs, replay},
         clock::MonoClock,
     };

@@ -19,7 +19,7 @@ use std::{
 use alloy_primitives::Address;
 use serde::Deserialize;
 
-use crate::{DexSpec, TokenSpec};
+use polyarb_core::{DexSpec, TokenSpec};
 
 /// Default name of the environment variable holding the signing key (hex).
 pub const DEFAULT_KEY_ENV: &str = "POLYARB_PRIVATE_KEY";
@@ -458,8 +458,9 @@ impl Config {
     }
 
     /// Search parameters for the engine.
-    pub fn search_params(&self) -> crate::SearchParams {
-        let mut p = crate::SearchParams::new(self.native_address(), self.start_token_addresses());
+    pub fn search_params(&self) -> polyarb_core::SearchParams {
+        let mut p =
+            polyarb_core::SearchParams::new(self.native_address(), self.start_token_addresses());
         p.tip_wei = self.gas.tip_wei;
         p.gas_base = self.gas.gas_base;
         p.gas_per_hop = self.gas.gas_per_hop;
@@ -469,8 +470,8 @@ impl Config {
     }
 
     /// Fee bid for the transaction builder.
-    pub fn fee_bid(&self) -> crate::submit::FeeBid {
-        crate::submit::FeeBid {
+    pub fn fee_bid(&self) -> crate::txbuild::FeeBid {
+        crate::txbuild::FeeBid {
             tip_wei: self.gas.tip_wei,
             max_fee_multiplier: self.gas.max_fee_multiplier,
             limit_headroom_pct: self.gas.limit_headroom_pct,

@@ -26,17 +26,18 @@ use std::{
     thread,
 };
 
-use polyarb_feeds::{Decoded, FeedFrame, Reply};
+use polyarb_core::FeedFrame;
+use polyarb_feeds::{Decoded, Reply};
 use rtrb::{Consumer, Producer, RingBuffer};
 
 use crate::{
-    Engine, EngineStats, OpportunityFrame, TxFrame,
     clock::Clock,
     config::{CoreMap, PipelineConfig},
     latency::{Latency, LatencyReport},
-    submit::{SubmitError, TxBuilder},
     threads::{Idle, pin_current, stages_share_cores},
+    txbuild::{SubmitError, TxBuilder},
 };
+use polyarb_core::{Engine, EngineStats, OpportunityFrame, TxFrame};
 
 /// Feed → signer control messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,10 +5,8 @@ use std::{collections::HashMap, fmt::Write as _};
 
 use alloy_primitives::Address;
 
-use crate::{
-    MarketSpec,
-    pipeline::{FeedStats, Report, SignerStats},
-};
+use crate::pipeline::{FeedStats, Report, SignerStats};
+use polyarb_core::MarketSpec;
 
 /// Names for addresses, built once from the market.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::{fmt, path::Path};
 
 use serde::{Deserialize, Serialize};
 
-use crate::MarketSpec;
+use polyarb_core::MarketSpec;
 
 /// Value of the `format` field.
 pub const SNAPSHOT_FORMAT: &str = "polyarb-snapshot";
@@ -110,8 +110,8 @@ pub fn read(path: &Path) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DexSpec, PoolSpec, TokenSpec};
     use alloy_primitives::Address;
+    use polyarb_core::{DexSpec, PoolSpec, TokenSpec};
 
     fn market() -> MarketSpec {
         let a = Address::repeat_byte(1);

@@ -6,9 +6,9 @@
 //! we do not read are still walked and grammar-checked, so a payload either decodes exactly or is
 //! rejected; it is never half read.
 
-use crate::frame::{FeedFrame, FrameKind};
 use crate::hex::{self, HexError};
 use crate::json::{JStr, MAX_DEPTH, Scanner, plain_u64};
+use polyarb_core::{FeedFrame, FrameKind};
 
 /// `keccak256("Sync(uint112,uint112)")`, topic0 of the Uniswap-V2-style reserve update.
 pub const SYNC_TOPIC: [u8; 32] =

@@ -15,7 +15,6 @@
 #![forbid(unsafe_code)]
 
 mod decode;
-mod frame;
 mod hex;
 mod json;
 mod record;
@@ -23,7 +22,6 @@ mod rpc;
 mod ws;
 
 pub use decode::{DecodeError, Decoded, IgnoreReason, Reply, Response, SYNC_TOPIC, decode};
-pub use frame::{FRAME_WORDS, FeedFrame, FrameKind};
 pub use record::{
     Corruption, MAX_RECORD_PAYLOAD, RECORD_MAGIC, RECORD_VERSION, Record, RecordError,
     RecordHeader, RecordReader, RecordRef, RecordWriter,

@@ -1,7 +1,34 @@
 //! The sans-IO core of polyarb: what turns decoded pool events into sized, valued arbitrage
 //! routes, with no sockets, threads, clock reads or printing inside.
 //!
+//! - Frames ([`FeedFrame`] in, [`OpportunityFrame`] and [`TxFrame`] out): fixed-size,
+//!   cache-line-aligned `Copy` data that crosses the pipeline's SPSC rings.
+//! - [`MarketSpec`]: what the tables are built from (discovery or a snapshot).
+//! - Struct-of-arrays tables ([`Tokens`], [`Pools`]), exact swap math per pool kind, cycle
+//!   enumeration, the screen/size/value search, and the executor's calldata ([`encode_execute`]).
+//! - [`Engine`]: `on_frame(&FeedFrame) -> Option<OpportunityFrame>`; time comes in on the frames.
+//!
 //! Not for: talking to the node (`polyarb-feeds`), signing (`polyarb-signer`), or running the
-//! pipeline (`polyarb-engine`, the runtime and the `polyarb` binary).
+//! pipeline, config, files and reports (`polyarb-engine`, the runtime and the `polyarb` binary).
 
 #![forbid(unsafe_code)]
+
+mod cycles;
+mod engine;
+mod feed_frame;
+mod frame;
+mod market;
+mod math;
+mod pools;
+mod route;
+mod search;
+
+pub use engine::{BuildError, BuildReport, Engine, EngineStats, SearchParams};
+pub use feed_frame::{FRAME_WORDS, FeedFrame, FrameKind};
+pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_MAX, TxFrame};
+pub use market::{CapitalSpec, DexSpec, MarketSpec, PoolSpec, TokenSpec};
+pub use math::{FEE_DENOM, get_amount_in, get_amount_out};
+pub use pools::{PoolId, Pools, TableError, TokenId, Tokens, U112_MAX};
+pub use route::{
+    CALLDATA_MAX, EXECUTE_SELECTOR, HOP_BYTES, RouteError, calldata_len, encode_execute,
+};

@@ -11,7 +11,8 @@ use alloy_primitives::Address;
 use polyarb_feeds::{BlockTag, RpcClient, RpcError};
 
 use super::AppError;
-use crate::{CapitalSpec, MarketSpec, PoolSpec, config::Config};
+use crate::config::Config;
+use polyarb_core::{CapitalSpec, MarketSpec, PoolSpec};
 
 const ALL_PAIRS_LENGTH: [u8; 4] = [0x57, 0x4f, 0x2b, 0xa3];
 const ALL_PAIRS: [u8; 4] = [0x1e, 0x3d, 0xd1, 0x8b];

@@ -17,14 +17,14 @@ use polyarb_signer::Signer;
 
 use super::{AppError, discovery};
 use crate::{
-    Engine, TxFrame,
     clock::{MonoClock, unix_now_ns},
     config::{Config, ProcessEnv},
     pipeline::{self, Control, FeedPort, PipelineSettings, PortState, Report},
     report::{self, Names},
     snapshot,
-    submit::TxBuilder,
+    txbuild::TxBuilder,
 };
+use polyarb_core::{Engine, TxFrame};
 
 /// Stops on SIGINT or SIGTERM: the returned flag is set, and the run winds down cleanly.
 pub fn stop_on_signals() -> Result<Arc<AtomicBool>, AppError> {

@@ -16,14 +16,14 @@ use polyarb_signer::Signer;
 
 use super::AppError;
 use crate::{
-    Engine,
     clock::MonoClock,
     config::{Config, ProcessEnv},
     pipeline::{self, Control, FeedPort, PipelineSettings, PortState, Report, RunOutcome},
     report::{self, Names},
     snapshot,
-    submit::TxBuilder,
+    txbuild::TxBuilder,
 };
+use polyarb_core::Engine;
 
 /// Records handed to the feed stage per poll: enough to amortise the loop, small enough that
 /// sends are serviced often.
@@ -158,7 +158,7 @@ impl FeedPort for ReplayPort {
         PortState::Busy
     }
 
-    fn submit(&mut self, tx: &crate::TxFrame) -> Result<(), String> {
+    fn submit(&mut self, tx: &polyarb_core::TxFrame) -> Result<(), String> {
         let raw = tx.raw();
         self.digest.update(raw);
         self.txs += 1;

@@ -7,8 +7,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 
-use polyarb_engine::{Engine, SearchParams, U112_MAX};
-use polyarb_feeds::FeedFrame;
+use polyarb_core::FeedFrame;
+use polyarb_core::{Engine, SearchParams, U112_MAX};
 
 use crate::common::*;
 

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use alloy_primitives::{Address, address};
-use polyarb_engine::{DexSpec, MarketSpec, OpportunityFrame, PoolSpec, TokenSpec, get_amount_out};
-use polyarb_feeds::{FeedFrame, FrameKind};
+use polyarb_core::{DexSpec, MarketSpec, OpportunityFrame, PoolSpec, TokenSpec, get_amount_out};
+use polyarb_core::{FeedFrame, FrameKind};
 
 /// Polygon WMATIC (18 decimals), the native token in these tests.
 pub const WMATIC: Address = address!("0d500b1d8e8ef31e21c99d1db9a6444d3adf1270");

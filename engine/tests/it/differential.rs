@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
-use polyarb_engine::{
+use polyarb_core::{
     CALLDATA_MAX, CapitalSpec, DexSpec, Engine, MarketSpec, OpportunityFrame, PoolSpec,
-    SearchParams, TokenSpec, encode_execute, get_amount_out, submit::FeeBid,
+    SearchParams, TokenSpec, encode_execute, get_amount_out,
 };
+use polyarb_engine::txbuild::FeeBid;
 use polyarb_tools::{
     Anvil, AnvilOpts, Dex, ExecutorSpec, PairInfo, PairSpec, Rpc, RpcError, SplitMix64,
     TRANSFER_GAS, Toolchain, TxRequest, World, WorldSpec, abi::IERC20, amount_out, deploy_world,

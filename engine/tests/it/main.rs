@@ -1,5 +1,5 @@
 //! Cross-module tests of the engine, built as one binary (`tests/it`): scenarios fed through
-//! [`Engine::on_frame`](polyarb_engine::Engine::on_frame), the allocation proof (this binary's
+//! [`Engine::on_frame`](polyarb_core::Engine::on_frame), the allocation proof (this binary's
 //! global allocator counts per thread), and the calldata checked against `alloy-sol-types`.
 
 mod alloc;

@@ -16,18 +16,19 @@ use std::{
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::SignerRecoverable as _};
 use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_sol_types::SolCall;
+use polyarb_core::{
+    CALLDATA_MAX, Engine, EngineStats, FrameKind, OpportunityFrame, encode_execute, get_amount_out,
+};
 use polyarb_engine::{
-    CALLDATA_MAX, Engine, EngineStats, OpportunityFrame,
     app::{
         AppError,
         replay::{ReplayArgs, replay},
     },
     config::{Config, ProcessEnv},
-    encode_execute, get_amount_out,
     pipeline::{FeedStats, Report, SignerStats},
     snapshot,
 };
-use polyarb_feeds::{DecodeError, Decoded, FrameKind, Record, RecordReader, RecordWriter};
+use polyarb_feeds::{DecodeError, Decoded, Record, RecordReader, RecordWriter};
 use polyarb_tools::{DEV_ACCOUNTS, abi::IExecutor};
 
 /// The shipped sample's folder.
@@ -111,7 +112,7 @@ fn untimed_reports(
 ) -> Vec<(
     OpportunityFrame,
     Option<polyarb_engine::pipeline::SignedInfo>,
-    Option<polyarb_engine::submit::SubmitError>,
+    Option<polyarb_engine::txbuild::SubmitError>,
 )> {
     reports
         .iter()

@@ -2,7 +2,7 @@
 
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::{SolCall, sol};
-use polyarb_engine::{
+use polyarb_core::{
     CALLDATA_MAX, EXECUTE_SELECTOR, Engine, Hop, MAX_HOPS, OpportunityFrame, SearchParams,
     calldata_len, encode_execute,
 };

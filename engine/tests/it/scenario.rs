@@ -2,20 +2,20 @@
 //! Every amount is re-derived from the test's own reserve model with `get_amount_out`.
 
 use alloy_primitives::Address;
-use polyarb_engine::{
+use polyarb_core::{
     BuildError, Engine, OpportunityFrame, SearchParams, TableError, U112_MAX, get_amount_out,
 };
-use polyarb_feeds::{FeedFrame, FrameKind};
+use polyarb_core::{FeedFrame, FrameKind};
 
 use crate::common::*;
 
 /// WMATIC/USDC at 0.5 USDC per WMATIC on both DEXes.
-fn two_dex() -> (polyarb_engine::MarketSpec, Model) {
+fn two_dex() -> (polyarb_core::MarketSpec, Model) {
     market(&[Q_MATIC_USDC_POOL, P_MATIC_USDC_POOL])
 }
 
 /// `two_dex` plus WETH at 4000 WMATIC = 2000 USDC: consistent prices everywhere.
-fn full() -> (polyarb_engine::MarketSpec, Model) {
+fn full() -> (polyarb_core::MarketSpec, Model) {
     market(&[
         Q_MATIC_USDC_POOL,
         P_MATIC_USDC_POOL,
@@ -25,7 +25,7 @@ fn full() -> (polyarb_engine::MarketSpec, Model) {
 }
 
 /// One pool per pair: only triangles exist.
-fn triangle() -> (polyarb_engine::MarketSpec, Model) {
+fn triangle() -> (polyarb_core::MarketSpec, Model) {
     market(&[Q_MATIC_USDC_POOL, Q_WETH_MATIC_POOL, P_WETH_USDC_POOL])
 }
 
@@ -52,7 +52,7 @@ fn check_frame(e: &Engine, opp: &OpportunityFrame, f: &FeedFrame, seq: u64) {
         assert_eq!(e.pools().address(h.pool_id), Some(Address::from(h.pair)));
     }
     for h in &opp.hops[opp.hops().len()..] {
-        assert_eq!(*h, polyarb_engine::Hop::default(), "unused hops are zero");
+        assert_eq!(*h, polyarb_core::Hop::default(), "unused hops are zero");
     }
 }
 

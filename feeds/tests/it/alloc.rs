@@ -5,8 +5,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
+use polyarb_core::FrameKind;
 use polyarb_feeds::{
-    Decoded, FrameKind, RecordReader, RecordWriter, RpcClient, WsConfig, WsConn, WsEvent, decode,
+    Decoded, RecordReader, RecordWriter, RpcClient, WsConfig, WsConn, WsEvent, decode,
 };
 
 use crate::support::{python_ws_server, server_frame};

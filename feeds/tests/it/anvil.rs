@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use polyarb_core::{FeedFrame, FrameKind};
 use polyarb_feeds::{
-    BlockTag, Decoded, FeedFrame, FrameKind, IgnoreReason, RecordReader, RecordWriter, Reply,
-    RpcClient, RpcError, SYNC_TOPIC, decode,
+    BlockTag, Decoded, IgnoreReason, RecordReader, RecordWriter, Reply, RpcClient, RpcError,
+    SYNC_TOPIC, decode,
 };
 use serde_json::{Value, json};
 

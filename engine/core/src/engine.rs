@@ -6,8 +6,8 @@
 
 use core::fmt;
 
+use crate::{FeedFrame, FrameKind};
 use alloy_primitives::Address;
-use polyarb_feeds::{FeedFrame, FrameKind};
 
 use crate::cycles::{Cycle, Cycles, PairIndex, enumerate};
 use crate::pools::{PoolId, Pools, TableError, TokenId, Tokens, U112_MAX, build_tables};

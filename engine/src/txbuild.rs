@@ -5,7 +5,8 @@
 use alloy_primitives::{Address, U256};
 use polyarb_signer::{Eip1559Tx, NonceTracker, Signer};
 
-use crate::{OpportunityFrame, TX_MAX, TxFrame, clock::Clock, encode_execute};
+use crate::clock::Clock;
+use polyarb_core::{OpportunityFrame, TX_MAX, TxFrame, encode_execute};
 
 /// Largest executor calldata, bytes: selector + 4 head words + length word + 4 hops of 37 bytes
 /// padded to a word multiple.

@@ -187,7 +187,7 @@ fn alloy_build_sign(
     let mut tx = TxEip1559 {
         chain_id: fields.chain_id,
         nonce,
-        gas_limit: fields.fees.gas_limit(opp.gas_limit),
+        gas_limit: fields.fees.gas_limit(opp.gas_budget),
         max_fee_per_gas: fields.max_fee(opp),
         max_priority_fee_per_gas: fields.fees.tip_wei,
         to: TxKind::Call(fields.executor),
@@ -255,7 +255,7 @@ fn sign_benches(c: &mut Criterion, s: &Sample) {
         nonce: s.first_nonce,
         max_priority_fee_per_gas: fields.fees.tip_wei,
         max_fee_per_gas: fields.max_fee(&opp),
-        gas_limit: fields.fees.gas_limit(opp.gas_limit),
+        gas_limit: fields.fees.gas_limit(opp.gas_budget),
         to: fields.executor,
         value: U256::ZERO,
         input: calldata,

@@ -199,7 +199,7 @@ impl Sample {
         Ok(self
             .frames()
             .iter()
-            .filter_map(|f| engine.on_frame(f))
+            .flat_map(|f| engine.on_frame(f).to_vec())
             .collect())
     }
 }
@@ -236,10 +236,15 @@ pub fn replay_pass(
         match decode(&p.bytes, clock.now_ns()) {
             Ok(Decoded::Frame(f)) => {
                 n.frames += 1;
-                if let Some(mut opp) = engine.on_frame(&f) {
-                    opp.detect_ns = clock.now_ns();
-                    n.opportunities += 1;
-                    on_opportunity(&opp);
+                let routes = engine.on_frame(&f);
+                if !routes.is_empty() {
+                    let now = clock.now_ns();
+                    for &route in routes {
+                        let mut opp = route;
+                        opp.detect_ns = now;
+                        n.opportunities += 1;
+                        on_opportunity(&opp);
+                    }
                 }
             }
             Ok(_) => n.other += 1,

@@ -19,7 +19,7 @@ use std::{
 use alloy_primitives::Address;
 use serde::Deserialize;
 
-use polyarb_core::{DexSpec, TokenSpec};
+use polyarb_core::{DexSpec, PoolKind, TokenSpec};
 
 /// Default name of the environment variable holding the signing key (hex).
 pub const DEFAULT_KEY_ENV: &str = "POLYARB_PRIVATE_KEY";
@@ -140,8 +140,17 @@ pub struct GasConfig {
     pub tip_wei: u128,
     /// Gas units budgeted for an execute call regardless of hops.
     pub gas_base: u32,
-    /// Gas units budgeted per hop.
+    /// Gas units budgeted per Uniswap-V2-style hop.
     pub gas_per_hop: u32,
+    /// Gas units budgeted per Uniswap V3 hop (swap, callback, transfers), before ticks.
+    #[serde(default = "default_gas_per_v3_hop")]
+    pub gas_per_v3_hop: u32,
+    /// Gas units budgeted per Algebra hop, before ticks.
+    #[serde(default = "default_gas_per_algebra_hop")]
+    pub gas_per_algebra_hop: u32,
+    /// Gas units budgeted per initialized tick a concentrated-liquidity hop crosses.
+    #[serde(default = "default_gas_per_tick")]
+    pub gas_per_tick: u32,
     /// `maxFeePerGas = base_fee * max_fee_multiplier + tip`, so the tx survives base-fee rises.
     #[serde(default = "default_max_fee_multiplier")]
     pub max_fee_multiplier: u32,
@@ -151,6 +160,20 @@ pub struct GasConfig {
     /// the limit is generous while profit is still judged against the budget.
     #[serde(default = "default_limit_headroom_pct")]
     pub limit_headroom_pct: u32,
+}
+
+// Provisional per-kind budgets, to be replaced by the executor's measured figures
+// (contracts/test/ExecutorGas.t.sol, docs/executor.md).
+fn default_gas_per_v3_hop() -> u32 {
+    110_000
+}
+
+fn default_gas_per_algebra_hop() -> u32 {
+    130_000
+}
+
+fn default_gas_per_tick() -> u32 {
+    25_000
 }
 
 fn default_limit_headroom_pct() -> u32 {
@@ -175,13 +198,21 @@ pub struct SearchConfig {
     /// Cap on enumerated cycles.
     #[serde(default = "default_max_cycles")]
     pub max_cycles: usize,
+    /// Most routes one pool update may yield (the best, then the best against the pools it
+    /// moved, …).
+    #[serde(default = "default_max_routes")]
+    pub max_routes: usize,
 }
 
 fn default_max_cycles() -> usize {
-    1_000_000
+    polyarb_core::DEFAULT_MAX_CYCLES
 }
 
-/// `[[dexes]]`: one V2 factory.
+fn default_max_routes() -> usize {
+    polyarb_core::DEFAULT_MAX_ROUTES
+}
+
+/// `[[dexes]]`: one factory and the kind of pools it makes.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DexConfig {
@@ -189,8 +220,12 @@ pub struct DexConfig {
     pub name: String,
     /// Factory contract.
     pub factory: Address,
-    /// Swap fee, basis points (30 = 0.3 %).
-    pub fee_bps: u32,
+    /// Kind of every pool of this factory (`uniswap-v2`, `uniswap-v3`, `algebra`).
+    pub kind: PoolKind,
+    /// Swap fee of every pair, basis points (30 = 0.3 %): `uniswap-v2` only, where the factory
+    /// fixes the fee in the pair's code and no call reads it. Concentrated pools report theirs.
+    #[serde(default)]
+    pub fee_bps: Option<u32>,
     /// Discover at most this many pairs (from index 0).
     #[serde(default)]
     pub max_pairs: Option<u64>,
@@ -374,11 +409,29 @@ impl Config {
             return invalid("dexes", "at most 255 DEXes".into());
         }
         for d in &self.dexes {
-            if d.fee_bps >= 10_000 {
-                return invalid(
-                    "dexes.fee_bps",
-                    format!("{} for {} is not below 10000", d.fee_bps, d.name),
-                );
+            match (d.kind, d.fee_bps) {
+                (PoolKind::UniswapV2, None) => {
+                    return invalid(
+                        "dexes.fee_bps",
+                        format!("{} is a uniswap-v2 dex and needs fee_bps", d.name),
+                    );
+                }
+                (PoolKind::UniswapV2, Some(f)) if f >= 10_000 => {
+                    return invalid(
+                        "dexes.fee_bps",
+                        format!("{f} for {} is not below 10000", d.name),
+                    );
+                }
+                (PoolKind::UniswapV3 | PoolKind::Algebra, Some(_)) => {
+                    return invalid(
+                        "dexes.fee_bps",
+                        format!(
+                            "{} is a {} dex: its pools report their own fee",
+                            d.name, d.kind
+                        ),
+                    );
+                }
+                _ => {}
             }
         }
         let mut seen = HashMap::new();
@@ -452,7 +505,7 @@ impl Config {
             .map(|d| DexSpec {
                 name: d.name.clone(),
                 factory: d.factory,
-                fee_bps: d.fee_bps,
+                kind: d.kind,
             })
             .collect()
     }
@@ -462,8 +515,16 @@ impl Config {
         let mut p =
             polyarb_core::SearchParams::new(self.native_address(), self.start_token_addresses());
         p.tip_wei = self.gas.tip_wei;
-        p.gas_base = self.gas.gas_base;
-        p.gas_per_hop = self.gas.gas_per_hop;
+        p.gas = polyarb_core::GasModel {
+            base: self.gas.gas_base,
+            per_hop: [
+                self.gas.gas_per_hop,
+                self.gas.gas_per_v3_hop,
+                self.gas.gas_per_algebra_hop,
+            ],
+            per_tick: self.gas.gas_per_tick,
+        };
+        p.max_routes = self.search.max_routes;
         p.min_profit_native = self.search.min_profit_native_wei;
         p.max_cycles = self.search.max_cycles;
         p
@@ -504,6 +565,7 @@ gas_per_hop = 60000
 native = "WMATIC"
 start_tokens = ["WMATIC"]
 [[dexes]]
+kind = "uniswap-v2"
 name = "quickswap"
 factory = "0x5757371414417b8c6caad45baef941abc7d3ab32"
 fee_bps = 30

@@ -435,11 +435,17 @@ fn engine_stage(
         match pop_or_done(&mut frames) {
             Ok(f) => {
                 idle.reset();
-                if let Some(mut opp) = engine.on_frame(&f) {
-                    opp.detect_ns = clock.now_ns();
-                    detection.record_span(f.recv_ns, opp.detect_ns);
-                    if !push_wait(&mut opps, opp, &mut idle) {
-                        break;
+                let routes = engine.on_frame(&f);
+                if !routes.is_empty() {
+                    // One search produced them all: they are detected at the same instant.
+                    let now = clock.now_ns();
+                    for &route in routes {
+                        let mut opp = route;
+                        opp.detect_ns = now;
+                        detection.record_span(f.recv_ns, now);
+                        if !push_wait(&mut opps, opp, &mut idle) {
+                            return (*engine.stats(), detection);
+                        }
                     }
                 }
             }

@@ -6,7 +6,7 @@ use std::{collections::HashMap, fmt::Write as _};
 use alloy_primitives::Address;
 
 use crate::pipeline::{FeedStats, Report, SignerStats};
-use polyarb_core::MarketSpec;
+use polyarb_core::{MarketSpec, PoolKind};
 
 /// Names for addresses, built once from the market.
 #[derive(Debug, Clone)]
@@ -79,11 +79,12 @@ pub fn json_line(r: &Report, names: &Names) -> String {
     // Writing to a String cannot fail.
     let _ = write!(
         s,
-        "{{\"seq\":{},\"block\":{},\"token_in\":\"{}\",\"symbol\":\"{}\",\"amount_in\":\"{}\",\"profit\":\"{}\",\
-         \"profit_native_wei\":\"{}\",\"gas_cost_native_wei\":\"{}\",\"base_fee_wei\":\"{}\",\"gas_limit\":{},\
+        "{{\"seq\":{},\"block\":{},\"log_index\":{},\"token_in\":\"{}\",\"symbol\":\"{}\",\"amount_in\":\"{}\",\"profit\":\"{}\",\
+         \"profit_native_wei\":\"{}\",\"gas_cost_native_wei\":\"{}\",\"base_fee_wei\":\"{}\",\"gas_budget\":{},\
          \"detect_ns\":{},\"hops\":[",
         o.seq,
         o.block_number,
+        o.log_index,
         token_in,
         names.symbol(&token_in),
         o.amount_in,
@@ -91,19 +92,22 @@ pub fn json_line(r: &Report, names: &Names) -> String {
         o.profit_native,
         o.gas_cost_native,
         o.base_fee,
-        o.gas_limit,
+        o.gas_budget,
         o.detect_ns.saturating_sub(o.recv_ns),
     );
     for (i, h) in o.hops().iter().enumerate() {
-        let pair = Address::from(h.pair);
+        let pool = Address::from(h.pool);
+        let kind = PoolKind::from_u8(h.kind).map_or("?", PoolKind::name);
         let _ = write!(
             s,
-            "{}{{\"pair\":\"{}\",\"dex\":\"{}\",\"zero_for_one\":{},\"amount_out\":\"{}\"}}",
+            "{}{{\"pool\":\"{}\",\"kind\":\"{}\",\"dex\":\"{}\",\"zero_for_one\":{},\"amount_out\":\"{}\",\"ticks_crossed\":{}}}",
             if i == 0 { "" } else { "," },
-            pair,
-            names.dex(&pair),
+            pool,
+            kind,
+            names.dex(&pool),
             h.zero_for_one == 1,
-            h.amount_out
+            h.amount_out,
+            h.ticks_crossed
         );
     }
     s.push(']');
@@ -135,7 +139,7 @@ pub fn short_line(r: &Report, names: &Names) -> String {
     let path: Vec<String> = o
         .hops()
         .iter()
-        .map(|h| names.dex(&Address::from(h.pair)).to_owned())
+        .map(|h| names.dex(&Address::from(h.pool)).to_owned())
         .collect();
     format!(
         "#{:<4} block {:<6} {}-hop {:<28} in {} {} profit {} {} (net of gas {} native)",

@@ -5,12 +5,12 @@ use std::{fmt, path::Path};
 
 use serde::{Deserialize, Serialize};
 
-use polyarb_core::MarketSpec;
+use polyarb_core::{MarketSpec, TableError};
 
 /// Value of the `format` field.
 pub const SNAPSHOT_FORMAT: &str = "polyarb-snapshot";
-/// Version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// Version this build writes. It also reads version 1 (V2 pairs only, the fee on the DEX).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Why a snapshot could not be read or written.
 #[derive(Debug)]
@@ -18,37 +18,46 @@ pub enum SnapshotError {
     /// Reading or writing the file failed.
     Io(std::io::Error),
     /// Not JSON of the snapshot shape.
-    Parse(String),
+    Parse(serde_json::Error),
     /// A snapshot, but of another format or version.
     Version { format: String, version: u32 },
-    /// Well-formed but inconsistent (e.g. a pool naming an unknown DEX).
-    Invalid(String),
+    /// Well-formed but inconsistent (a pool naming an unknown DEX, a fee of 100 %, …).
+    Invalid(TableError),
 }
 
 impl fmt::Display for SnapshotError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Io(e) => write!(f, "snapshot i/o: {e}"),
-            Self::Parse(m) => write!(f, "snapshot is not valid: {m}"),
+            Self::Parse(e) => write!(f, "snapshot is not valid: {e}"),
             Self::Version { format, version } => write!(
                 f,
-                "snapshot is {format:?} version {version}; this build reads {SNAPSHOT_FORMAT:?} version {SNAPSHOT_VERSION}"
+                "snapshot is {format:?} version {version}; this build reads {SNAPSHOT_FORMAT:?} versions 1 and {SNAPSHOT_VERSION}"
             ),
-            Self::Invalid(m) => write!(f, "snapshot is inconsistent: {m}"),
+            Self::Invalid(e) => write!(f, "snapshot is inconsistent: {e}"),
         }
     }
 }
 
-impl std::error::Error for SnapshotError {}
+impl std::error::Error for SnapshotError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            Self::Parse(e) => Some(e),
+            Self::Invalid(e) => Some(e),
+            Self::Version { .. } => None,
+        }
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SnapshotFile {
+struct SnapshotFile<M> {
     format: String,
     version: u32,
     /// Chain the snapshot was taken on, if known.
     chain_id: Option<u64>,
-    market: MarketSpec,
+    market: M,
 }
 
 #[derive(Deserialize)]
@@ -57,7 +66,82 @@ struct Header {
     version: u32,
 }
 
-/// Serialises `market` as a snapshot document.
+/// Version 1: V2 pairs only, with the fee on the DEX (basis points) and reserves on the pool.
+mod v1 {
+    use alloy_primitives::Address;
+    use polyarb_core::{
+        CapitalSpec, DexSpec, MarketSpec, PoolKind, PoolSpec, TableError, TokenSpec,
+    };
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Market {
+        block: u64,
+        base_fee: u128,
+        tokens: Vec<TokenSpec>,
+        dexes: Vec<Dex>,
+        pools: Vec<Pool>,
+        #[serde(default)]
+        capital: Vec<CapitalSpec>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Dex {
+        name: String,
+        factory: Address,
+        fee_bps: u32,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Pool {
+        address: Address,
+        dex: u8,
+        token0: Address,
+        token1: Address,
+        reserve0: u128,
+        reserve1: u128,
+    }
+
+    impl Market {
+        /// The same market in today's types: each pair takes its DEX's fee, in pips.
+        pub(super) fn upgrade(self) -> Result<MarketSpec, TableError> {
+            let mut pools = Vec::with_capacity(self.pools.len());
+            for p in self.pools {
+                let Some(dex) = self.dexes.get(usize::from(p.dex)) else {
+                    return Err(TableError::BadDex {
+                        pool: p.address,
+                        dex: p.dex,
+                    });
+                };
+                let fee_pips = dex.fee_bps.saturating_mul(100);
+                pools.push(PoolSpec::v2(
+                    p.address, p.dex, p.token0, p.token1, fee_pips, p.reserve0, p.reserve1,
+                ));
+            }
+            Ok(MarketSpec {
+                block: self.block,
+                base_fee: self.base_fee,
+                tokens: self.tokens,
+                dexes: self
+                    .dexes
+                    .into_iter()
+                    .map(|d| DexSpec {
+                        name: d.name,
+                        factory: d.factory,
+                        kind: PoolKind::UniswapV2,
+                    })
+                    .collect(),
+                pools,
+                capital: self.capital,
+            })
+        }
+    }
+}
+
+/// Serialises `market` as a snapshot document (the current version).
 pub fn to_json(market: &MarketSpec, chain_id: Option<u64>) -> String {
     let doc = SnapshotFile {
         format: SNAPSHOT_FORMAT.into(),
@@ -69,29 +153,30 @@ pub fn to_json(market: &MarketSpec, chain_id: Option<u64>) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
-/// Parses and checks a snapshot document.
+/// Parses and checks a snapshot document of version 1 or 2.
 pub fn from_json(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
-    let header: Header =
-        serde_json::from_str(text).map_err(|e| SnapshotError::Parse(e.to_string()))?;
-    if header.format != SNAPSHOT_FORMAT || header.version != SNAPSHOT_VERSION {
-        return Err(SnapshotError::Version {
-            format: header.format,
-            version: header.version,
-        });
-    }
-    let doc: SnapshotFile =
-        serde_json::from_str(text).map_err(|e| SnapshotError::Parse(e.to_string()))?;
-    for p in &doc.market.pools {
-        if usize::from(p.dex) >= doc.market.dexes.len() {
-            return Err(SnapshotError::Invalid(format!(
-                "pool {} names dex {} of {}",
-                p.address,
-                p.dex,
-                doc.market.dexes.len()
-            )));
+    let header: Header = serde_json::from_str(text).map_err(SnapshotError::Parse)?;
+    let (market, chain_id) = match (header.format.as_str(), header.version) {
+        (SNAPSHOT_FORMAT, SNAPSHOT_VERSION) => {
+            let doc: SnapshotFile<MarketSpec> =
+                serde_json::from_str(text).map_err(SnapshotError::Parse)?;
+            (doc.market, doc.chain_id)
         }
-    }
-    Ok((doc.market, doc.chain_id))
+        (SNAPSHOT_FORMAT, 1) => {
+            let doc: SnapshotFile<v1::Market> =
+                serde_json::from_str(text).map_err(SnapshotError::Parse)?;
+            let market = doc.market.upgrade().map_err(SnapshotError::Invalid)?;
+            (market, doc.chain_id)
+        }
+        _ => {
+            return Err(SnapshotError::Version {
+                format: header.format,
+                version: header.version,
+            });
+        }
+    };
+    market.check().map_err(SnapshotError::Invalid)?;
+    Ok((market, chain_id))
 }
 
 /// Writes a snapshot file (via a temporary file, so a crash never leaves half a snapshot).
@@ -111,7 +196,7 @@ pub fn read(path: &Path) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
 mod tests {
     use super::*;
     use alloy_primitives::Address;
-    use polyarb_core::{DexSpec, PoolSpec, TokenSpec};
+    use polyarb_core::{DexSpec, PoolKind, PoolSpec, TokenSpec};
 
     fn market() -> MarketSpec {
         let a = Address::repeat_byte(1);
@@ -134,16 +219,17 @@ mod tests {
             dexes: vec![DexSpec {
                 name: "x".into(),
                 factory: Address::repeat_byte(9),
-                fee_bps: 30,
+                kind: PoolKind::UniswapV2,
             }],
-            pools: vec![PoolSpec {
-                address: Address::repeat_byte(3),
-                dex: 0,
-                token0: a,
-                token1: b,
-                reserve0: (1u128 << 111) + 5,
-                reserve1: 12345,
-            }],
+            pools: vec![PoolSpec::v2(
+                Address::repeat_byte(3),
+                0,
+                a,
+                b,
+                3_000,
+                (1u128 << 111) + 5,
+                12345,
+            )],
             capital: Vec::new(),
         }
     }
@@ -158,10 +244,10 @@ mod tests {
 
     #[test]
     fn rejects_other_versions_garbage_and_bad_dex() {
-        let text = to_json(&market(), None).replace("\"version\": 1", "\"version\": 2");
+        let text = to_json(&market(), None).replace("\"version\": 2", "\"version\": 3");
         assert!(matches!(
             from_json(&text),
-            Err(SnapshotError::Version { version: 2, .. })
+            Err(SnapshotError::Version { version: 3, .. })
         ));
         assert!(matches!(from_json("{"), Err(SnapshotError::Parse(_))));
         let cut = to_json(&market(), None);
@@ -172,5 +258,37 @@ mod tests {
             from_json(&to_json(&m, None)),
             Err(SnapshotError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn reads_version_1_with_the_dex_fee_on_each_pool() {
+        let text = r#"{"format": "polyarb-snapshot", "version": 1, "chain_id": 137,
+          "market": {"block": 7, "base_fee": 9,
+            "tokens": [{"address": "0x0101010101010101010101010101010101010101", "symbol": "A", "decimals": 18},
+                       {"address": "0x0202020202020202020202020202020202020202", "symbol": "B", "decimals": 6}],
+            "dexes": [{"name": "x", "factory": "0x0909090909090909090909090909090909090909", "fee_bps": 25}],
+            "pools": [{"address": "0x0303030303030303030303030303030303030303", "dex": 0,
+                       "token0": "0x0101010101010101010101010101010101010101",
+                       "token1": "0x0202020202020202020202020202020202020202",
+                       "reserve0": 5, "reserve1": 12345}]}}"#;
+        let (m, chain) = from_json(text).unwrap();
+        assert_eq!(chain, Some(137));
+        assert_eq!(m.dexes[0].kind, PoolKind::UniswapV2);
+        // 25 bps = 2 500 pips, now on the pool.
+        assert_eq!(
+            m.pools[0],
+            PoolSpec::v2(
+                Address::repeat_byte(3),
+                0,
+                Address::repeat_byte(1),
+                Address::repeat_byte(2),
+                2_500,
+                5,
+                12345
+            )
+        );
+        // A version-1 pool naming a DEX that is not there is refused, not guessed.
+        let bad = text.replace("\"dex\": 0", "\"dex\": 1");
+        assert!(matches!(from_json(&bad), Err(SnapshotError::Invalid(_))));
     }
 }

@@ -6,11 +6,7 @@ use alloy_primitives::{Address, U256};
 use polyarb_signer::{Eip1559Tx, NonceTracker, Signer};
 
 use crate::clock::Clock;
-use polyarb_core::{OpportunityFrame, TX_MAX, TxFrame, encode_execute};
-
-/// Largest executor calldata, bytes: selector + 4 head words + length word + 4 hops of 37 bytes
-/// padded to a word multiple.
-const CALLDATA_MAX: usize = 4 + 32 * 5 + 160;
+use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TX_MAX, TxFrame, encode_execute};
 
 /// Why an opportunity did not become a transaction. `Copy` so it rides in a report frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +111,7 @@ impl TxBuilder {
                 .base_fee
                 .saturating_mul(u128::from(self.fees.max_fee_multiplier))
                 .saturating_add(tip),
-            gas_limit: self.fees.gas_limit(opp.gas_limit),
+            gas_limit: self.fees.gas_limit(opp.gas_budget),
             to: self.executor,
             value: U256::ZERO,
             input: &self.calldata[..n],

@@ -123,6 +123,7 @@ struct Search<'a> {
 
 #[derive(Serialize)]
 struct DexEntry {
+    kind: &'static str,
     name: &'static str,
     factory: Address,
     fee_bps: u32,
@@ -176,6 +177,8 @@ pub fn render_config(world: &World, params: &ConfigParams) -> Result<String, Con
             .dexes
             .iter()
             .map(|d| DexEntry {
+                // Every DEX the world deploys today is a V2 factory.
+                kind: "uniswap-v2",
                 name: d.dex.name(),
                 factory: d.factory,
                 fee_bps: d.fee_bps,

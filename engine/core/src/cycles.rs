@@ -1,9 +1,12 @@
 //! Arbitrage cycles, enumerated once at build time.
 //!
-//! A cycle starts and ends at a configured start token: 2-hop (the same token pair on two
-//! different pools) or 3-hop (a triangle over three pools). Each is stored once as a small
-//! `Copy` record, and every pool keeps the ids of the cycles that use it (a CSR index), so a
-//! `Sync` on one pool searches only the cycles it can have changed.
+//! A cycle is a closed loop of 2 to [`MAX_HOPS`] swaps over distinct pools and distinct tokens
+//! that passes through at least one configured start token: 2-hop (the same token pair on two
+//! different pools), triangles, and 4-hop loops. Each directed loop is stored once as a small
+//! `Copy` record with a mask of the positions where a start token enters it, so the search can
+//! borrow it from every start token it passes (each has its own capital and value). Every pool
+//! keeps the ids of the cycles that use it (a CSR index), so an update of one pool searches only
+//! the cycles it can have changed.
 
 use std::collections::HashMap;
 
@@ -13,17 +16,20 @@ use crate::pools::{PoolId, Pools, TokenId};
 /// Dense cycle id: index into [`Cycles`].
 pub(crate) type CycleId = u32;
 
-/// One directed cycle of swaps. 20 bytes.
+/// One directed loop of swaps. 24 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Cycle {
     /// Pools in swap order; entries past `len` are unused.
     pub(crate) pools: [PoolId; MAX_HOPS],
-    /// Token borrowed at the start and returned with the profit.
+    /// The token entering hop 0: the highest-priority start token of the loop.
     pub(crate) start: TokenId,
-    /// Number of hops, 2 or 3.
+    /// Number of hops, 2 to [`MAX_HOPS`].
     pub(crate) len: u8,
     /// Bit `i` set: hop `i` sends the pool's token0 in and takes token1 out.
-    pub(crate) zero_for_one: u8,
+    pub(crate) directions: u8,
+    /// Bit `i` set: the token entering hop `i` is a start token, so the loop can also be run
+    /// as the rotation that begins at hop `i`. Bit 0 is always set.
+    pub(crate) rotations: u8,
 }
 
 impl Cycle {
@@ -36,7 +42,31 @@ impl Cycle {
     /// True if hop `i` sends token0 in.
     #[inline]
     pub(crate) fn zero_for_one(&self, i: usize) -> bool {
-        self.zero_for_one >> i & 1 == 1
+        self.directions >> i & 1 == 1
+    }
+
+    /// The loop run from hop `r` on (`r` below `len`): the same swaps, rotated.
+    pub(crate) fn rotated(&self, r: usize) -> Cycle {
+        let n = usize::from(self.len).min(MAX_HOPS);
+        if r == 0 || r >= n {
+            return *self;
+        }
+        let mut pools = [0; MAX_HOPS];
+        let mut directions = 0u8;
+        let mut rotations = 0u8;
+        for (k, slot) in pools.iter_mut().enumerate().take(n) {
+            let i = (r + k) % n;
+            *slot = self.pools[i];
+            directions |= (self.directions >> i & 1) << k;
+            rotations |= (self.rotations >> i & 1) << k;
+        }
+        Cycle {
+            pools,
+            start: self.start,
+            len: self.len,
+            directions,
+            rotations,
+        }
     }
 }
 
@@ -124,13 +154,15 @@ fn key(a: TokenId, b: TokenId) -> (TokenId, TokenId) {
 }
 
 /// Enumerates the cycles through `starts` (in priority order, no duplicates), storing at most
-/// `cap`. All 2-hop cycles come first (over all starts), then triangles, so a cap keeps the
-/// cheaper, more common shapes.
+/// `cap`. All 2-hop cycles come first (over all starts), then triangles, then 4-hop loops, so a
+/// cap keeps the cheaper, more common shapes.
 ///
 /// Deduplication: the same directed loop of swaps reached from two start tokens (a triangle
-/// through WMATIC and USDC, both start tokens) is one trade in two rotations; it is kept once,
-/// under the start token listed first. Otherwise every enumerated cycle is distinct by
-/// construction (pool addresses are unique, pools in a cycle are distinct).
+/// through WMATIC and USDC, both start tokens) is one loop in two rotations; it is stored once,
+/// under the start token listed first, with the other start's position in
+/// [`Cycle::rotations`] so the search still borrows it from either token. Otherwise every
+/// enumerated cycle is distinct by construction (pool addresses are unique, the pools and the
+/// tokens of a cycle are distinct).
 pub(crate) fn enumerate(
     pools: &Pools,
     index: &PairIndex,
@@ -147,84 +179,21 @@ pub(crate) fn enumerate(
         }
     }
     let prio = |t: TokenId| priority.get(t as usize).copied().unwrap_or(usize::MAX);
-    let zfo = |pool: PoolId, from: TokenId| pools.tokens(pool).is_some_and(|(t0, _)| t0 == from);
 
     let mut out = Cycles::default();
-    let push = |c: Cycle, out: &mut Cycles| {
-        if out.list.len() < cap {
-            out.list.push(c);
-        } else {
-            out.dropped += 1;
-        }
-    };
-
-    for (i, &s) in starts.iter().enumerate() {
-        if prio(s) != i {
-            continue; // a duplicate start token
-        }
-        for &t in index.neighbors(s) {
-            if prio(t) < i {
-                continue; // already emitted as a rotation from t
+    for len in 2..=MAX_HOPS {
+        for (i, &s) in starts.iter().enumerate() {
+            if prio(s) != i {
+                continue; // a duplicate start token
             }
-            let ps = index.pools(s, t);
-            for &p in ps {
-                for &q in ps {
-                    if p == q {
-                        continue;
-                    }
-                    let bits = u8::from(zfo(p, s)) | u8::from(zfo(q, t)) << 1;
-                    push(
-                        Cycle {
-                            pools: [p, q, 0],
-                            start: s,
-                            len: 2,
-                            zero_for_one: bits,
-                        },
-                        &mut out,
-                    );
-                }
-            }
+            // Token paths s → t1 → … → t(len−1) → s with distinct tokens, none of a higher
+            // priority than s (that loop is emitted from the higher-priority start instead).
+            let mut path = [s; MAX_HOPS];
+            token_paths(index, &prio, i, len, &mut path, 1, &mut |tokens| {
+                emit_pool_choices(pools, index, tokens, &prio, cap, &mut out);
+            });
         }
     }
-
-    for (i, &s) in starts.iter().enumerate() {
-        if prio(s) != i {
-            continue;
-        }
-        for &b in index.neighbors(s) {
-            if prio(b) < i {
-                continue;
-            }
-            for &c in index.neighbors(b) {
-                if c == s || prio(c) < i {
-                    continue;
-                }
-                let closing = index.pools(c, s);
-                if closing.is_empty() {
-                    continue;
-                }
-                for &p1 in index.pools(s, b) {
-                    for &p2 in index.pools(b, c) {
-                        for &p3 in closing {
-                            let bits = u8::from(zfo(p1, s))
-                                | u8::from(zfo(p2, b)) << 1
-                                | u8::from(zfo(p3, c)) << 2;
-                            push(
-                                Cycle {
-                                    pools: [p1, p2, p3],
-                                    start: s,
-                                    len: 3,
-                                    zero_for_one: bits,
-                                },
-                                &mut out,
-                            );
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     // Per-pool CSR index: count, prefix-sum, fill (cycle ids ascending per pool).
     let n = pools.len();
     let mut counts = vec![0u32; n + 1];
@@ -253,11 +222,101 @@ pub(crate) fn enumerate(
     out
 }
 
+/// Extends `path[..depth]` (starting at a start token of priority `rank`) to every token path of
+/// `len` tokens that closes back to `path[0]`, calling `visit` with each.
+fn token_paths(
+    index: &PairIndex,
+    prio: &impl Fn(TokenId) -> usize,
+    rank: usize,
+    len: usize,
+    path: &mut [TokenId; MAX_HOPS],
+    depth: usize,
+    visit: &mut impl FnMut(&[TokenId]),
+) {
+    let start = path[0];
+    let Some(&last) = path.get(depth - 1) else {
+        return;
+    };
+    if depth == len {
+        if !index.pools(last, start).is_empty() {
+            visit(&path[..len]);
+        }
+        return;
+    }
+    for &t in index.neighbors(last) {
+        if t == start || prio(t) < rank || path[..depth].contains(&t) {
+            continue;
+        }
+        path[depth] = t;
+        token_paths(index, prio, rank, len, path, depth + 1, visit);
+    }
+}
+
+/// Stores one cycle per choice of pool on each edge of the token loop `tokens`
+/// (`tokens[i] → tokens[i + 1]`, closing back to `tokens[0]`), pools distinct.
+fn emit_pool_choices(
+    pools: &Pools,
+    index: &PairIndex,
+    tokens: &[TokenId],
+    prio: &impl Fn(TokenId) -> usize,
+    cap: usize,
+    out: &mut Cycles,
+) {
+    let n = tokens.len();
+    let edge = |i: usize| index.pools(tokens[i], tokens[(i + 1) % n]);
+    let mut rotations = 0u8;
+    for (i, &t) in tokens.iter().enumerate() {
+        if prio(t) != usize::MAX {
+            rotations |= 1 << i;
+        }
+    }
+    let mut choice = [0usize; MAX_HOPS];
+    loop {
+        let mut c = Cycle {
+            pools: [0; MAX_HOPS],
+            start: tokens[0],
+            len: n as u8,
+            directions: 0,
+            rotations,
+        };
+        let mut distinct = true;
+        for i in 0..n {
+            let p = edge(i)[choice[i]];
+            if c.pools[..i].contains(&p) {
+                distinct = false;
+            }
+            c.pools[i] = p;
+            let zfo = pools.tokens(p).is_some_and(|(t0, _)| t0 == tokens[i]);
+            c.directions |= u8::from(zfo) << i;
+        }
+        if distinct {
+            if out.list.len() < cap {
+                out.list.push(c);
+            } else {
+                out.dropped += 1;
+            }
+        }
+        // Next combination (odometer over the edges' pool lists).
+        let mut k = 0;
+        loop {
+            if k == n {
+                return;
+            }
+            choice[k] += 1;
+            if choice[k] < edge(k).len() {
+                break;
+            }
+            choice[k] = 0;
+            k += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::pools::build_tables;
-    use crate::{DexSpec, MarketSpec, PoolSpec, TokenSpec};
+    use crate::{DexSpec, MarketSpec, PoolKind, PoolSpec, TokenSpec};
     use alloy_primitives::Address;
     use std::collections::HashSet;
 
@@ -280,17 +339,20 @@ mod tests {
             dexes: vec![DexSpec {
                 name: "d".into(),
                 factory: addr(0xf0),
-                fee_bps: 30,
+                kind: PoolKind::UniswapV2,
             }],
             pools: pools
                 .iter()
-                .map(|&(p, a, b)| PoolSpec {
-                    address: addr(p),
-                    dex: 0,
-                    token0: addr(a.min(b)),
-                    token1: addr(a.max(b)),
-                    reserve0: 1000,
-                    reserve1: 1000,
+                .map(|&(p, a, b)| {
+                    PoolSpec::v2(
+                        addr(p),
+                        0,
+                        addr(a.min(b)),
+                        addr(a.max(b)),
+                        3_000,
+                        1000,
+                        1000,
+                    )
                 })
                 .collect(),
             capital: Vec::new(),
@@ -333,7 +395,7 @@ mod tests {
             let c = *cycles.get(id).unwrap();
             check_closed(&pools, &c);
             assert_eq!(c.start, 0);
-            assert!(seen.insert((c.pools, c.zero_for_one)), "duplicate {c:?}");
+            assert!(seen.insert((c.pools, c.directions)), "duplicate {c:?}");
         }
         // Per-pool index: each 0-1 pool is in both 2-hop cycles and 2 triangles.
         assert_eq!(cycles.through(0).len(), 4);
@@ -353,11 +415,69 @@ mod tests {
         let (_, both) = build(&spec, &[0, 1, 0], 100);
         // Every loop through token 1 also passes token 0, so starting at 1 adds nothing.
         assert_eq!(both.len(), one.len());
-        let (_, second_first) = build(&spec, &[1, 0], 100);
+        let (pools, second_first) = build(&spec, &[1, 0], 100);
         assert_eq!(second_first.len(), one.len());
-        assert!(
-            (0..second_first.len() as CycleId).all(|i| second_first.get(i).unwrap().start == 1)
-        );
+        for id in 0..second_first.len() as CycleId {
+            let c = *second_first.get(id).unwrap();
+            assert_eq!(c.start, 1);
+            // Both start tokens are marked: wherever token 0 enters a hop, that rotation may
+            // be borrowed in token 0 instead.
+            for r in 0..usize::from(c.len) {
+                let rotated = c.rotated(r);
+                let at = entering(&pools, &c, r);
+                assert_eq!(
+                    c.rotations >> r & 1 == 1,
+                    at == 0 || at == 1,
+                    "{c:?} at {r}"
+                );
+                assert_eq!(rotated.pools[0], c.pools[r]);
+                let mut back = rotated;
+                back.start = entering(&pools, &rotated, 0);
+                check_closed(&pools, &back);
+            }
+        }
+        let (_, only_one) = build(&spec, &[1], 100);
+        assert!((0..only_one.len() as CycleId).all(|i| only_one.get(i).unwrap().rotations == 1));
+    }
+
+    /// The token entering hop `i` of `c`.
+    fn entering(pools: &Pools, c: &Cycle, i: usize) -> TokenId {
+        let (t0, t1) = pools.tokens(c.pools[i]).unwrap();
+        if c.zero_for_one(i) { t0 } else { t1 }
+    }
+
+    #[test]
+    fn finds_four_hop_loops_both_ways() {
+        // A square 1-2-3-4-1 with one pool per edge: no pairs, no triangles, one 4-loop per
+        // direction. A diagonal 1-3 adds two triangles, each in both directions, and no
+        // 4-loop (a loop over it would repeat a token).
+        let square = market(4, &[(0x10, 1, 2), (0x11, 2, 3), (0x12, 3, 4), (0x13, 4, 1)]);
+        let (pools, cycles) = build(&square, &[0], 100);
+        assert_eq!(cycles.len(), 2);
+        for id in 0..2 {
+            let c = *cycles.get(id).unwrap();
+            assert_eq!(c.len, 4);
+            check_closed(&pools, &c);
+        }
+        let mut with_diagonal = square.clone();
+        with_diagonal.pools.push(PoolSpec::v2(
+            addr(0x14),
+            0,
+            addr(1),
+            addr(3),
+            3_000,
+            1000,
+            1000,
+        ));
+        let (pools, cycles) = build(&with_diagonal, &[0], 100);
+        let lens: Vec<u8> = (0..cycles.len() as CycleId)
+            .map(|i| cycles.get(i).unwrap().len)
+            .collect();
+        // Triangles 0-1-2 and 0-3-2 in both directions come before the two 4-loops.
+        assert_eq!(lens, [3, 3, 3, 3, 4, 4]);
+        for id in 0..cycles.len() as CycleId {
+            check_closed(&pools, cycles.get(id).unwrap());
+        }
     }
 
     #[test]

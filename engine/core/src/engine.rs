@@ -1,18 +1,45 @@
 //! The engine: tables, cycles and search behind one sans-IO call, [`Engine::on_frame`].
 //!
-//! No threads, sockets, clock or log formatting: a frame goes in, at most one opportunity comes
-//! out, counters record everything that was skipped. Built once from a [`MarketSpec`]; after
-//! that `on_frame` does not allocate.
+//! No threads, sockets, clock or log formatting: a frame goes in, up to
+//! [`SearchParams::max_routes`] opportunities come out, counters record everything that was
+//! skipped. Built once from a [`MarketSpec`]; after that `on_frame` does not allocate.
 
 use core::fmt;
 
-use crate::{FeedFrame, FrameKind};
 use alloy_primitives::Address;
 
 use crate::cycles::{Cycle, Cycles, PairIndex, enumerate};
 use crate::pools::{PoolId, Pools, TableError, TokenId, Tokens, U112_MAX, build_tables};
-use crate::search::{EdgeRate, HopState, NativeQuotes, Sizing, screen, size};
-use crate::{Hop, MAX_HOPS, MarketSpec, OpportunityFrame};
+use crate::search::{EdgeRate, HopState, NativeQuotes, Sizing, profit_bound, screen, size};
+use crate::{FeedFrame, FrameKind, Hop, MAX_HOPS, MarketSpec, OpportunityFrame, PoolKind};
+
+/// Gas the engine budgets for a route, units: what profit is judged against. Measured on the
+/// executor (`contracts/test/ExecutorGas.t.sol`, `docs/executor.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GasModel {
+    /// Per executor call, before its hops (intrinsic, calldata, balance checks).
+    pub base: u32,
+    /// Per hop, by [`PoolKind`] (indexed by its `u8` value): the pool's `swap` with its token
+    /// transfers.
+    pub per_hop: [u32; 3],
+    /// Per initialized tick a concentrated-liquidity swap crosses.
+    pub per_tick: u32,
+}
+
+impl GasModel {
+    /// Gas units for a route of `hops` (kind, ticks crossed), saturating.
+    pub fn budget(&self, hops: impl IntoIterator<Item = (PoolKind, u16)>) -> u32 {
+        hops.into_iter().fold(self.base, |g, (kind, ticks)| {
+            g.saturating_add(self.per_hop[kind as usize])
+                .saturating_add(self.per_tick.saturating_mul(u32::from(ticks)))
+        })
+    }
+}
+
+/// Default cap on stored cycles ([`SearchParams::max_cycles`]).
+pub const DEFAULT_MAX_CYCLES: usize = 1_000_000;
+/// Default routes per pool update ([`SearchParams::max_routes`]).
+pub const DEFAULT_MAX_ROUTES: usize = 4;
 
 /// What the search looks for and what it may spend. Plain data; build with
 /// [`SearchParams::new`] and override fields as needed.
@@ -20,34 +47,40 @@ use crate::{Hop, MAX_HOPS, MarketSpec, OpportunityFrame};
 pub struct SearchParams {
     /// The native token (WMATIC / WPOL on Polygon); profits are valued in it, in wei.
     pub native: Address,
-    /// Tokens cycles start and end at, highest priority first (a loop reachable from two of
-    /// them is kept under the first). Must all be known tokens.
+    /// Tokens cycles start and end at, highest priority first (a loop through two of them is
+    /// stored once, under the first, and searched from both). Must all be known tokens.
     pub start_tokens: Vec<Address>,
     /// Priority fee the engine budgets on top of the base fee, wei per gas.
     pub tip_wei: u128,
-    /// Gas of an executor call before its hops (intrinsic, calldata, balance checks), units.
-    pub gas_base: u32,
-    /// Gas each hop adds (a pair `swap` with its token transfer), units.
-    pub gas_per_hop: u32,
+    /// Gas budget per route.
+    pub gas: GasModel,
     /// Net profit an opportunity must clear beyond its gas cost, wei.
     pub min_profit_native: u128,
     /// Most cycles kept; the rest are counted in [`BuildReport::cycles_dropped`].
     pub max_cycles: usize,
+    /// Most routes one pool update may yield: after the best, the engine re-prices the pools
+    /// that route uses (as if it had executed) and searches again. At least 1.
+    pub max_routes: usize,
 }
 
 impl SearchParams {
     /// Parameters with Polygon-sized defaults: a 30 gwei tip (Polygon's minimum priority fee
     /// is 25–30 gwei), 50 000 + 70 000 per hop gas units (estimates for the executor; tune from
-    /// receipts), no extra profit margin, at most 200 000 cycles.
+    /// receipts), no extra profit margin, at most [`DEFAULT_MAX_CYCLES`] cycles, up to
+    /// [`DEFAULT_MAX_ROUTES`] routes per update.
     pub fn new(native: Address, start_tokens: Vec<Address>) -> Self {
         Self {
             native,
             start_tokens,
             tip_wei: 30_000_000_000,
-            gas_base: 50_000,
-            gas_per_hop: 70_000,
+            gas: GasModel {
+                base: 50_000,
+                per_hop: [70_000; 3],
+                per_tick: 0,
+            },
             min_profit_native: 0,
-            max_cycles: 200_000,
+            max_cycles: DEFAULT_MAX_CYCLES,
+            max_routes: DEFAULT_MAX_ROUTES,
         }
     }
 }
@@ -134,7 +167,10 @@ pub struct EngineStats {
     pub profitable: u64,
     /// Profitable cycles whose native value did not clear gas cost + minimum profit.
     pub below_threshold: u64,
-    /// Opportunities returned (at most one per frame).
+    /// Screened candidates never sized: their profit bound could not clear the threshold or
+    /// beat the best route already sized.
+    pub pruned: u64,
+    /// Opportunities returned (up to `max_routes` per frame).
     pub opportunities: u64,
 }
 
@@ -145,7 +181,7 @@ pub struct Engine {
     pools: Pools,
     cycles: Cycles,
     /// Per pool: screen rate upper bounds for `[token0 → token1, token1 → token0]`, refreshed
-    /// whenever the pool's reserves change.
+    /// whenever the pool's state changes.
     rates: Vec<[EdgeRate; 2]>,
     quotes: NativeQuotes,
     /// Per token id: most input a route may take, raw units (the executor's capital).
@@ -157,17 +193,90 @@ pub struct Engine {
     next_seq: u64,
     stats: EngineStats,
     report: BuildReport,
+    /// The routes of the current frame (capacity `max_routes`, reused).
+    routes: Vec<OpportunityFrame>,
+    /// Pools the routes chosen so far in this frame would move, at their moved state.
+    overlay: Overlay,
+    /// The current search's screened candidates (capacity: every rotation of every cycle
+    /// through the busiest pool, so pushing never allocates).
+    pending: Vec<Pending>,
 }
 
-/// The best candidate of one search.
+/// A screened candidate waiting to be sized: the cycle as run and its bound.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    /// Position in enumeration order, for a deterministic sort.
+    order: u32,
+    cycle: Cycle,
+    start: TokenId,
+    hops: [HopState; MAX_HOPS],
+    /// Upper bound on `profit_native − gas_cost`, wei.
+    bound_net: u128,
+    gas_cost: u128,
+    gas_budget: u32,
+}
+
+/// A sized, valued route that clears the threshold.
 #[derive(Clone, Copy, Debug)]
 struct Best {
+    /// The cycle as run: rotated so hop 0 takes the start token.
     cycle: Cycle,
+    start: TokenId,
     sizing: Sizing,
     profit_native: u128,
     gas_cost: u128,
-    gas_limit: u32,
+    gas_budget: u32,
     net: u128,
+}
+
+/// Hypothetical pool states after the routes already chosen for this frame: the next search pass
+/// prices against them, so a second route is genuinely new profit, and would still hold if the
+/// first lands (transactions from one sender execute in nonce order). The tables themselves
+/// only ever hold what logs say.
+#[derive(Debug, Default)]
+struct Overlay {
+    /// `(pool, reserve0, reserve1)`, at most `max_routes · MAX_HOPS` entries.
+    v2: Vec<(PoolId, u128, u128)>,
+}
+
+impl Overlay {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            v2: Vec::with_capacity(n),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.v2.clear();
+    }
+
+    fn reserves(&self, p: PoolId) -> Option<(u128, u128)> {
+        self.v2
+            .iter()
+            .find(|&&(q, _, _)| q == p)
+            .map(|&(_, r0, r1)| (r0, r1))
+    }
+
+    /// Moves the pools of `b`'s route as executing it would.
+    fn apply(&mut self, pools: &Pools, b: &Best) {
+        let mut amount_in = b.sizing.amount_in;
+        for (i, &p) in b.cycle.pools().iter().enumerate() {
+            let out = b.sizing.outs[i];
+            let Some((r0, r1)) = self.reserves(p).or_else(|| pools.reserves(p)) else {
+                continue;
+            };
+            let moved = if b.cycle.zero_for_one(i) {
+                (r0.saturating_add(amount_in), r1.saturating_sub(out))
+            } else {
+                (r0.saturating_sub(out), r1.saturating_add(amount_in))
+            };
+            match self.v2.iter_mut().find(|e| e.0 == p) {
+                Some(e) => (e.1, e.2) = moved,
+                None => self.v2.push((p, moved.0, moved.1)),
+            }
+            amount_in = out;
+        }
+    }
 }
 
 impl Engine {
@@ -204,6 +313,11 @@ impl Engine {
             cycles: cycles.len(),
             cycles_dropped: cycles.dropped(),
         };
+        let max_routes = params.max_routes.max(1);
+        let busiest = (0..pools.len() as PoolId)
+            .map(|p| cycles.through(p).len())
+            .max()
+            .unwrap_or(0);
         Ok(Self {
             tokens,
             pools,
@@ -217,17 +331,23 @@ impl Engine {
             next_seq: 0,
             stats: EngineStats::default(),
             report,
+            routes: Vec::with_capacity(max_routes),
+            overlay: Overlay::with_capacity(max_routes * MAX_HOPS),
+            pending: Vec::with_capacity(busiest * MAX_HOPS),
         })
     }
 
-    /// Applies one feed frame and returns the best opportunity it opened, if any.
+    /// Applies one feed frame and returns the opportunities it opened, best first (empty if
+    /// none).
     ///
     /// `NewHead` updates the base fee. `V2Sync` updates a pool's reserves and searches the
-    /// cycles through it. Everything else, and every frame that fails a check, only moves a
-    /// counter in [`EngineStats`]. The returned frame has `recv_ns` and `block_number` from
-    /// `f`, `detect_ns = 0` (the caller stamps it) and the next sequence number. Does not
-    /// allocate.
-    pub fn on_frame(&mut self, f: &FeedFrame) -> Option<OpportunityFrame> {
+    /// cycles through it: the best route, then, with the pools that route uses re-priced as
+    /// if it had executed, the next best, up to [`SearchParams::max_routes`]. Everything else,
+    /// and every frame that fails a check, only moves a counter in [`EngineStats`]. Each
+    /// returned frame has `recv_ns`, `block_number` and `log_index` from `f`, `detect_ns = 0`
+    /// (the caller stamps it) and the next sequence number. Does not allocate.
+    pub fn on_frame(&mut self, f: &FeedFrame) -> &[OpportunityFrame] {
+        self.routes.clear();
         self.stats.frames += 1;
         match f.kind {
             FrameKind::NewHead => {
@@ -236,53 +356,69 @@ impl Engine {
                     Some(fee) => self.base_fee = fee,
                     None => self.stats.rejected += 1,
                 }
-                None
             }
             FrameKind::V2Sync => self.on_sync(f),
-            _ => {
-                self.stats.other += 1;
-                None
-            }
+            _ => self.stats.other += 1,
         }
+        &self.routes
     }
 
-    fn on_sync(&mut self, f: &FeedFrame) -> Option<OpportunityFrame> {
+    fn on_sync(&mut self, f: &FeedFrame) {
         self.stats.syncs += 1;
         let Some(id) = self.pools.id(&Address::from(f.address)) else {
             self.stats.unknown_pool += 1;
-            return None;
+            return;
         };
+        if self.pools.kind(id) != Some(PoolKind::UniswapV2) {
+            // A Sync-shaped log from a pool of another kind: not a reserve update.
+            self.stats.rejected += 1;
+            return;
+        }
         if f.removed != 0 {
             // Our reserves may now come from a block that is no longer canonical.
             self.pools.mark_removed(id, f.block_number);
             self.stats.removed += 1;
-            return None;
+            return;
         }
-        let last = self.pools.last_applied(id)?;
+        let Some(last) = self.pools.last_applied(id) else {
+            return;
+        };
         if f.block_number <= self.snapshot_block || (f.block_number, f.log_index) <= last {
             self.stats.stale_skipped += 1;
-            return None;
+            return;
         }
         let (Some(r0), Some(r1)) = (f.word_u128(0), f.word_u128(1)) else {
             self.stats.rejected += 1;
-            return None;
+            return;
         };
         if r0 > U112_MAX || r1 > U112_MAX {
             self.stats.rejected += 1;
-            return None;
+            return;
         }
         self.pools.apply(id, r0, r1, f.block_number, f.log_index);
         if let Some(slot) = self.rates.get_mut(id as usize) {
             *slot = edge_rates(&self.pools, id);
         }
         self.stats.applied += 1;
-        let best = self.search(id)?;
-        self.stats.opportunities += 1;
-        Some(self.frame(f, &best))
+        self.overlay.clear();
+        for _ in 0..self.params.max_routes.max(1) {
+            let Some(best) = self.search(id) else {
+                break;
+            };
+            self.stats.opportunities += 1;
+            let frame = self.frame(f, &best);
+            self.routes.push(frame);
+            self.overlay.apply(&self.pools, &best);
+        }
     }
 
-    /// Screens, sizes and values every cycle through `pool`; returns the one with the highest
-    /// `profit_native − gas_cost` that clears the threshold.
+    /// Finds the best route through `pool` against the tables moved by the overlay: every
+    /// cycle through it, from every start token it may be borrowed in.
+    ///
+    /// Branch and bound: each candidate (cycle, rotation) that passes the screen gets a cheap
+    /// upper bound on its net value ([`profit_bound`] valued in native, minus gas); candidates
+    /// are sized exactly in descending bound order until the next bound cannot beat the best
+    /// found. The bound is a true upper bound, so this returns what sizing them all would.
     fn search(&mut self, pool: PoolId) -> Option<Best> {
         let Self {
             pools,
@@ -293,11 +429,13 @@ impl Engine {
             params,
             base_fee,
             stats,
+            overlay,
+            pending,
             ..
         } = self;
+        pending.clear();
         // Wei per gas the route is budgeted at.
         let fee_per_gas = base_fee.saturating_add(params.tip_wei);
-        let mut best: Option<Best> = None;
         for &cid in cycles.through(pool) {
             let Some(&cycle) = cycles.get(cid) else {
                 continue;
@@ -307,60 +445,106 @@ impl Engine {
             let mut edge = [EdgeRate::ZERO; MAX_HOPS];
             let mut usable = true;
             for (i, &p) in cycle.pools().iter().enumerate() {
-                let (Some((r0, r1)), Some(fee_bps), Some(rate)) =
-                    (pools.reserves(p), pools.fee_bps(p), rates.get(p as usize))
-                else {
-                    usable = false;
-                    break;
-                };
                 if pools.is_stale(p) {
                     usable = false;
                     break;
                 }
-                let (reserve_in, reserve_out, dir) = if cycle.zero_for_one(i) {
-                    (r0, r1, 0)
-                } else {
-                    (r1, r0, 1)
+                let moved = overlay.reserves(p);
+                let (Some((r0, r1)), Some(fee_pips), Some(rate)) = (
+                    moved.or_else(|| pools.reserves(p)),
+                    pools.fee_pips(p),
+                    rates.get(p as usize),
+                ) else {
+                    usable = false;
+                    break;
                 };
+                let zfo = cycle.zero_for_one(i);
+                let (reserve_in, reserve_out) = if zfo { (r0, r1) } else { (r1, r0) };
                 hops[i] = HopState {
                     reserve_in,
                     reserve_out,
-                    fee_bps,
+                    fee_pips,
                 };
-                edge[i] = rate[dir];
+                edge[i] = match moved {
+                    Some(_) => EdgeRate::upper_bound(reserve_in, reserve_out, fee_pips),
+                    None => rate[usize::from(!zfo)],
+                };
             }
             if !usable {
                 stats.stale_cycles += 1;
                 continue;
             }
             stats.screened += 1;
+            // The marginal-rate product is the same from every rotation: screen once.
             if !screen(&edge[..n]) {
                 continue;
             }
+            let gas_budget = params.gas.budget(
+                cycle
+                    .pools()
+                    .iter()
+                    .map(|&p| (pools.kind(p).unwrap_or_default(), 0)),
+            );
+            let gas_cost = u128::from(gas_budget).saturating_mul(fee_per_gas);
+            let bar = gas_cost.saturating_add(params.min_profit_native);
+            for r in (0..n).filter(|&r| cycle.rotations >> r & 1 == 1) {
+                let run = cycle.rotated(r);
+                let mut rhops = [HopState::default(); MAX_HOPS];
+                for (k, slot) in rhops.iter_mut().enumerate().take(n) {
+                    *slot = hops[(r + k) % n];
+                }
+                let Some(start) = input_token(pools, &run, 0) else {
+                    continue;
+                };
+                // Valuation is monotone in the amount, so this bounds the native value.
+                let bound = quotes.value(pools, start, profit_bound(&rhops[..n]));
+                if bound <= bar {
+                    stats.pruned += 1;
+                    continue;
+                }
+                // Preallocated for every rotation of every cycle through the busiest pool.
+                let order = pending.len() as u32;
+                pending.push(Pending {
+                    order,
+                    cycle: run,
+                    start,
+                    hops: rhops,
+                    bound_net: bound - gas_cost,
+                    gas_cost,
+                    gas_budget,
+                });
+            }
+        }
+        // Highest bound first, ties in enumeration order (an unstable sort does not allocate;
+        // `order` makes it deterministic).
+        pending.sort_unstable_by(|a, b| b.bound_net.cmp(&a.bound_net).then(a.order.cmp(&b.order)));
+        let mut best: Option<Best> = None;
+        for (i, c) in pending.iter().enumerate() {
+            if best.is_some_and(|b| c.bound_net <= b.net) {
+                stats.pruned += (pending.len() - i) as u64;
+                break;
+            }
+            let n = usize::from(c.cycle.len);
             stats.sized += 1;
-            let cap = capital.get(cycle.start as usize).copied().unwrap_or(0);
-            let Some(sizing) = size(&hops[..n], cap) else {
+            let cap = capital.get(c.start as usize).copied().unwrap_or(0);
+            let Some(sizing) = size(&c.hops[..n], cap) else {
                 continue;
             };
             stats.profitable += 1;
-            let profit_native = quotes.value(pools, cycle.start, sizing.profit);
-            let hop_count = u32::try_from(n).unwrap_or(u32::MAX);
-            let gas_limit = params
-                .gas_base
-                .saturating_add(params.gas_per_hop.saturating_mul(hop_count));
-            let gas_cost = u128::from(gas_limit).saturating_mul(fee_per_gas);
-            if profit_native <= gas_cost.saturating_add(params.min_profit_native) {
+            let profit_native = quotes.value(pools, c.start, sizing.profit);
+            if profit_native <= c.gas_cost.saturating_add(params.min_profit_native) {
                 stats.below_threshold += 1;
                 continue;
             }
-            let net = profit_native - gas_cost;
+            let net = profit_native - c.gas_cost;
             if best.is_none_or(|b| net > b.net) {
                 best = Some(Best {
-                    cycle,
+                    cycle: c.cycle,
+                    start: c.start,
                     sizing,
                     profit_native,
-                    gas_cost,
-                    gas_limit,
+                    gas_cost: c.gas_cost,
+                    gas_budget: c.gas_budget,
                     net,
                 });
             }
@@ -373,6 +557,7 @@ impl Engine {
         o.recv_ns = f.recv_ns;
         o.detect_ns = 0;
         o.block_number = f.block_number;
+        o.log_index = f.log_index;
         o.seq = self.next_seq;
         self.next_seq += 1;
         o.amount_in = b.sizing.amount_in;
@@ -382,18 +567,20 @@ impl Engine {
         o.base_fee = self.base_fee;
         o.token_in = self
             .tokens
-            .address(b.cycle.start)
+            .address(b.start)
             .unwrap_or_default()
             .into_array();
-        o.gas_limit = b.gas_limit;
+        o.gas_budget = b.gas_budget;
         o.hop_count = b.cycle.len;
         for (i, (slot, &p)) in o.hops.iter_mut().zip(b.cycle.pools()).enumerate() {
             *slot = Hop {
                 amount_out: b.sizing.outs[i],
-                pair: self.pools.address(p).unwrap_or_default().into_array(),
+                pool: self.pools.address(p).unwrap_or_default().into_array(),
                 pool_id: p,
                 zero_for_one: u8::from(b.cycle.zero_for_one(i)),
-                _pad: [0; 7],
+                kind: self.pools.kind(p).unwrap_or_default() as u8,
+                ticks_crossed: 0,
+                _pad: [0; 4],
             };
         }
         o
@@ -466,9 +653,15 @@ impl Engine {
     }
 }
 
+/// The token hop `i` of `c` takes in.
+fn input_token(pools: &Pools, c: &Cycle, i: usize) -> Option<TokenId> {
+    let (t0, t1) = pools.tokens(*c.pools().get(i)?)?;
+    Some(if c.zero_for_one(i) { t0 } else { t1 })
+}
+
 /// Screen rates of pool `p` in both directions.
 fn edge_rates(pools: &Pools, p: PoolId) -> [EdgeRate; 2] {
-    match (pools.reserves(p), pools.fee_bps(p)) {
+    match (pools.reserves(p), pools.fee_pips(p)) {
         (Some((r0, r1)), Some(fee)) => [
             EdgeRate::upper_bound(r0, r1, fee),
             EdgeRate::upper_bound(r1, r0, fee),

@@ -1,31 +1,37 @@
 //! Fixed-size frames that leave the engine: an opportunity (engine → signer) and a signed
 //! transaction (signer → feed I/O or the replay sink). Plain `Copy` data, cache-line aligned.
 
-/// Most hops a route may have. Triangles are the longest cycles searched today.
-pub const MAX_HOPS: usize = 3;
+/// Most hops a route may have: the engine's cycles (2 to 4 hops), the frames and the executor
+/// (`contracts/src/Executor.sol`, `MAX_HOPS`) all use this one bound.
+pub const MAX_HOPS: usize = 4;
 
 /// Largest signed transaction a [`TxFrame`] carries, in bytes (EIP-2718 envelope `0x02 ‖ rlp`).
-/// A 3-hop executor call encodes to about 420 bytes.
+/// A 4-hop executor call (324 bytes of calldata) encodes to about 440 bytes.
 pub const TX_MAX: usize = 512;
 
-/// One swap of a route: send the input to `pair`, take `amount_out` of the other token.
+/// One swap of a route: the input goes into `pool`, `amount_out` of the other token comes out.
+/// 48 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Hop {
-    /// Exact output of this swap, raw units of the token received, as the pair's own
-    /// `getAmountOut` rounding gives it.
+    /// Exact output of this swap, raw units of the token received, with the pool's own
+    /// rounding.
     pub amount_out: u128,
-    /// The V2 pair contract.
-    pub pair: [u8; 20],
+    /// The pool (pair) contract.
+    pub pool: [u8; 20],
     /// Dense pool id in the engine's table (for reports; not sent on chain).
     pub pool_id: u32,
-    /// 1 if the input is the pair's token0 (so the output is token1), else 0.
+    /// 1 if the input is the pool's token0 (so the output is token1), else 0.
     pub zero_for_one: u8,
+    /// The pool's [`PoolKind`](crate::PoolKind) as its `u8` value.
+    pub kind: u8,
+    /// Initialized ticks the swap crosses (concentrated pools; 0 for V2), for gas and reports.
+    pub ticks_crossed: u16,
     /// Explicit padding.
-    pub _pad: [u8; 7],
+    pub _pad: [u8; 4],
 }
 
-/// A profitable cycle, sized exactly, ready to sign. 320 bytes.
+/// A profitable cycle, sized exactly, ready to sign. 384 bytes.
 #[repr(C, align(64))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpportunityFrame {
@@ -33,7 +39,7 @@ pub struct OpportunityFrame {
     pub recv_ns: u64,
     /// When the engine emitted this frame, ns on the pipeline clock.
     pub detect_ns: u64,
-    /// Block of the triggering log.
+    /// Block of the log that triggered the search.
     pub block_number: u64,
     /// Sequence number of this opportunity within the run, from 0.
     pub seq: u64,
@@ -49,14 +55,19 @@ pub struct OpportunityFrame {
     pub base_fee: u128,
     /// Token borrowed from the executor's balance and returned with the profit.
     pub token_in: [u8; 20],
-    /// Gas limit the route is budgeted, units.
-    pub gas_limit: u32,
-    /// How many entries of `hops` are used (2 or 3).
+    /// Gas the route is budgeted, units (what profit is judged against; the transaction's
+    /// limit adds headroom on top).
+    pub gas_budget: u32,
+    /// How many entries of `hops` are used (2 to [`MAX_HOPS`]).
     pub hop_count: u8,
     /// Explicit padding.
-    pub _pad: [u8; 7],
+    pub _pad: [u8; 3],
+    /// Position in its block of the log that triggered the search (`logIndex`).
+    pub log_index: u32,
     /// The swaps, in order; entries past `hop_count` are zero.
     pub hops: [Hop; MAX_HOPS],
+    /// Explicit padding to the cache-line multiple.
+    pub _tail: [u8; 48],
 }
 
 impl OpportunityFrame {
@@ -72,16 +83,20 @@ impl OpportunityFrame {
         gas_cost_native: 0,
         base_fee: 0,
         token_in: [0; 20],
-        gas_limit: 0,
+        gas_budget: 0,
         hop_count: 0,
-        _pad: [0; 7],
+        _pad: [0; 3],
+        log_index: 0,
         hops: [Hop {
             amount_out: 0,
-            pair: [0; 20],
+            pool: [0; 20],
             pool_id: 0,
             zero_for_one: 0,
-            _pad: [0; 7],
+            kind: 0,
+            ticks_crossed: 0,
+            _pad: [0; 4],
         }; MAX_HOPS],
+        _tail: [0; 48],
     };
 
     /// The used hops.
@@ -139,11 +154,18 @@ mod tests {
     #[test]
     fn opportunity_layout_is_fixed() {
         assert_eq!(size_of::<Hop>(), 48);
-        assert_eq!(size_of::<OpportunityFrame>(), 320);
+        assert_eq!(offset_of!(Hop, pool), 16);
+        assert_eq!(offset_of!(Hop, zero_for_one), 40);
+        assert_eq!(offset_of!(Hop, kind), 41);
+        assert_eq!(offset_of!(Hop, ticks_crossed), 42);
+        assert_eq!(size_of::<OpportunityFrame>(), 384);
         assert_eq!(align_of::<OpportunityFrame>(), 64);
         assert_eq!(offset_of!(OpportunityFrame, amount_in), 32);
         assert_eq!(offset_of!(OpportunityFrame, token_in), 112);
+        assert_eq!(offset_of!(OpportunityFrame, gas_budget), 132);
+        assert_eq!(offset_of!(OpportunityFrame, log_index), 140);
         assert_eq!(offset_of!(OpportunityFrame, hops), 144);
+        assert_eq!(offset_of!(OpportunityFrame, _tail), 336);
     }
 
     #[test]

@@ -17,18 +17,25 @@ mod cycles;
 mod engine;
 mod feed_frame;
 mod frame;
+mod kind;
 mod market;
-mod math;
 mod pools;
 mod route;
 mod search;
+mod v2;
 
-pub use engine::{BuildError, BuildReport, Engine, EngineStats, SearchParams};
+pub use engine::{
+    BuildError, BuildReport, DEFAULT_MAX_CYCLES, DEFAULT_MAX_ROUTES, Engine, EngineStats, GasModel,
+    SearchParams,
+};
 pub use feed_frame::{FRAME_WORDS, FeedFrame, FrameKind};
 pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_MAX, TxFrame};
-pub use market::{CapitalSpec, DexSpec, MarketSpec, PoolSpec, TokenSpec};
-pub use math::{FEE_DENOM, get_amount_in, get_amount_out};
+pub use kind::{PIPS, PoolKind};
+pub use market::{
+    CapitalSpec, ClStateSpec, DexSpec, MarketSpec, PoolSpec, PoolState, TickSpec, TokenSpec,
+};
 pub use pools::{PoolId, Pools, TableError, TokenId, Tokens, U112_MAX};
 pub use route::{
-    CALLDATA_MAX, EXECUTE_SELECTOR, HOP_BYTES, RouteError, calldata_len, encode_execute,
+    CALLDATA_MAX, EXECUTE_SELECTOR, HOP_BYTES, RouteError, calldata_len, encode_execute, hop_flags,
 };
+pub use v2::{get_amount_in, get_amount_out};

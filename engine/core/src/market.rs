@@ -1,10 +1,12 @@
-//! What the engine starts from: tokens, DEXes, pools with reserves at a known block.
+//! What the engine starts from: tokens, DEXes, pools with their state at a known block.
 //!
 //! A [`MarketSpec`] comes from pool discovery on a live node, or from a snapshot file (the same
 //! type serialised as JSON, see `docs/formats.md`). The engine builds its tables from it once.
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
+
+use crate::PoolKind;
 
 /// A token the engine knows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,33 +19,118 @@ pub struct TokenSpec {
     pub decimals: u8,
 }
 
-/// A Uniswap-V2-style DEX: one factory, one swap fee for all its pairs.
+/// A DEX: one factory whose pools are all of one kind. The fee is the pool's, not the DEX's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DexSpec {
     /// Short name for reports (`"quickswap"`).
     pub name: String,
     /// Factory contract.
     pub factory: Address,
-    /// Swap fee in basis points (30 = 0.3 %, Uniswap V2's 997/1000). The pair keeps
-    /// `amountIn * (10_000 - fee_bps)` of the input when checking its invariant.
-    pub fee_bps: u32,
+    /// The kind of every pool the factory makes.
+    pub kind: PoolKind,
 }
 
-/// One V2 pair and its reserves at [`MarketSpec::block`].
+/// One initialized tick of a concentrated-liquidity pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickSpec {
+    /// The tick (a multiple of the pool's tick spacing).
+    pub tick: i32,
+    /// Liquidity added when the price crosses this tick moving up (removed moving down).
+    pub liquidity_net: i128,
+    /// Total liquidity of the positions with a bound at this tick; > 0 for an initialized tick.
+    pub liquidity_gross: u128,
+}
+
+/// State of a concentrated-liquidity pool (Uniswap V3 or Algebra) at [`MarketSpec::block`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClStateSpec {
+    /// √(token1/token0) in raw units, Q64.96 (`slot0.sqrtPriceX96`, Algebra `globalState.price`).
+    pub sqrt_price_x96: U256,
+    /// Current tick (`slot0.tick`).
+    pub tick: i32,
+    /// Active liquidity (`liquidity()`).
+    pub liquidity: u128,
+    /// Tick spacing.
+    pub tick_spacing: i32,
+    /// Inclusive tick range `[lo, hi]` over which `ticks` lists every initialized tick: the
+    /// window that was loaded around the price. A swap is simulated only inside it.
+    pub window: [i32; 2],
+    /// The initialized ticks inside `window`, ascending.
+    pub ticks: Vec<TickSpec>,
+}
+
+/// A pool's pricing state, by kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolState {
+    /// A constant-product pair.
+    UniswapV2 {
+        /// Reserve of token0, raw units (uint112 on chain).
+        reserve0: u128,
+        /// Reserve of token1, raw units.
+        reserve1: u128,
+    },
+    /// A Uniswap V3 pool.
+    UniswapV3(ClStateSpec),
+    /// An Algebra pool.
+    Algebra(ClStateSpec),
+}
+
+impl PoolState {
+    /// The pool kind this state belongs to.
+    pub fn kind(&self) -> PoolKind {
+        match self {
+            Self::UniswapV2 { .. } => PoolKind::UniswapV2,
+            Self::UniswapV3(_) => PoolKind::UniswapV3,
+            Self::Algebra(_) => PoolKind::Algebra,
+        }
+    }
+}
+
+/// One pool and its state at [`MarketSpec::block`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolSpec {
-    /// Pair contract.
+    /// Pool (pair) contract.
     pub address: Address,
-    /// Index into [`MarketSpec::dexes`].
+    /// Index into [`MarketSpec::dexes`]; the DEX's kind must be the state's kind.
     pub dex: u8,
-    /// The pair's token0 (lower address).
+    /// The pool's token0 (lower address).
     pub token0: Address,
-    /// The pair's token1.
+    /// The pool's token1.
     pub token1: Address,
-    /// Reserve of token0, raw units (uint112 on chain).
-    pub reserve0: u128,
-    /// Reserve of token1, raw units.
-    pub reserve1: u128,
+    /// Swap fee, pips (10⁻⁶ of the input): a V2 pair's 0.3 % is 3 000; a V3 pool's fee tier;
+    /// an Algebra pool's current dynamic fee.
+    pub fee_pips: u32,
+    /// Pricing state by kind.
+    pub state: PoolState,
+}
+
+impl PoolSpec {
+    /// A V2 pair with the given reserves (raw units) and fee (pips).
+    pub fn v2(
+        address: Address,
+        dex: u8,
+        token0: Address,
+        token1: Address,
+        fee_pips: u32,
+        reserve0: u128,
+        reserve1: u128,
+    ) -> Self {
+        Self {
+            address,
+            dex,
+            token0,
+            token1,
+            fee_pips,
+            state: PoolState::UniswapV2 { reserve0, reserve1 },
+        }
+    }
+
+    /// The pool's kind.
+    pub fn kind(&self) -> PoolKind {
+        self.state.kind()
+    }
 }
 
 /// How much of a start token the executor can put into one route.
@@ -74,4 +161,13 @@ pub struct MarketSpec {
     /// in tests and research).
     #[serde(default)]
     pub capital: Vec<CapitalSpec>,
+}
+
+impl MarketSpec {
+    /// Checks the spec the way building the engine's tables does (DEX indices and kinds, fees
+    /// below 100 %, token order, uint112 reserves, duplicate addresses), without keeping the
+    /// tables. For readers of snapshot files, which should fail on load, not at engine build.
+    pub fn check(&self) -> Result<(), crate::TableError> {
+        crate::pools::build_tables(self).map(|_| ())
+    }
 }

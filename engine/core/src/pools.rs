@@ -1,4 +1,4 @@
-//! Struct-of-arrays tables of tokens and Uniswap-V2-style pools, with dense ids and an
+//! Struct-of-arrays tables of tokens and pools of every [`PoolKind`], with dense ids and an
 //! address index.
 //!
 //! Columns rather than a `Vec` of structs because the hot loops read one or two columns of many
@@ -12,8 +12,7 @@ use std::collections::HashMap;
 
 use alloy_primitives::Address;
 
-use crate::math::FEE_DENOM;
-use crate::{DexSpec, MarketSpec, PoolSpec};
+use crate::{MarketSpec, PIPS, PoolKind, PoolSpec, PoolState};
 
 /// Dense token id: index into the token columns.
 pub type TokenId = u32;
@@ -73,12 +72,28 @@ pub enum TableError {
         /// Its `dex` field.
         dex: u8,
     },
-    /// A DEX fee of 10 000 bps or more (the pair would give nothing out).
+    /// A pool's fee is 10⁶ pips (100 %) or more: it would give nothing out.
     BadFee {
-        /// The DEX index.
-        dex: u8,
-        /// Its fee, bps.
-        fee_bps: u32,
+        /// The pool.
+        pool: Address,
+        /// Its fee, pips.
+        fee_pips: u32,
+    },
+    /// A pool's state is of another kind than its DEX's.
+    KindMismatch {
+        /// The pool.
+        pool: Address,
+        /// The DEX's kind.
+        dex: PoolKind,
+        /// The state's kind.
+        state: PoolKind,
+    },
+    /// A pool of a kind this build cannot price yet.
+    Unsupported {
+        /// The pool.
+        pool: Address,
+        /// Its kind.
+        kind: PoolKind,
     },
     /// A pool's `token0` is not below its `token1`; the pair contract always sorts them, so
     /// a spec that does not would make the engine send swaps in the wrong direction.
@@ -94,10 +109,22 @@ impl fmt::Display for TableError {
             Self::DuplicatePool(a) => write!(f, "pool {a} is listed twice"),
             Self::TooMany => write!(f, "more tokens or pools than a u32 id can index"),
             Self::BadDex { pool, dex } => write!(f, "pool {pool} names unknown dex index {dex}"),
-            Self::BadFee { dex, fee_bps } => {
+            Self::BadFee { pool, fee_pips } => {
                 write!(
                     f,
-                    "dex {dex} has fee {fee_bps} bps, must be below {FEE_DENOM}"
+                    "pool {pool} has fee {fee_pips} pips, must be below {PIPS}"
+                )
+            }
+            Self::KindMismatch { pool, dex, state } => {
+                write!(
+                    f,
+                    "pool {pool} has {state} state but its dex makes {dex} pools"
+                )
+            }
+            Self::Unsupported { pool, kind } => {
+                write!(
+                    f,
+                    "pool {pool} is of kind {kind}, which this build cannot price"
                 )
             }
             Self::TokenOrder(a) => write!(f, "pool {a} has token0 not below token1"),
@@ -150,14 +177,17 @@ impl Tokens {
     }
 }
 
-/// Known V2 pools, one row per dense [`PoolId`].
+/// Known pools, one row per dense [`PoolId`]. Columns common to every kind, then the kind's own
+/// (rows of other kinds hold zeros there).
 #[derive(Debug)]
 pub struct Pools {
     address: Vec<Address>,
     token0: Vec<TokenId>,
     token1: Vec<TokenId>,
     dex: Vec<u8>,
-    fee_bps: Vec<u32>,
+    kind: Vec<PoolKind>,
+    /// Swap fee, pips.
+    fee_pips: Vec<u32>,
     /// Raw units of token0 (fits uint112).
     reserve0: Vec<u128>,
     /// Raw units of token1 (fits uint112).
@@ -204,13 +234,19 @@ impl Pools {
         self.dex.get(id as usize).copied()
     }
 
-    /// Swap fee of a pool, bps.
+    /// Kind of a pool.
     #[inline]
-    pub fn fee_bps(&self, id: PoolId) -> Option<u32> {
-        self.fee_bps.get(id as usize).copied()
+    pub fn kind(&self, id: PoolId) -> Option<PoolKind> {
+        self.kind.get(id as usize).copied()
     }
 
-    /// `(reserve0, reserve1)` of a pool, raw token units.
+    /// Swap fee of a pool, pips (10⁻⁶ of the input).
+    #[inline]
+    pub fn fee_pips(&self, id: PoolId) -> Option<u32> {
+        self.fee_pips.get(id as usize).copied()
+    }
+
+    /// `(reserve0, reserve1)` of a pool, raw token units (zeros for a concentrated pool).
     #[inline]
     pub fn reserves(&self, id: PoolId) -> Option<(u128, u128)> {
         let i = id as usize;
@@ -230,8 +266,8 @@ impl Pools {
         self.stale.get(id as usize).copied().unwrap_or(true)
     }
 
-    /// Stores new reserves (raw units, already checked to fit uint112) seen at `(block, log)`
-    /// and clears the stale flag. Out-of-range ids are ignored.
+    /// Stores new V2 reserves (raw units, already checked to fit uint112) seen at
+    /// `(block, log)` and clears the stale flag. Out-of-range ids are ignored.
     #[inline]
     pub(crate) fn apply(
         &mut self,
@@ -275,9 +311,6 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
     if spec.tokens.len() > u32::MAX as usize || spec.pools.len() > u32::MAX as usize {
         return Err(TableError::TooMany);
     }
-    for (i, dex) in spec.dexes.iter().enumerate() {
-        check_dex(i, dex)?;
-    }
 
     let mut tokens = Tokens {
         address: Vec::with_capacity(spec.tokens.len()),
@@ -300,7 +333,8 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
         token0: Vec::with_capacity(n),
         token1: Vec::with_capacity(n),
         dex: Vec::with_capacity(n),
-        fee_bps: Vec::with_capacity(n),
+        kind: Vec::with_capacity(n),
+        fee_pips: Vec::with_capacity(n),
         reserve0: Vec::with_capacity(n),
         reserve1: Vec::with_capacity(n),
         last_block: Vec::with_capacity(n),
@@ -310,17 +344,20 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
     };
     let mut dropped = 0u64;
     for p in &spec.pools {
-        let fee_bps = pool_fee(spec, p)?;
+        check_pool(spec, p)?;
         let (Some(t0), Some(t1)) = (tokens.id(&p.token0), tokens.id(&p.token1)) else {
             dropped += 1;
             continue;
         };
-        if p.token0 >= p.token1 {
-            return Err(TableError::TokenOrder(p.address));
-        }
-        if p.reserve0 > U112_MAX || p.reserve1 > U112_MAX {
-            return Err(TableError::ReserveTooLarge(p.address));
-        }
+        let (reserve0, reserve1) = match &p.state {
+            PoolState::UniswapV2 { reserve0, reserve1 } => (*reserve0, *reserve1),
+            PoolState::UniswapV3(_) | PoolState::Algebra(_) => {
+                return Err(TableError::Unsupported {
+                    pool: p.address,
+                    kind: p.kind(),
+                });
+            }
+        };
         let id = pools.len() as PoolId;
         if pools.index.insert(p.address, id).is_some() {
             return Err(TableError::DuplicatePool(p.address));
@@ -329,9 +366,10 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
         pools.token0.push(t0);
         pools.token1.push(t1);
         pools.dex.push(p.dex);
-        pools.fee_bps.push(fee_bps);
-        pools.reserve0.push(p.reserve0);
-        pools.reserve1.push(p.reserve1);
+        pools.kind.push(p.kind());
+        pools.fee_pips.push(p.fee_pips);
+        pools.reserve0.push(reserve0);
+        pools.reserve1.push(reserve1);
         pools.last_block.push(spec.block);
         pools.last_log.push(0);
         pools.stale.push(false);
@@ -339,25 +377,36 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
     Ok((tokens, pools, dropped))
 }
 
-fn check_dex(i: usize, dex: &DexSpec) -> Result<(), TableError> {
-    if dex.fee_bps >= FEE_DENOM {
-        return Err(TableError::BadFee {
-            dex: u8::try_from(i).unwrap_or(u8::MAX),
-            fee_bps: dex.fee_bps,
-        });
-    }
-    Ok(())
-}
-
-/// The pool's fee, bps, from its DEX.
-fn pool_fee(spec: &MarketSpec, p: &PoolSpec) -> Result<u32, TableError> {
-    match spec.dexes.get(usize::from(p.dex)) {
-        Some(d) => Ok(d.fee_bps),
-        None => Err(TableError::BadDex {
+/// Checks one pool's spec against its DEX and the chain's invariants.
+fn check_pool(spec: &MarketSpec, p: &PoolSpec) -> Result<(), TableError> {
+    let Some(dex) = spec.dexes.get(usize::from(p.dex)) else {
+        return Err(TableError::BadDex {
             pool: p.address,
             dex: p.dex,
-        }),
+        });
+    };
+    if dex.kind != p.kind() {
+        return Err(TableError::KindMismatch {
+            pool: p.address,
+            dex: dex.kind,
+            state: p.kind(),
+        });
     }
+    if p.fee_pips >= PIPS {
+        return Err(TableError::BadFee {
+            pool: p.address,
+            fee_pips: p.fee_pips,
+        });
+    }
+    if p.token0 >= p.token1 {
+        return Err(TableError::TokenOrder(p.address));
+    }
+    if let PoolState::UniswapV2 { reserve0, reserve1 } = p.state
+        && (reserve0 > U112_MAX || reserve1 > U112_MAX)
+    {
+        return Err(TableError::ReserveTooLarge(p.address));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -389,25 +438,11 @@ mod tests {
             dexes: vec![DexSpec {
                 name: "d".into(),
                 factory: addr(0xf0),
-                fee_bps: 30,
+                kind: PoolKind::UniswapV2,
             }],
             pools: vec![
-                PoolSpec {
-                    address: addr(0x10),
-                    dex: 0,
-                    token0: addr(1),
-                    token1: addr(2),
-                    reserve0: 5,
-                    reserve1: 7,
-                },
-                PoolSpec {
-                    address: addr(0x11),
-                    dex: 0,
-                    token0: addr(1),
-                    token1: addr(9),
-                    reserve0: 5,
-                    reserve1: 7,
-                },
+                PoolSpec::v2(addr(0x10), 0, addr(1), addr(2), 3_000, 5, 7),
+                PoolSpec::v2(addr(0x11), 0, addr(1), addr(9), 3_000, 5, 7),
             ],
             capital: Vec::new(),
         }
@@ -422,7 +457,8 @@ mod tests {
         let id = pools.id(&addr(0x10)).unwrap();
         assert_eq!(pools.tokens(id), Some((0, 1)));
         assert_eq!(pools.reserves(id), Some((5, 7)));
-        assert_eq!(pools.fee_bps(id), Some(30));
+        assert_eq!(pools.fee_pips(id), Some(3_000));
+        assert_eq!(pools.kind(id), Some(PoolKind::UniswapV2));
         assert_eq!(pools.last_applied(id), Some((10, 0)));
         assert_eq!(pools.id(&addr(0x11)), None);
         assert_eq!(tokens.symbol(1), Some("B"));
@@ -439,8 +475,15 @@ mod tests {
         ));
 
         let mut s = spec();
-        s.dexes[0].fee_bps = 10_000;
+        s.pools[0].fee_pips = PIPS;
         assert!(matches!(build_tables(&s), Err(TableError::BadFee { .. })));
+
+        let mut s = spec();
+        s.dexes[0].kind = PoolKind::UniswapV3;
+        assert!(matches!(
+            build_tables(&s),
+            Err(TableError::KindMismatch { .. })
+        ));
 
         let mut s = spec();
         let p = &mut s.pools[0];
@@ -451,7 +494,10 @@ mod tests {
         );
 
         let mut s = spec();
-        s.pools[0].reserve1 = U112_MAX + 1;
+        s.pools[0].state = PoolState::UniswapV2 {
+            reserve0: 5,
+            reserve1: U112_MAX + 1,
+        };
         assert_eq!(
             build_tables(&s).unwrap_err(),
             TableError::ReserveTooLarge(addr(0x10))

@@ -12,7 +12,7 @@ use polyarb_feeds::{BlockTag, RpcClient, RpcError};
 
 use super::AppError;
 use crate::config::Config;
-use polyarb_core::{CapitalSpec, MarketSpec, PoolSpec};
+use polyarb_core::{CapitalSpec, MarketSpec, PoolKind, PoolSpec};
 
 const ALL_PAIRS_LENGTH: [u8; 4] = [0x57, 0x4f, 0x2b, 0xa3];
 const ALL_PAIRS: [u8; 4] = [0x1e, 0x3d, 0xd1, 0x8b];
@@ -47,6 +47,16 @@ pub fn discover(
     let mut pools = Vec::new();
 
     for (dex_index, dex) in cfg.dexes.iter().enumerate() {
+        // Concentrated-liquidity factories are discovered from their creation logs (not yet
+        // wired into live discovery); `allPairs` is the V2 factory's list.
+        let (PoolKind::UniswapV2, Some(fee_bps)) = (dex.kind, dex.fee_bps) else {
+            return Err(AppError::Input(format!(
+                "{}: live discovery of {} pools is not implemented yet",
+                dex.name, dex.kind
+            )));
+        };
+        // Validated below 10 000 bps by the config.
+        let fee_pips = fee_bps * 100;
         let node_err = |what: &str, e: RpcError| {
             AppError::Node(format!("{} factory {}: {what}: {e}", dex.name, dex.factory))
         };
@@ -110,15 +120,16 @@ pub fn discover(
                     }
                     Some((token0, token1, reserve0, reserve1)) => {
                         stats.kept += 1;
-                        pools.push(PoolSpec {
-                            address: *p,
+                        pools.push(PoolSpec::v2(
+                            *p,
                             // Validated: at most 255 dexes.
-                            dex: u8::try_from(dex_index).unwrap_or(u8::MAX),
+                            u8::try_from(dex_index).unwrap_or(u8::MAX),
                             token0,
                             token1,
+                            fee_pips,
                             reserve0,
                             reserve1,
-                        });
+                        ));
                     }
                 }
             }

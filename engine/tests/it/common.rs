@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use alloy_primitives::{Address, address};
-use polyarb_core::{DexSpec, MarketSpec, OpportunityFrame, PoolSpec, TokenSpec, get_amount_out};
+use polyarb_core::{
+    DexSpec, MarketSpec, OpportunityFrame, PoolKind, PoolSpec, TokenSpec, get_amount_out,
+};
 use polyarb_core::{FeedFrame, FrameKind};
 
 /// Polygon WMATIC (18 decimals), the native token in these tests.
@@ -50,6 +52,23 @@ pub struct Model {
 }
 
 impl Model {
+    /// Moves the model's reserves as executing `opp` would: each hop's input added to its
+    /// input reserve, its output taken from its output reserve.
+    pub fn execute(&mut self, opp: &OpportunityFrame) {
+        let mut amount = opp.amount_in;
+        for h in opp.hops() {
+            let p = self.pools.get_mut(&Address::from(h.pool)).unwrap();
+            if h.zero_for_one == 1 {
+                p.reserve0 += amount;
+                p.reserve1 -= h.amount_out;
+            } else {
+                p.reserve1 += amount;
+                p.reserve0 -= h.amount_out;
+            }
+            amount = h.amount_out;
+        }
+    }
+
     /// Checks every hop of `opp` against the model: the route closes at `token_in`, each hop's
     /// direction matches the pair's token order, and each `amount_out` is exactly
     /// `get_amount_out` of the previous amount. Returns the final output.
@@ -58,7 +77,7 @@ impl Model {
         let mut at = token_in;
         let mut amount = opp.amount_in;
         for h in opp.hops() {
-            let p = self.pools[&Address::from(h.pair)];
+            let p = self.pools[&Address::from(h.pool)];
             let (r_in, r_out, next) = if h.zero_for_one == 1 {
                 assert_eq!(p.token0, at, "hop input is not token0");
                 (p.reserve0, p.reserve1, p.token1)
@@ -66,7 +85,7 @@ impl Model {
                 assert_eq!(p.token1, at, "hop input is not token1");
                 (p.reserve1, p.reserve0, p.token0)
             };
-            let expect = get_amount_out(amount, r_in, r_out, p.fee_bps);
+            let expect = get_amount_out(amount, r_in, r_out, p.fee_bps * 100);
             assert_eq!(
                 h.amount_out, expect,
                 "hop amount_out is not the pair's getAmountOut"
@@ -83,13 +102,13 @@ impl Model {
     pub fn profit_at(&self, opp: &OpportunityFrame, amount_in: u128) -> i128 {
         let mut amount = amount_in;
         for h in opp.hops() {
-            let p = self.pools[&Address::from(h.pair)];
+            let p = self.pools[&Address::from(h.pool)];
             let (r_in, r_out) = if h.zero_for_one == 1 {
                 (p.reserve0, p.reserve1)
             } else {
                 (p.reserve1, p.reserve0)
             };
-            amount = get_amount_out(amount, r_in, r_out, p.fee_bps);
+            amount = get_amount_out(amount, r_in, r_out, p.fee_bps * 100);
         }
         amount as i128 - amount_in as i128
     }
@@ -133,16 +152,18 @@ pub const P_WETH_USDC_POOL: PoolDef = (
 /// Builds a market from `(pair, dex, (token a, reserve a), (token b, reserve b))`, sorting each
 /// pair's tokens as the pair contract does. DEX 0 charges 30 bps, DEX 1 20 bps.
 pub fn market(pools: &[PoolDef]) -> (MarketSpec, Model) {
+    // The model's fees, bps, by DEX index (the spec carries them per pool, in pips).
+    let dex_fee_bps = [30u32, 20];
     let dexes = vec![
         DexSpec {
             name: "quickswap".into(),
             factory: address!("5757371414417b8c6caad45baef941abc7d3ab32"),
-            fee_bps: 30,
+            kind: PoolKind::UniswapV2,
         },
         DexSpec {
             name: "pancake".into(),
             factory: address!("02a84c1b3bbd7401a5f7fa98a384ebc70bb5749e"),
-            fee_bps: 20,
+            kind: PoolKind::UniswapV2,
         },
     ];
     let mut model = Model::default();
@@ -153,14 +174,16 @@ pub fn market(pools: &[PoolDef]) -> (MarketSpec, Model) {
         } else {
             ((b, rb), (a, ra))
         };
-        specs.push(PoolSpec {
-            address: pair,
+        let fee_bps = dex_fee_bps[usize::from(dex)];
+        specs.push(PoolSpec::v2(
+            pair,
             dex,
             token0,
             token1,
+            fee_bps * 100,
             reserve0,
             reserve1,
-        });
+        ));
         model.pools.insert(
             pair,
             PoolModel {
@@ -168,7 +191,7 @@ pub fn market(pools: &[PoolDef]) -> (MarketSpec, Model) {
                 token1,
                 reserve0,
                 reserve1,
-                fee_bps: dexes[usize::from(dex)].fee_bps,
+                fee_bps,
             },
         );
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
 use polyarb_core::{
-    CALLDATA_MAX, CapitalSpec, DexSpec, Engine, MarketSpec, OpportunityFrame, PoolSpec,
+    CALLDATA_MAX, CapitalSpec, DexSpec, Engine, MarketSpec, OpportunityFrame, PoolKind, PoolSpec,
     SearchParams, TokenSpec, encode_execute, get_amount_out,
 };
 use polyarb_engine::txbuild::FeeBid;
@@ -97,7 +97,7 @@ fn check_trade(
 ) {
     let (r0, r1) = reserves(rpc, pair.address);
     let (r_in, r_out) = if zero_for_one { (r0, r1) } else { (r1, r0) };
-    let out = get_amount_out(a, r_in, r_out, pair.dex.fee_bps());
+    let out = get_amount_out(a, r_in, r_out, pair.dex.fee_bps() * 100);
     let what = format!(
         "{} {a} in, zero_for_one {zero_for_one}, reserves {r_in}/{r_out}: out {out}",
         pair.dex.name()
@@ -212,21 +212,23 @@ fn market(rpc: &Rpc, world: &World, pairs: &[&PairInfo], capital_divisor: u128) 
             .map(|d| DexSpec {
                 name: d.dex.name().into(),
                 factory: d.factory,
-                fee_bps: d.fee_bps,
+                kind: PoolKind::UniswapV2,
             })
             .collect(),
         pools: pairs
             .iter()
             .map(|p| {
                 let (reserve0, reserve1) = reserves(rpc, p.address);
-                PoolSpec {
-                    address: p.address,
-                    dex: world.dexes.iter().position(|d| d.dex == p.dex).unwrap() as u8,
-                    token0: world.tokens[p.token0].address,
-                    token1: world.tokens[p.token1].address,
+                let dex = world.dexes.iter().position(|d| d.dex == p.dex).unwrap();
+                PoolSpec::v2(
+                    p.address,
+                    dex as u8,
+                    world.tokens[p.token0].address,
+                    world.tokens[p.token1].address,
+                    world.dexes[dex].fee_bps * 100,
                     reserve0,
                     reserve1,
-                }
+                )
             })
             .collect(),
         capital: world
@@ -258,14 +260,14 @@ fn verify_on_chain(
         let pair = world
             .pairs
             .iter()
-            .find(|p| p.address == Address::from(h.pair))
+            .find(|p| p.address == Address::from(h.pool))
             .expect("a pair of the world");
         let zero_for_one = h.zero_for_one == 1;
         let (t_in, t_out) = tokens(world, pair, zero_for_one);
         assert_eq!(t_in, at, "hop input token");
         let (r0, r1) = reserves(rpc, pair.address);
         let (r_in, r_out) = if zero_for_one { (r0, r1) } else { (r1, r0) };
-        let out = get_amount_out(amount, r_in, r_out, pair.dex.fee_bps());
+        let out = get_amount_out(amount, r_in, r_out, pair.dex.fee_bps() * 100);
         assert_eq!(h.amount_out, out, "hop output at the chain's reserves");
         // The tools' independent formula agrees.
         assert_eq!(
@@ -337,6 +339,8 @@ fn execute_engine_route(
     let frame = sync(pair.address, swapped.block_number, 0, p0, p1);
     let opp = engine
         .on_frame(&frame)
+        .first()
+        .copied()
         .expect("the dislocation opens an opportunity");
     assert_eq!(usize::from(opp.hop_count), hops);
     let capital = spec
@@ -345,7 +349,11 @@ fn execute_engine_route(
         .find(|c| c.token == Address::from(opp.token_in))
         .expect("a start token's capital")
         .amount;
-    let free = unlimited.on_frame(&frame).expect("uncapped, too");
+    let free = unlimited
+        .on_frame(&frame)
+        .first()
+        .copied()
+        .expect("uncapped, too");
     if capital_divisor == 1 {
         assert_eq!(opp, free, "capital above the optimum changes nothing");
         assert!(opp.amount_in < capital);
@@ -381,7 +389,7 @@ fn execute_engine_route(
         max_fee_multiplier: 1,
         limit_headroom_pct: 100,
     }
-    .gas_limit(opp.gas_limit);
+    .gas_limit(opp.gas_budget);
     let receipt = rpc
         .transact(&TxRequest::call(owner, executor, calldata.clone()).with_gas(gas))
         .unwrap_or_else(|e| panic!("{hops}-hop route reverted on the real executor: {e}"));

@@ -17,7 +17,8 @@ use alloy_consensus::{Transaction as _, TxEnvelope, transaction::SignerRecoverab
 use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_sol_types::SolCall;
 use polyarb_core::{
-    CALLDATA_MAX, Engine, EngineStats, FrameKind, OpportunityFrame, encode_execute, get_amount_out,
+    CALLDATA_MAX, Engine, EngineStats, FrameKind, MAX_HOPS, OpportunityFrame, encode_execute,
+    get_amount_out,
 };
 use polyarb_engine::{
     app::{
@@ -141,7 +142,8 @@ struct Found {
     /// Index of the record whose frame triggered it.
     record: usize,
     opp: OpportunityFrame,
-    /// `(reserve0, reserve1)` the engine held for each hop's pool when it emitted `opp`.
+    /// `(reserve0, reserve1)` the engine held for each hop's pool when it emitted `opp`, moved
+    /// by the routes the same frame yielded before it.
     reserves: Vec<(u128, u128)>,
 }
 
@@ -169,12 +171,32 @@ fn baseline() -> &'static Baseline {
             sync[i] = frame.kind == FrameKind::V2Sync;
             head[i] = frame.kind == FrameKind::NewHead;
             let before = engine.stats().applied;
-            if let Some(opp) = engine.on_frame(&frame) {
-                let reserves = opp
+            let routes = engine.on_frame(&frame).to_vec();
+            // Later routes of one frame are priced as if the earlier ones had executed: move
+            // the reserves the test's own way (input in, output out) before checking them.
+            let mut moved: HashMap<Address, (u128, u128)> = HashMap::new();
+            for opp in routes {
+                let reserves: Vec<(u128, u128)> = opp
                     .hops()
                     .iter()
-                    .map(|h| engine.pool_reserves(&Address::from(h.pair)).unwrap())
+                    .map(|h| {
+                        let a = Address::from(h.pool);
+                        moved
+                            .get(&a)
+                            .copied()
+                            .unwrap_or_else(|| engine.pool_reserves(&a).unwrap())
+                    })
                     .collect();
+                let mut amount = opp.amount_in;
+                for (h, &(r0, r1)) in opp.hops().iter().zip(&reserves) {
+                    let after = if h.zero_for_one == 1 {
+                        (r0 + amount, r1 - h.amount_out)
+                    } else {
+                        (r0 - h.amount_out, r1 + amount)
+                    };
+                    moved.insert(Address::from(h.pool), after);
+                    amount = h.amount_out;
+                }
                 opps.push(Found {
                     record: i,
                     opp,
@@ -312,8 +334,8 @@ fn every_signed_tx_is_the_opportunitys_executor_call() {
         assert_eq!(tx.to, TxKind::Call(executor));
         assert_eq!(tx.value, U256::ZERO);
         assert!(tx.access_list.is_empty());
-        assert_eq!(tx.gas_limit, fees.gas_limit(opp.gas_limit));
-        assert!(tx.gas_limit >= u64::from(opp.gas_limit));
+        assert_eq!(tx.gas_limit, fees.gas_limit(opp.gas_budget));
+        assert!(tx.gas_limit >= u64::from(opp.gas_budget));
         assert_eq!(tx.max_priority_fee_per_gas, fees.tip_wei);
         assert_eq!(
             tx.max_fee_per_gas,
@@ -330,8 +352,8 @@ fn every_signed_tx_is_the_opportunitys_executor_call() {
         assert_eq!(call.minProfit, U256::from(opp.profit));
         assert_eq!(call.hops.len(), 37 * opp.hops().len());
         for (h, packed) in opp.hops().iter().zip(call.hops.chunks(37)) {
-            assert_eq!(packed[..20], h.pair);
-            assert_eq!(packed[20], h.zero_for_one);
+            assert_eq!(packed[..20], h.pool);
+            assert_eq!(packed[20], h.zero_for_one | h.kind << 1);
             assert_eq!(packed[21..], h.amount_out.to_be_bytes());
         }
     }
@@ -341,17 +363,14 @@ fn every_signed_tx_is_the_opportunitys_executor_call() {
 fn opportunity_amounts_are_exact_at_the_engines_reserves() {
     let base = baseline();
     let (market, _) = snapshot::read(&sample("snapshot.json")).unwrap();
-    // pair → (token0, token1, fee in bps), from the snapshot rather than the engine.
+    // pair → (token0, token1, fee in pips), from the snapshot rather than the engine.
     let pools: HashMap<Address, (Address, Address, u32)> = market
         .pools
         .iter()
-        .map(|p| {
-            let fee = market.dexes[usize::from(p.dex)].fee_bps;
-            (p.address, (p.token0, p.token1, fee))
-        })
+        .map(|p| (p.address, (p.token0, p.token1, p.fee_pips)))
         .collect();
 
-    let mut hop_counts = [0usize; 4];
+    let mut hop_counts = [0usize; MAX_HOPS + 1];
     for Found {
         record: i,
         opp,
@@ -363,7 +382,7 @@ fn opportunity_amounts_are_exact_at_the_engines_reserves() {
         let mut amount = opp.amount_in;
         assert!(amount > 0, "record {i}: zero input");
         for (h, &(r0, r1)) in opp.hops().iter().zip(reserves) {
-            let (t0, t1, fee) = pools[&Address::from(h.pair)];
+            let (t0, t1, fee) = pools[&Address::from(h.pool)];
             let (r_in, r_out, next) = match h.zero_for_one {
                 1 => {
                     assert_eq!(t0, at, "record {i}: hop input is not token0");
@@ -387,8 +406,8 @@ fn opportunity_amounts_are_exact_at_the_engines_reserves() {
         hop_counts[opp.hops().len()] += 1;
     }
     assert!(
-        hop_counts[2] > 0 && hop_counts[3] > 0,
-        "the sample should exercise 2- and 3-hop routes: {hop_counts:?}"
+        hop_counts[2] > 0 && hop_counts[3] > 0 && hop_counts[4] > 0,
+        "the sample should exercise 2-, 3- and 4-hop routes: {hop_counts:?}"
     );
 
     // The pipeline found exactly what the sequential pass found.

@@ -19,8 +19,9 @@ sol! {
 fn packed_hops(opp: &OpportunityFrame) -> Vec<u8> {
     let mut v = Vec::new();
     for h in opp.hops() {
-        v.extend_from_slice(&h.pair);
-        v.push(h.zero_for_one);
+        v.extend_from_slice(&h.pool);
+        // flags: bit 0 zeroForOne, bits 1-2 the pool kind (0 V2, 1 V3, 2 Algebra).
+        v.push(h.zero_for_one | h.kind << 1);
         v.extend_from_slice(&h.amount_out.to_be_bytes());
     }
     v
@@ -47,14 +48,23 @@ proptest! {
         token in any::<[u8; 20]>(),
         amount_in in any::<u128>(),
         min_profit in any::<u128>(),
-        hops in prop::collection::vec((any::<[u8; 20]>(), any::<bool>(), any::<u128>()), 1..=MAX_HOPS),
+        hops in prop::collection::vec(
+            (any::<[u8; 20]>(), any::<bool>(), 0u8..3, any::<u128>()),
+            1..=MAX_HOPS,
+        ),
     ) {
         let mut opp = OpportunityFrame::EMPTY;
         opp.token_in = token;
         opp.amount_in = amount_in;
         opp.hop_count = u8::try_from(hops.len()).unwrap();
-        for (slot, (pair, zfo, out)) in opp.hops.iter_mut().zip(&hops) {
-            *slot = Hop { amount_out: *out, pair: *pair, zero_for_one: u8::from(*zfo), ..Hop::default() };
+        for (slot, (pool, zfo, kind, out)) in opp.hops.iter_mut().zip(&hops) {
+            *slot = Hop {
+                amount_out: *out,
+                pool: *pool,
+                zero_for_one: u8::from(*zfo),
+                kind: *kind,
+                ..Hop::default()
+            };
         }
         let mut buf = [0x5Au8; CALLDATA_MAX];
         let len = encode_execute(&opp, min_profit, &mut buf).unwrap();
@@ -75,7 +85,7 @@ fn an_engine_opportunity_round_trips_through_sol_decoding() {
         (WETH, 400 * units(18)),
         (USDC, 760_000 * units(6)),
     );
-    let opp = e.on_frame(&f).expect("an opportunity");
+    let opp = e.on_frame(&f).first().copied().expect("an opportunity");
     let mut buf = [0u8; CALLDATA_MAX];
     let len = encode_execute(&opp, opp.profit / 2, &mut buf).unwrap();
     let call = executeCall::abi_decode(&buf[..len]).unwrap();
@@ -84,7 +94,7 @@ fn an_engine_opportunity_round_trips_through_sol_decoding() {
     assert_eq!(call.minProfit, U256::from(opp.profit / 2));
     assert_eq!(call.hops.len(), 3 * 37);
     for (chunk, h) in call.hops.chunks_exact(37).zip(opp.hops()) {
-        assert_eq!(Address::from_slice(&chunk[..20]), Address::from(h.pair));
+        assert_eq!(Address::from_slice(&chunk[..20]), Address::from(h.pool));
         assert_eq!(chunk[20], h.zero_for_one);
         assert_eq!(
             u128::from_be_bytes(chunk[21..].try_into().unwrap()),

@@ -3,7 +3,8 @@
 
 use alloy_primitives::Address;
 use polyarb_core::{
-    BuildError, Engine, OpportunityFrame, SearchParams, TableError, U112_MAX, get_amount_out,
+    BuildError, Engine, OpportunityFrame, PoolState, SearchParams, TableError, U112_MAX,
+    get_amount_out,
 };
 use polyarb_core::{FeedFrame, FrameKind};
 
@@ -42,14 +43,15 @@ fn check_frame(e: &Engine, opp: &OpportunityFrame, f: &FeedFrame, seq: u64) {
     assert_eq!(opp.seq, seq);
     assert_eq!(opp.base_fee, e.base_fee());
     let hops = u32::from(opp.hop_count);
-    assert_eq!(opp.gas_limit, p.gas_base + p.gas_per_hop * hops);
+    assert_eq!(opp.gas_budget, p.gas.base + p.gas.per_hop[0] * hops);
+    assert_eq!(opp.log_index, f.log_index);
     assert_eq!(
         opp.gas_cost_native,
-        u128::from(opp.gas_limit) * (e.base_fee() + p.tip_wei)
+        u128::from(opp.gas_budget) * (e.base_fee() + p.tip_wei)
     );
     assert!(opp.profit_native > opp.gas_cost_native + p.min_profit_native);
     for h in opp.hops() {
-        assert_eq!(e.pools().address(h.pool_id), Some(Address::from(h.pair)));
+        assert_eq!(e.pools().address(h.pool_id), Some(Address::from(h.pool)));
     }
     for h in &opp.hops[opp.hops().len()..] {
         assert_eq!(*h, polyarb_core::Hop::default(), "unused hops are zero");
@@ -88,7 +90,7 @@ fn two_dex_price_gap_gives_an_exact_opportunity() {
         (WMATIC, 1_000_000 * units(18)),
         (USDC, 500_000 * units(6)),
     );
-    assert_eq!(e.on_frame(&same), None);
+    assert!(e.on_frame(&same).is_empty());
     assert_eq!(
         e.stats().screened,
         4,
@@ -105,7 +107,8 @@ fn two_dex_price_gap_gives_an_exact_opportunity() {
         (WMATIC, 1_000_000 * units(18)),
         (USDC, 530_000 * units(6)),
     );
-    let opp = e.on_frame(&gap).expect("an opportunity");
+    let routes = e.on_frame(&gap).to_vec();
+    let opp = *routes.first().expect("an opportunity");
     let out = model.verify(&opp);
     assert!(out > opp.amount_in);
     assert_eq!(Address::from(opp.token_in), WMATIC);
@@ -116,14 +119,23 @@ fn two_dex_price_gap_gives_an_exact_opportunity() {
     check_frame(&e, &opp, &gap, 0);
     check_near_optimal(&model, &opp);
     assert_eq!(
-        Address::from(opp.hops[0].pair),
+        Address::from(opp.hops[0].pool),
         P_MATIC_USDC,
         "sell WMATIC where USDC is dear"
     );
+    // The triangle through the Pancake pair still pays once the first route has moved it: it
+    // comes second, priced on the pools as the first route leaves them.
+    assert_eq!(routes.len(), 2, "{routes:?}");
+    for (k, pair) in routes.windows(2).enumerate() {
+        model.execute(&pair[0]);
+        let next = pair[1];
+        assert!(model.verify(&next) > next.amount_in);
+        check_frame(&e, &next, &gap, k as u64 + 1);
+    }
     let s = e.stats();
     assert_eq!(
         (s.frames, s.syncs, s.applied, s.opportunities),
-        (2, 2, 2, 1)
+        (2, 2, 2, 2)
     );
     assert!(s.sized >= 1 && s.profitable >= 1);
 }
@@ -142,12 +154,12 @@ fn triangle_across_decimals_is_valued_in_native() {
         (WETH, 400 * units(18)),
         (USDC, 760_000 * units(6)),
     );
-    let opp = e.on_frame(&f).expect("an opportunity");
+    let opp = e.on_frame(&f).first().copied().expect("an opportunity");
     model.verify(&opp);
     assert_eq!(opp.hop_count, 3);
     assert_eq!(Address::from(opp.token_in), USDC);
     assert_eq!(
-        Address::from(opp.hops[0].pair),
+        Address::from(opp.hops[0].pool),
         P_WETH_USDC,
         "buy WETH where it is cheap"
     );
@@ -160,7 +172,7 @@ fn triangle_across_decimals_is_valued_in_native() {
     };
     assert_eq!(
         opp.profit_native,
-        get_amount_out(opp.profit, r_usdc, r_wmatic, q.fee_bps)
+        get_amount_out(opp.profit, r_usdc, r_wmatic, q.fee_bps * 100)
     );
     check_frame(&e, &opp, &f, 0);
     check_near_optimal(&model, &opp);
@@ -174,7 +186,7 @@ fn gap_opportunity(
     let (spec, mut model) = two_dex();
     let mut e = Engine::new(&spec, p).unwrap();
     if let Some(b) = base_fee {
-        assert_eq!(e.on_frame(&head(SNAPSHOT + 1, b)), None);
+        assert!(e.on_frame(&head(SNAPSHOT + 1, b)).is_empty());
     }
     let f = sync_model(
         &mut model,
@@ -184,7 +196,7 @@ fn gap_opportunity(
         (WMATIC, 1_000_000 * units(18)),
         (USDC, 530_000 * units(6)),
     );
-    let opp = e.on_frame(&f);
+    let opp = e.on_frame(&f).first().copied();
     (e, opp, model)
 }
 
@@ -194,7 +206,7 @@ fn gas_threshold_is_exact() {
     let tip = p.tip_wei;
     let (_, opp, _) = gap_opportunity(p.clone(), None);
     let opp = opp.expect("an opportunity at the snapshot base fee");
-    let (profit, gas) = (opp.profit_native, u128::from(opp.gas_limit));
+    let (profit, gas) = (opp.profit_native, u128::from(opp.gas_budget));
 
     // Base fee where gas costs at least the whole profit: nothing.
     let fail = profit.div_ceil(gas) - tip;
@@ -237,11 +249,17 @@ fn bad_frames_are_counted_and_do_not_corrupt_state() {
     let p0 = reserves(&e, P_MATIC_USDC);
 
     // Unknown pool.
-    assert_eq!(e.on_frame(&sync(STRANGER, SNAPSHOT + 1, 0, 5, 5)), None);
+    assert!(
+        e.on_frame(&sync(STRANGER, SNAPSHOT + 1, 0, 5, 5))
+            .is_empty()
+    );
     assert_eq!(e.stats().unknown_pool, 1);
 
     // At the snapshot block: already reflected in the snapshot.
-    assert_eq!(e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT, 9, 5, 5)), None);
+    assert!(
+        e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT, 9, 5, 5))
+            .is_empty()
+    );
     assert_eq!(e.stats().stale_skipped, 1);
     assert_eq!(reserves(&e, P_MATIC_USDC), p0);
 
@@ -255,29 +273,35 @@ fn bad_frames_are_counted_and_do_not_corrupt_state() {
         (WMATIC, m),
         (USDC, u),
     );
-    assert_eq!(e.on_frame(&good), None);
+    assert!(e.on_frame(&good).is_empty());
     let p1 = reserves(&e, P_MATIC_USDC);
     assert_ne!(p1, p0);
     assert_eq!(e.stats().applied, 1);
 
     // Older and duplicate positions are skipped.
-    assert_eq!(e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT + 2, 2, 5, 5)), None);
-    assert_eq!(e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT + 2, 3, 5, 5)), None);
-    assert_eq!(
-        e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT + 1, 50, 5, 5)),
-        None
+    assert!(
+        e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT + 2, 2, 5, 5))
+            .is_empty()
+    );
+    assert!(
+        e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT + 2, 3, 5, 5))
+            .is_empty()
+    );
+    assert!(
+        e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT + 1, 50, 5, 5))
+            .is_empty()
     );
     assert_eq!(e.stats().stale_skipped, 4);
     assert_eq!(reserves(&e, P_MATIC_USDC), p1);
 
     // Reserves past uint112, and a word past u128: rejected, position not advanced.
-    assert_eq!(
-        e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT + 2, 4, U112_MAX + 1, 5)),
-        None
+    assert!(
+        e.on_frame(&sync(P_MATIC_USDC, SNAPSHOT + 2, 4, U112_MAX + 1, 5))
+            .is_empty()
     );
     let mut wide = sync(P_MATIC_USDC, SNAPSHOT + 2, 4, 5, 5);
     wide.words[1][0] = 1;
-    assert_eq!(e.on_frame(&wide), None);
+    assert!(e.on_frame(&wide).is_empty());
     assert_eq!(e.stats().rejected, 2);
     assert_eq!(reserves(&e, P_MATIC_USDC), p1);
     // ...and the next good frame at that same position still applies.
@@ -289,7 +313,7 @@ fn bad_frames_are_counted_and_do_not_corrupt_state() {
         (WMATIC, m),
         (USDC, u + 1),
     );
-    assert_eq!(e.on_frame(&good), None);
+    assert!(e.on_frame(&good).is_empty());
     assert_eq!(e.stats().applied, 2);
     let p2 = reserves(&e, P_MATIC_USDC);
     assert_eq!(
@@ -303,7 +327,7 @@ fn bad_frames_are_counted_and_do_not_corrupt_state() {
     // A removed log marks QuickSwap's pair stale without touching its reserves.
     let mut gone = sync(Q_MATIC_USDC, SNAPSHOT + 2, 1, 5, 5);
     gone.removed = 1;
-    assert_eq!(e.on_frame(&gone), None);
+    assert!(e.on_frame(&gone).is_empty());
     assert_eq!(e.stats().removed, 1);
     assert_eq!(e.pool_is_stale(&Q_MATIC_USDC), Some(true));
     assert_eq!(reserves(&e, Q_MATIC_USDC), q0);
@@ -318,7 +342,7 @@ fn bad_frames_are_counted_and_do_not_corrupt_state() {
         (WMATIC, m),
         (USDC, u * 106 / 100),
     );
-    assert_eq!(e.on_frame(&gap), None);
+    assert!(e.on_frame(&gap).is_empty());
     assert_eq!(e.stats().stale_cycles, 2);
     assert_eq!(e.stats().screened, screened);
 
@@ -335,6 +359,8 @@ fn bad_frames_are_counted_and_do_not_corrupt_state() {
     );
     let opp = e
         .on_frame(&back)
+        .first()
+        .copied()
         .expect("the gap, once the pair is fresh again");
     assert_eq!(e.pool_is_stale(&Q_MATIC_USDC), Some(false));
     model.verify(&opp);
@@ -342,8 +368,8 @@ fn bad_frames_are_counted_and_do_not_corrupt_state() {
 
     // A removed log of an unknown pool is an unknown pool; an empty frame is "other".
     gone.address = STRANGER.into_array();
-    assert_eq!(e.on_frame(&gone), None);
-    assert_eq!(e.on_frame(&FeedFrame::EMPTY), None);
+    assert!(e.on_frame(&gone).is_empty());
+    assert!(e.on_frame(&FeedFrame::EMPTY).is_empty());
     let s = *e.stats();
     assert_eq!((s.unknown_pool, s.other, s.removed), (2, 1, 1));
     assert_eq!(s.frames, 14);
@@ -355,11 +381,11 @@ fn heads_set_the_base_fee_and_wide_ones_are_rejected() {
     let (spec, mut model) = two_dex();
     let mut e = Engine::new(&spec, params(&[WMATIC])).unwrap();
     assert_eq!(e.base_fee(), spec.base_fee);
-    assert_eq!(e.on_frame(&head(SNAPSHOT + 1, 31_000_000_000)), None);
+    assert!(e.on_frame(&head(SNAPSHOT + 1, 31_000_000_000)).is_empty());
     assert_eq!(e.base_fee(), 31_000_000_000);
     let mut wide = head(SNAPSHOT + 2, 1);
     wide.words[0][3] = 1;
-    assert_eq!(e.on_frame(&wide), None);
+    assert!(e.on_frame(&wide).is_empty());
     assert_eq!(e.base_fee(), 31_000_000_000);
     assert_eq!((e.stats().heads, e.stats().rejected), (2, 1));
     let f = sync_model(
@@ -370,7 +396,7 @@ fn heads_set_the_base_fee_and_wide_ones_are_rejected() {
         (WMATIC, 1_000_000 * units(18)),
         (USDC, 530_000 * units(6)),
     );
-    let opp = e.on_frame(&f).unwrap();
+    let opp = e.on_frame(&f).first().copied().unwrap();
     assert_eq!(opp.base_fee, 31_000_000_000);
     check_frame(&e, &opp, &f, 0);
 }
@@ -392,7 +418,7 @@ fn sequence_numbers_count_opportunities() {
             (WMATIC, 1_000_000 * units(18)),
             (USDC, usdc * units(6)),
         );
-        match e.on_frame(&f) {
+        match e.on_frame(&f).first().copied() {
             Some(opp) => {
                 model.verify(&opp);
                 check_frame(&e, &opp, &f, seq);
@@ -418,9 +444,9 @@ fn cheaper_token_direction_is_found_both_ways() {
         (WMATIC, 1_000_000 * units(18)),
         (USDC, 470_000 * units(6)),
     );
-    let opp = e.on_frame(&f).unwrap();
+    let opp = e.on_frame(&f).first().copied().unwrap();
     model.verify(&opp);
-    assert_eq!(Address::from(opp.hops[0].pair), Q_MATIC_USDC);
+    assert_eq!(Address::from(opp.hops[0].pool), Q_MATIC_USDC);
     check_near_optimal(&model, &opp);
 }
 
@@ -441,7 +467,10 @@ fn build_errors_and_accessors() {
         BuildError::NoStartTokens
     );
     let mut bad = spec.clone();
-    bad.pools[0].reserve0 = U112_MAX + 1;
+    bad.pools[0].state = PoolState::UniswapV2 {
+        reserve0: U112_MAX + 1,
+        reserve1: 1,
+    };
     assert_eq!(
         Engine::new(&bad, params(&[WMATIC])).unwrap_err(),
         BuildError::Table(TableError::ReserveTooLarge(bad.pools[0].address))
@@ -461,7 +490,10 @@ fn build_errors_and_accessors() {
     assert_eq!(e.token(&WETH), Some(("WETH", 18)));
     assert_eq!(e.token(&STRANGER), None);
     let p = &spec.pools[3];
-    assert_eq!(e.pool_reserves(&p.address), Some((p.reserve0, p.reserve1)));
+    let PoolState::UniswapV2 { reserve0, reserve1 } = p.state else {
+        panic!("fixture pools are V2 pairs")
+    };
+    assert_eq!(e.pool_reserves(&p.address), Some((reserve0, reserve1)));
     assert_eq!(e.pool_reserves(&STRANGER), None);
     assert_eq!(e.pool_is_stale(&p.address), Some(false));
     assert_eq!(e.snapshot_block(), SNAPSHOT);

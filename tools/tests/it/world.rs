@@ -321,7 +321,8 @@ fn config_has_exactly_the_polyarb_keys() {
     let dexes = cfg["dexes"].as_array().unwrap();
     assert_eq!(dexes.len(), 2);
     for (entry, info) in dexes.iter().zip(&world.dexes) {
-        assert_eq!(keys(entry), ["factory", "fee_bps", "name"]);
+        assert_eq!(keys(entry), ["factory", "fee_bps", "kind", "name"]);
+        assert_eq!(entry["kind"].as_str(), Some("uniswap-v2"));
         assert_eq!(entry["name"].as_str(), Some(info.dex.name()));
         assert_eq!(entry["fee_bps"].as_integer(), Some(i64::from(info.fee_bps)));
         let factory: alloy_primitives::Address =

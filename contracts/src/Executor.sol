@@ -142,7 +142,8 @@ contract Executor {
             uint256 next = o + HOP_BYTES;
             // A V2 pair is paid before its swap, so the output goes straight into it; any other
             // next hop (or the end of the route) takes the output here.
-            address to = next < hops.length && _flagsAt(hops, next) >> 1 == KIND_V2 ? _poolAt(hops, next) : address(this);
+            address to =
+                next < hops.length && _flagsAt(hops, next) >> 1 == KIND_V2 ? _poolAt(hops, next) : address(this);
             bool zeroForOne = flags & ZERO_FOR_ONE != 0;
             if (flags >> 1 == KIND_V2) {
                 _swapV2(pool, zeroForOne, want, to);
@@ -275,7 +276,9 @@ contract Executor {
             switch zeroForOne
             case 0 { mstore(0, 0xd21220a700000000000000000000000000000000000000000000000000000000) }
             default { mstore(0, 0x0dfe168100000000000000000000000000000000000000000000000000000000) }
-            if iszero(and(gt(returndatasize(), 0x1f), staticcall(gas(), pool, 0, 4, 0, 0x20))) { revert(0, 0) }
+            if iszero(and(gt(returndatasize(), 0x1f), staticcall(gas(), pool, 0, 4, 0, 0x20))) {
+                revert(0, 0)
+            }
             token := mload(0)
         }
     }

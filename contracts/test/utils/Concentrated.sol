@@ -23,10 +23,7 @@ interface IV3Factory {
 }
 
 interface IV3Pool {
-    function slot0()
-        external
-        view
-        returns (uint160 sqrtPriceX96, int24 tick, uint16, uint16, uint16, uint8, bool);
+    function slot0() external view returns (uint160 sqrtPriceX96, int24 tick, uint16, uint16, uint16, uint8, bool);
     function mint(address recipient, int24 tickLower, int24 tickUpper, uint128 amount, bytes calldata data)
         external
         returns (uint256 amount0, uint256 amount1);
@@ -165,9 +162,8 @@ abstract contract ConcentratedFixture is V2Fixture {
         address dataStorage = deployArtifact(
             string.concat(ALG, "DataStorageOperator.sol/DataStorageOperator.json"), abi.encode(predicted)
         );
-        IAlgebraDataStorageOperator(dataStorage).changeFeeConfiguration(
-            IAlgebraFactoryConfig(address(algebraFactory)).baseFeeConfiguration()
-        );
+        IAlgebraDataStorageOperator(dataStorage)
+            .changeFeeConfiguration(IAlgebraFactoryConfig(address(algebraFactory)).baseFeeConfiguration());
         pool = algebraDeployer.deploy(dataStorage, address(algebraFactory), token0, token1);
         assertEq(pool, predicted, "Algebra pool address");
         kindOf[pool] = KIND_ALGEBRA;
@@ -190,6 +186,8 @@ abstract contract ConcentratedFixture is V2Fixture {
         int24 centre = t / s * s;
         if (t < 0 && centre != t) centre -= s; // floor, not truncation
         int24 width = RANGE_SPACINGS * s;
+        // LADDER_RANGES / 2 whole ranges below the middle one: truncation is the point here
+        // forge-lint: disable-next-line(divide-before-multiply)
         int24 low = centre - width / 2 - (LADDER_RANGES / 2) * width;
         ladderLowOf[pool] = low;
         uint128 l = toUint128(sqrt(amountA * amountB) / 2);
@@ -240,9 +238,8 @@ abstract contract ConcentratedFixture is V2Fixture {
         if (kindOf[pool] == KIND_V2) return traderSwap(pool, tokenIn, amountIn);
         bool zeroForOne = IConcentratedPool(pool).token0() == tokenIn;
         assertTrue(zeroForOne || IConcentratedPool(pool).token1() == tokenIn, "swapAny: token not in pool");
-        (int256 a0, int256 a1) = IConcentratedPool(pool).swap(
-            holder(), zeroForOne, toInt256(amountIn), zeroForOne ? MIN_SQRT_RATIO + 1 : MAX_SQRT_RATIO - 1, ""
-        );
+        (int256 a0, int256 a1) = IConcentratedPool(pool)
+            .swap(holder(), zeroForOne, toInt256(amountIn), zeroForOne ? MIN_SQRT_RATIO + 1 : MAX_SQRT_RATIO - 1, "");
         int256 delta = zeroForOne ? a1 : a0;
         assertTrue(delta <= 0, "swapAny: pool reported a positive output delta");
         // casting to 'uint256' is safe because delta <= 0 (checked above) and > type(int256).min

@@ -153,9 +153,11 @@ contract ExecutorTest is ExecutorFixture {
         }
     }
 
+    /// Flags bits 1-2 = 3 (no pool kind) or any of bits 3-7 set; flags 2-5 name the V3 and
+    /// Algebra kinds (test/ExecutorMixed.t.sol).
     function test_BadRoute_FlagsWithOtherBits() public {
         Quote memory q = quote(tokenA, 5e18, pairs3(uniAB, uniBC, cakeCA));
-        uint8[4] memory bad = [uint8(0x02), 0x03, 0x80, 0xff];
+        uint8[4] memory bad = [uint8(0x06), 0x07, 0x80, 0xff];
         for (uint256 hop; hop < 3; ++hop) {
             for (uint256 i; i < bad.length; ++i) {
                 bytes memory hops = bytes.concat(q.hops);
@@ -171,7 +173,7 @@ contract ExecutorTest is ExecutorFixture {
     function test_BadRoute_IsCheckedBeforeAnyPairIsCalled() public {
         Quote memory q = quote(tokenA, 5e18, pairs3(uniAB, uniBC, cakeCA));
         bytes memory hops = bumpAmountOut(q.hops, 0);
-        hops[2 * 37 + 20] = bytes1(uint8(0x02));
+        hops[2 * 37 + 20] = bytes1(uint8(0x06));
         vm.expectRevert(abi.encodeWithSelector(Executor.BadRoute.selector));
         executor.execute(tokenA, 5e18, 0, hops);
     }

@@ -9,6 +9,7 @@ abstract contract TestBase {
     Vm internal constant vm = Vm(VM_ADDRESS);
 
     event log_named_uint(string key, uint256 val);
+    event log_named_string(string key, string val);
 
     function assertEq(uint256 a, uint256 b, string memory what) internal pure {
         if (a != b) revert(string.concat(what, ": ", toString(a), " != ", toString(b)));

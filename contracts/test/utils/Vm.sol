@@ -20,6 +20,11 @@ interface Vm {
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     /// Gas figures of the last call made by the test contract.
     function lastCallGas() external view returns (Gas memory);
+    /// Saves the whole EVM state; `revertToState` restores it (the snapshot stays usable).
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
+    /// Marks an account and all its storage slots cold again (EIP-2929), as at a transaction's start.
+    function cool(address target) external;
 }
 
 // address(uint160(uint256(keccak256("hevm cheat code"))))

@@ -5,3 +5,5 @@
 //! pipeline (`polyarb-engine`, the runtime and the `polyarb` binary).
 
 #![forbid(unsafe_code)]
+
+pub mod clmm;

@@ -93,18 +93,20 @@ pub fn compute_swap_step(
     let reached = next == target;
     // Keep the amount computed towards the target when the target was reached in the mode that
     // computed it; otherwise recompute from the price actually reached.
+    let keep_in = reached && exact_in;
+    let keep_out = reached && !exact_in;
     if zero_for_one {
-        if !(reached && exact_in) {
+        if !keep_in {
             amount_in = amount0_delta(next, current, liquidity, true)?;
         }
-        if !(reached && !exact_in) {
+        if !keep_out {
             amount_out = amount1_delta(next, current, liquidity, false)?;
         }
     } else {
-        if !(reached && exact_in) {
+        if !keep_in {
             amount_in = amount1_delta(current, next, liquidity, true)?;
         }
-        if !(reached && !exact_in) {
+        if !keep_out {
             amount_out = amount0_delta(current, next, liquidity, false)?;
         }
     }

@@ -649,6 +649,15 @@ impl TickSource for TickSlice<'_> {
     }
 }
 
+/// One tick's planned update in a mint/burn (checked before anything is written).
+#[derive(Clone, Copy, Debug)]
+struct PlannedTick {
+    tick: i32,
+    gross_before: u128,
+    gross: u128,
+    net: i128,
+}
+
 /// Mutable, fixed-capacity tick columns over caller-owned storage: the first `len` entries are
 /// the window's initialized ticks, sorted. Applies Mint/Burn events without allocating.
 #[derive(Debug)]
@@ -757,7 +766,7 @@ impl<'a> TickColumns<'a> {
             return Ok(change);
         }
         // Plan both ticks first so a failure leaves everything untouched.
-        let mut plan: [Option<(i32, Result<usize, usize>, u128, u128, i128)>; 2] = [None, None];
+        let mut plan: [Option<PlannedTick>; 2] = [None, None];
         let mut inserts = 0usize;
         for (slot, (tick, upper_side)) in [(lower, false), (upper, true)].into_iter().enumerate() {
             if tick < self.lo || tick > self.hi {
@@ -774,7 +783,12 @@ impl<'a> TickColumns<'a> {
             if gross == 0 && g != 0 && pos.is_err() {
                 inserts += 1;
             }
-            plan[slot] = Some((tick, pos, gross, g, n));
+            plan[slot] = Some(PlannedTick {
+                tick,
+                gross_before: gross,
+                gross: g,
+                net: n,
+            });
         }
         let in_range = lower <= current_tick && current_tick < upper;
         let active = if in_range {
@@ -787,7 +801,13 @@ impl<'a> TickColumns<'a> {
         }
         // Apply; the upper tick goes first so the lower tick's index stays valid.
         for slot in [1usize, 0] {
-            let Some((tick, _, before, g, n)) = plan[slot] else {
+            let Some(PlannedTick {
+                tick,
+                gross_before: before,
+                gross: g,
+                net: n,
+            }) = plan[slot]
+            else {
                 continue;
             };
             if (before == 0) != (g == 0) {

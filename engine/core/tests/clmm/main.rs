@@ -5,6 +5,7 @@
 //!
 //! Short by default; `POLYARB_LONG=1` runs many more cases.
 
+mod alloc;
 mod oracle;
 mod swap_loop;
 mod windows;

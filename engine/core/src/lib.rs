@@ -6,13 +6,16 @@
 //! - [`MarketSpec`]: what the tables are built from (discovery or a snapshot).
 //! - Struct-of-arrays tables ([`Tokens`], [`Pools`]), exact swap math per pool kind, cycle
 //!   enumeration, the screen/size/value search, and the executor's calldata ([`encode_execute`]).
-//! - [`Engine`]: `on_frame(&FeedFrame) -> Option<OpportunityFrame>`; time comes in on the frames.
+//! - [`Engine`]: `on_frame(&FeedFrame) -> &[OpportunityFrame]`; time comes in on the frames.
+//! - [`clmm`]: exact Uniswap V3 and Algebra swap math (tick math, steps, whole swaps over tick
+//!   windows), reproducing the contracts' rounding.
 //!
 //! Not for: talking to the node (`polyarb-feeds`), signing (`polyarb-signer`), or running the
 //! pipeline, config, files and reports (`polyarb-engine`, the runtime and the `polyarb` binary).
 
 #![forbid(unsafe_code)]
 
+pub mod clmm;
 mod cycles;
 mod engine;
 mod feed_frame;

@@ -16,6 +16,9 @@
 pub mod abi;
 mod anvil;
 mod artifact;
+mod clmm;
+mod clmm_gen;
+mod clmm_state;
 mod config;
 mod paths;
 mod rng;
@@ -27,6 +30,19 @@ mod world;
 
 pub use anvil::{Anvil, AnvilError, AnvilOpts, DEV_ACCOUNTS};
 pub use artifact::{ArtifactError, load_bytecode};
+pub use clmm::{
+    ALGEBRA_TICK_SPACING, ALGEBRA_V1_POOL_INIT_CODE_HASH, Case, CaseResult, CaseRun, Clmm, ClmmLab,
+    LAB_CODE_SIZE_LIMIT, LabDeployment, LabError, LabOpts, MinedRun, MinedSwap, PoolKind,
+    PoolState, Position, Revert, Swap, SwapAmounts, SwapRun, TickLiquidity, V3_FEE_TIERS,
+    read_pool_state,
+};
+pub use clmm_gen::{
+    CaseShape, MAX_SQRT_RATIO, MIN_SQRT_RATIO, approx_sqrt_price, random_case, random_kind,
+};
+pub use clmm_state::{
+    MAX_TICK, MIN_TICK, PoolSnapshot, StateError, Words, all_words, read_pool, read_pool_at,
+    tick_word, ticks_in_word,
+};
 pub use config::{ConfigError, ConfigParams, render_config};
 pub use paths::{Artifact, MissingError, ROOT_ENV, Toolchain, check_executor_artifact};
 pub use rng::SplitMix64;

@@ -3,6 +3,7 @@
 //! They need the toolchain (tools/toolchain/install.sh); without it every test here fails with
 //! the message to run it.
 
+mod clmm;
 mod harness;
 mod sample;
 mod trading;

@@ -592,23 +592,45 @@ impl ClmmLab {
         }
     }
 
+    /// Mines the setup of `case` (start price, fee configuration, mints; no swaps) on the pool of
+    /// slot `slot` and returns that pool. The pool keeps that state: later batches that use the
+    /// slot will fail, so wrap this in [`Rpc::snapshot`] / [`Rpc::revert_to`].
+    pub fn mine_setup(&self, case: &Case, slot: usize) -> Result<Address, LabError> {
+        self.send_setup(case, slot).map(|(_, encoded)| encoded.pool)
+    }
+
+    fn send_setup(
+        &self,
+        case: &Case,
+        slot: usize,
+    ) -> Result<(PoolKind, IClmmProbe::Case), LabError> {
+        let (kind, mut encoded) = encode_case(0, case)?;
+        encoded.pool = self.slot_pool(kind, slot)?;
+        let setup = IClmmProbe::setupCaseCall { c: encoded.clone() };
+        let tx = TxRequest::call(
+            self.deployment.deployer,
+            self.deployment.probe,
+            setup.abi_encode(),
+        )
+        .with_gas(TX_GAS);
+        match self.rpc.transact(&tx) {
+            Ok(_) => Ok((kind, encoded)),
+            Err(RpcError::Reverted { data, .. }) => Err(LabError::Setup(Revert { data })),
+            Err(e) => Err(at("setupCase")(e)),
+        }
+    }
+
     fn run_mined_inner(&self, case: &Case) -> Result<MinedRun, LabError> {
-        let (_, mut encoded) = encode_case(0, case)?;
-        encoded.pool = self.slot_pool(case.kind, 0)?;
+        let (_, encoded) = self.send_setup(case, 0)?;
         let pool = encoded.pool;
         let kind = encoded.kind;
-        let tokens = self.deployment.tokens[0];
+        let tokens = *self
+            .deployment
+            .tokens
+            .first()
+            .ok_or_else(|| LabError::Decode("no token pair".to_owned()))?;
         let from = self.deployment.deployer;
         let probe = self.deployment.probe;
-        let setup = IClmmProbe::setupCaseCall { c: encoded.clone() };
-        match self
-            .rpc
-            .transact(&TxRequest::call(from, probe, setup.abi_encode()).with_gas(TX_GAS))
-        {
-            Ok(_) => {}
-            Err(RpcError::Reverted { data, .. }) => return Err(LabError::Setup(Revert { data })),
-            Err(e) => return Err(at("setupCase")(e)),
-        }
         let start = read_pool_state(&self.rpc, case.kind.protocol(), pool)?;
         let mut balances = self.pool_balances(pool, tokens)?;
         let mut swaps = Vec::with_capacity(encoded.swaps.len());

@@ -39,6 +39,7 @@
 use std::{
     collections::BTreeMap,
     fmt,
+    path::PathBuf,
     sync::atomic::{AtomicUsize, Ordering},
     thread,
 };
@@ -349,6 +350,25 @@ fn at(step: impl Into<String>) -> impl FnOnce(RpcError) -> LabError {
     move |source| LabError::Rpc { step, source }
 }
 
+/// Which Algebra V1 bytecode the lab deploys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlgebraBuild {
+    /// The npm `@cryptoalgebra/core` 2.0.0 artifacts (with the factory's init code hash fixed,
+    /// see the module docs).
+    Npm,
+    /// Build artifacts from elsewhere, each a JSON file with the creation `bytecode` (as a string
+    /// or as forge's `{"object": ...}`): for instance the same source built with the compiler
+    /// settings QuickSwap used, to check that the npm build behaves the same.
+    Artifacts {
+        /// `AlgebraFactory`.
+        factory: PathBuf,
+        /// `AlgebraPoolDeployer` (holds its own copy of the pool code).
+        pool_deployer: PathBuf,
+        /// `AlgebraPool` (only its hash is used, to check the factory's constant).
+        pool: PathBuf,
+    },
+}
+
 /// How to start a [`ClmmLab`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabOpts {
@@ -358,6 +378,8 @@ pub struct LabOpts {
     pub workers: usize,
     /// Where anvil and the artifacts are.
     pub toolchain: Toolchain,
+    /// The Algebra bytecode.
+    pub algebra: AlgebraBuild,
 }
 
 impl Default for LabOpts {
@@ -366,6 +388,7 @@ impl Default for LabOpts {
             slots: 32,
             workers: 2,
             toolchain: Toolchain::locate(),
+            algebra: AlgebraBuild::Npm,
         }
     }
 }
@@ -430,7 +453,7 @@ impl ClmmLab {
                 "slots and workers must be at least 1".to_owned(),
             ));
         }
-        let code = Code::load(&opts.toolchain)?;
+        let code = Code::load(&opts.toolchain, &opts.algebra)?;
         let anvil = Anvil::start_in(
             &opts.toolchain,
             AnvilOpts {
@@ -865,14 +888,30 @@ struct Code {
 }
 
 impl Code {
-    fn load(tc: &Toolchain) -> Result<Self, LabError> {
+    fn load(tc: &Toolchain, algebra: &AlgebraBuild) -> Result<Self, LabError> {
         let npm = |a| -> Result<Bytes, LabError> { Ok(load_bytecode(&tc.artifact(a)?)?) };
+        let (algebra_factory, algebra_deployer, algebra_pool) = match algebra {
+            AlgebraBuild::Npm => (
+                npm(Artifact::AlgebraFactory)?,
+                npm(Artifact::AlgebraPoolDeployer)?,
+                npm(Artifact::AlgebraPool)?,
+            ),
+            AlgebraBuild::Artifacts {
+                factory,
+                pool_deployer,
+                pool,
+            } => (
+                load_bytecode(factory)?,
+                load_bytecode(pool_deployer)?,
+                load_bytecode(pool)?,
+            ),
+        };
         Ok(Self {
             token: npm(Artifact::TestErc20)?,
             v3_factory: npm(Artifact::UniswapV3Factory)?,
-            algebra_factory: npm(Artifact::AlgebraFactory)?,
-            algebra_deployer: npm(Artifact::AlgebraPoolDeployer)?,
-            algebra_pool: npm(Artifact::AlgebraPool)?,
+            algebra_factory,
+            algebra_deployer,
+            algebra_pool,
             probe: load_bytecode(&tc.clmm_probe_artifact()?)?,
         })
     }

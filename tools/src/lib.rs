@@ -31,9 +31,9 @@ mod world;
 pub use anvil::{Anvil, AnvilError, AnvilOpts, DEV_ACCOUNTS};
 pub use artifact::{ArtifactError, load_bytecode};
 pub use clmm::{
-    ALGEBRA_TICK_SPACING, ALGEBRA_V1_POOL_INIT_CODE_HASH, Case, CaseResult, CaseRun, Clmm, ClmmLab,
-    LAB_CODE_SIZE_LIMIT, LabDeployment, LabError, LabOpts, MinedRun, MinedSwap, PoolKind,
-    PoolState, Position, Revert, Swap, SwapAmounts, SwapRun, TickLiquidity, V3_FEE_TIERS,
+    ALGEBRA_TICK_SPACING, ALGEBRA_V1_POOL_INIT_CODE_HASH, AlgebraBuild, Case, CaseResult, CaseRun,
+    Clmm, ClmmLab, LAB_CODE_SIZE_LIMIT, LabDeployment, LabError, LabOpts, MinedRun, MinedSwap,
+    PoolKind, PoolState, Position, Revert, Swap, SwapAmounts, SwapRun, TickLiquidity, V3_FEE_TIERS,
     read_pool_state,
 };
 pub use clmm_gen::{

@@ -4,6 +4,7 @@
 //! the message to run it.
 
 mod clmm;
+mod clmm_abi;
 mod harness;
 mod sample;
 mod trading;

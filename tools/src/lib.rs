@@ -11,6 +11,11 @@
 //! - [`deploy_world`]: tokens, Uniswap V2 and Pancake factories, pairs, the executor.
 //! - [`Traders`]: seeded random swaps, several a block.
 //! - [`render_config`], [`make_sample`]: the polyarb config and the sample recording.
+//! - [`ClmmLab`]: real Uniswap V3 and Algebra V1 (QuickSwap V3) pools on anvil, driven by the
+//!   `ClmmProbe` contract; many swap cases per `eth_call`, exact amounts and pool states back
+//!   (docs/algebra.md). [`random_case`] makes seeded cases for it.
+//! - [`read_pool`]: a live V3 or Algebra pool's price, liquidity, fee and initialized ticks at one
+//!   block.
 #![forbid(unsafe_code)]
 
 pub mod abi;

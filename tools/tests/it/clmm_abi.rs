@@ -145,3 +145,82 @@ fn bindings_match_the_npm_abis() {
         );
     }
 }
+
+/// Every `| \`signature\` | \`0x…\` |` row of docs/algebra.md: the hash is the keccak256 of the
+/// signature (4 bytes for functions, 32 for events) and the signature is in an npm ABI.
+#[test]
+fn docs_hashes_are_keccak_of_their_signatures() {
+    let root = Toolchain::locate().root().to_owned();
+    let doc = std::fs::read_to_string(root.join("docs/algebra.md")).unwrap();
+    let mut known = String::new();
+    for artifact in [
+        Artifact::UniswapV3Factory,
+        Artifact::UniswapV3Pool,
+        Artifact::AlgebraFactory,
+        Artifact::AlgebraPoolDeployer,
+        Artifact::AlgebraPool,
+    ] {
+        known.push_str(&signatures(&read(artifact)));
+    }
+    for path in [
+        "@cryptoalgebra/core/artifacts/contracts/DataStorageOperator.sol/DataStorageOperator.json",
+        "@cryptoalgebra/core/artifacts/contracts/interfaces/IAlgebraVirtualPool.sol/IAlgebraVirtualPool.json",
+        "@cryptoalgebra/core/artifacts/contracts/interfaces/callback/IAlgebraSwapCallback.sol/IAlgebraSwapCallback.json",
+        "@cryptoalgebra/core/artifacts/contracts/interfaces/callback/IAlgebraMintCallback.sol/IAlgebraMintCallback.json",
+        "@cryptoalgebra/core/artifacts/contracts/interfaces/callback/IAlgebraFlashCallback.sol/IAlgebraFlashCallback.json",
+        "@uniswap/v3-core/artifacts/contracts/interfaces/callback/IUniswapV3SwapCallback.sol/IUniswapV3SwapCallback.json",
+        "@uniswap/v3-core/artifacts/contracts/interfaces/callback/IUniswapV3MintCallback.sol/IUniswapV3MintCallback.json",
+        "@uniswap/v3-core/artifacts/contracts/interfaces/callback/IUniswapV3FlashCallback.sol/IUniswapV3FlashCallback.json",
+    ] {
+        known.push_str(&signatures(&npm_interface(&format!(
+            "tools/toolchain/node_modules/{path}"
+        ))));
+    }
+    let mut rows = 0;
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [_, sig, hash, _] = cells.as_slice() else {
+            continue;
+        };
+        let (Some(sig), Some(hash)) = (backticked(sig), backticked(hash)) else {
+            continue;
+        };
+        let Some(hex) = hash.strip_prefix("0x") else {
+            continue;
+        };
+        let want = keccak256(sig.as_bytes());
+        let len = hex.len() / 2;
+        assert!(len == 4 || len == 32, "{line}");
+        assert_eq!(
+            alloy_primitives::hex::encode(&want[..len]),
+            hex,
+            "docs/algebra.md: {sig}"
+        );
+        assert!(
+            known.lines().any(|k| k == sig),
+            "docs/algebra.md: {sig} is in no npm ABI"
+        );
+        rows += 1;
+    }
+    // The tables list 17 events, 20 pool functions, 11 others, 6 callbacks, 7 V3 entries.
+    assert_eq!(rows, 61);
+}
+
+/// The text of a cell that starts with a backticked span (`` `x` `` or `` `x` (note) ``).
+fn backticked(cell: &str) -> Option<&str> {
+    let rest = cell.strip_prefix('`')?;
+    rest.split('`').next()
+}
+
+/// Canonical signatures of the functions and events of an artifact, one a line.
+fn signatures(json: &str) -> String {
+    let artifact: Value = serde_json::from_str(json).unwrap();
+    let mut out = String::new();
+    for entry in artifact["abi"].as_array().unwrap() {
+        if matches!(entry["type"].as_str(), Some("function" | "event")) {
+            out.push_str(&canonical(entry));
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1127,3 +1127,125 @@ fn patch_init_code_hash(
         .map_err(at("anvil_setCode(AlgebraFactory)"))?;
     Ok(Some(ALGEBRA_V1_POOL_INIT_CODE_HASH))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe_state(price: u64, tick: i32) -> IClmmProbe::PoolState {
+        IClmmProbe::PoolState {
+            sqrtPriceX96: U160::from(price),
+            tick: I24::try_from(tick).unwrap(),
+            liquidity: 7,
+            fee: U24::from(500u32),
+        }
+    }
+
+    fn tick_info(tick: i32, gross: u128, net: i128, initialized: bool) -> IClmmProbe::TickInfo {
+        IClmmProbe::TickInfo {
+            tick: I24::try_from(tick).unwrap(),
+            liquidityGross: gross,
+            liquidityNet: net,
+            initialized,
+        }
+    }
+
+    fn run_with(ticks: Vec<IClmmProbe::TickInfo>) -> IClmmProbe::CaseRun {
+        IClmmProbe::CaseRun {
+            tickSpacing: I24::try_from(10).unwrap(),
+            minted0: vec![U256::from(1u8)],
+            minted1: vec![U256::from(2u8)],
+            ticks,
+            start: probe_state(100, -3),
+            swaps: vec![
+                IClmmProbe::SwapResult {
+                    ok: true,
+                    revertData: Bytes::new(),
+                    amount0: I256::try_from(5).unwrap(),
+                    amount1: I256::try_from(-4).unwrap(),
+                    after_: probe_state(90, -5),
+                },
+                IClmmProbe::SwapResult {
+                    ok: false,
+                    revertData: Bytes::from_static(b"x"),
+                    amount0: I256::ZERO,
+                    amount1: I256::ZERO,
+                    after_: probe_state(90, -5),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn runs_chain_states_and_merge_ticks() {
+        let ticks = vec![
+            tick_info(20, 3, -3, true),
+            tick_info(-10, 3, 3, true),
+            tick_info(20, 3, -3, true),
+        ];
+        let run = decode_run(Address::ZERO, run_with(ticks)).unwrap();
+        assert_eq!(run.minted, vec![(U256::from(1u8), U256::from(2u8))]);
+        assert_eq!(
+            run.ticks.iter().map(|t| t.tick).collect::<Vec<_>>(),
+            vec![-10, 20]
+        );
+        assert_eq!(run.swaps[0].before, run.start);
+        assert_eq!(run.swaps[1].before, run.swaps[0].after);
+        assert_eq!(run.swaps[1].after.tick, -5);
+        assert_eq!(
+            run.swaps[1].outcome,
+            Err(Revert {
+                data: Bytes::from_static(b"x")
+            })
+        );
+    }
+
+    #[test]
+    fn contradictory_tick_reads_are_errors() {
+        let twice = vec![tick_info(20, 3, -3, true), tick_info(20, 4, -3, true)];
+        assert!(decode_run(Address::ZERO, run_with(twice)).is_err());
+        let uninitialized = vec![tick_info(20, 0, 0, false)];
+        assert!(decode_run(Address::ZERO, run_with(uninitialized)).is_err());
+    }
+
+    #[test]
+    fn balance_deltas_are_signed() {
+        let (a, b) = (U256::from(10u8), U256::from(3u8));
+        assert_eq!(signed_delta(a, b).unwrap(), I256::try_from(-7).unwrap());
+        assert_eq!(signed_delta(b, a).unwrap(), I256::try_from(7).unwrap());
+        assert!(signed_delta(U256::ZERO, U256::MAX).is_err());
+    }
+
+    #[test]
+    fn cases_encode_or_name_their_problem() {
+        let case = Case {
+            kind: PoolKind::Algebra { fee: Some(250) },
+            init_sqrt_price: U160::from(1u128 << 96),
+            positions: vec![Position {
+                tick_lower: -60,
+                tick_upper: 60,
+                liquidity: 1,
+            }],
+            swaps: Vec::new(),
+        };
+        let (kind, encoded) = encode_case(0, &case).unwrap();
+        assert_eq!(kind, case.kind);
+        assert_eq!(
+            (encoded.kind, encoded.setFee, encoded.fee),
+            (KIND_ALGEBRA, true, 250)
+        );
+        let v3 = Case {
+            kind: PoolKind::UniswapV3 {
+                fee: 500,
+                spacing: 60,
+            },
+            ..case.clone()
+        };
+        assert_eq!(
+            encode_case(3, &v3).unwrap_err().to_string(),
+            "case 3: no uniswap v3 tier with fee 500 and spacing 60"
+        );
+        assert_eq!(PoolKind::v3(500).map(PoolKind::tick_spacing), Some(10));
+        assert_eq!(PoolKind::v3(501), None);
+    }
+}

@@ -676,3 +676,31 @@ fn storage_layout_matches_the_views() {
         assert!(rpc.revert_to(snapshot).unwrap());
     }
 }
+
+/// The probe moves an Algebra pool from the price it was created at to the case's price; a case
+/// that starts exactly there still gets its timepoint written, hence its fee.
+#[test]
+fn algebra_case_may_start_at_the_creation_price() {
+    let lab = lab(1);
+    let park = lab
+        .rpc()
+        .view(
+            lab.deployment().probe,
+            &polyarb_tools::abi::IClmmProbe::ALGEBRA_PARK_PRICECall {},
+        )
+        .unwrap();
+    let created = read_pool_state(
+        lab.rpc(),
+        Clmm::AlgebraV1,
+        lab.deployment().algebra_pools[0],
+    );
+    assert_eq!(created.unwrap().sqrt_price, park);
+    let mut case = crossing_case(PoolKind::Algebra { fee: Some(777) });
+    case.init_sqrt_price = park;
+    let run = lab
+        .run(&[case])
+        .unwrap()
+        .remove(0)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((run.start.sqrt_price, run.start.fee), (park, 777));
+}

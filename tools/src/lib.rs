@@ -11,11 +11,19 @@
 //! - [`deploy_world`]: tokens, Uniswap V2 and Pancake factories, pairs, the executor.
 //! - [`Traders`]: seeded random swaps, several a block.
 //! - [`render_config`], [`make_sample`]: the polyarb config and the sample recording.
+//! - [`ClmmLab`]: real Uniswap V3 and Algebra V1 (QuickSwap V3) pools on anvil, driven by the
+//!   `ClmmProbe` contract; many swap cases per `eth_call`, exact amounts and pool states back
+//!   (docs/algebra.md). [`random_case`] makes seeded cases for it.
+//! - [`read_pool`]: a live V3 or Algebra pool's price, liquidity, fee and initialized ticks at one
+//!   block.
 #![forbid(unsafe_code)]
 
 pub mod abi;
 mod anvil;
 mod artifact;
+mod clmm;
+mod clmm_gen;
+mod clmm_state;
 mod config;
 mod paths;
 mod rng;
@@ -27,6 +35,19 @@ mod world;
 
 pub use anvil::{Anvil, AnvilError, AnvilOpts, DEV_ACCOUNTS};
 pub use artifact::{ArtifactError, load_bytecode};
+pub use clmm::{
+    ALGEBRA_TICK_SPACING, ALGEBRA_V1_POOL_INIT_CODE_HASH, AlgebraBuild, Case, CaseResult, CaseRun,
+    Clmm, ClmmLab, LAB_CODE_SIZE_LIMIT, LabDeployment, LabError, LabOpts, MinedRun, MinedSwap,
+    PoolKind, PoolState, Position, Revert, Swap, SwapAmounts, SwapRun, TickLiquidity, V3_FEE_TIERS,
+    read_pool_state,
+};
+pub use clmm_gen::{
+    CaseShape, MAX_SQRT_RATIO, MIN_SQRT_RATIO, approx_sqrt_price, random_case, random_kind,
+};
+pub use clmm_state::{
+    MAX_TICK, MIN_TICK, PoolSnapshot, StateError, Words, all_words, read_pool, read_pool_at,
+    tick_word, ticks_in_word,
+};
 pub use config::{ConfigError, ConfigParams, render_config};
 pub use paths::{Artifact, MissingError, ROOT_ENV, Toolchain, check_executor_artifact};
 pub use rng::SplitMix64;

@@ -54,6 +54,16 @@ pub enum Artifact {
     PancakeFactory,
     /// `@pancakeswap-libs/pancake-swap-core` `PancakePair`.
     PancakePair,
+    /// `@uniswap/v3-core` `UniswapV3Factory` (no constructor arguments; the deployer owns it).
+    UniswapV3Factory,
+    /// `@uniswap/v3-core` `UniswapV3Pool` (its creation code; the factory carries its own copy).
+    UniswapV3Pool,
+    /// `@cryptoalgebra/core` `AlgebraFactory` (`constructor(address poolDeployer, address vault)`).
+    AlgebraFactory,
+    /// `@cryptoalgebra/core` `AlgebraPoolDeployer` (no arguments; `setFactory` once after).
+    AlgebraPoolDeployer,
+    /// `@cryptoalgebra/core` `AlgebraPool` (its creation code; the pool deployer carries a copy).
+    AlgebraPool,
 }
 
 impl Artifact {
@@ -73,6 +83,21 @@ impl Artifact {
             Self::PancakePair => {
                 "tools/toolchain/node_modules/@pancakeswap-libs/pancake-swap-core/build/PancakePair.json"
             }
+            Self::UniswapV3Factory => {
+                "tools/toolchain/node_modules/@uniswap/v3-core/artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json"
+            }
+            Self::UniswapV3Pool => {
+                "tools/toolchain/node_modules/@uniswap/v3-core/artifacts/contracts/UniswapV3Pool.sol/UniswapV3Pool.json"
+            }
+            Self::AlgebraFactory => {
+                "tools/toolchain/node_modules/@cryptoalgebra/core/artifacts/contracts/AlgebraFactory.sol/AlgebraFactory.json"
+            }
+            Self::AlgebraPoolDeployer => {
+                "tools/toolchain/node_modules/@cryptoalgebra/core/artifacts/contracts/AlgebraPoolDeployer.sol/AlgebraPoolDeployer.json"
+            }
+            Self::AlgebraPool => {
+                "tools/toolchain/node_modules/@cryptoalgebra/core/artifacts/contracts/AlgebraPool.sol/AlgebraPool.json"
+            }
         }
     }
 
@@ -84,6 +109,11 @@ impl Artifact {
             Self::TestErc20 => "ERC20",
             Self::PancakeFactory => "PancakeFactory",
             Self::PancakePair => "PancakePair",
+            Self::UniswapV3Factory => "UniswapV3Factory",
+            Self::UniswapV3Pool => "UniswapV3Pool",
+            Self::AlgebraFactory => "AlgebraFactory",
+            Self::AlgebraPoolDeployer => "AlgebraPoolDeployer",
+            Self::AlgebraPool => "AlgebraPool",
         }
     }
 }
@@ -160,6 +190,16 @@ impl Toolchain {
     /// The executor artifact, or an error saying to build it.
     pub fn executor_artifact(&self) -> Result<PathBuf, MissingError> {
         check_executor_artifact(&self.executor_artifact_path())
+    }
+
+    /// The `ClmmProbe` test contract (contracts/test/utils/ClmmProbe.sol) as `forge build` writes
+    /// it, or an error saying to build it.
+    pub fn clmm_probe_artifact(&self) -> Result<PathBuf, MissingError> {
+        self.existing(
+            "ClmmProbe artifact",
+            "contracts/out/ClmmProbe.sol/ClmmProbe.json",
+            FORGE_HINT,
+        )
     }
 
     fn existing(&self, what: &str, rel: &str, hint: &'static str) -> Result<PathBuf, MissingError> {

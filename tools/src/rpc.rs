@@ -452,6 +452,26 @@ impl Rpc {
             .map_err(revert_from_node)
     }
 
+    /// `eth_call` at `block` (`"latest"` or a `0x` number) with an explicit gas limit, for calls
+    /// that need more than the node's default (a batch of many swaps); a revert is
+    /// [`RpcError::Reverted`] with `tx: None`.
+    pub fn eth_call_with_gas(
+        &self,
+        from: Option<Address>,
+        to: Address,
+        data: &[u8],
+        gas: u64,
+        block: &str,
+    ) -> Result<Bytes> {
+        let mut tx =
+            json!({"to": to, "data": Bytes::copy_from_slice(data), "gas": format!("{gas:#x}")});
+        if let Some(from) = from {
+            tx["from"] = json!(from);
+        }
+        self.call("eth_call", json!([tx, block]))
+            .map_err(revert_from_node)
+    }
+
     /// A typed view call.
     pub fn view<C: SolCall>(&self, to: Address, call: &C) -> Result<C::Return> {
         let out = self.eth_call(None, to, &call.abi_encode())?;
@@ -500,6 +520,27 @@ impl Rpc {
     /// `evm_setAutomine`: `false` leaves transactions pending until [`Rpc::mine`].
     pub fn set_automine(&self, on: bool) -> Result<()> {
         self.request("evm_setAutomine", json!([on])).map(drop)
+    }
+
+    /// `evm_snapshot`: an id for [`Rpc::revert_to`].
+    pub fn snapshot(&self) -> Result<U256> {
+        self.call("evm_snapshot", json!([]))
+    }
+
+    /// `evm_revert`: back to the state of `snapshot` (which is used up); `false` if unknown.
+    pub fn revert_to(&self, snapshot: U256) -> Result<bool> {
+        self.call("evm_revert", json!([snapshot]))
+    }
+
+    /// `evm_increaseTime`: later blocks' timestamps move on by `seconds`.
+    pub fn increase_time(&self, seconds: u64) -> Result<()> {
+        self.request("evm_increaseTime", json!([seconds])).map(drop)
+    }
+
+    /// `anvil_setCode`: replaces the runtime code at `addr` (storage stays).
+    pub fn set_code(&self, addr: Address, code: &[u8]) -> Result<()> {
+        self.request("anvil_setCode", json!([addr, Bytes::copy_from_slice(code)]))
+            .map(drop)
     }
 
     /// `anvil_setBalance`, wei.

@@ -3,6 +3,8 @@
 //! They need the toolchain (tools/toolchain/install.sh); without it every test here fails with
 //! the message to run it.
 
+mod clmm;
+mod clmm_abi;
 mod harness;
 mod sample;
 mod trading;

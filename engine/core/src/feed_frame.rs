@@ -16,6 +16,21 @@ pub enum FrameKind {
     /// A `newHeads` notification. `words[0]` = base fee (wei per gas), `words[1]` = timestamp (s).
     /// `address` is zero; `block_number` is the head's number.
     NewHead = 2,
+    /// A concentrated-liquidity pool's `Swap(address,address,int256,int256,uint160,uint128,int24)`
+    /// (Uniswap V3 and Algebra share the signature; the engine tells them apart by pool).
+    /// The pool's state after the swap: `words[0]` = sqrt price (Q64.96, uint160),
+    /// `words[1]` = active liquidity (uint128), `words[2]` = tick (int24, sign-extended ABI
+    /// word), `words[3]` = amount0 (int256, positive = paid into the pool, raw units).
+    ClSwap = 3,
+    /// A concentrated-liquidity pool's `Mint`: `words[0]` = tickLower, `words[1]` = tickUpper
+    /// (int24, sign-extended ABI words, from topics 2 and 3), `words[2]` = liquidity added
+    /// (uint128).
+    ClMint = 4,
+    /// A concentrated-liquidity pool's `Burn`: same layout as [`FrameKind::ClMint`], liquidity
+    /// removed (0 for a fee-collecting poke).
+    ClBurn = 5,
+    /// An Algebra pool's `Fee(uint16)`: `words[0]` = the new fee, pips (uint16).
+    AlgebraFee = 6,
 }
 
 /// Number of 32-byte data words a frame holds.
@@ -75,6 +90,21 @@ impl FeedFrame {
     }
 }
 
+impl FeedFrame {
+    /// Word `i` read as a signed 24-bit value (an ABI-encoded `int24`: the low three bytes
+    /// sign-extended through all 32), or `None` if it is not exactly that. `i` must be <
+    /// [`FRAME_WORDS`].
+    #[inline]
+    pub fn word_i24(&self, i: usize) -> Option<i32> {
+        let w = &self.words[i];
+        let fill = if w[29] & 0x80 != 0 { 0xff } else { 0 };
+        if w[..29].iter().any(|&b| b != fill) {
+            return None;
+        }
+        Some(i32::from_be_bytes([fill, w[29], w[30], w[31]]))
+    }
+}
+
 impl Default for FeedFrame {
     fn default() -> Self {
         Self::EMPTY
@@ -98,6 +128,29 @@ mod tests {
         assert_eq!(offset_of!(FeedFrame, removed), 25);
         assert_eq!(offset_of!(FeedFrame, address), 28);
         assert_eq!(offset_of!(FeedFrame, words), 48);
+    }
+
+    #[test]
+    fn word_i24_reads_sign_extended_ticks_only() {
+        let word = |v: i32| {
+            let mut w = [if v < 0 { 0xff } else { 0 }; 32];
+            w[28..].copy_from_slice(&v.to_be_bytes());
+            w
+        };
+        let mut f = FeedFrame::EMPTY;
+        for v in [0, 1, -1, 887_272, -887_272, (1 << 23) - 1, -(1 << 23)] {
+            f.words[0] = word(v);
+            assert_eq!(f.word_i24(0), Some(v), "{v}");
+        }
+        // 2^23 does not fit int24: its sign bit would be set with a zero fill.
+        f.words[0] = word(1 << 23);
+        assert_eq!(f.word_i24(0), None);
+        f.words[0] = word(-(1 << 23) - 1);
+        assert_eq!(f.word_i24(0), None);
+        // A negative value with a broken fill byte.
+        f.words[0] = word(-5);
+        f.words[0][3] = 0;
+        assert_eq!(f.word_i24(0), None);
     }
 
     #[test]

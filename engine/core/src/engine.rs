@@ -28,8 +28,9 @@ pub struct GasModel {
     /// Per hop, by [`PoolKind`] (indexed by its `u8` value): the pool's `swap` with its token
     /// transfers.
     pub per_hop: [u32; 3],
-    /// Per initialized tick a concentrated-liquidity swap crosses.
-    pub per_tick: u32,
+    /// Per initialized tick a concentrated-liquidity swap crosses, by [`PoolKind`] (the V2
+    /// entry is unused).
+    pub per_tick: [u32; 3],
 }
 
 impl GasModel {
@@ -37,7 +38,7 @@ impl GasModel {
     pub fn budget(&self, hops: impl IntoIterator<Item = (PoolKind, u16)>) -> u32 {
         hops.into_iter().fold(self.base, |g, (kind, ticks)| {
             g.saturating_add(self.per_hop[kind as usize])
-                .saturating_add(self.per_tick.saturating_mul(u32::from(ticks)))
+                .saturating_add(self.per_tick[kind as usize].saturating_mul(u32::from(ticks)))
         })
     }
 }
@@ -82,7 +83,7 @@ impl SearchParams {
             gas: GasModel {
                 base: 50_000,
                 per_hop: [70_000; 3],
-                per_tick: 0,
+                per_tick: [0; 3],
             },
             min_profit_native: 0,
             max_cycles: DEFAULT_MAX_CYCLES,

@@ -235,7 +235,7 @@ fn params() -> SearchParams {
     p.tip_wei = 0;
     p.gas.base = 40_000;
     p.gas.per_hop = [50_000, 70_000, 90_000];
-    p.gas.per_tick = 20_000;
+    p.gas.per_tick = [0, 20_000, 30_000];
     p
 }
 
@@ -385,7 +385,8 @@ fn a_swap_opens_a_gap_and_the_route_is_exact_across_kinds() {
             + o.hops()
                 .iter()
                 .map(|h| {
-                    p.gas.per_hop[usize::from(h.kind)] + p.gas.per_tick * u32::from(h.ticks_crossed)
+                    p.gas.per_hop[usize::from(h.kind)]
+                        + p.gas.per_tick[usize::from(h.kind)] * u32::from(h.ticks_crossed)
                 })
                 .sum::<u32>();
         assert_eq!(o.gas_budget, expect);

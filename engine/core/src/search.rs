@@ -927,15 +927,27 @@ mod tests {
             }
         }
 
-        // Large, decimal-mixed reserves: amounts are exact hop by hop, and the search never
-        // ends worse than its closed-form starting point.
+        // Large, decimal-mixed reserves with a price gap of 2 to 20 % built in (the third hop's
+        // output reserve closes the loop above break-even), so every case must size: amounts
+        // are exact hop by hop, and the search never ends worse than its closed-form start.
         #[test]
         fn size_three_hops_outputs_are_exact(
-            r in prop::collection::vec((10u128.pow(6)..10u128.pow(30), 10u128.pow(6)..10u128.pow(30)), 3),
+            r in prop::collection::vec((10u128.pow(6)..10u128.pow(30), 10u128.pow(6)..10u128.pow(30)), 2),
+            last_in in 10u128.pow(6)..10u128.pow(30),
+            gap_pct in 2u32..=20,
             f in prop::sample::select(vec![2_000u32, 2_500, 3_000]),
         ) {
-            let hops: Vec<HopState> = r.iter().map(|&(a, b)| hop(a, b, f)).collect();
-            if let Some(s) = size(&hops, u128::MAX) {
+            // The loop's price product is (b0/a0)·(b1/a1)·(out/last_in): pick `out` so that it
+            // is (1 + gap) over the three fees' break-even.
+            let keep = f64::from(PIPS - f) / f64::from(PIPS);
+            let rate = (r[0].1 as f64 / r[0].0 as f64) * (r[1].1 as f64 / r[1].0 as f64);
+            let out = last_in as f64 / rate * (1.0 + f64::from(gap_pct) / 100.0) / keep.powi(3);
+            prop_assume!(out >= 1e6 && out < U112_MAX as f64);
+            let mut hops: Vec<HopState> = r.iter().map(|&(a, b)| hop(a, b, f)).collect();
+            hops.push(hop(last_in, out as u128, f));
+            let s = size(&hops, u128::MAX);
+            prop_assert!(s.is_some(), "a {gap_pct} % gap must size: {hops:?}");
+            if let Some(s) = s {
                 let mut amt = s.amount_in;
                 for (i, h) in hops.iter().enumerate() {
                     amt = get_amount_out(amt, v2(h).reserve_in, v2(h).reserve_out, v2(h).fee_pips);

@@ -207,7 +207,8 @@ pub fn engine_summary(e: &EngineStats) -> String {
          {} applied, {} unknown pool, {} already applied, {} removed by reorgs, {} rejected, \
          {} outside their tick window, {} refused by the tick tables, {} of other kinds\n\
          search: {} cycles screened ({} with a stale pool), {} routes pruned by their bound, \
-         {} sized, {} profitable, {} below gas and the minimum profit, {} opportunities",
+         {} sized, {} profitable ({} proven optimal), {} below gas and the minimum profit, \
+         {} opportunities",
         e.frames,
         e.heads,
         e.syncs,
@@ -227,6 +228,7 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.pruned,
         e.sized,
         e.profitable,
+        e.sized_exact,
         e.below_threshold,
         e.opportunities,
     )

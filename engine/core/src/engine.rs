@@ -184,6 +184,9 @@ pub struct EngineStats {
     pub sized: u64,
     /// Sized cycles with a positive raw profit.
     pub profitable: u64,
+    /// Profitable cycles whose input is proven the integer optimum (every input that could do
+    /// better was tried; see `docs/engine.md`, sizing).
+    pub sized_exact: u64,
     /// Profitable cycles whose native value did not clear gas cost + minimum profit.
     pub below_threshold: u64,
     /// Screened candidates never sized: their profit bound could not clear the threshold or
@@ -647,6 +650,7 @@ impl Engine {
                 continue;
             };
             stats.profitable += 1;
+            stats.sized_exact += u64::from(sizing.exact);
             // Now the ticks each concentrated hop crosses are known: the route's real budget.
             let gas_budget = params.gas.budget(
                 c.cycle

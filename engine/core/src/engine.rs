@@ -618,7 +618,8 @@ impl Engine {
                     continue;
                 };
                 // Valuation is monotone in the amount, so this bounds the native value.
-                let bound = quotes.value(pools, start, profit_bound(&rhops[..n]));
+                let cap = capital.get(start as usize).copied().unwrap_or(0);
+                let bound = quotes.value_upper(pools, start, profit_bound(&rhops[..n], cap));
                 if bound <= bar {
                     stats.pruned += 1;
                     continue;

@@ -204,6 +204,25 @@ impl HopState {
     }
 }
 
+impl HopState {
+    /// The real marginal rate at zero size (output per input, raw units, fee included), `f64`.
+    fn zero_size_rate(&self) -> f64 {
+        let keep = |fee_pips: u32| f64::from(PIPS.saturating_sub(fee_pips)) / f64::from(PIPS);
+        match self {
+            Self::V2(v) => keep(v.fee_pips) * v.reserve_out as f64 / v.reserve_in as f64,
+            Self::Cl(c) => {
+                let fee = match c.kind {
+                    SwapKind::UniswapV3 { fee_pips } => fee_pips,
+                    SwapKind::Algebra { fee } => u32::from(fee),
+                };
+                let sqrt_p = f64::from(c.state.sqrt_price_x96) / Q96;
+                let price = sqrt_p * sqrt_p; // token1 per token0, raw units
+                keep(fee) * if c.zero_for_one { price } else { 1.0 / price }
+            }
+        }
+    }
+}
+
 /// 2^96 as `f64`: Q64.96 to real.
 const Q96: f64 = 79_228_162_514_264_337_593_543_950_336.0;
 
@@ -354,12 +373,16 @@ const BOUND_SLACK: f64 = 1e-9;
 /// the input, so no sizing can beat it. Cheap (one composition, two square roots): the search
 /// sizes exactly only the cycles whose bound could beat the best found so far.
 ///
-/// With a concentrated hop the curve beyond its current range is not bounded by the range's
-/// V2 curve (liquidity may grow), so no finite bound is claimed: `u128::MAX`, and such cycles
-/// are always sized. `u128::MAX` also if `f64` overflows.
-pub(crate) fn profit_bound(hops: &[HopState]) -> u128 {
+/// With a concentrated hop the curve beyond its current range is not the range's V2 curve
+/// (liquidity may grow), so a looser bound serves, from two facts: a hop's output never exceeds
+/// its zero-size rate times its input (the price only moves against the trader, whatever the
+/// liquidity), and a V2 pair never pays out its whole output reserve. So the final output is at
+/// most `min(Πr·x, O)`, with `O` the least of each V2 hop's output reserve carried through the
+/// later hops' rates, and the profit at most `O·(1 − 1/Πr)`, or `(Πr − 1)·cap` if the capital
+/// binds first. `u128::MAX` when neither caps it (no V2 hop, no capital) or `f64` overflows.
+pub(crate) fn profit_bound(hops: &[HopState], cap: u128) -> u128 {
     if hops.iter().any(|h| matches!(h, HopState::Cl(_))) {
-        return u128::MAX;
+        return linear_bound(hops, cap);
     }
     let Some((e_in, e_out, gamma)) = virtual_pool(hops) else {
         return 0;
@@ -377,6 +400,37 @@ pub(crate) fn profit_bound(hops: &[HopState]) -> u128 {
     }
     let p = (hi - lo) * (hi - lo);
     // `as` saturates; +1 covers the truncation.
+    if p.is_finite() {
+        (p as u128).saturating_add(1)
+    } else {
+        u128::MAX
+    }
+}
+
+/// The concentrated-cycle bound of [`profit_bound`].
+fn linear_bound(hops: &[HopState], cap: u128) -> u128 {
+    let up = 1.0 + BOUND_SLACK;
+    // Π r over all hops, and O: the least V2 output reserve carried through the later rates.
+    let mut product = 1.0f64;
+    let mut out_cap = f64::INFINITY;
+    for h in hops {
+        let reserve_out = match h {
+            HopState::V2(v) => v.reserve_out as f64,
+            HopState::Cl(_) => f64::INFINITY,
+        };
+        let rate = h.zero_size_rate() * up;
+        product *= rate;
+        out_cap = (out_cap * rate).min(reserve_out);
+    }
+    if product.is_nan() || out_cap.is_nan() {
+        return u128::MAX;
+    }
+    if product <= 1.0 {
+        return 0;
+    }
+    let by_reserves = out_cap * (1.0 - 1.0 / product);
+    let by_capital = (product - 1.0) * cap as f64;
+    let p = by_reserves.min(by_capital);
     if p.is_finite() {
         (p as u128).saturating_add(1)
     } else {
@@ -667,6 +721,44 @@ impl NativeQuotes {
             Some(v) => quote_exact_in(v.kind, &v.state, &v.ticks, zfo, profit).unwrap_or(0),
         }
     }
+
+    /// An upper bound on [`NativeQuotes::value`], for bounds: the same for V2 pools (their
+    /// quote is monotone in the amount); for a concentrated valuation pool, the amount times its
+    /// zero-size rate (its quote can fail for amounts past the loaded window, and never pays
+    /// more than that rate).
+    pub(crate) fn value_upper(&self, pools: &Pools, token: TokenId, amount: u128) -> u128 {
+        if token == self.native {
+            return amount;
+        }
+        let exact = self.value(pools, token, amount);
+        let t = token as usize;
+        let (Some(&lo), Some(&hi)) = (self.offsets.get(t), self.offsets.get(t + 1)) else {
+            return exact;
+        };
+        // If any concentrated pool could be the valuation pool, bound by the best rate of them.
+        let mut rate = 0.0f64;
+        for &p in self.pools.get(lo as usize..hi as usize).unwrap_or(&[]) {
+            let (Some(v), Some((t0, _))) = (pools.cl(p), pools.tokens(p)) else {
+                continue;
+            };
+            let hop = HopState::Cl(ClHop {
+                pool: p,
+                zero_for_one: t0 == token,
+                kind: v.kind,
+                state: v.state,
+            });
+            rate = rate.max(hop.zero_size_rate());
+        }
+        if rate == 0.0 {
+            return exact;
+        }
+        let bound = amount as f64 * rate * (1.0 + BOUND_SLACK) + 1.0;
+        exact.max(if bound.is_finite() {
+            bound as u128
+        } else {
+            u128::MAX
+        })
+    }
 }
 
 #[cfg(test)]
@@ -697,6 +789,74 @@ mod tests {
 
     fn profit_at(hops: &[HopState], x: u128) -> Option<(i128, [u128; MAX_HOPS])> {
         super::profit_at(&empty(), hops, x).map(|(p, r)| (p, r.outs))
+    }
+
+    /// Tables with a V2 pair (id 0) of reserves `(r0, r1)` and a Uniswap V3 pool (the returned
+    /// id) at `tick`, spacing 10, fee 500 pips, with `wide` liquidity over almost the whole range
+    /// and `narrow` over [tick − 50, tick + 50] rounded to the spacing.
+    fn mixed_pools(r0: u128, r1: u128, tick: i32, wide: u128, narrow: u128) -> (Pools, PoolId) {
+        use crate::clmm::tick_math::sqrt_ratio_at_tick;
+        use crate::clmm::ticks::{TickBitmap, TickRules};
+        use crate::{
+            ClStateSpec, DexSpec, MarketSpec, PoolKind, PoolSpec, PoolState, TickSpec, TokenSpec,
+        };
+        use alloy_primitives::Address;
+        let a = Address::with_last_byte;
+        let mut bitmap = TickBitmap::new(TickRules::uniswap_v3(10).unwrap());
+        let mut liquidity = 0;
+        let lo = (tick - 50).div_euclid(10) * 10;
+        bitmap
+            .mint(tick, &mut liquidity, -887_270, 887_270, wide)
+            .unwrap();
+        if narrow > 0 {
+            bitmap
+                .mint(tick, &mut liquidity, lo, lo + 100, narrow)
+                .unwrap();
+        }
+        let token = |b: u8| TokenSpec {
+            address: a(b),
+            symbol: format!("T{b}"),
+            decimals: 18,
+        };
+        let dex = |kind| DexSpec {
+            name: "d".into(),
+            factory: a(0xf0),
+            kind,
+        };
+        let spec = MarketSpec {
+            block: 0,
+            base_fee: 0,
+            tokens: vec![token(1), token(2)],
+            dexes: vec![dex(PoolKind::UniswapV2), dex(PoolKind::UniswapV3)],
+            pools: vec![
+                PoolSpec::v2(a(0x10), 0, a(1), a(2), 3_000, r0, r1),
+                PoolSpec {
+                    address: a(0x11),
+                    dex: 1,
+                    token0: a(1),
+                    token1: a(2),
+                    fee_pips: 500,
+                    state: PoolState::UniswapV3(ClStateSpec {
+                        sqrt_price_x96: sqrt_ratio_at_tick(tick).unwrap(),
+                        tick,
+                        liquidity,
+                        tick_spacing: 10,
+                        window: [-887_272, 887_272],
+                        ticks: bitmap
+                            .iter()
+                            .map(|(tick, i)| TickSpec {
+                                tick,
+                                liquidity_net: i.liquidity_net,
+                                liquidity_gross: i.liquidity_gross,
+                            })
+                            .collect(),
+                    }),
+                },
+            ],
+            capital: Vec::new(),
+        };
+        let (_, pools, _) = crate::pools::build_tables(&spec).unwrap();
+        (pools, 1)
     }
 
     /// The V2 fields of a test hop (every hop here is V2).
@@ -998,7 +1158,7 @@ mod tests {
         ) {
             let hops: Vec<HopState> = r.iter().map(|&(a, b)| hop(a, b, f)).collect();
             let best = brute_best(&hops, 8_000);
-            prop_assert!(profit_bound(&hops) as i128 >= best, "bound {} < brute {}", profit_bound(&hops), best);
+            prop_assert!(profit_bound(&hops, u128::MAX) as i128 >= best, "bound {} < brute {}", profit_bound(&hops, u128::MAX), best);
         }
 
         // Near break-even on big, decimal-mixed reserves, where f64 rounding matters most.
@@ -1011,7 +1171,7 @@ mod tests {
             let back = (a as f64 * (1.0 + gap as f64 * 1e-7) / (keep * keep)) as u128;
             let hops = [hop(a, b, f), hop(b, back.clamp(1, U112_MAX), f)];
             if let Some(s) = size(&hops, u128::MAX) {
-                prop_assert!(profit_bound(&hops) >= s.profit);
+                prop_assert!(profit_bound(&hops, u128::MAX) >= s.profit);
             }
         }
 
@@ -1061,5 +1221,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        // A V2 pair against a Uniswap V3 pool (full-range liquidity plus a narrow range, so the
+        // curve changes past a tick): the concentrated bound is never below what an input pays
+        // (every input to 1 500, then geometric steps to ~10^6; a few dozen cases: each input is
+        // a whole concentrated swap).
+        #[test]
+        fn linear_bound_covers_every_input_of_a_mixed_cycle(
+            r0 in 2_000u128..50_000, r1 in 2_000u128..50_000,
+            tick in -2_000i32..2_000, wide in 5_000u128..50_000, narrow in 0u128..200_000,
+            cap in prop::sample::select(vec![u128::MAX, 500, 5_000]),
+        ) {
+            let (pools, v3) = mixed_pools(r0, r1, tick, wide, narrow);
+            let view = pools.cl(v3).unwrap();
+            for zfo in [true, false] {
+                let cl = HopState::Cl(ClHop { pool: v3, zero_for_one: zfo, kind: view.kind, state: view.state });
+                let v2 = if zfo { hop(r1, r0, 3_000) } else { hop(r0, r1, 3_000) };
+                let hops = [cl, v2];
+                let bound = profit_bound(&hops, cap);
+                let inputs = (1..=1_500u128).chain((1..40).map(|k| (1_500.0 * 1.25f64.powi(k)) as u128));
+                let best = inputs
+                    .filter(|&x| x <= cap)
+                    .filter_map(|x| super::profit_at(&pools, &hops, x).map(|(p, _)| p))
+                    .max()
+                    .unwrap_or(0);
+                prop_assert!(bound as i128 >= best, "bound {} < best {}", bound, best);
+            }
+        }
+
     }
 }

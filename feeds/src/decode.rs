@@ -14,11 +14,96 @@ use polyarb_core::{FeedFrame, FrameKind};
 pub const SYNC_TOPIC: [u8; 32] =
     hex32("1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1");
 
-/// Bytes of `data` in a `Sync` log: two ABI words (reserve0, reserve1).
-const SYNC_DATA_LEN: usize = 64;
+/// `keccak256("Swap(address,address,int256,int256,uint160,uint128,int24)")`: a Uniswap V3 or
+/// Algebra pool's swap (both emit the same signature).
+pub const SWAP_TOPIC: [u8; 32] =
+    hex32("c42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67");
 
-/// Leading bytes of a 32-byte ABI word that a `uint112` leaves zero (32 - 112 / 8).
-const UINT112_PAD: usize = 18;
+/// `keccak256("Mint(address,address,int24,int24,uint128,uint256,uint256)")`: liquidity added to a
+/// Uniswap V3 or Algebra position.
+pub const MINT_TOPIC: [u8; 32] =
+    hex32("7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde");
+
+/// `keccak256("Burn(address,int24,int24,uint128,uint256,uint256)")`: liquidity removed from a
+/// Uniswap V3 or Algebra position.
+pub const BURN_TOPIC: [u8; 32] =
+    hex32("0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c");
+
+/// `keccak256("Fee(uint16)")`: an Algebra pool's new swap fee.
+pub const FEE_TOPIC: [u8; 32] =
+    hex32("598b9f043c813aa6be3426ca60d1c65d17256312890be5118dab55b0775ebe2a");
+
+/// Every topic0 the decoder turns into a frame, for one `eth_subscribe("logs")` filter.
+pub const TRACKED_TOPICS: [[u8; 32]; 5] =
+    [SYNC_TOPIC, SWAP_TOPIC, MINT_TOPIC, BURN_TOPIC, FEE_TOPIC];
+
+/// Digits of one 32-byte ABI word.
+const WORD_DIGITS: usize = 64;
+
+/// A tracked log event: its topic0 picks the layout the rest of the log must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    /// `Sync(uint112 reserve0, uint112 reserve1)`: no indexed field.
+    Sync,
+    /// `Swap(address indexed, address indexed, int256, int256, uint160, uint128, int24)`.
+    Swap,
+    /// `Mint(address, address indexed, int24 indexed, int24 indexed, uint128, uint256, uint256)`.
+    Mint,
+    /// `Burn(address indexed, int24 indexed, int24 indexed, uint128, uint256, uint256)`.
+    Burn,
+    /// Algebra's `Fee(uint16)`: no indexed field.
+    Fee,
+}
+
+impl Event {
+    #[inline]
+    fn of(topic0: &[u8; 32]) -> Option<Self> {
+        // Ordered by how often a Polygon node sends them: V2 reserve updates outnumber the rest.
+        if *topic0 == SYNC_TOPIC {
+            Some(Self::Sync)
+        } else if *topic0 == SWAP_TOPIC {
+            Some(Self::Swap)
+        } else if *topic0 == MINT_TOPIC {
+            Some(Self::Mint)
+        } else if *topic0 == BURN_TOPIC {
+            Some(Self::Burn)
+        } else if *topic0 == FEE_TOPIC {
+            Some(Self::Fee)
+        } else {
+            None
+        }
+    }
+
+    /// Topics of the declared event: topic0 plus one per indexed field.
+    fn topics(self) -> usize {
+        match self {
+            Self::Sync | Self::Fee => 1,
+            Self::Swap => 3,
+            Self::Mint | Self::Burn => 4,
+        }
+    }
+
+    /// ABI words of `data`: one per non-indexed field.
+    fn data_words(self) -> usize {
+        match self {
+            Self::Fee => 1,
+            Self::Sync => 2,
+            Self::Burn => 3,
+            Self::Mint => 4,
+            Self::Swap => 5,
+        }
+    }
+
+    fn kind(self) -> FrameKind {
+        match self {
+            Self::Sync => FrameKind::V2Sync,
+            Self::Swap => FrameKind::ClSwap,
+            Self::Mint => FrameKind::ClMint,
+            Self::Burn => FrameKind::ClBurn,
+            Self::Fee => FrameKind::AlgebraFee,
+        }
+    }
+}
 
 /// Compile-time hex for the topic constants; a bad literal fails the build.
 const fn hex32(s: &str) -> [u8; 32] {
@@ -44,7 +129,7 @@ const fn nibble(c: u8) -> u8 {
 /// What one payload was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
-    /// A tracked event: a `Sync` log or a new head.
+    /// A tracked event: a `Sync`, `Swap`, `Mint`, `Burn` or `Fee` log, or a new head.
     Frame(FeedFrame),
     /// A JSON-RPC response (the payload has an `"id"`), borrowed from the payload.
     Response(Response<'a>),
@@ -107,8 +192,12 @@ pub enum DecodeError {
     Conflict,
     /// A field is not the `0x` hex string it must be (wrong type, digit, width or an escape).
     BadHex(&'static str),
-    /// A number does not fit its frame field (or a `uint112` has high bits set).
+    /// A number does not fit its frame field, or an ABI `uintN` word has bits set above N
+    /// (`uint112` reserves, `uint160` price, `uint128` liquidity, `uint16` fee).
     ValueTooLarge(&'static str),
+    /// An ABI `int24` word (a tick) is not a 24-bit value sign-extended through all 32 bytes:
+    /// out of the int24 range, or a fill that does not match the sign.
+    NotInt24(&'static str),
     /// Event `data` has the wrong length for the event, in bytes.
     DataLength {
         /// Bytes the event's ABI layout has.
@@ -116,8 +205,14 @@ pub enum DecodeError {
         /// Bytes the log carried.
         got: usize,
     },
-    /// A tracked event with the wrong number of topics (indexed fields differ).
-    TopicCount(usize),
+    /// A tracked event with the wrong number of topics: a declaration with other indexed fields
+    /// shares the signature, and its words would be misread.
+    TopicCount {
+        /// Topics the tracked declaration has (topic0 included).
+        expected: usize,
+        /// Topics the log carried.
+        got: usize,
+    },
 }
 
 impl core::fmt::Display for DecodeError {
@@ -130,10 +225,13 @@ impl core::fmt::Display for DecodeError {
             Self::Conflict => write!(f, "response has both `result` and `error`"),
             Self::BadHex(name) => write!(f, "bad hex in field `{name}`"),
             Self::ValueTooLarge(name) => write!(f, "value too large in field `{name}`"),
+            Self::NotInt24(name) => write!(f, "not a sign-extended int24 in field `{name}`"),
             Self::DataLength { expected, got } => {
                 write!(f, "event data is {got} bytes, expected {expected}")
             }
-            Self::TopicCount(n) => write!(f, "tracked event has {n} topics, expected 1"),
+            Self::TopicCount { expected, got } => {
+                write!(f, "tracked event has {got} topics, expected {expected}")
+            }
         }
     }
 }
@@ -251,7 +349,9 @@ struct Fields<'a> {
     /// One bit per key below, to catch duplicates.
     seen: u32,
     address: Option<JStr<'a>>,
-    topic0: Option<JStr<'a>>,
+    /// The first [`MAX_TOPICS`] topics, borrowed; later ones are only counted (a log with more
+    /// is no tracked event).
+    topics: [Option<JStr<'a>>; MAX_TOPICS],
     topic_count: usize,
     data: Option<JStr<'a>>,
     block_number: Option<JStr<'a>>,
@@ -273,6 +373,9 @@ impl Fields<'_> {
         Ok(())
     }
 }
+
+/// Topics a log can have (topic0 and three indexed fields; LOG4 is the widest opcode).
+const MAX_TOPICS: usize = 4;
 
 const F_ADDRESS: u32 = 1 << 0;
 const F_TOPICS: u32 = 1 << 1;
@@ -317,8 +420,8 @@ fn event(s: &mut Scanner<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
                 }
                 s.array(|s| {
                     let t = hex_or_null(s, "topics")?.ok_or(DecodeError::BadHex("topics"))?;
-                    if f.topic_count == 0 {
-                        f.topic0 = Some(t);
+                    if let Some(slot) = f.topics.get_mut(f.topic_count) {
+                        *slot = Some(t);
                     }
                     f.topic_count += 1;
                     Ok(())
@@ -409,43 +512,124 @@ fn q_u256(v: Option<JStr<'_>>, name: &'static str) -> Result<[u8; 32]> {
     hex::quantity_u256(required(v, name)?).map_err(hex_err(name))
 }
 
+/// One 32-byte topic, hex-checked.
+#[inline]
+fn topic(t: Option<JStr<'_>>) -> Result<[u8; 32]> {
+    let mut w = [0u8; 32];
+    hex::decode_fixed(required(t, "topics")?, &mut w).map_err(hex_err("topics"))?;
+    Ok(w)
+}
+
+/// The ABI words of a log's `data`, read in order. Built only after the length was checked.
+struct Words<'a> {
+    /// Hex digits after `0x`, a whole number of words.
+    digits: &'a [u8],
+}
+
+impl Words<'_> {
+    /// The next word, hex-checked.
+    #[inline]
+    fn next(&mut self) -> Result<[u8; 32]> {
+        let Some((d, rest)) = self.digits.split_at_checked(WORD_DIGITS) else {
+            // Unreachable after the length check; an error rather than a panic all the same.
+            return Err(DecodeError::BadHex("data"));
+        };
+        self.digits = rest;
+        let mut w = [0u8; 32];
+        hex::decode_digits(d, &mut w).map_err(hex_err("data"))?;
+        Ok(w)
+    }
+}
+
+/// `w` as an ABI `uintN` (`N = 8 * (32 - pad)`): the `pad` leading bytes must be zero.
+#[inline]
+fn uint(w: [u8; 32], pad: usize, name: &'static str) -> Result<[u8; 32]> {
+    if w[..pad].iter().any(|&b| b != 0) {
+        return Err(DecodeError::ValueTooLarge(name));
+    }
+    Ok(w)
+}
+
+/// Leading zero bytes of an ABI word holding a `uint112`, `uint160`, `uint128` and `uint16`.
+const UINT112_PAD: usize = 32 - 112 / 8;
+const UINT160_PAD: usize = 32 - 160 / 8;
+const UINT128_PAD: usize = 32 - 128 / 8;
+const UINT16_PAD: usize = 32 - 16 / 8;
+
+/// `w` as an ABI `int24`: bytes 0..29 all equal the sign of byte 29 (0x00 or 0xff). The check
+/// is the same as `FeedFrame::word_i24`, so every tick the decoder emits reads back.
+#[inline]
+fn int24(w: [u8; 32], name: &'static str) -> Result<[u8; 32]> {
+    let fill = if w[29] & 0x80 != 0 { 0xff } else { 0 };
+    if w[..29].iter().any(|&b| b != fill) {
+        return Err(DecodeError::NotInt24(name));
+    }
+    Ok(w)
+}
+
+/// A tracked log. Every topic and data word is hex-checked; the words that go into the frame
+/// are range-checked against their ABI type. Words left out of the frame (amounts other than
+/// the swap's amount0, addresses) are any 32 bytes the ABI allows and are not range-checked:
+/// nothing the frame says depends on them.
 fn log(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
-    let Some(t0) = f.topic0 else {
+    let Some(t0) = f.topics[0] else {
         return Ok(Decoded::Ignored(IgnoreReason::AnonymousLog));
     };
-    let mut topic0 = [0u8; 32];
-    hex::decode_fixed(required(Some(t0), "topics")?, &mut topic0).map_err(hex_err("topics"))?;
-    if topic0 != SYNC_TOPIC {
+    let Some(event) = Event::of(&topic(Some(t0))?) else {
         return Ok(Decoded::Ignored(IgnoreReason::UntrackedTopic));
-    }
-    // `Sync` has no indexed fields: topic0 only. Another count is a different event layout
-    // sharing the signature, which the data words below would misread.
-    if f.topic_count != 1 {
-        return Err(DecodeError::TopicCount(f.topic_count));
+    };
+    // Indexed flags are not part of the signature: a declaration with other indexed fields has
+    // the same topic0 and another split between topics and data, which the reads below would
+    // misread.
+    if f.topic_count != event.topics() {
+        return Err(DecodeError::TopicCount {
+            expected: event.topics(),
+            got: f.topic_count,
+        });
     }
     let mut frame = FeedFrame {
         recv_ns,
-        kind: FrameKind::V2Sync,
+        kind: event.kind(),
         ..FeedFrame::EMPTY
     };
     hex::decode_fixed(required(f.address, "address")?, &mut frame.address)
         .map_err(hex_err("address"))?;
     let data = required(f.data, "data")?;
     let got = hex::byte_len(data).map_err(hex_err("data"))?;
-    if got != SYNC_DATA_LEN {
-        return Err(DecodeError::DataLength {
-            expected: SYNC_DATA_LEN,
-            got,
-        });
+    let expected = 32 * event.data_words();
+    if got != expected {
+        return Err(DecodeError::DataLength { expected, got });
     }
-    // `byte_len` checked the `0x` prefix and the digit count: 64 digits per word follow.
-    let digits = &data[2..];
-    for (word, d) in frame.words.iter_mut().zip(digits.chunks_exact(64)) {
-        hex::decode_digits(d, word).map_err(hex_err("data"))?;
-    }
-    for w in &frame.words[..2] {
-        if w[..UINT112_PAD].iter().any(|&b| b != 0) {
-            return Err(DecodeError::ValueTooLarge("data"));
+    // `byte_len` checked the `0x` prefix and the digit count: whole words follow.
+    let mut words = Words { digits: &data[2..] };
+    let w = &mut frame.words;
+    match event {
+        Event::Sync => {
+            w[0] = uint(words.next()?, UINT112_PAD, "data")?; // reserve0
+            w[1] = uint(words.next()?, UINT112_PAD, "data")?; // reserve1
+        }
+        Event::Swap => {
+            topic(f.topics[1])?; // sender
+            topic(f.topics[2])?; // recipient
+            w[3] = words.next()?; // amount0: every int256 is valid
+            words.next()?; // amount1
+            w[0] = uint(words.next()?, UINT160_PAD, "data")?; // sqrtPriceX96
+            w[1] = uint(words.next()?, UINT128_PAD, "data")?; // liquidity
+            w[2] = int24(words.next()?, "data")?; // tick
+        }
+        Event::Mint | Event::Burn => {
+            topic(f.topics[1])?; // owner
+            w[0] = int24(topic(f.topics[2])?, "topics")?; // tickLower
+            w[1] = int24(topic(f.topics[3])?, "topics")?; // tickUpper
+            if event == Event::Mint {
+                words.next()?; // sender
+            }
+            w[2] = uint(words.next()?, UINT128_PAD, "data")?; // liquidity amount
+            words.next()?; // amount0
+            words.next()?; // amount1
+        }
+        Event::Fee => {
+            w[0] = uint(words.next()?, UINT16_PAD, "data")?; // fee, pips
         }
     }
     frame.block_number = q_u64(f.block_number, "blockNumber")?;
@@ -786,7 +970,10 @@ pub(crate) mod tests {
                     &format!("[\"{SYNC_HEX}\"]"),
                     &format!("[\"{SYNC_HEX}\",\"{TX_HASH}\"]"),
                 ),
-                TopicCount(2),
+                TopicCount {
+                    expected: 1,
+                    got: 2,
+                },
             ),
             (
                 good.replace(
@@ -887,7 +1074,11 @@ pub(crate) mod tests {
                 expected: 64,
                 got: 3,
             },
-            DecodeError::TopicCount(2),
+            DecodeError::NotInt24("data"),
+            DecodeError::TopicCount {
+                expected: 4,
+                got: 3,
+            },
         ] {
             let s = e.to_string();
             assert!(s.chars().next().unwrap().is_lowercase(), "{s}");

@@ -1181,4 +1181,629 @@ pub(crate) mod tests {
             let _ = decode(&bytes, 0);
         }
     }
+
+    // ---------------------------------------------------------------- concentrated-liquidity logs
+    //
+    // Payloads are built with alloy's ABI encoder from the event declarations in
+    // `polyarb_tools::abi` (checked there against the npm artifacts' ABIs), and expected frames
+    // from the values alloy encoded: the decoder's own word handling is not the oracle.
+
+    use alloy_primitives::{Address, B256, I256, U160, U256, aliases::I24, keccak256};
+    use alloy_sol_types::SolEvent;
+    use polyarb_tools::abi::{IAlgebraPool, IUniswapV3Pool};
+
+    const POOL: &str = "0x45dda9cb7c25131df268515131f647d726f50608";
+
+    fn hexs(bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        crate::hex::push_prefixed(&mut out, bytes);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Key orders nodes use for a log object.
+    #[derive(Clone, Copy, Debug)]
+    enum Order {
+        /// address, topics, data, blockNumber, transactionHash, transactionIndex, blockHash,
+        /// logIndex, removed.
+        Geth,
+        /// anvil 1.x: address, topics, data, blockHash, blockNumber, blockTimestamp,
+        /// transactionHash, transactionIndex, logIndex, removed.
+        Anvil,
+    }
+
+    /// Where a log sits and whether it was undone.
+    #[derive(Clone, Copy, Debug)]
+    struct At {
+        block: u64,
+        tx: u32,
+        log: u32,
+        removed: bool,
+    }
+
+    const AT: At = At {
+        block: 0x4a1b2c3,
+        tx: 0x2e,
+        log: 0x1a5,
+        removed: false,
+    };
+
+    fn log_json(address: &str, topics: &[String], data: &str, at: At, order: Order) -> String {
+        let topics = format!(
+            "[{}]",
+            topics
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let f = |k: &str, v: String| (k.to_owned(), v);
+        let fields = match order {
+            Order::Geth => vec![
+                f("address", format!("\"{address}\"")),
+                f("topics", topics),
+                f("data", format!("\"{data}\"")),
+                f("blockNumber", format!("\"{:#x}\"", at.block)),
+                f("transactionHash", format!("\"{TX_HASH}\"")),
+                f("transactionIndex", format!("\"{:#x}\"", at.tx)),
+                f("blockHash", format!("\"{BLOCK_HASH}\"")),
+                f("logIndex", format!("\"{:#x}\"", at.log)),
+                f("removed", at.removed.to_string()),
+            ],
+            Order::Anvil => vec![
+                f("address", format!("\"{address}\"")),
+                f("topics", topics),
+                f("data", format!("\"{data}\"")),
+                f("blockHash", format!("\"{BLOCK_HASH}\"")),
+                f("blockNumber", format!("\"{:#x}\"", at.block)),
+                f("blockTimestamp", "\"0x6b026ba0\"".to_owned()),
+                f("transactionHash", format!("\"{TX_HASH}\"")),
+                f("transactionIndex", format!("\"{:#x}\"", at.tx)),
+                f("logIndex", format!("\"{:#x}\"", at.log)),
+                f("removed", at.removed.to_string()),
+            ],
+        };
+        notification(&object(&fields))
+    }
+
+    /// The notification of `event` emitted by `address`.
+    fn event_json<E: SolEvent>(event: &E, address: &str, at: At, order: Order) -> String {
+        let d = event.encode_log_data();
+        let topics: Vec<String> = d.topics().iter().map(|t| hexs(t.as_slice())).collect();
+        log_json(address, &topics, &hexs(&d.data), at, order)
+    }
+
+    /// A frame of `kind` from `POOL` at `at`, with `words`, as the layout in feed_frame.rs says.
+    fn cl_frame(kind: FrameKind, words: &[[u8; 32]], at: At, recv: u64) -> FeedFrame {
+        let mut f = FeedFrame {
+            recv_ns: recv,
+            block_number: at.block,
+            log_index: at.log,
+            tx_index: at.tx,
+            kind,
+            removed: u8::from(at.removed),
+            ..FeedFrame::EMPTY
+        };
+        f.address = POOL.parse::<Address>().unwrap().into_array();
+        f.words[..words.len()].copy_from_slice(words);
+        f
+    }
+
+    fn u256w(v: U256) -> [u8; 32] {
+        v.to_be_bytes::<32>()
+    }
+
+    fn i256w(v: I256) -> [u8; 32] {
+        v.to_be_bytes::<32>()
+    }
+
+    fn tickw(t: I24) -> [u8; 32] {
+        i256w(I256::try_from(t.as_i32()).unwrap())
+    }
+
+    fn i24(v: i32) -> I24 {
+        I24::try_from(v).unwrap()
+    }
+
+    fn swap_frame(e: &IUniswapV3Pool::Swap, at: At, recv: u64) -> FeedFrame {
+        cl_frame(
+            FrameKind::ClSwap,
+            &[
+                u256w(U256::from(e.sqrtPriceX96)),
+                u256w(U256::from(e.liquidity)),
+                tickw(e.tick),
+                i256w(e.amount0),
+            ],
+            at,
+            recv,
+        )
+    }
+
+    fn position_frame(kind: FrameKind, lower: I24, upper: I24, amount: u128, at: At) -> FeedFrame {
+        cl_frame(
+            kind,
+            &[tickw(lower), tickw(upper), u256w(U256::from(amount))],
+            at,
+            0,
+        )
+    }
+
+    fn a_swap() -> IUniswapV3Pool::Swap {
+        IUniswapV3Pool::Swap {
+            sender: Address::repeat_byte(0x11),
+            recipient: Address::repeat_byte(0x22),
+            amount0: I256::try_from(-1_234_567_890_123_i64).unwrap(),
+            amount1: I256::try_from(987_654_321_987_i64).unwrap(),
+            sqrtPriceX96: U160::from(79_228_162_514_264_337_593_543_950_336_u128) * U160::from(3u8),
+            liquidity: 0x1234_5678_9abc_def0_1122_3344,
+            tick: i24(-197_340),
+        }
+    }
+
+    fn a_mint() -> IUniswapV3Pool::Mint {
+        IUniswapV3Pool::Mint {
+            sender: Address::repeat_byte(0x33),
+            owner: Address::repeat_byte(0x44),
+            tickLower: i24(-887_220),
+            tickUpper: i24(-60),
+            amount: u128::MAX,
+            amount0: U256::MAX,
+            amount1: U256::from(1u8),
+        }
+    }
+
+    fn a_burn() -> IUniswapV3Pool::Burn {
+        IUniswapV3Pool::Burn {
+            owner: Address::repeat_byte(0x55),
+            tickLower: i24(60),
+            tickUpper: i24(887_220),
+            amount: 0x0bad_cafe,
+            amount0: U256::from(17u8),
+            amount1: U256::ZERO,
+        }
+    }
+
+    fn a_fee() -> IAlgebraPool::Fee {
+        IAlgebraPool::Fee { fee: 7_550 }
+    }
+
+    #[test]
+    fn topics_are_keccak_of_the_signatures() {
+        for (sig, topic) in [
+            ("Sync(uint112,uint112)", SYNC_TOPIC),
+            (
+                "Swap(address,address,int256,int256,uint160,uint128,int24)",
+                SWAP_TOPIC,
+            ),
+            (
+                "Mint(address,address,int24,int24,uint128,uint256,uint256)",
+                MINT_TOPIC,
+            ),
+            (
+                "Burn(address,int24,int24,uint128,uint256,uint256)",
+                BURN_TOPIC,
+            ),
+            ("Fee(uint16)", FEE_TOPIC),
+        ] {
+            assert_eq!(keccak256(sig), B256::from(topic), "{sig}");
+        }
+        // Uniswap V3 and Algebra declare the same signatures (only parameter names differ).
+        assert_eq!(IUniswapV3Pool::Swap::SIGNATURE_HASH, B256::from(SWAP_TOPIC));
+        assert_eq!(IAlgebraPool::Swap::SIGNATURE_HASH, B256::from(SWAP_TOPIC));
+        assert_eq!(IUniswapV3Pool::Mint::SIGNATURE_HASH, B256::from(MINT_TOPIC));
+        assert_eq!(IAlgebraPool::Mint::SIGNATURE_HASH, B256::from(MINT_TOPIC));
+        assert_eq!(IUniswapV3Pool::Burn::SIGNATURE_HASH, B256::from(BURN_TOPIC));
+        assert_eq!(IAlgebraPool::Burn::SIGNATURE_HASH, B256::from(BURN_TOPIC));
+        assert_eq!(IAlgebraPool::Fee::SIGNATURE_HASH, B256::from(FEE_TOPIC));
+        assert_eq!(
+            TRACKED_TOPICS,
+            [SYNC_TOPIC, SWAP_TOPIC, MINT_TOPIC, BURN_TOPIC, FEE_TOPIC]
+        );
+    }
+
+    #[test]
+    fn swap_mint_burn_fee_in_geth_and_anvil_order() {
+        for order in [Order::Geth, Order::Anvil] {
+            for removed in [false, true] {
+                let at = At { removed, ..AT };
+                let s = a_swap();
+                let p = event_json(&s, POOL, at, order);
+                let want = swap_frame(&s, at, 9);
+                assert_eq!(decode(p.as_bytes(), 9), Ok(Decoded::Frame(want)), "{p}");
+
+                let m = a_mint();
+                let p = event_json(&m, POOL, at, order);
+                let want =
+                    position_frame(FrameKind::ClMint, m.tickLower, m.tickUpper, m.amount, at);
+                assert_eq!(decode(p.as_bytes(), 0), Ok(Decoded::Frame(want)), "{p}");
+
+                let b = a_burn();
+                let p = event_json(&b, POOL, at, order);
+                let want =
+                    position_frame(FrameKind::ClBurn, b.tickLower, b.tickUpper, b.amount, at);
+                assert_eq!(decode(p.as_bytes(), 0), Ok(Decoded::Frame(want)), "{p}");
+
+                let fee = a_fee();
+                let p = event_json(&fee, POOL, at, order);
+                let want = cl_frame(FrameKind::AlgebraFee, &[u256w(U256::from(fee.fee))], at, 0);
+                assert_eq!(decode(p.as_bytes(), 0), Ok(Decoded::Frame(want)), "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn algebra_declarations_give_the_same_frames() {
+        let s = IAlgebraPool::Swap {
+            sender: Address::repeat_byte(1),
+            recipient: Address::repeat_byte(2),
+            amount0: I256::MIN,
+            amount1: I256::MAX,
+            price: U160::MAX,
+            liquidity: 0,
+            tick: i24(887_272),
+        };
+        let p = event_json(&s, POOL, AT, Order::Anvil);
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.kind, FrameKind::ClSwap);
+        assert_eq!(f.words[0], u256w(U256::from(U160::MAX)));
+        assert_eq!((f.word_u128(1), f.word_i24(2)), (Some(0), Some(887_272)));
+        assert_eq!(f.words[3], i256w(I256::MIN));
+        let m = IAlgebraPool::Mint {
+            sender: Address::ZERO,
+            owner: Address::repeat_byte(3),
+            bottomTick: i24(-887_272),
+            topTick: i24(887_272),
+            liquidityAmount: 1,
+            amount0: U256::ZERO,
+            amount1: U256::ZERO,
+        };
+        let p = event_json(&m, POOL, AT, Order::Geth);
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.kind, FrameKind::ClMint);
+        assert_eq!(
+            (f.word_i24(0), f.word_i24(1), f.word_u128(2)),
+            (Some(-887_272), Some(887_272), Some(1))
+        );
+        let b = IAlgebraPool::Burn {
+            owner: Address::repeat_byte(3),
+            bottomTick: i24(-(1 << 23)),
+            topTick: i24((1 << 23) - 1),
+            liquidityAmount: u128::MAX,
+            amount0: U256::ZERO,
+            amount1: U256::ZERO,
+        };
+        let p = event_json(&b, POOL, AT, Order::Geth);
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.kind, FrameKind::ClBurn);
+        assert_eq!(
+            (f.word_i24(0), f.word_i24(1), f.word_u128(2)),
+            (Some(-(1 << 23)), Some((1 << 23) - 1), Some(u128::MAX))
+        );
+    }
+
+    /// The raw topics and data of `event`, to break by hand.
+    fn raw<E: SolEvent>(event: &E) -> (Vec<[u8; 32]>, Vec<u8>) {
+        let d = event.encode_log_data();
+        (d.topics().iter().map(|t| t.0).collect(), d.data.to_vec())
+    }
+
+    fn raw_json(topics: &[[u8; 32]], data: &[u8]) -> String {
+        let topics: Vec<String> = topics.iter().map(|t| hexs(t)).collect();
+        log_json(POOL, &topics, &hexs(data), AT, Order::Geth)
+    }
+
+    /// A 32-byte word: `fill` everywhere, then `low` in the last bytes.
+    fn word(fill: u8, low: &[u8]) -> [u8; 32] {
+        let mut w = [fill; 32];
+        w[32 - low.len()..].copy_from_slice(low);
+        w
+    }
+
+    #[test]
+    fn every_truncation_of_a_swap_is_an_error() {
+        let p = event_json(&a_swap(), POOL, AT, Order::Anvil);
+        for cut in 0..p.len() {
+            assert!(decode(&p.as_bytes()[..cut], 0).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn malformed_concentrated_logs() {
+        use DecodeError::*;
+        let events: [(Vec<[u8; 32]>, Vec<u8>); 4] = [
+            raw(&a_swap()),
+            raw(&a_mint()),
+            raw(&a_burn()),
+            raw(&a_fee()),
+        ];
+        let mut cases: Vec<(String, DecodeError)> = Vec::new();
+        for (topics, data) in &events {
+            let n = topics.len();
+            // One topic fewer, one more (a declaration with other indexed fields). None at all
+            // is an anonymous log, ignored.
+            if n > 1 {
+                cases.push((
+                    raw_json(&topics[..n - 1], data),
+                    TopicCount {
+                        expected: n,
+                        got: n - 1,
+                    },
+                ));
+            }
+            let mut more = topics.clone();
+            more.push([7; 32]);
+            cases.push((
+                raw_json(&more, data),
+                TopicCount {
+                    expected: n,
+                    got: n + 1,
+                },
+            ));
+            // Data one word short, one word long, one byte long.
+            let len = data.len();
+            cases.push((
+                raw_json(topics, &data[..len - 32]),
+                DataLength {
+                    expected: len,
+                    got: len - 32,
+                },
+            ));
+            let mut long = data.clone();
+            long.extend_from_slice(&[0; 32]);
+            cases.push((
+                raw_json(topics, &long),
+                DataLength {
+                    expected: len,
+                    got: len + 32,
+                },
+            ));
+            long.truncate(len + 1);
+            cases.push((
+                raw_json(topics, &long),
+                DataLength {
+                    expected: len,
+                    got: len + 1,
+                },
+            ));
+            // A non-hex digit in the last data word and in the last topic.
+            let good = raw_json(topics, data);
+            let last_digit = good.find("\",\"blockNumber\"").unwrap() - 1;
+            let mut bad = good.clone().into_bytes();
+            bad[last_digit] = b'x';
+            cases.push((String::from_utf8(bad).unwrap(), BadHex("data")));
+            let last_topic = hexs(&topics[n - 1]);
+            let bad_topic = format!("{}g", &last_topic[..65]);
+            cases.push((good.replace(&last_topic, &bad_topic), BadHex("topics")));
+        }
+
+        let with_data_word = |(topics, data): &(Vec<[u8; 32]>, Vec<u8>), i: usize, w: [u8; 32]| {
+            let mut data = data.clone();
+            data[32 * i..32 * (i + 1)].copy_from_slice(&w);
+            raw_json(topics, &data)
+        };
+        let with_topic = |(topics, data): &(Vec<[u8; 32]>, Vec<u8>), i: usize, w: [u8; 32]| {
+            let mut topics = topics.clone();
+            topics[i] = w;
+            raw_json(&topics, data)
+        };
+        let [swap, mint, burn, fee] = &events;
+        // Ticks: 2^23 and -2^23 - 1 (int256 values out of int24), a negative value with a zero
+        // fill, a positive one with an 0xff fill, a fill with one odd byte.
+        let mut broken_fill = word(0xff, &[0xff, 0xff, 0xfe]);
+        broken_fill[5] = 0xfe;
+        let bad_ticks = [
+            word(0, &[0x80, 0, 0]),
+            word(0xff, &[0x7f, 0xff, 0xff]),
+            word(0, &[0xff, 0xff, 0xfe]),
+            word(0xff, &[0x00, 0x00, 0x05]),
+            broken_fill,
+        ];
+        for t in bad_ticks {
+            cases.push((with_data_word(swap, 4, t), NotInt24("data")));
+            for ev in [mint, burn] {
+                cases.push((with_topic(ev, 2, t), NotInt24("topics")));
+                cases.push((with_topic(ev, 3, t), NotInt24("topics")));
+            }
+        }
+        // Price 2^160, liquidity 2^128 (swap and positions), fee 2^16, and all-ones words.
+        let above = |bits: usize| {
+            let mut w = [0u8; 32];
+            w[31 - bits / 8] = 1;
+            w
+        };
+        cases.push((with_data_word(swap, 2, above(160)), ValueTooLarge("data")));
+        cases.push((with_data_word(swap, 2, [0xff; 32]), ValueTooLarge("data")));
+        cases.push((with_data_word(swap, 3, above(128)), ValueTooLarge("data")));
+        cases.push((with_data_word(mint, 1, above(128)), ValueTooLarge("data")));
+        cases.push((with_data_word(burn, 0, above(128)), ValueTooLarge("data")));
+        cases.push((with_data_word(fee, 0, above(16)), ValueTooLarge("data")));
+        cases.push((with_data_word(fee, 0, [0xff; 32]), ValueTooLarge("data")));
+        for (p, want) in cases {
+            assert_eq!(decode(p.as_bytes(), 0), Err(want), "{p}");
+        }
+
+        // The largest values that fit still decode, read back through the frame accessors.
+        let mut max_swap = swap.clone();
+        max_swap.1[64..96].copy_from_slice(&word(0, &[0xff; 20]));
+        let p = with_data_word(&max_swap, 3, word(0, &[0xff; 16]));
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.words[0], u256w(U256::from(U160::MAX)));
+        assert_eq!(f.word_u128(1), Some(u128::MAX));
+        let p = with_data_word(fee, 0, word(0, &[0xff; 2]));
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.word_u128(0), Some(u128::from(u16::MAX)));
+    }
+
+    /// One of the four events with random values, its notification (shuffled keys, extra
+    /// fields, whitespace) and the frame its values make.
+    fn arb_cl_log() -> impl Strategy<Value = (String, FeedFrame)> {
+        let addr = any::<[u8; 20]>().prop_map(Address::from);
+        let int256 = any::<[u8; 32]>().prop_map(I256::from_be_bytes);
+        let uint256 = any::<[u8; 32]>().prop_map(U256::from_be_bytes);
+        let tick = (-(1i32 << 23)..(1 << 23)).prop_map(i24);
+        let price = any::<[u8; 20]>().prop_map(U160::from_be_bytes);
+        let at = (any::<u64>(), any::<u32>(), any::<u32>(), any::<bool>()).prop_map(
+            |(block, tx, log, removed)| At {
+                block,
+                tx,
+                log,
+                removed,
+            },
+        );
+        let swap = (
+            addr.clone(),
+            addr.clone(),
+            int256.clone(),
+            int256,
+            price,
+            any::<u128>(),
+            tick.clone(),
+        )
+            .prop_map(
+                |(sender, recipient, amount0, amount1, p, liquidity, tick)| {
+                    let e = IUniswapV3Pool::Swap {
+                        sender,
+                        recipient,
+                        amount0,
+                        amount1,
+                        sqrtPriceX96: p,
+                        liquidity,
+                        tick,
+                    };
+                    let f = swap_frame(&e, AT, 0);
+                    (raw(&e), f.words)
+                },
+            );
+        let position = (
+            any::<bool>(),
+            addr.clone(),
+            addr,
+            tick.clone(),
+            tick,
+            any::<u128>(),
+            uint256.clone(),
+            uint256,
+        )
+            .prop_map(|(is_mint, sender, owner, lo, hi, amount, a0, a1)| {
+                let (r, kind) = if is_mint {
+                    let e = IUniswapV3Pool::Mint {
+                        sender,
+                        owner,
+                        tickLower: lo,
+                        tickUpper: hi,
+                        amount,
+                        amount0: a0,
+                        amount1: a1,
+                    };
+                    (raw(&e), FrameKind::ClMint)
+                } else {
+                    let e = IUniswapV3Pool::Burn {
+                        owner,
+                        tickLower: lo,
+                        tickUpper: hi,
+                        amount,
+                        amount0: a0,
+                        amount1: a1,
+                    };
+                    (raw(&e), FrameKind::ClBurn)
+                };
+                let f = position_frame(kind, lo, hi, amount, AT);
+                (r, f.words)
+            });
+        let fee = any::<u16>().prop_map(|fee| {
+            let f = cl_frame(FrameKind::AlgebraFee, &[u256w(U256::from(fee))], AT, 0);
+            (raw(&IAlgebraPool::Fee { fee }), f.words)
+        });
+        (
+            prop_oneof![swap, position, fee],
+            at,
+            any::<u64>(),
+            any::<bool>(),
+            any::<[u8; 20]>(),
+        )
+            .prop_flat_map(|(((topics, data), words), at, recv, anvil, address)| {
+                let order = if anvil { Order::Anvil } else { Order::Geth };
+                let topics: Vec<String> = topics.iter().map(|t| hexs(t)).collect();
+                let p = log_json(&hexs(&address), &topics, &hexs(&data), at, order);
+                let kind = match topics[0].as_str() {
+                    t if t == hexs(&SWAP_TOPIC) => FrameKind::ClSwap,
+                    t if t == hexs(&MINT_TOPIC) => FrameKind::ClMint,
+                    t if t == hexs(&BURN_TOPIC) => FrameKind::ClBurn,
+                    _ => FrameKind::AlgebraFee,
+                };
+                let mut f = cl_frame(kind, &words, at, recv);
+                f.address = address;
+                (Just(p), Just(f))
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn generated_concentrated_logs_roundtrip((payload, frame) in arb_cl_log()) {
+            prop_assert_eq!(decode(payload.as_bytes(), frame.recv_ns), Ok(Decoded::Frame(frame)));
+        }
+
+        /// One replaced byte anywhere in a valid payload: an error or a decode, never a panic.
+        #[test]
+        fn concentrated_mutations_never_panic(
+            (payload, _) in arb_cl_log(),
+            at in any::<prop::sample::Index>(),
+            b in any::<u8>(),
+        ) {
+            let mut bytes = payload.into_bytes();
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+            let _ = decode(&bytes, 0);
+        }
+
+        /// A frame word replaced by a near-boundary value: the decoder accepts it exactly when
+        /// alloy's validating decoder accepts the log, and then reads what alloy reads.
+        #[test]
+        fn boundary_words_agree_with_alloy(
+            which in 0usize..7,
+            fill in prop::sample::select(vec![0x00u8, 0xff, 0x01, 0x80, 0x7f]),
+            low in prop::collection::vec(any::<u8>(), 0..=32),
+            cut in 0usize..=32,
+        ) {
+            // Words that go into frames: (event, topic index or data word, is topic).
+            let (mut topics, mut data) = match which {
+                0..=2 => raw(&a_swap()),
+                3 | 4 => raw(&a_mint()),
+                5 => raw(&a_burn()),
+                _ => raw(&a_fee()),
+            };
+            let mut w = [fill; 32];
+            // A prefix of the low bytes replaces the word's tail: every width from 0 to 32.
+            let low = &low[..cut.min(low.len())];
+            w[32 - low.len()..].copy_from_slice(low);
+            match which {
+                0 => data[64..96].copy_from_slice(&w),   // swap price
+                1 => data[96..128].copy_from_slice(&w),  // swap liquidity
+                2 => data[128..160].copy_from_slice(&w), // swap tick
+                3 => topics[2] = w,                      // mint tickLower
+                4 => data[32..64].copy_from_slice(&w),   // mint amount
+                5 => topics[3] = w,                      // burn tickUpper
+                _ => data[..32].copy_from_slice(&w),     // fee
+            }
+            let payload = raw_json(&topics, &data);
+            let ours = decode(payload.as_bytes(), 0);
+            let b256: Vec<B256> = topics.iter().map(|t| B256::from(*t)).collect();
+            let words = match which {
+                0..=2 => IUniswapV3Pool::Swap::decode_raw_log_validate(b256, &data)
+                    .map(|e| swap_frame(&e, AT, 0).words),
+                3 | 4 => IUniswapV3Pool::Mint::decode_raw_log_validate(b256, &data).map(|e| {
+                    position_frame(FrameKind::ClMint, e.tickLower, e.tickUpper, e.amount, AT).words
+                }),
+                5 => IUniswapV3Pool::Burn::decode_raw_log_validate(b256, &data).map(|e| {
+                    position_frame(FrameKind::ClBurn, e.tickLower, e.tickUpper, e.amount, AT).words
+                }),
+                _ => IAlgebraPool::Fee::decode_raw_log_validate(b256, &data)
+                    .map(|e| [u256w(U256::from(e.fee)), [0; 32], [0; 32], [0; 32]]),
+            };
+            match (ours, words) {
+                (Ok(d), Ok(words)) => prop_assert_eq!(d.frame().map(|f| f.words), Some(words)),
+                (Err(_), Err(_)) => {}
+                (ours, alloy) => prop_assert!(false, "decoder {ours:?}, alloy {alloy:?}"),
+            }
+        }
+    }
 }

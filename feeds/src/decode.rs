@@ -14,11 +14,96 @@ use polyarb_core::{FeedFrame, FrameKind};
 pub const SYNC_TOPIC: [u8; 32] =
     hex32("1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1");
 
-/// Bytes of `data` in a `Sync` log: two ABI words (reserve0, reserve1).
-const SYNC_DATA_LEN: usize = 64;
+/// `keccak256("Swap(address,address,int256,int256,uint160,uint128,int24)")`: a Uniswap V3 or
+/// Algebra pool's swap (both emit the same signature).
+pub const SWAP_TOPIC: [u8; 32] =
+    hex32("c42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67");
 
-/// Leading bytes of a 32-byte ABI word that a `uint112` leaves zero (32 - 112 / 8).
-const UINT112_PAD: usize = 18;
+/// `keccak256("Mint(address,address,int24,int24,uint128,uint256,uint256)")`: liquidity added to a
+/// Uniswap V3 or Algebra position.
+pub const MINT_TOPIC: [u8; 32] =
+    hex32("7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde");
+
+/// `keccak256("Burn(address,int24,int24,uint128,uint256,uint256)")`: liquidity removed from a
+/// Uniswap V3 or Algebra position.
+pub const BURN_TOPIC: [u8; 32] =
+    hex32("0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c");
+
+/// `keccak256("Fee(uint16)")`: an Algebra pool's new swap fee.
+pub const FEE_TOPIC: [u8; 32] =
+    hex32("598b9f043c813aa6be3426ca60d1c65d17256312890be5118dab55b0775ebe2a");
+
+/// Every topic0 the decoder turns into a frame, for one `eth_subscribe("logs")` filter.
+pub const TRACKED_TOPICS: [[u8; 32]; 5] =
+    [SYNC_TOPIC, SWAP_TOPIC, MINT_TOPIC, BURN_TOPIC, FEE_TOPIC];
+
+/// Digits of one 32-byte ABI word.
+const WORD_DIGITS: usize = 64;
+
+/// A tracked log event: its topic0 picks the layout the rest of the log must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    /// `Sync(uint112 reserve0, uint112 reserve1)`: no indexed field.
+    Sync,
+    /// `Swap(address indexed, address indexed, int256, int256, uint160, uint128, int24)`.
+    Swap,
+    /// `Mint(address, address indexed, int24 indexed, int24 indexed, uint128, uint256, uint256)`.
+    Mint,
+    /// `Burn(address indexed, int24 indexed, int24 indexed, uint128, uint256, uint256)`.
+    Burn,
+    /// Algebra's `Fee(uint16)`: no indexed field.
+    Fee,
+}
+
+impl Event {
+    #[inline]
+    fn of(topic0: &[u8; 32]) -> Option<Self> {
+        // Ordered by how often a Polygon node sends them: V2 reserve updates outnumber the rest.
+        if *topic0 == SYNC_TOPIC {
+            Some(Self::Sync)
+        } else if *topic0 == SWAP_TOPIC {
+            Some(Self::Swap)
+        } else if *topic0 == MINT_TOPIC {
+            Some(Self::Mint)
+        } else if *topic0 == BURN_TOPIC {
+            Some(Self::Burn)
+        } else if *topic0 == FEE_TOPIC {
+            Some(Self::Fee)
+        } else {
+            None
+        }
+    }
+
+    /// Topics of the declared event: topic0 plus one per indexed field.
+    fn topics(self) -> usize {
+        match self {
+            Self::Sync | Self::Fee => 1,
+            Self::Swap => 3,
+            Self::Mint | Self::Burn => 4,
+        }
+    }
+
+    /// ABI words of `data`: one per non-indexed field.
+    fn data_words(self) -> usize {
+        match self {
+            Self::Fee => 1,
+            Self::Sync => 2,
+            Self::Burn => 3,
+            Self::Mint => 4,
+            Self::Swap => 5,
+        }
+    }
+
+    fn kind(self) -> FrameKind {
+        match self {
+            Self::Sync => FrameKind::V2Sync,
+            Self::Swap => FrameKind::ClSwap,
+            Self::Mint => FrameKind::ClMint,
+            Self::Burn => FrameKind::ClBurn,
+            Self::Fee => FrameKind::AlgebraFee,
+        }
+    }
+}
 
 /// Compile-time hex for the topic constants; a bad literal fails the build.
 const fn hex32(s: &str) -> [u8; 32] {
@@ -44,7 +129,7 @@ const fn nibble(c: u8) -> u8 {
 /// What one payload was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
-    /// A tracked event: a `Sync` log or a new head.
+    /// A tracked event: a `Sync`, `Swap`, `Mint`, `Burn` or `Fee` log, or a new head.
     Frame(FeedFrame),
     /// A JSON-RPC response (the payload has an `"id"`), borrowed from the payload.
     Response(Response<'a>),
@@ -107,8 +192,12 @@ pub enum DecodeError {
     Conflict,
     /// A field is not the `0x` hex string it must be (wrong type, digit, width or an escape).
     BadHex(&'static str),
-    /// A number does not fit its frame field (or a `uint112` has high bits set).
+    /// A number does not fit its frame field, or an ABI `uintN` word has bits set above N
+    /// (`uint112` reserves, `uint160` price, `uint128` liquidity, `uint16` fee).
     ValueTooLarge(&'static str),
+    /// An ABI `int24` word (a tick) is not a 24-bit value sign-extended through all 32 bytes:
+    /// out of the int24 range, or a fill that does not match the sign.
+    NotInt24(&'static str),
     /// Event `data` has the wrong length for the event, in bytes.
     DataLength {
         /// Bytes the event's ABI layout has.
@@ -116,8 +205,14 @@ pub enum DecodeError {
         /// Bytes the log carried.
         got: usize,
     },
-    /// A tracked event with the wrong number of topics (indexed fields differ).
-    TopicCount(usize),
+    /// A tracked event with the wrong number of topics: a declaration with other indexed fields
+    /// shares the signature, and its words would be misread.
+    TopicCount {
+        /// Topics the tracked declaration has (topic0 included).
+        expected: usize,
+        /// Topics the log carried.
+        got: usize,
+    },
 }
 
 impl core::fmt::Display for DecodeError {
@@ -130,10 +225,13 @@ impl core::fmt::Display for DecodeError {
             Self::Conflict => write!(f, "response has both `result` and `error`"),
             Self::BadHex(name) => write!(f, "bad hex in field `{name}`"),
             Self::ValueTooLarge(name) => write!(f, "value too large in field `{name}`"),
+            Self::NotInt24(name) => write!(f, "not a sign-extended int24 in field `{name}`"),
             Self::DataLength { expected, got } => {
                 write!(f, "event data is {got} bytes, expected {expected}")
             }
-            Self::TopicCount(n) => write!(f, "tracked event has {n} topics, expected 1"),
+            Self::TopicCount { expected, got } => {
+                write!(f, "tracked event has {got} topics, expected {expected}")
+            }
         }
     }
 }
@@ -251,7 +349,9 @@ struct Fields<'a> {
     /// One bit per key below, to catch duplicates.
     seen: u32,
     address: Option<JStr<'a>>,
-    topic0: Option<JStr<'a>>,
+    /// The first [`MAX_TOPICS`] topics, borrowed; later ones are only counted (a log with more
+    /// is no tracked event).
+    topics: [Option<JStr<'a>>; MAX_TOPICS],
     topic_count: usize,
     data: Option<JStr<'a>>,
     block_number: Option<JStr<'a>>,
@@ -273,6 +373,9 @@ impl Fields<'_> {
         Ok(())
     }
 }
+
+/// Topics a log can have (topic0 and three indexed fields; LOG4 is the widest opcode).
+const MAX_TOPICS: usize = 4;
 
 const F_ADDRESS: u32 = 1 << 0;
 const F_TOPICS: u32 = 1 << 1;
@@ -317,8 +420,8 @@ fn event(s: &mut Scanner<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
                 }
                 s.array(|s| {
                     let t = hex_or_null(s, "topics")?.ok_or(DecodeError::BadHex("topics"))?;
-                    if f.topic_count == 0 {
-                        f.topic0 = Some(t);
+                    if let Some(slot) = f.topics.get_mut(f.topic_count) {
+                        *slot = Some(t);
                     }
                     f.topic_count += 1;
                     Ok(())
@@ -409,43 +512,124 @@ fn q_u256(v: Option<JStr<'_>>, name: &'static str) -> Result<[u8; 32]> {
     hex::quantity_u256(required(v, name)?).map_err(hex_err(name))
 }
 
+/// One 32-byte topic, hex-checked.
+#[inline]
+fn topic(t: Option<JStr<'_>>) -> Result<[u8; 32]> {
+    let mut w = [0u8; 32];
+    hex::decode_fixed(required(t, "topics")?, &mut w).map_err(hex_err("topics"))?;
+    Ok(w)
+}
+
+/// The ABI words of a log's `data`, read in order. Built only after the length was checked.
+struct Words<'a> {
+    /// Hex digits after `0x`, a whole number of words.
+    digits: &'a [u8],
+}
+
+impl Words<'_> {
+    /// The next word, hex-checked.
+    #[inline]
+    fn next(&mut self) -> Result<[u8; 32]> {
+        let Some((d, rest)) = self.digits.split_at_checked(WORD_DIGITS) else {
+            // Unreachable after the length check; an error rather than a panic all the same.
+            return Err(DecodeError::BadHex("data"));
+        };
+        self.digits = rest;
+        let mut w = [0u8; 32];
+        hex::decode_digits(d, &mut w).map_err(hex_err("data"))?;
+        Ok(w)
+    }
+}
+
+/// `w` as an ABI `uintN` (`N = 8 * (32 - pad)`): the `pad` leading bytes must be zero.
+#[inline]
+fn uint(w: [u8; 32], pad: usize, name: &'static str) -> Result<[u8; 32]> {
+    if w[..pad].iter().any(|&b| b != 0) {
+        return Err(DecodeError::ValueTooLarge(name));
+    }
+    Ok(w)
+}
+
+/// Leading zero bytes of an ABI word holding a `uint112`, `uint160`, `uint128` and `uint16`.
+const UINT112_PAD: usize = 32 - 112 / 8;
+const UINT160_PAD: usize = 32 - 160 / 8;
+const UINT128_PAD: usize = 32 - 128 / 8;
+const UINT16_PAD: usize = 32 - 16 / 8;
+
+/// `w` as an ABI `int24`: bytes 0..29 all equal the sign of byte 29 (0x00 or 0xff). The check
+/// is the same as `FeedFrame::word_i24`, so every tick the decoder emits reads back.
+#[inline]
+fn int24(w: [u8; 32], name: &'static str) -> Result<[u8; 32]> {
+    let fill = if w[29] & 0x80 != 0 { 0xff } else { 0 };
+    if w[..29].iter().any(|&b| b != fill) {
+        return Err(DecodeError::NotInt24(name));
+    }
+    Ok(w)
+}
+
+/// A tracked log. Every topic and data word is hex-checked; the words that go into the frame
+/// are range-checked against their ABI type. Words left out of the frame (amounts other than
+/// the swap's amount0, addresses) are any 32 bytes the ABI allows and are not range-checked:
+/// nothing the frame says depends on them.
 fn log(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
-    let Some(t0) = f.topic0 else {
+    let Some(t0) = f.topics[0] else {
         return Ok(Decoded::Ignored(IgnoreReason::AnonymousLog));
     };
-    let mut topic0 = [0u8; 32];
-    hex::decode_fixed(required(Some(t0), "topics")?, &mut topic0).map_err(hex_err("topics"))?;
-    if topic0 != SYNC_TOPIC {
+    let Some(event) = Event::of(&topic(Some(t0))?) else {
         return Ok(Decoded::Ignored(IgnoreReason::UntrackedTopic));
-    }
-    // `Sync` has no indexed fields: topic0 only. Another count is a different event layout
-    // sharing the signature, which the data words below would misread.
-    if f.topic_count != 1 {
-        return Err(DecodeError::TopicCount(f.topic_count));
+    };
+    // Indexed flags are not part of the signature: a declaration with other indexed fields has
+    // the same topic0 and another split between topics and data, which the reads below would
+    // misread.
+    if f.topic_count != event.topics() {
+        return Err(DecodeError::TopicCount {
+            expected: event.topics(),
+            got: f.topic_count,
+        });
     }
     let mut frame = FeedFrame {
         recv_ns,
-        kind: FrameKind::V2Sync,
+        kind: event.kind(),
         ..FeedFrame::EMPTY
     };
     hex::decode_fixed(required(f.address, "address")?, &mut frame.address)
         .map_err(hex_err("address"))?;
     let data = required(f.data, "data")?;
     let got = hex::byte_len(data).map_err(hex_err("data"))?;
-    if got != SYNC_DATA_LEN {
-        return Err(DecodeError::DataLength {
-            expected: SYNC_DATA_LEN,
-            got,
-        });
+    let expected = 32 * event.data_words();
+    if got != expected {
+        return Err(DecodeError::DataLength { expected, got });
     }
-    // `byte_len` checked the `0x` prefix and the digit count: 64 digits per word follow.
-    let digits = &data[2..];
-    for (word, d) in frame.words.iter_mut().zip(digits.chunks_exact(64)) {
-        hex::decode_digits(d, word).map_err(hex_err("data"))?;
-    }
-    for w in &frame.words[..2] {
-        if w[..UINT112_PAD].iter().any(|&b| b != 0) {
-            return Err(DecodeError::ValueTooLarge("data"));
+    // `byte_len` checked the `0x` prefix and the digit count: whole words follow.
+    let mut words = Words { digits: &data[2..] };
+    let w = &mut frame.words;
+    match event {
+        Event::Sync => {
+            w[0] = uint(words.next()?, UINT112_PAD, "data")?; // reserve0
+            w[1] = uint(words.next()?, UINT112_PAD, "data")?; // reserve1
+        }
+        Event::Swap => {
+            topic(f.topics[1])?; // sender
+            topic(f.topics[2])?; // recipient
+            w[3] = words.next()?; // amount0: every int256 is valid
+            words.next()?; // amount1
+            w[0] = uint(words.next()?, UINT160_PAD, "data")?; // sqrtPriceX96
+            w[1] = uint(words.next()?, UINT128_PAD, "data")?; // liquidity
+            w[2] = int24(words.next()?, "data")?; // tick
+        }
+        Event::Mint | Event::Burn => {
+            topic(f.topics[1])?; // owner
+            w[0] = int24(topic(f.topics[2])?, "topics")?; // tickLower
+            w[1] = int24(topic(f.topics[3])?, "topics")?; // tickUpper
+            if event == Event::Mint {
+                words.next()?; // sender
+            }
+            w[2] = uint(words.next()?, UINT128_PAD, "data")?; // liquidity amount
+            words.next()?; // amount0
+            words.next()?; // amount1
+        }
+        Event::Fee => {
+            w[0] = uint(words.next()?, UINT16_PAD, "data")?; // fee, pips
         }
     }
     frame.block_number = q_u64(f.block_number, "blockNumber")?;
@@ -786,7 +970,10 @@ pub(crate) mod tests {
                     &format!("[\"{SYNC_HEX}\"]"),
                     &format!("[\"{SYNC_HEX}\",\"{TX_HASH}\"]"),
                 ),
-                TopicCount(2),
+                TopicCount {
+                    expected: 1,
+                    got: 2,
+                },
             ),
             (
                 good.replace(
@@ -887,7 +1074,11 @@ pub(crate) mod tests {
                 expected: 64,
                 got: 3,
             },
-            DecodeError::TopicCount(2),
+            DecodeError::NotInt24("data"),
+            DecodeError::TopicCount {
+                expected: 4,
+                got: 3,
+            },
         ] {
             let s = e.to_string();
             assert!(s.chars().next().unwrap().is_lowercase(), "{s}");
@@ -988,6 +1179,631 @@ pub(crate) mod tests {
             let i = at.index(bytes.len());
             bytes[i] = b;
             let _ = decode(&bytes, 0);
+        }
+    }
+
+    // ---------------------------------------------------------------- concentrated-liquidity logs
+    //
+    // Payloads are built with alloy's ABI encoder from the event declarations in
+    // `polyarb_tools::abi` (checked there against the npm artifacts' ABIs), and expected frames
+    // from the values alloy encoded: the decoder's own word handling is not the oracle.
+
+    use alloy_primitives::{Address, B256, I256, U160, U256, aliases::I24, keccak256};
+    use alloy_sol_types::SolEvent;
+    use polyarb_tools::abi::{IAlgebraPool, IUniswapV3Pool};
+
+    const POOL: &str = "0x45dda9cb7c25131df268515131f647d726f50608";
+
+    fn hexs(bytes: &[u8]) -> String {
+        let mut out = Vec::new();
+        crate::hex::push_prefixed(&mut out, bytes);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Key orders nodes use for a log object.
+    #[derive(Clone, Copy, Debug)]
+    enum Order {
+        /// address, topics, data, blockNumber, transactionHash, transactionIndex, blockHash,
+        /// logIndex, removed.
+        Geth,
+        /// anvil 1.x: address, topics, data, blockHash, blockNumber, blockTimestamp,
+        /// transactionHash, transactionIndex, logIndex, removed.
+        Anvil,
+    }
+
+    /// Where a log sits and whether it was undone.
+    #[derive(Clone, Copy, Debug)]
+    struct At {
+        block: u64,
+        tx: u32,
+        log: u32,
+        removed: bool,
+    }
+
+    const AT: At = At {
+        block: 0x4a1b2c3,
+        tx: 0x2e,
+        log: 0x1a5,
+        removed: false,
+    };
+
+    fn log_json(address: &str, topics: &[String], data: &str, at: At, order: Order) -> String {
+        let topics = format!(
+            "[{}]",
+            topics
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let f = |k: &str, v: String| (k.to_owned(), v);
+        let fields = match order {
+            Order::Geth => vec![
+                f("address", format!("\"{address}\"")),
+                f("topics", topics),
+                f("data", format!("\"{data}\"")),
+                f("blockNumber", format!("\"{:#x}\"", at.block)),
+                f("transactionHash", format!("\"{TX_HASH}\"")),
+                f("transactionIndex", format!("\"{:#x}\"", at.tx)),
+                f("blockHash", format!("\"{BLOCK_HASH}\"")),
+                f("logIndex", format!("\"{:#x}\"", at.log)),
+                f("removed", at.removed.to_string()),
+            ],
+            Order::Anvil => vec![
+                f("address", format!("\"{address}\"")),
+                f("topics", topics),
+                f("data", format!("\"{data}\"")),
+                f("blockHash", format!("\"{BLOCK_HASH}\"")),
+                f("blockNumber", format!("\"{:#x}\"", at.block)),
+                f("blockTimestamp", "\"0x6b026ba0\"".to_owned()),
+                f("transactionHash", format!("\"{TX_HASH}\"")),
+                f("transactionIndex", format!("\"{:#x}\"", at.tx)),
+                f("logIndex", format!("\"{:#x}\"", at.log)),
+                f("removed", at.removed.to_string()),
+            ],
+        };
+        notification(&object(&fields))
+    }
+
+    /// The notification of `event` emitted by `address`.
+    fn event_json<E: SolEvent>(event: &E, address: &str, at: At, order: Order) -> String {
+        let d = event.encode_log_data();
+        let topics: Vec<String> = d.topics().iter().map(|t| hexs(t.as_slice())).collect();
+        log_json(address, &topics, &hexs(&d.data), at, order)
+    }
+
+    /// A frame of `kind` from `POOL` at `at`, with `words`, as the layout in feed_frame.rs says.
+    fn cl_frame(kind: FrameKind, words: &[[u8; 32]], at: At, recv: u64) -> FeedFrame {
+        let mut f = FeedFrame {
+            recv_ns: recv,
+            block_number: at.block,
+            log_index: at.log,
+            tx_index: at.tx,
+            kind,
+            removed: u8::from(at.removed),
+            ..FeedFrame::EMPTY
+        };
+        f.address = POOL.parse::<Address>().unwrap().into_array();
+        f.words[..words.len()].copy_from_slice(words);
+        f
+    }
+
+    fn u256w(v: U256) -> [u8; 32] {
+        v.to_be_bytes::<32>()
+    }
+
+    fn i256w(v: I256) -> [u8; 32] {
+        v.to_be_bytes::<32>()
+    }
+
+    fn tickw(t: I24) -> [u8; 32] {
+        i256w(I256::try_from(t.as_i32()).unwrap())
+    }
+
+    fn i24(v: i32) -> I24 {
+        I24::try_from(v).unwrap()
+    }
+
+    fn swap_frame(e: &IUniswapV3Pool::Swap, at: At, recv: u64) -> FeedFrame {
+        cl_frame(
+            FrameKind::ClSwap,
+            &[
+                u256w(U256::from(e.sqrtPriceX96)),
+                u256w(U256::from(e.liquidity)),
+                tickw(e.tick),
+                i256w(e.amount0),
+            ],
+            at,
+            recv,
+        )
+    }
+
+    fn position_frame(kind: FrameKind, lower: I24, upper: I24, amount: u128, at: At) -> FeedFrame {
+        cl_frame(
+            kind,
+            &[tickw(lower), tickw(upper), u256w(U256::from(amount))],
+            at,
+            0,
+        )
+    }
+
+    fn a_swap() -> IUniswapV3Pool::Swap {
+        IUniswapV3Pool::Swap {
+            sender: Address::repeat_byte(0x11),
+            recipient: Address::repeat_byte(0x22),
+            amount0: I256::try_from(-1_234_567_890_123_i64).unwrap(),
+            amount1: I256::try_from(987_654_321_987_i64).unwrap(),
+            sqrtPriceX96: U160::from(79_228_162_514_264_337_593_543_950_336_u128) * U160::from(3u8),
+            liquidity: 0x1234_5678_9abc_def0_1122_3344,
+            tick: i24(-197_340),
+        }
+    }
+
+    fn a_mint() -> IUniswapV3Pool::Mint {
+        IUniswapV3Pool::Mint {
+            sender: Address::repeat_byte(0x33),
+            owner: Address::repeat_byte(0x44),
+            tickLower: i24(-887_220),
+            tickUpper: i24(-60),
+            amount: u128::MAX,
+            amount0: U256::MAX,
+            amount1: U256::from(1u8),
+        }
+    }
+
+    fn a_burn() -> IUniswapV3Pool::Burn {
+        IUniswapV3Pool::Burn {
+            owner: Address::repeat_byte(0x55),
+            tickLower: i24(60),
+            tickUpper: i24(887_220),
+            amount: 0x0bad_cafe,
+            amount0: U256::from(17u8),
+            amount1: U256::ZERO,
+        }
+    }
+
+    fn a_fee() -> IAlgebraPool::Fee {
+        IAlgebraPool::Fee { fee: 7_550 }
+    }
+
+    #[test]
+    fn topics_are_keccak_of_the_signatures() {
+        for (sig, topic) in [
+            ("Sync(uint112,uint112)", SYNC_TOPIC),
+            (
+                "Swap(address,address,int256,int256,uint160,uint128,int24)",
+                SWAP_TOPIC,
+            ),
+            (
+                "Mint(address,address,int24,int24,uint128,uint256,uint256)",
+                MINT_TOPIC,
+            ),
+            (
+                "Burn(address,int24,int24,uint128,uint256,uint256)",
+                BURN_TOPIC,
+            ),
+            ("Fee(uint16)", FEE_TOPIC),
+        ] {
+            assert_eq!(keccak256(sig), B256::from(topic), "{sig}");
+        }
+        // Uniswap V3 and Algebra declare the same signatures (only parameter names differ).
+        assert_eq!(IUniswapV3Pool::Swap::SIGNATURE_HASH, B256::from(SWAP_TOPIC));
+        assert_eq!(IAlgebraPool::Swap::SIGNATURE_HASH, B256::from(SWAP_TOPIC));
+        assert_eq!(IUniswapV3Pool::Mint::SIGNATURE_HASH, B256::from(MINT_TOPIC));
+        assert_eq!(IAlgebraPool::Mint::SIGNATURE_HASH, B256::from(MINT_TOPIC));
+        assert_eq!(IUniswapV3Pool::Burn::SIGNATURE_HASH, B256::from(BURN_TOPIC));
+        assert_eq!(IAlgebraPool::Burn::SIGNATURE_HASH, B256::from(BURN_TOPIC));
+        assert_eq!(IAlgebraPool::Fee::SIGNATURE_HASH, B256::from(FEE_TOPIC));
+        assert_eq!(
+            TRACKED_TOPICS,
+            [SYNC_TOPIC, SWAP_TOPIC, MINT_TOPIC, BURN_TOPIC, FEE_TOPIC]
+        );
+    }
+
+    #[test]
+    fn swap_mint_burn_fee_in_geth_and_anvil_order() {
+        for order in [Order::Geth, Order::Anvil] {
+            for removed in [false, true] {
+                let at = At { removed, ..AT };
+                let s = a_swap();
+                let p = event_json(&s, POOL, at, order);
+                let want = swap_frame(&s, at, 9);
+                assert_eq!(decode(p.as_bytes(), 9), Ok(Decoded::Frame(want)), "{p}");
+
+                let m = a_mint();
+                let p = event_json(&m, POOL, at, order);
+                let want =
+                    position_frame(FrameKind::ClMint, m.tickLower, m.tickUpper, m.amount, at);
+                assert_eq!(decode(p.as_bytes(), 0), Ok(Decoded::Frame(want)), "{p}");
+
+                let b = a_burn();
+                let p = event_json(&b, POOL, at, order);
+                let want =
+                    position_frame(FrameKind::ClBurn, b.tickLower, b.tickUpper, b.amount, at);
+                assert_eq!(decode(p.as_bytes(), 0), Ok(Decoded::Frame(want)), "{p}");
+
+                let fee = a_fee();
+                let p = event_json(&fee, POOL, at, order);
+                let want = cl_frame(FrameKind::AlgebraFee, &[u256w(U256::from(fee.fee))], at, 0);
+                assert_eq!(decode(p.as_bytes(), 0), Ok(Decoded::Frame(want)), "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn algebra_declarations_give_the_same_frames() {
+        let s = IAlgebraPool::Swap {
+            sender: Address::repeat_byte(1),
+            recipient: Address::repeat_byte(2),
+            amount0: I256::MIN,
+            amount1: I256::MAX,
+            price: U160::MAX,
+            liquidity: 0,
+            tick: i24(887_272),
+        };
+        let p = event_json(&s, POOL, AT, Order::Anvil);
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.kind, FrameKind::ClSwap);
+        assert_eq!(f.words[0], u256w(U256::from(U160::MAX)));
+        assert_eq!((f.word_u128(1), f.word_i24(2)), (Some(0), Some(887_272)));
+        assert_eq!(f.words[3], i256w(I256::MIN));
+        let m = IAlgebraPool::Mint {
+            sender: Address::ZERO,
+            owner: Address::repeat_byte(3),
+            bottomTick: i24(-887_272),
+            topTick: i24(887_272),
+            liquidityAmount: 1,
+            amount0: U256::ZERO,
+            amount1: U256::ZERO,
+        };
+        let p = event_json(&m, POOL, AT, Order::Geth);
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.kind, FrameKind::ClMint);
+        assert_eq!(
+            (f.word_i24(0), f.word_i24(1), f.word_u128(2)),
+            (Some(-887_272), Some(887_272), Some(1))
+        );
+        let b = IAlgebraPool::Burn {
+            owner: Address::repeat_byte(3),
+            bottomTick: i24(-(1 << 23)),
+            topTick: i24((1 << 23) - 1),
+            liquidityAmount: u128::MAX,
+            amount0: U256::ZERO,
+            amount1: U256::ZERO,
+        };
+        let p = event_json(&b, POOL, AT, Order::Geth);
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.kind, FrameKind::ClBurn);
+        assert_eq!(
+            (f.word_i24(0), f.word_i24(1), f.word_u128(2)),
+            (Some(-(1 << 23)), Some((1 << 23) - 1), Some(u128::MAX))
+        );
+    }
+
+    /// The raw topics and data of `event`, to break by hand.
+    fn raw<E: SolEvent>(event: &E) -> (Vec<[u8; 32]>, Vec<u8>) {
+        let d = event.encode_log_data();
+        (d.topics().iter().map(|t| t.0).collect(), d.data.to_vec())
+    }
+
+    fn raw_json(topics: &[[u8; 32]], data: &[u8]) -> String {
+        let topics: Vec<String> = topics.iter().map(|t| hexs(t)).collect();
+        log_json(POOL, &topics, &hexs(data), AT, Order::Geth)
+    }
+
+    /// A 32-byte word: `fill` everywhere, then `low` in the last bytes.
+    fn word(fill: u8, low: &[u8]) -> [u8; 32] {
+        let mut w = [fill; 32];
+        w[32 - low.len()..].copy_from_slice(low);
+        w
+    }
+
+    #[test]
+    fn every_truncation_of_a_swap_is_an_error() {
+        let p = event_json(&a_swap(), POOL, AT, Order::Anvil);
+        for cut in 0..p.len() {
+            assert!(decode(&p.as_bytes()[..cut], 0).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn malformed_concentrated_logs() {
+        use DecodeError::*;
+        let events: [(Vec<[u8; 32]>, Vec<u8>); 4] = [
+            raw(&a_swap()),
+            raw(&a_mint()),
+            raw(&a_burn()),
+            raw(&a_fee()),
+        ];
+        let mut cases: Vec<(String, DecodeError)> = Vec::new();
+        for (topics, data) in &events {
+            let n = topics.len();
+            // One topic fewer, one more (a declaration with other indexed fields). None at all
+            // is an anonymous log, ignored.
+            if n > 1 {
+                cases.push((
+                    raw_json(&topics[..n - 1], data),
+                    TopicCount {
+                        expected: n,
+                        got: n - 1,
+                    },
+                ));
+            }
+            let mut more = topics.clone();
+            more.push([7; 32]);
+            cases.push((
+                raw_json(&more, data),
+                TopicCount {
+                    expected: n,
+                    got: n + 1,
+                },
+            ));
+            // Data one word short, one word long, one byte long.
+            let len = data.len();
+            cases.push((
+                raw_json(topics, &data[..len - 32]),
+                DataLength {
+                    expected: len,
+                    got: len - 32,
+                },
+            ));
+            let mut long = data.clone();
+            long.extend_from_slice(&[0; 32]);
+            cases.push((
+                raw_json(topics, &long),
+                DataLength {
+                    expected: len,
+                    got: len + 32,
+                },
+            ));
+            long.truncate(len + 1);
+            cases.push((
+                raw_json(topics, &long),
+                DataLength {
+                    expected: len,
+                    got: len + 1,
+                },
+            ));
+            // A non-hex digit in the last data word and in the last topic.
+            let good = raw_json(topics, data);
+            let last_digit = good.find("\",\"blockNumber\"").unwrap() - 1;
+            let mut bad = good.clone().into_bytes();
+            bad[last_digit] = b'x';
+            cases.push((String::from_utf8(bad).unwrap(), BadHex("data")));
+            let last_topic = hexs(&topics[n - 1]);
+            let bad_topic = format!("{}g", &last_topic[..65]);
+            cases.push((good.replace(&last_topic, &bad_topic), BadHex("topics")));
+        }
+
+        let with_data_word = |(topics, data): &(Vec<[u8; 32]>, Vec<u8>), i: usize, w: [u8; 32]| {
+            let mut data = data.clone();
+            data[32 * i..32 * (i + 1)].copy_from_slice(&w);
+            raw_json(topics, &data)
+        };
+        let with_topic = |(topics, data): &(Vec<[u8; 32]>, Vec<u8>), i: usize, w: [u8; 32]| {
+            let mut topics = topics.clone();
+            topics[i] = w;
+            raw_json(&topics, data)
+        };
+        let [swap, mint, burn, fee] = &events;
+        // Ticks: 2^23 and -2^23 - 1 (int256 values out of int24), a negative value with a zero
+        // fill, a positive one with an 0xff fill, a fill with one odd byte.
+        let mut broken_fill = word(0xff, &[0xff, 0xff, 0xfe]);
+        broken_fill[5] = 0xfe;
+        let bad_ticks = [
+            word(0, &[0x80, 0, 0]),
+            word(0xff, &[0x7f, 0xff, 0xff]),
+            word(0, &[0xff, 0xff, 0xfe]),
+            word(0xff, &[0x00, 0x00, 0x05]),
+            broken_fill,
+        ];
+        for t in bad_ticks {
+            cases.push((with_data_word(swap, 4, t), NotInt24("data")));
+            for ev in [mint, burn] {
+                cases.push((with_topic(ev, 2, t), NotInt24("topics")));
+                cases.push((with_topic(ev, 3, t), NotInt24("topics")));
+            }
+        }
+        // Price 2^160, liquidity 2^128 (swap and positions), fee 2^16, and all-ones words.
+        let above = |bits: usize| {
+            let mut w = [0u8; 32];
+            w[31 - bits / 8] = 1;
+            w
+        };
+        cases.push((with_data_word(swap, 2, above(160)), ValueTooLarge("data")));
+        cases.push((with_data_word(swap, 2, [0xff; 32]), ValueTooLarge("data")));
+        cases.push((with_data_word(swap, 3, above(128)), ValueTooLarge("data")));
+        cases.push((with_data_word(mint, 1, above(128)), ValueTooLarge("data")));
+        cases.push((with_data_word(burn, 0, above(128)), ValueTooLarge("data")));
+        cases.push((with_data_word(fee, 0, above(16)), ValueTooLarge("data")));
+        cases.push((with_data_word(fee, 0, [0xff; 32]), ValueTooLarge("data")));
+        for (p, want) in cases {
+            assert_eq!(decode(p.as_bytes(), 0), Err(want), "{p}");
+        }
+
+        // The largest values that fit still decode, read back through the frame accessors.
+        let mut max_swap = swap.clone();
+        max_swap.1[64..96].copy_from_slice(&word(0, &[0xff; 20]));
+        let p = with_data_word(&max_swap, 3, word(0, &[0xff; 16]));
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.words[0], u256w(U256::from(U160::MAX)));
+        assert_eq!(f.word_u128(1), Some(u128::MAX));
+        let p = with_data_word(fee, 0, word(0, &[0xff; 2]));
+        let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
+        assert_eq!(f.word_u128(0), Some(u128::from(u16::MAX)));
+    }
+
+    /// One of the four events with random values, its notification (shuffled keys, extra
+    /// fields, whitespace) and the frame its values make.
+    fn arb_cl_log() -> impl Strategy<Value = (String, FeedFrame)> {
+        let addr = any::<[u8; 20]>().prop_map(Address::from);
+        let int256 = any::<[u8; 32]>().prop_map(I256::from_be_bytes);
+        let uint256 = any::<[u8; 32]>().prop_map(U256::from_be_bytes);
+        let tick = (-(1i32 << 23)..(1 << 23)).prop_map(i24);
+        let price = any::<[u8; 20]>().prop_map(U160::from_be_bytes);
+        let at = (any::<u64>(), any::<u32>(), any::<u32>(), any::<bool>()).prop_map(
+            |(block, tx, log, removed)| At {
+                block,
+                tx,
+                log,
+                removed,
+            },
+        );
+        let swap = (
+            addr.clone(),
+            addr.clone(),
+            int256.clone(),
+            int256,
+            price,
+            any::<u128>(),
+            tick.clone(),
+        )
+            .prop_map(
+                |(sender, recipient, amount0, amount1, p, liquidity, tick)| {
+                    let e = IUniswapV3Pool::Swap {
+                        sender,
+                        recipient,
+                        amount0,
+                        amount1,
+                        sqrtPriceX96: p,
+                        liquidity,
+                        tick,
+                    };
+                    let f = swap_frame(&e, AT, 0);
+                    (raw(&e), f.words)
+                },
+            );
+        let position = (
+            any::<bool>(),
+            addr.clone(),
+            addr,
+            tick.clone(),
+            tick,
+            any::<u128>(),
+            uint256.clone(),
+            uint256,
+        )
+            .prop_map(|(is_mint, sender, owner, lo, hi, amount, a0, a1)| {
+                let (r, kind) = if is_mint {
+                    let e = IUniswapV3Pool::Mint {
+                        sender,
+                        owner,
+                        tickLower: lo,
+                        tickUpper: hi,
+                        amount,
+                        amount0: a0,
+                        amount1: a1,
+                    };
+                    (raw(&e), FrameKind::ClMint)
+                } else {
+                    let e = IUniswapV3Pool::Burn {
+                        owner,
+                        tickLower: lo,
+                        tickUpper: hi,
+                        amount,
+                        amount0: a0,
+                        amount1: a1,
+                    };
+                    (raw(&e), FrameKind::ClBurn)
+                };
+                let f = position_frame(kind, lo, hi, amount, AT);
+                (r, f.words)
+            });
+        let fee = any::<u16>().prop_map(|fee| {
+            let f = cl_frame(FrameKind::AlgebraFee, &[u256w(U256::from(fee))], AT, 0);
+            (raw(&IAlgebraPool::Fee { fee }), f.words)
+        });
+        (
+            prop_oneof![swap, position, fee],
+            at,
+            any::<u64>(),
+            any::<bool>(),
+            any::<[u8; 20]>(),
+        )
+            .prop_flat_map(|(((topics, data), words), at, recv, anvil, address)| {
+                let order = if anvil { Order::Anvil } else { Order::Geth };
+                let topics: Vec<String> = topics.iter().map(|t| hexs(t)).collect();
+                let p = log_json(&hexs(&address), &topics, &hexs(&data), at, order);
+                let kind = match topics[0].as_str() {
+                    t if t == hexs(&SWAP_TOPIC) => FrameKind::ClSwap,
+                    t if t == hexs(&MINT_TOPIC) => FrameKind::ClMint,
+                    t if t == hexs(&BURN_TOPIC) => FrameKind::ClBurn,
+                    _ => FrameKind::AlgebraFee,
+                };
+                let mut f = cl_frame(kind, &words, at, recv);
+                f.address = address;
+                (Just(p), Just(f))
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn generated_concentrated_logs_roundtrip((payload, frame) in arb_cl_log()) {
+            prop_assert_eq!(decode(payload.as_bytes(), frame.recv_ns), Ok(Decoded::Frame(frame)));
+        }
+
+        /// One replaced byte anywhere in a valid payload: an error or a decode, never a panic.
+        #[test]
+        fn concentrated_mutations_never_panic(
+            (payload, _) in arb_cl_log(),
+            at in any::<prop::sample::Index>(),
+            b in any::<u8>(),
+        ) {
+            let mut bytes = payload.into_bytes();
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+            let _ = decode(&bytes, 0);
+        }
+
+        /// A frame word replaced by a near-boundary value: the decoder accepts it exactly when
+        /// alloy's validating decoder accepts the log, and then reads what alloy reads.
+        #[test]
+        fn boundary_words_agree_with_alloy(
+            which in 0usize..7,
+            fill in prop::sample::select(vec![0x00u8, 0xff, 0x01, 0x80, 0x7f]),
+            low in prop::collection::vec(any::<u8>(), 0..=32),
+            cut in 0usize..=32,
+        ) {
+            // Words that go into frames: (event, topic index or data word, is topic).
+            let (mut topics, mut data) = match which {
+                0..=2 => raw(&a_swap()),
+                3 | 4 => raw(&a_mint()),
+                5 => raw(&a_burn()),
+                _ => raw(&a_fee()),
+            };
+            let mut w = [fill; 32];
+            // A prefix of the low bytes replaces the word's tail: every width from 0 to 32.
+            let low = &low[..cut.min(low.len())];
+            w[32 - low.len()..].copy_from_slice(low);
+            match which {
+                0 => data[64..96].copy_from_slice(&w),   // swap price
+                1 => data[96..128].copy_from_slice(&w),  // swap liquidity
+                2 => data[128..160].copy_from_slice(&w), // swap tick
+                3 => topics[2] = w,                      // mint tickLower
+                4 => data[32..64].copy_from_slice(&w),   // mint amount
+                5 => topics[3] = w,                      // burn tickUpper
+                _ => data[..32].copy_from_slice(&w),     // fee
+            }
+            let payload = raw_json(&topics, &data);
+            let ours = decode(payload.as_bytes(), 0);
+            let b256: Vec<B256> = topics.iter().map(|t| B256::from(*t)).collect();
+            let words = match which {
+                0..=2 => IUniswapV3Pool::Swap::decode_raw_log_validate(b256, &data)
+                    .map(|e| swap_frame(&e, AT, 0).words),
+                3 | 4 => IUniswapV3Pool::Mint::decode_raw_log_validate(b256, &data).map(|e| {
+                    position_frame(FrameKind::ClMint, e.tickLower, e.tickUpper, e.amount, AT).words
+                }),
+                5 => IUniswapV3Pool::Burn::decode_raw_log_validate(b256, &data).map(|e| {
+                    position_frame(FrameKind::ClBurn, e.tickLower, e.tickUpper, e.amount, AT).words
+                }),
+                _ => IAlgebraPool::Fee::decode_raw_log_validate(b256, &data)
+                    .map(|e| [u256w(U256::from(e.fee)), [0; 32], [0; 32], [0; 32]]),
+            };
+            match (ours, words) {
+                (Ok(d), Ok(words)) => prop_assert_eq!(d.frame().map(|f| f.words), Some(words)),
+                (Err(_), Err(_)) => {}
+                (ours, alloy) => prop_assert!(false, "decoder {ours:?}, alloy {alloy:?}"),
+            }
         }
     }
 }

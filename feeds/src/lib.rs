@@ -7,6 +7,8 @@
 //! - [`RpcClient`]: JSON-RPC over a [`WsClient`]: blocking helpers for start-up (calls,
 //!   pipelined batches, subscriptions) and a non-blocking [`RpcClient::send_raw_transaction`].
 //! - [`decode`]: payload bytes and a receive time in, [`Decoded`] out. Hot path: no allocation.
+//!   It tracks V2 `Sync`, Uniswap V3 / Algebra `Swap`, `Mint`, `Burn` and Algebra `Fee` logs
+//!   ([`TRACKED_TOPICS`]) and new heads.
 //! - [`RecordWriter`] / [`RecordReader`]: received payloads with their receive times, on disk.
 //!
 //! The crate has no clock: callers stamp receive times (ns on the pipeline clock) themselves.
@@ -21,7 +23,10 @@ mod record;
 mod rpc;
 mod ws;
 
-pub use decode::{DecodeError, Decoded, IgnoreReason, Reply, Response, SYNC_TOPIC, decode};
+pub use decode::{
+    BURN_TOPIC, DecodeError, Decoded, FEE_TOPIC, IgnoreReason, MINT_TOPIC, Reply, Response,
+    SWAP_TOPIC, SYNC_TOPIC, TRACKED_TOPICS, decode,
+};
 pub use record::{
     Corruption, MAX_RECORD_PAYLOAD, RECORD_MAGIC, RECORD_VERSION, Record, RecordError,
     RecordHeader, RecordReader, RecordRef, RecordWriter,

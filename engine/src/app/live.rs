@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, SYNC_TOPIC};
+use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, TRACKED_TOPICS};
 use polyarb_signer::Signer;
 
 use super::{AppError, discovery};
@@ -60,9 +60,10 @@ fn check_chain(rpc: &mut RpcClient, cfg: &Config) -> Result<u64, AppError> {
     Ok(chain)
 }
 
-/// Subscribes to the logs we decode and to new heads; returns once both are confirmed.
+/// Subscribes to the logs we decode (V2 `Sync`, V3/Algebra `Swap`/`Mint`/`Burn`, Algebra `Fee`:
+/// one filter, topic0 any of them) and to new heads; returns once both are confirmed.
 fn subscribe(rpc: &mut RpcClient) -> Result<(), AppError> {
-    rpc.subscribe_logs(&[], &[SYNC_TOPIC])
+    rpc.subscribe_logs(&[], &TRACKED_TOPICS)
         .map_err(|e| AppError::Node(format!("subscribe logs: {e}")))?;
     rpc.subscribe_new_heads()
         .map_err(|e| AppError::Node(format!("subscribe newHeads: {e}")))?;

@@ -71,6 +71,68 @@ fn the_counter_counts() {
 }
 
 const SYNC: &str = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1";
+const SWAP: &str = "0xc42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67";
+const MINT: &str = "0x7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde";
+const BURN: &str = "0x0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c";
+const FEE: &str = "0x598b9f043c813aa6be3426ca60d1c65d17256312890be5118dab55b0775ebe2a";
+
+/// A log notification in anvil's key order with `topics` and `data` (hex words, no `0x`).
+fn cl_log(topics: &[&str], data: &[String]) -> String {
+    let topics: Vec<String> = topics.iter().map(|t| format!("\"{t}\"")).collect();
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"0xabc","result":{{"address":"0x45dda9cb7c25131df268515131f647d726f50608","topics":[{}],"data":"0x{}","blockHash":"0x{h}","blockNumber":"0x4a1b2c3","blockTimestamp":"0x6b026ba0","transactionHash":"0x{h}","transactionIndex":"0x2e","logIndex":"0x1a5","removed":false}}}}}}"#,
+        topics.join(","),
+        data.concat(),
+        h = "ab".repeat(32)
+    )
+}
+
+/// Swap, Mint, Burn and Fee notifications, each with negative numbers where the ABI has them
+/// (a sign-extended tick, a negative amount).
+fn concentrated_payloads() -> Vec<String> {
+    // An int256 word: `v` in 16 two's-complement digits, sign-extended.
+    let signed = |v: i64| {
+        let fill = if v < 0 { "f" } else { "0" };
+        format!("{}{:016x}", fill.repeat(48), v)
+    };
+    let addr = format!("{:0>64}", "11".repeat(20));
+    vec![
+        cl_log(
+            &[SWAP, &format!("0x{addr}"), &format!("0x{addr}")],
+            &[
+                signed(-1_234_567),
+                signed(987_654),
+                format!("{:064x}", 79_228_162_514_264_337_593_543_950_336_u128),
+                format!("{:064x}", 1_000_000_000_000_000_000_u128),
+                signed(-197_340),
+            ],
+        ),
+        cl_log(
+            &[
+                MINT,
+                &format!("0x{addr}"),
+                &format!("0x{}", signed(-887_220)),
+                &format!("0x{}", signed(-60)),
+            ],
+            &[
+                addr.clone(),
+                format!("{:064x}", u128::MAX),
+                signed(5),
+                signed(6),
+            ],
+        ),
+        cl_log(
+            &[
+                BURN,
+                &format!("0x{addr}"),
+                &format!("0x{}", signed(60)),
+                &format!("0x{}", signed(887_220)),
+            ],
+            &[format!("{:064x}", 0), signed(7), signed(8)],
+        ),
+        cl_log(&[FEE], &[format!("{:064x}", 7_550)]),
+    ]
+}
 
 fn payloads() -> Vec<String> {
     let data = format!("0x{:064x}{:064x}", 123_456_789u128, 987_654_321u128);
@@ -101,6 +163,29 @@ fn payloads() -> Vec<String> {
         r#"{"jsonrpc":"2.0","id":43,"error":{"code":-3"#.into(), // truncated
         "\\u0000 garbage".into(),
     ]
+}
+
+#[test]
+fn decoding_concentrated_pool_logs_allocates_nothing() {
+    let payloads = concentrated_payloads();
+    let (kinds, n) = counted(|| {
+        let mut kinds = [0u32; 5];
+        for _ in 0..1000 {
+            for p in &payloads {
+                let k = match decode(p.as_bytes(), 5) {
+                    Ok(Decoded::Frame(f)) if f.kind == FrameKind::ClSwap => 0,
+                    Ok(Decoded::Frame(f)) if f.kind == FrameKind::ClMint => 1,
+                    Ok(Decoded::Frame(f)) if f.kind == FrameKind::ClBurn => 2,
+                    Ok(Decoded::Frame(f)) if f.kind == FrameKind::AlgebraFee => 3,
+                    _ => 4,
+                };
+                kinds[k] += 1;
+            }
+        }
+        kinds
+    });
+    assert_eq!(kinds, [1000, 1000, 1000, 1000, 0]);
+    assert_eq!(n, 0, "decode allocated {n} times");
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //! - [`WsClient`]: RFC 6455 client for `ws://` URLs. The protocol lives in the sans-IO
 //!   [`WsConn`]; the client adds one non-blocking socket and a `mio::Poll`.
 //! - [`RpcClient`]: JSON-RPC over a [`WsClient`]: blocking helpers for start-up (calls,
-//!   pipelined batches, subscriptions) and a non-blocking [`RpcClient::send_raw_transaction`].
+//!   pipelined batches, subscriptions, [`RpcClient::get_logs_many`] with checked [`Log`]s) and a
+//!   non-blocking [`RpcClient::send_raw_transaction`].
 //! - [`decode`]: payload bytes and a receive time in, [`Decoded`] out. Hot path: no allocation.
 //! - [`RecordWriter`] / [`RecordReader`]: received payloads with their receive times, on disk.
 //!
@@ -17,11 +18,13 @@
 mod decode;
 mod hex;
 mod json;
+mod logs;
 mod record;
 mod rpc;
 mod ws;
 
 pub use decode::{DecodeError, Decoded, IgnoreReason, Reply, Response, SYNC_TOPIC, decode};
+pub use logs::{Log, LogError, LogFilter};
 pub use record::{
     Corruption, MAX_RECORD_PAYLOAD, RECORD_MAGIC, RECORD_VERSION, Record, RecordError,
     RecordHeader, RecordReader, RecordRef, RecordWriter,

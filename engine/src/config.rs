@@ -723,6 +723,41 @@ decimals = 18
     }
 
     #[test]
+    fn concentrated_dexes_take_log_scan_keys_and_v2_dexes_refuse_them() {
+        let cl = GOOD.replace(
+            "[[tokens]]",
+            "[[dexes]]\nkind = \"algebra\"\nname = \"quickswap-v3\"\nfactory = \"0x411b0facc3489691f28ad58c47006af5e3ab3a28\"\nfrom_block = 32610688\ntick_words = 5\n\n[[dexes]]\nkind = \"uniswap-v3\"\nname = \"uniswap-v3\"\nfactory = \"0x1F98431c8aD98523631AE4a59f267346ea31F984\"\n\n[[tokens]]",
+        );
+        let c = parse(&cl, &[]).unwrap();
+        assert_eq!(
+            (c.dexes[1].from_block(), c.dexes[1].tick_words()),
+            (32_610_688, 5)
+        );
+        assert_eq!(
+            (c.dexes[2].from_block(), c.dexes[2].tick_words()),
+            (0, DEFAULT_TICK_WORDS)
+        );
+        assert_eq!(
+            (c.node.logs_chunk_blocks, c.node.logs_in_flight),
+            (10_000, 4)
+        );
+
+        for (key, line) in [
+            ("dexes.from_block", "from_block = 5"),
+            ("dexes.tick_words", "tick_words = 1"),
+        ] {
+            let v2 = GOOD.replace("fee_bps = 30", &format!("fee_bps = 30\n{line}"));
+            let e = parse(&v2, &[]).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
+        for key in ["logs_chunk_blocks", "logs_in_flight"] {
+            let zero = GOOD.replace("[signer]", &format!("{key} = 0\n[signer]"));
+            let e = parse(&zero, &[]).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
     fn shipped_examples_parse() {
         for name in ["docs/polygon.example.toml", "data/sample.toml"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);

@@ -556,7 +556,16 @@ pub(crate) fn discover_dex(
         match c {
             Ok(c) if seen.insert(c.pool) => created.push(c),
             Ok(c) => skip(stats, c.pool, &PoolFault::CreationLog("pool created twice")),
-            Err(fault) => skip(stats, Address::ZERO, &fault),
+            Err(fault) => {
+                stats.failed += 1;
+                tracing::warn!(
+                    dex = %dex.name,
+                    block = log.block_number,
+                    log_index = log.log_index,
+                    reason = %fault,
+                    "creation log skipped"
+                );
+            }
         }
     }
     if let Some(max) = dex.max_pairs {

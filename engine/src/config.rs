@@ -162,9 +162,12 @@ pub struct GasConfig {
     /// Gas units budgeted per Algebra hop, before ticks.
     #[serde(default = "default_gas_per_algebra_hop")]
     pub gas_per_algebra_hop: u32,
-    /// Gas units budgeted per initialized tick a concentrated-liquidity hop crosses.
-    #[serde(default = "default_gas_per_tick")]
-    pub gas_per_tick: u32,
+    /// Gas units budgeted per initialized tick a Uniswap V3 hop crosses.
+    #[serde(default = "default_gas_per_v3_tick")]
+    pub gas_per_v3_tick: u32,
+    /// Gas units budgeted per initialized tick an Algebra hop crosses.
+    #[serde(default = "default_gas_per_algebra_tick")]
+    pub gas_per_algebra_tick: u32,
     /// `maxFeePerGas = base_fee * max_fee_multiplier + tip`, so the tx survives base-fee rises.
     #[serde(default = "default_max_fee_multiplier")]
     pub max_fee_multiplier: u32,
@@ -176,18 +179,24 @@ pub struct GasConfig {
     pub limit_headroom_pct: u32,
 }
 
-// Provisional per-kind budgets, to be replaced by the executor's measured figures
-// (contracts/test/ExecutorGas.t.sol, docs/executor.md).
+// Per-kind budgets measured on the executor (contracts/test/ExecutorGasMixed.t.sol, fitted in
+// docs/executor.md: each swap its pool's first in a new block, the worst live case), rounded up.
+// The Algebra figures come from the npm build, larger than QuickSwap's deployed pool (about 22k
+// per hop and 9k per tick more, docs/algebra.md): budgeting them over-counts, never under.
 fn default_gas_per_v3_hop() -> u32 {
-    110_000
+    66_500
 }
 
 fn default_gas_per_algebra_hop() -> u32 {
-    130_000
+    167_400
 }
 
-fn default_gas_per_tick() -> u32 {
-    25_000
+fn default_gas_per_v3_tick() -> u32 {
+    25_300
+}
+
+fn default_gas_per_algebra_tick() -> u32 {
+    36_100
 }
 
 fn default_limit_headroom_pct() -> u32 {
@@ -582,7 +591,7 @@ impl Config {
                 self.gas.gas_per_v3_hop,
                 self.gas.gas_per_algebra_hop,
             ],
-            per_tick: self.gas.gas_per_tick,
+            per_tick: [0, self.gas.gas_per_v3_tick, self.gas.gas_per_algebra_tick],
         };
         p.max_routes = self.search.max_routes;
         p.min_profit_native = self.search.min_profit_native_wei;

@@ -6,7 +6,7 @@ use std::{collections::HashMap, fmt::Write as _};
 use alloy_primitives::Address;
 
 use crate::pipeline::{FeedStats, Report, SignerStats};
-use polyarb_core::{MarketSpec, PoolKind};
+use polyarb_core::{EngineStats, MarketSpec, PoolKind};
 
 /// Names for addresses, built once from the market.
 #[derive(Debug, Clone)]
@@ -177,9 +177,85 @@ pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
     )
 }
 
+/// Nanoseconds since the Unix epoch as a UTC date and time, `2026-11-25 13:05:07 UTC`.
+pub fn utc(unix_ns: u64) -> String {
+    let secs = unix_ns / 1_000_000_000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian, 400-year eras of 146 097
+    // days, years starting in March so the leap day ends the year).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+/// The engine's counters in words, two lines: what the logs did, then what the search did.
+pub fn engine_summary(e: &EngineStats) -> String {
+    format!(
+        "engine: {} frames ({} heads; pool logs: {} syncs, {} swaps, {} mints/burns, {} fee changes), \
+         {} applied, {} unknown pool, {} already applied, {} removed by reorgs, {} rejected, \
+         {} outside their tick window, {} refused by the tick tables, {} of other kinds\n\
+         search: {} cycles screened ({} with a stale pool), {} routes pruned by their bound, \
+         {} sized, {} profitable ({} proven optimal), {} below gas and the minimum profit, \
+         {} opportunities",
+        e.frames,
+        e.heads,
+        e.syncs,
+        e.cl_swaps,
+        e.positions,
+        e.fees,
+        e.applied,
+        e.unknown_pool,
+        e.stale_skipped,
+        e.removed,
+        e.rejected,
+        e.out_of_window,
+        e.tick_errors,
+        e.other,
+        e.screened,
+        e.stale_cycles,
+        e.pruned,
+        e.sized,
+        e.profitable,
+        e.sized_exact,
+        e.below_threshold,
+        e.opportunities,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_dates_match_known_instants() {
+        // Anchors, each read off GNU `date -u -d @SECONDS`: the epoch, the leap day of a
+        // 400-year leap year, the last day of February in a century year that is not a leap
+        // year and the day after, the sample recording's timestamp, and the largest u64.
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400 * 1_000_000_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(
+            utc(4_107_542_399 * 1_000_000_000),
+            "2100-02-28 23:59:59 UTC"
+        );
+        assert_eq!(
+            utc(4_107_542_400 * 1_000_000_000),
+            "2100-03-01 00:00:00 UTC"
+        );
+        assert_eq!(utc(1_795_322_580_716_304_933), "2026-11-22 04:43:00 UTC");
+        assert_eq!(utc(u64::MAX), "2554-07-21 23:34:33 UTC");
+    }
 
     #[test]
     fn units_formats_and_trims() {

@@ -67,6 +67,7 @@ pub fn stages_share_cores(map: &CoreMap, n_cores: usize) -> bool {
 pub struct Idle {
     spins: u32,
     spin_limit: u32,
+    yields: u64,
 }
 
 impl Idle {
@@ -75,6 +76,7 @@ impl Idle {
         Self {
             spins: 0,
             spin_limit,
+            yields: 0,
         }
     }
 
@@ -91,8 +93,14 @@ impl Idle {
             self.spins += 1;
             hint::spin_loop();
         } else {
+            self.yields += 1;
             thread::yield_now();
         }
+    }
+
+    /// How many times this strategy yielded the core.
+    pub fn yields(&self) -> u64 {
+        self.yields
     }
 }
 
@@ -114,16 +122,19 @@ mod tests {
 
     #[test]
     fn stages_on_one_core_both_progress() {
-        // Two threads pinned to the same core ping-pong through rings with `Idle::new(0)`.
-        // If an idle stage spun without yielding, each round would wait for a scheduler tick and
-        // this would take minutes; with yielding it completes promptly. (No timing assertion:
-        // a livelock shows up as a hung test.) Both sides run on spawned threads so the test
+        // Two threads pinned to the same core ping-pong through rings with `Idle::new(0)`, as
+        // stages sharing a core do. Proven: both pins took (else the premise is void), both
+        // sides yielded the core while waiting (the mechanism that lets the other run), and
+        // the exchange completed. The deadline is a hang guard, not a speed goal: a livelock
+        // fails the test instead of hanging it. Both sides run on spawned threads so the test
         // harness thread is never pinned.
         let (mut p1, mut c1) = rtrb::RingBuffer::<u32>::new(4);
         let (mut p2, mut c2) = rtrb::RingBuffer::<u32>::new(4);
         let rounds = 2_000u32;
-        let echo = thread::spawn(move || {
-            pin_current("test-echo", Some(0));
+        let (done, finished) = std::sync::mpsc::channel();
+        let tx = done.clone();
+        thread::spawn(move || {
+            let pinned = pin_current("test-echo", Some(0));
             let mut idle = Idle::new(0);
             let mut n = 0;
             while n < rounds {
@@ -138,9 +149,10 @@ mod tests {
                     Err(_) => idle.idle(),
                 }
             }
+            let _ = tx.send(("echo", pinned, idle.yields(), n));
         });
-        let driver = thread::spawn(move || {
-            pin_current("test-driver", Some(0));
+        thread::spawn(move || {
+            let pinned = pin_current("test-driver", Some(0));
             let mut idle = Idle::new(0);
             for i in 0..rounds {
                 while p1.push(i).is_err() {
@@ -154,9 +166,19 @@ mod tests {
                     idle.idle();
                 }
             }
-            rounds
+            let _ = done.send(("driver", pinned, idle.yields(), rounds));
         });
-        assert_eq!(driver.join().unwrap(), rounds);
-        echo.join().unwrap();
+        for _ in 0..2 {
+            let (who, pinned, yields, n) = finished
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .expect("no progress within 120 s: stages sharing a core livelocked");
+            assert_eq!(
+                pinned,
+                Pinned::Core(core_affinity::get_core_ids().unwrap()[0].id),
+                "{who}"
+            );
+            assert_eq!(n, rounds, "{who}");
+            assert!(yields > 0, "{who} never yielded the core while waiting");
+        }
     }
 }

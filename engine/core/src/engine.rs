@@ -6,11 +6,17 @@
 
 use core::fmt;
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, U256};
 
+use crate::clmm::swap::PoolState as ClState;
+use crate::clmm::tick_math::{MAX_SQRT_RATIO, MIN_SQRT_RATIO};
 use crate::cycles::{Cycle, Cycles, PairIndex, enumerate};
-use crate::pools::{PoolId, Pools, TableError, TokenId, Tokens, U112_MAX, build_tables};
-use crate::search::{EdgeRate, HopState, NativeQuotes, Sizing, profit_bound, screen, size};
+use crate::pools::{
+    PoolId, Pools, Staleness, TableError, TokenId, Tokens, U112_MAX, build_tables, tick_holds_price,
+};
+use crate::search::{
+    ClHop, EdgeRate, HopState, NativeQuotes, Sizing, profit_bound, screen, simulate, size,
+};
 use crate::{FeedFrame, FrameKind, Hop, MAX_HOPS, MarketSpec, OpportunityFrame, PoolKind};
 
 /// Gas the engine budgets for a route, units: what profit is judged against. Measured on the
@@ -22,8 +28,9 @@ pub struct GasModel {
     /// Per hop, by [`PoolKind`] (indexed by its `u8` value): the pool's `swap` with its token
     /// transfers.
     pub per_hop: [u32; 3],
-    /// Per initialized tick a concentrated-liquidity swap crosses.
-    pub per_tick: u32,
+    /// Per initialized tick a concentrated-liquidity swap crosses, by [`PoolKind`] (the V2
+    /// entry is unused).
+    pub per_tick: [u32; 3],
 }
 
 impl GasModel {
@@ -31,7 +38,7 @@ impl GasModel {
     pub fn budget(&self, hops: impl IntoIterator<Item = (PoolKind, u16)>) -> u32 {
         hops.into_iter().fold(self.base, |g, (kind, ticks)| {
             g.saturating_add(self.per_hop[kind as usize])
-                .saturating_add(self.per_tick.saturating_mul(u32::from(ticks)))
+                .saturating_add(self.per_tick[kind as usize].saturating_mul(u32::from(ticks)))
         })
     }
 }
@@ -76,7 +83,7 @@ impl SearchParams {
             gas: GasModel {
                 base: 50_000,
                 per_hop: [70_000; 3],
-                per_tick: 0,
+                per_tick: [0; 3],
             },
             min_profit_native: 0,
             max_cycles: DEFAULT_MAX_CYCLES,
@@ -144,8 +151,20 @@ pub struct EngineStats {
     pub heads: u64,
     /// `V2Sync` frames seen (before any check).
     pub syncs: u64,
-    /// Syncs whose reserves were stored.
+    /// Concentrated pools' `Swap` frames seen (before any check).
+    pub cl_swaps: u64,
+    /// Concentrated pools' `Mint` and `Burn` frames seen (before any check).
+    pub positions: u64,
+    /// Algebra `Fee` frames seen (before any check).
+    pub fees: u64,
+    /// Pool logs whose state was stored (any kind).
     pub applied: u64,
+    /// Swaps that moved a concentrated pool's price outside its loaded tick window: the pool
+    /// is out of the search until reloaded.
+    pub out_of_window: u64,
+    /// Mints and Burns the tick columns refused (a burn at an uninitialized tick, a range off
+    /// the spacing, full tick storage): the pool is out of the search until reloaded.
+    pub tick_errors: u64,
     /// Syncs from a pool not in the tables.
     pub unknown_pool: u64,
     /// Syncs at or before the snapshot block, or not after the pool's last applied
@@ -165,6 +184,9 @@ pub struct EngineStats {
     pub sized: u64,
     /// Sized cycles with a positive raw profit.
     pub profitable: u64,
+    /// Profitable cycles whose input is proven the integer optimum (every input that could do
+    /// better was tried; see `docs/engine.md`, sizing).
+    pub sized_exact: u64,
     /// Profitable cycles whose native value did not clear gas cost + minimum profit.
     pub below_threshold: u64,
     /// Screened candidates never sized: their profit bound could not clear the threshold or
@@ -212,8 +234,6 @@ struct Pending {
     hops: [HopState; MAX_HOPS],
     /// Upper bound on `profit_native − gas_cost`, wei.
     bound_net: u128,
-    gas_cost: u128,
-    gas_budget: u32,
 }
 
 /// A sized, valued route that clears the threshold.
@@ -221,6 +241,8 @@ struct Pending {
 struct Best {
     /// The cycle as run: rotated so hop 0 takes the start token.
     cycle: Cycle,
+    /// Its hops' states, in `cycle`'s order.
+    hops: [HopState; MAX_HOPS],
     start: TokenId,
     sizing: Sizing,
     profit_native: u128,
@@ -235,44 +257,67 @@ struct Best {
 /// only ever hold what logs say.
 #[derive(Debug, Default)]
 struct Overlay {
-    /// `(pool, reserve0, reserve1)`, at most `max_routes · MAX_HOPS` entries.
-    v2: Vec<(PoolId, u128, u128)>,
+    /// At most `max_routes · MAX_HOPS` entries.
+    moved: Vec<(PoolId, Moved)>,
+}
+
+/// A pool's pricing state as an earlier route of the same update leaves it.
+#[derive(Clone, Copy, Debug)]
+enum Moved {
+    /// `(reserve0, reserve1)`, raw units.
+    V2(u128, u128),
+    /// Price, tick and liquidity after the route's swap (ticks do not move).
+    Cl(ClState),
 }
 
 impl Overlay {
     fn with_capacity(n: usize) -> Self {
         Self {
-            v2: Vec::with_capacity(n),
+            moved: Vec::with_capacity(n),
         }
     }
 
     fn clear(&mut self) {
-        self.v2.clear();
+        self.moved.clear();
     }
 
-    fn reserves(&self, p: PoolId) -> Option<(u128, u128)> {
-        self.v2
-            .iter()
-            .find(|&&(q, _, _)| q == p)
-            .map(|&(_, r0, r1)| (r0, r1))
+    fn get(&self, p: PoolId) -> Option<Moved> {
+        self.moved.iter().find(|e| e.0 == p).map(|e| e.1)
     }
 
-    /// Moves the pools of `b`'s route as executing it would.
+    fn set(&mut self, p: PoolId, m: Moved) {
+        match self.moved.iter_mut().find(|e| e.0 == p) {
+            Some(e) => e.1 = m,
+            None => self.moved.push((p, m)),
+        }
+    }
+
+    /// Moves the pools of `b`'s route as executing it would: a V2 pair takes the hop's input
+    /// and gives its output; a concentrated pool ends where its exact swap ends.
     fn apply(&mut self, pools: &Pools, b: &Best) {
+        let n = usize::from(b.cycle.len).min(MAX_HOPS);
+        let Some(run) = simulate(pools, &b.hops[..n], b.sizing.amount_in) else {
+            return;
+        };
         let mut amount_in = b.sizing.amount_in;
         for (i, &p) in b.cycle.pools().iter().enumerate() {
-            let out = b.sizing.outs[i];
-            let Some((r0, r1)) = self.reserves(p).or_else(|| pools.reserves(p)) else {
-                continue;
-            };
-            let moved = if b.cycle.zero_for_one(i) {
-                (r0.saturating_add(amount_in), r1.saturating_sub(out))
-            } else {
-                (r0.saturating_sub(out), r1.saturating_add(amount_in))
-            };
-            match self.v2.iter_mut().find(|e| e.0 == p) {
-                Some(e) => (e.1, e.2) = moved,
-                None => self.v2.push((p, moved.0, moved.1)),
+            let out = run.outs[i];
+            match b.hops[i] {
+                HopState::V2(h) => {
+                    let r_in = h.reserve_in.saturating_add(amount_in);
+                    let r_out = h.reserve_out.saturating_sub(out);
+                    let moved = if b.cycle.zero_for_one(i) {
+                        (r_in, r_out)
+                    } else {
+                        (r_out, r_in)
+                    };
+                    self.set(p, Moved::V2(moved.0, moved.1));
+                }
+                HopState::Cl(_) => {
+                    if let Some(after) = run.after[i] {
+                        self.set(p, Moved::Cl(after));
+                    }
+                }
             }
             amount_in = out;
         }
@@ -358,35 +403,54 @@ impl Engine {
                 }
             }
             FrameKind::V2Sync => self.on_sync(f),
-            _ => self.stats.other += 1,
+            FrameKind::ClSwap => self.on_cl_swap(f),
+            FrameKind::ClMint | FrameKind::ClBurn => self.on_position(f),
+            FrameKind::AlgebraFee => self.on_fee(f),
+            FrameKind::Empty => self.stats.other += 1,
         }
         &self.routes
     }
 
-    fn on_sync(&mut self, f: &FeedFrame) {
-        self.stats.syncs += 1;
+    /// The checks every pool log passes before it is applied, in order: a known pool
+    /// (`unknown_pool`), of a kind that emits this event (`rejected`), not removed (a removed
+    /// log marks the pool stale, for good if `removed_needs_reload`: `removed`), after the
+    /// snapshot and after the pool's last applied log (`stale_skipped`). The pool's id if the
+    /// log is to be applied.
+    fn pool_log(
+        &mut self,
+        f: &FeedFrame,
+        kind_ok: fn(PoolKind) -> bool,
+        removed_needs_reload: bool,
+    ) -> Option<PoolId> {
         let Some(id) = self.pools.id(&Address::from(f.address)) else {
             self.stats.unknown_pool += 1;
-            return;
+            return None;
         };
-        if self.pools.kind(id) != Some(PoolKind::UniswapV2) {
-            // A Sync-shaped log from a pool of another kind: not a reserve update.
+        if !self.pools.kind(id).is_some_and(kind_ok) {
+            // An event this pool's kind does not emit: a lookalike, not a state update.
             self.stats.rejected += 1;
-            return;
+            return None;
         }
         if f.removed != 0 {
-            // Our reserves may now come from a block that is no longer canonical.
-            self.pools.mark_removed(id, f.block_number);
+            // Our state may now come from a block that is no longer canonical.
+            self.pools
+                .mark_removed(id, f.block_number, removed_needs_reload);
             self.stats.removed += 1;
-            return;
+            return None;
         }
-        let Some(last) = self.pools.last_applied(id) else {
-            return;
-        };
+        let last = self.pools.last_applied(id)?;
         if f.block_number <= self.snapshot_block || (f.block_number, f.log_index) <= last {
             self.stats.stale_skipped += 1;
-            return;
+            return None;
         }
+        Some(id)
+    }
+
+    fn on_sync(&mut self, f: &FeedFrame) {
+        self.stats.syncs += 1;
+        let Some(id) = self.pool_log(f, |k| k == PoolKind::UniswapV2, false) else {
+            return;
+        };
         let (Some(r0), Some(r1)) = (f.word_u128(0), f.word_u128(1)) else {
             self.stats.rejected += 1;
             return;
@@ -396,6 +460,78 @@ impl Engine {
             return;
         }
         self.pools.apply(id, r0, r1, f.block_number, f.log_index);
+        self.updated(f, id);
+    }
+
+    fn on_cl_swap(&mut self, f: &FeedFrame) {
+        self.stats.cl_swaps += 1;
+        let Some(id) = self.pool_log(f, PoolKind::is_concentrated, false) else {
+            return;
+        };
+        let price = U256::from_be_bytes(f.words[0]);
+        let (Some(liquidity), Some(tick)) = (f.word_u128(1), f.word_i24(2)) else {
+            self.stats.rejected += 1;
+            return;
+        };
+        if price < MIN_SQRT_RATIO || price >= MAX_SQRT_RATIO || !tick_holds_price(tick, price) {
+            self.stats.rejected += 1;
+            return;
+        }
+        self.pools
+            .apply_cl_swap(id, price, liquidity, tick, f.block_number, f.log_index);
+        if self.pools.staleness(id) == Staleness::NeedsReload {
+            // The price left the loaded tick window: the pool cannot be priced exactly.
+            self.stats.out_of_window += 1;
+            return;
+        }
+        self.updated(f, id);
+    }
+
+    fn on_position(&mut self, f: &FeedFrame) {
+        self.stats.positions += 1;
+        let Some(id) = self.pool_log(f, PoolKind::is_concentrated, true) else {
+            return;
+        };
+        let (Some(lower), Some(upper), Some(amount)) =
+            (f.word_i24(0), f.word_i24(1), f.word_u128(2))
+        else {
+            self.stats.rejected += 1;
+            return;
+        };
+        let mint = f.kind == FrameKind::ClMint;
+        match self.pools.apply_cl_position(
+            id,
+            mint,
+            lower,
+            upper,
+            amount,
+            f.block_number,
+            f.log_index,
+        ) {
+            Ok(_) => self.updated(f, id),
+            // The tick columns refused it (an uninitialized tick burned, a range off the
+            // spacing, full storage): the pool is left for a reload, never priced wrong.
+            Err(_) => self.stats.tick_errors += 1,
+        }
+    }
+
+    fn on_fee(&mut self, f: &FeedFrame) {
+        self.stats.fees += 1;
+        let Some(id) = self.pool_log(f, |k| k == PoolKind::Algebra, true) else {
+            return;
+        };
+        let Some(fee) = f.word_u128(0).and_then(|v| u16::try_from(v).ok()) else {
+            self.stats.rejected += 1;
+            return;
+        };
+        self.pools
+            .apply_fee(id, u32::from(fee), f.block_number, f.log_index);
+        self.updated(f, id);
+    }
+
+    /// After pool `id`'s state changed: refresh its screen rates, count it, and search the
+    /// cycles through it for up to `max_routes` routes.
+    fn updated(&mut self, f: &FeedFrame, id: PoolId) {
         if let Some(slot) = self.rates.get_mut(id as usize) {
             *slot = edge_rates(&self.pools, id);
         }
@@ -445,30 +581,14 @@ impl Engine {
             let mut edge = [EdgeRate::ZERO; MAX_HOPS];
             let mut usable = true;
             for (i, &p) in cycle.pools().iter().enumerate() {
-                if pools.is_stale(p) {
-                    usable = false;
-                    break;
-                }
-                let moved = overlay.reserves(p);
-                let (Some((r0, r1)), Some(fee_pips), Some(rate)) = (
-                    moved.or_else(|| pools.reserves(p)),
-                    pools.fee_pips(p),
-                    rates.get(p as usize),
-                ) else {
-                    usable = false;
-                    break;
-                };
                 let zfo = cycle.zero_for_one(i);
-                let (reserve_in, reserve_out) = if zfo { (r0, r1) } else { (r1, r0) };
-                hops[i] = HopState {
-                    reserve_in,
-                    reserve_out,
-                    fee_pips,
-                };
-                edge[i] = match moved {
-                    Some(_) => EdgeRate::upper_bound(reserve_in, reserve_out, fee_pips),
-                    None => rate[usize::from(!zfo)],
-                };
+                match hop_state(pools, overlay, rates, p, zfo) {
+                    Some((h, e)) => (hops[i], edge[i]) = (h, e),
+                    None => {
+                        usable = false;
+                        break;
+                    }
+                }
             }
             if !usable {
                 stats.stale_cycles += 1;
@@ -479,6 +599,7 @@ impl Engine {
             if !screen(&edge[..n]) {
                 continue;
             }
+            // Gas before ticks crossed: the least the route can cost, so the bound stays a bound.
             let gas_budget = params.gas.budget(
                 cycle
                     .pools()
@@ -510,8 +631,6 @@ impl Engine {
                     start,
                     hops: rhops,
                     bound_net: bound - gas_cost,
-                    gas_cost,
-                    gas_budget,
                 });
             }
         }
@@ -527,24 +646,35 @@ impl Engine {
             let n = usize::from(c.cycle.len);
             stats.sized += 1;
             let cap = capital.get(c.start as usize).copied().unwrap_or(0);
-            let Some(sizing) = size(&c.hops[..n], cap) else {
+            let Some(sizing) = size(pools, &c.hops[..n], cap) else {
                 continue;
             };
             stats.profitable += 1;
+            stats.sized_exact += u64::from(sizing.exact);
+            // Now the ticks each concentrated hop crosses are known: the route's real budget.
+            let gas_budget = params.gas.budget(
+                c.cycle
+                    .pools()
+                    .iter()
+                    .zip(sizing.ticks)
+                    .map(|(&p, t)| (pools.kind(p).unwrap_or_default(), t)),
+            );
+            let gas_cost = u128::from(gas_budget).saturating_mul(fee_per_gas);
             let profit_native = quotes.value(pools, c.start, sizing.profit);
-            if profit_native <= c.gas_cost.saturating_add(params.min_profit_native) {
+            if profit_native <= gas_cost.saturating_add(params.min_profit_native) {
                 stats.below_threshold += 1;
                 continue;
             }
-            let net = profit_native - c.gas_cost;
+            let net = profit_native - gas_cost;
             if best.is_none_or(|b| net > b.net) {
                 best = Some(Best {
                     cycle: c.cycle,
+                    hops: c.hops,
                     start: c.start,
                     sizing,
                     profit_native,
-                    gas_cost: c.gas_cost,
-                    gas_budget: c.gas_budget,
+                    gas_cost,
+                    gas_budget,
                     net,
                 });
             }
@@ -579,7 +709,7 @@ impl Engine {
                 pool_id: p,
                 zero_for_one: u8::from(b.cycle.zero_for_one(i)),
                 kind: self.pools.kind(p).unwrap_or_default() as u8,
-                ticks_crossed: 0,
+                ticks_crossed: b.sizing.ticks[i],
                 _pad: [0; 4],
             };
         }
@@ -659,13 +789,70 @@ fn input_token(pools: &Pools, c: &Cycle, i: usize) -> Option<TokenId> {
     Some(if c.zero_for_one(i) { t0 } else { t1 })
 }
 
-/// Screen rates of pool `p` in both directions.
+/// Screen rates of pool `p` in both directions (`[token0 → token1, token1 → token0]`).
 fn edge_rates(pools: &Pools, p: PoolId) -> [EdgeRate; 2] {
-    match (pools.reserves(p), pools.fee_pips(p)) {
-        (Some((r0, r1)), Some(fee)) => [
-            EdgeRate::upper_bound(r0, r1, fee),
-            EdgeRate::upper_bound(r1, r0, fee),
+    let Some(fee) = pools.fee_pips(p) else {
+        return [EdgeRate::ZERO; 2];
+    };
+    match pools.cl(p) {
+        Some(v) => [
+            EdgeRate::concentrated(v.state.sqrt_price_x96, fee, true),
+            EdgeRate::concentrated(v.state.sqrt_price_x96, fee, false),
         ],
-        _ => [EdgeRate::ZERO; 2],
+        None => match pools.reserves(p) {
+            Some((r0, r1)) => [
+                EdgeRate::upper_bound(r0, r1, fee),
+                EdgeRate::upper_bound(r1, r0, fee),
+            ],
+            None => [EdgeRate::ZERO; 2],
+        },
+    }
+}
+
+/// Pool `p` as hop `zfo` of a cycle, with its screen rate: its state in the tables, or as the
+/// overlay moved it. `None` if the pool is stale or unknown.
+fn hop_state(
+    pools: &Pools,
+    overlay: &Overlay,
+    rates: &[[EdgeRate; 2]],
+    p: PoolId,
+    zfo: bool,
+) -> Option<(HopState, EdgeRate)> {
+    if pools.is_stale(p) {
+        return None;
+    }
+    let fee = pools.fee_pips(p)?;
+    let cached = rates.get(p as usize)?[usize::from(!zfo)];
+    let moved = overlay.get(p);
+    match pools.cl(p) {
+        None => {
+            let (r0, r1) = match moved {
+                Some(Moved::V2(r0, r1)) => (r0, r1),
+                _ => pools.reserves(p)?,
+            };
+            let (r_in, r_out) = if zfo { (r0, r1) } else { (r1, r0) };
+            let rate = match moved {
+                Some(_) => EdgeRate::upper_bound(r_in, r_out, fee),
+                None => cached,
+            };
+            Some((HopState::v2(r_in, r_out, fee), rate))
+        }
+        Some(v) => {
+            let state = match moved {
+                Some(Moved::Cl(s)) => s,
+                _ => v.state,
+            };
+            let rate = match moved {
+                Some(_) => EdgeRate::concentrated(state.sqrt_price_x96, fee, zfo),
+                None => cached,
+            };
+            let hop = ClHop {
+                pool: p,
+                zero_for_one: zfo,
+                kind: v.kind,
+                state,
+            };
+            Some((HopState::Cl(hop), rate))
+        }
     }
 }

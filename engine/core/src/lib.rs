@@ -37,7 +37,10 @@ pub use kind::{PIPS, PoolKind};
 pub use market::{
     CapitalSpec, ClStateSpec, DexSpec, MarketSpec, PoolSpec, PoolState, TickSpec, TokenSpec,
 };
-pub use pools::{PoolId, Pools, TableError, TokenId, Tokens, U112_MAX};
+pub use pools::{
+    ClStateError, ClView, PoolId, Pools, Staleness, TICK_HEADROOM, TableError, TokenId, Tokens,
+    U112_MAX,
+};
 pub use route::{
     CALLDATA_MAX, EXECUTE_SELECTOR, HOP_BYTES, RouteError, calldata_len, encode_execute, hop_flags,
 };

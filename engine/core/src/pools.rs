@@ -12,7 +12,18 @@ use std::collections::HashMap;
 
 use alloy_primitives::Address;
 
-use crate::{MarketSpec, PIPS, PoolKind, PoolSpec, PoolState};
+use alloy_primitives::U256;
+
+use crate::clmm::swap::{PoolState as ClState, SwapKind};
+use crate::clmm::tick_math::{
+    MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick,
+};
+use crate::clmm::ticks::{PositionChange, TickColumns, TickError, TickRules, TickSlice};
+use crate::{ClStateSpec, MarketSpec, PIPS, PoolKind, PoolSpec, PoolState};
+
+/// Free tick slots each concentrated pool gets beyond the ticks it starts with, for ranges
+/// minted during the run (36 bytes each). A Mint that needs more marks the pool for reload.
+pub const TICK_HEADROOM: usize = 32;
 
 /// Dense token id: index into the token columns.
 pub type TokenId = u32;
@@ -88,12 +99,12 @@ pub enum TableError {
         /// The state's kind.
         state: PoolKind,
     },
-    /// A pool of a kind this build cannot price yet.
-    Unsupported {
+    /// A concentrated pool's state is not one the contract can be in.
+    BadClState {
         /// The pool.
         pool: Address,
-        /// Its kind.
-        kind: PoolKind,
+        /// What is wrong.
+        reason: ClStateError,
     },
     /// A pool's `token0` is not below its `token1`; the pair contract always sorts them, so
     /// a spec that does not would make the engine send swaps in the wrong direction.
@@ -121,12 +132,7 @@ impl fmt::Display for TableError {
                     "pool {pool} has {state} state but its dex makes {dex} pools"
                 )
             }
-            Self::Unsupported { pool, kind } => {
-                write!(
-                    f,
-                    "pool {pool} is of kind {kind}, which this build cannot price"
-                )
-            }
+            Self::BadClState { pool, reason } => write!(f, "pool {pool}: {reason}"),
             Self::TokenOrder(a) => write!(f, "pool {a} has token0 not below token1"),
             Self::ReserveTooLarge(a) => write!(f, "pool {a} has a reserve above uint112"),
         }
@@ -134,6 +140,53 @@ impl fmt::Display for TableError {
 }
 
 impl core::error::Error for TableError {}
+
+/// What is wrong with a concentrated pool's state (snapshot or discovery).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClStateError {
+    /// The sqrt price is outside `[MIN_SQRT_RATIO, MAX_SQRT_RATIO)`.
+    Price,
+    /// The tick is outside `[MIN_TICK, MAX_TICK]` or does not hold the price.
+    Tick,
+    /// The tick spacing is not one the protocol allows (Uniswap V3: 1 to 16 383; Algebra: 60).
+    Spacing,
+    /// An Algebra fee above `uint16`.
+    Fee,
+    /// The window is empty, outside the tick range, or does not hold the current tick.
+    Window,
+    /// The ticks are not sorted, not inside the window, not multiples of the spacing, or
+    /// have zero gross liquidity.
+    Ticks,
+}
+
+impl fmt::Display for ClStateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Price => "sqrt price outside the protocol's range",
+            Self::Tick => "tick outside the range or not holding the price",
+            Self::Spacing => "tick spacing the protocol does not allow",
+            Self::Fee => "algebra fee above uint16",
+            Self::Window => "tick window empty, out of range, or not holding the current tick",
+            Self::Ticks => "ticks unsorted, outside the window, off the spacing, or empty",
+        })
+    }
+}
+
+/// Why a pool is left out of the search.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Staleness {
+    /// Its state is what the logs say.
+    #[default]
+    Fresh = 0,
+    /// A removed log: stale until the next log that carries the pool's whole pricing state
+    /// (`Sync` for a V2 pair, `Swap` for a concentrated pool).
+    UntilNextState = 1,
+    /// The tables can no longer follow it from logs alone (a removed Mint/Burn/Fee, a Mint or
+    /// Burn the tick columns refuse, a price outside the loaded tick window): it needs its
+    /// state read from the node again.
+    NeedsReload = 2,
+}
 
 /// Known tokens, one row per dense [`TokenId`].
 #[derive(Debug)]
@@ -192,12 +245,45 @@ pub struct Pools {
     reserve0: Vec<u128>,
     /// Raw units of token1 (fits uint112).
     reserve1: Vec<u128>,
-    /// Position of the last applied `Sync`: (block, log index).
+    /// Position of the last applied log: (block, log index).
     last_block: Vec<u64>,
     last_log: Vec<u32>,
-    /// Set by a removed (reorged-out) log; cleared by the pool's next applied `Sync`.
-    stale: Vec<bool>,
+    /// Why the pool is out of the search, if it is.
+    stale: Vec<Staleness>,
+    /// Concentrated-liquidity columns (rows of V2 pairs hold zeros).
+    cl: ClCols,
     index: AddrMap<PoolId>,
+}
+
+/// The concentrated-liquidity columns and the preallocated tick storage: pool `i` owns
+/// `tick_*[tick_start[i] .. tick_start[i] + tick_cap[i]]`, of which the first `tick_len[i]` are
+/// its initialized ticks inside `[window_lo[i], window_hi[i]]`, ascending.
+#[derive(Debug, Default)]
+struct ClCols {
+    /// Q64.96.
+    sqrt_price: Vec<U256>,
+    tick: Vec<i32>,
+    liquidity: Vec<u128>,
+    spacing: Vec<i32>,
+    window_lo: Vec<i32>,
+    window_hi: Vec<i32>,
+    tick_start: Vec<u32>,
+    tick_len: Vec<u32>,
+    tick_cap: Vec<u32>,
+    tick_at: Vec<i32>,
+    tick_net: Vec<i128>,
+    tick_gross: Vec<u128>,
+}
+
+/// A concentrated pool as the search reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClView<'a> {
+    /// The contract's swap with the pool's current fee.
+    pub kind: SwapKind,
+    /// Price, tick, liquidity, spacing.
+    pub state: ClState,
+    /// The initialized ticks of the loaded window.
+    pub ticks: TickSlice<'a>,
 }
 
 impl Pools {
@@ -259,11 +345,166 @@ impl Pools {
         Some((*self.last_block.get(i)?, *self.last_log.get(i)?))
     }
 
-    /// True if a removed log made the pool's reserves untrustworthy; it is left out of the
-    /// search until its next `Sync`.
+    /// True if the pool is left out of the search (see [`Staleness`]).
     #[inline]
     pub fn is_stale(&self, id: PoolId) -> bool {
-        self.stale.get(id as usize).copied().unwrap_or(true)
+        self.staleness(id) != Staleness::Fresh
+    }
+
+    /// Why the pool is out of the search, if it is (unknown ids read as needing a reload).
+    #[inline]
+    pub fn staleness(&self, id: PoolId) -> Staleness {
+        self.stale
+            .get(id as usize)
+            .copied()
+            .unwrap_or(Staleness::NeedsReload)
+    }
+
+    /// A concentrated pool's swap kind, state and ticks; `None` for V2 pairs and unknown ids.
+    #[inline]
+    pub fn cl(&self, id: PoolId) -> Option<ClView<'_>> {
+        let i = id as usize;
+        let kind = match *self.kind.get(i)? {
+            PoolKind::UniswapV2 => return None,
+            PoolKind::UniswapV3 => SwapKind::UniswapV3 {
+                fee_pips: self.fee_pips[i],
+            },
+            // Checked to fit uint16 when set.
+            PoolKind::Algebra => SwapKind::Algebra {
+                fee: u16::try_from(self.fee_pips[i]).unwrap_or(u16::MAX),
+            },
+        };
+        let c = &self.cl;
+        let start = c.tick_start[i] as usize;
+        let end = start + c.tick_len[i] as usize;
+        let ticks = TickSlice::new(
+            c.tick_at.get(start..end)?,
+            c.tick_net.get(start..end)?,
+            c.tick_gross.get(start..end)?,
+            c.window_lo[i],
+            c.window_hi[i],
+        )
+        .ok()?;
+        Some(ClView {
+            kind,
+            state: ClState {
+                sqrt_price_x96: c.sqrt_price[i],
+                tick: c.tick[i],
+                liquidity: c.liquidity[i],
+                tick_spacing: c.spacing[i],
+            },
+            ticks,
+        })
+    }
+
+    /// The mint/burn rules of a concentrated pool.
+    fn rules(&self, i: usize) -> Option<TickRules> {
+        match self.kind.get(i)? {
+            PoolKind::UniswapV2 => None,
+            PoolKind::UniswapV3 => TickRules::uniswap_v3(self.cl.spacing[i]).ok(),
+            PoolKind::Algebra => Some(TickRules::algebra()),
+        }
+    }
+
+    fn advance(&mut self, i: usize, block: u64, log: u32) {
+        self.last_block[i] = block;
+        self.last_log[i] = log;
+    }
+
+    /// Stores a concentrated pool's state after a `Swap` (price Q64.96, active liquidity, tick;
+    /// already checked to be consistent) seen at `(block, log)`. The pool is fresh again,
+    /// unless it needs a reload, or the new tick left the loaded window (then it needs one).
+    pub(crate) fn apply_cl_swap(
+        &mut self,
+        id: PoolId,
+        sqrt_price: U256,
+        liquidity: u128,
+        tick: i32,
+        block: u64,
+        log: u32,
+    ) {
+        let i = id as usize;
+        if i >= self.len() {
+            return;
+        }
+        let c = &mut self.cl;
+        c.sqrt_price[i] = sqrt_price;
+        c.liquidity[i] = liquidity;
+        c.tick[i] = tick;
+        let inside = (c.window_lo[i]..=c.window_hi[i]).contains(&tick);
+        self.advance(i, block, log);
+        if !inside {
+            self.stale[i] = Staleness::NeedsReload;
+        } else if self.stale[i] == Staleness::UntilNextState {
+            self.stale[i] = Staleness::Fresh;
+        }
+    }
+
+    /// Applies a `Mint` (`mint`) or `Burn` of `amount` liquidity on `[lower, upper)` seen at
+    /// `(block, log)`: the ticks inside the window and, if the range holds the current tick, the
+    /// active liquidity. On error nothing changed, and the pool needs a reload: its tables
+    /// no longer follow the chain.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one event's fields; a struct would only rename them"
+    )]
+    pub(crate) fn apply_cl_position(
+        &mut self,
+        id: PoolId,
+        mint: bool,
+        lower: i32,
+        upper: i32,
+        amount: u128,
+        block: u64,
+        log: u32,
+    ) -> Result<PositionChange, TickError> {
+        let i = id as usize;
+        let rules = self.rules(i).ok_or(TickError::BadSpacing)?;
+        let c = &mut self.cl;
+        let start = c.tick_start[i] as usize;
+        let cap = c.tick_cap[i] as usize;
+        let (lo, hi) = (c.window_lo[i], c.window_hi[i]);
+        let current = c.tick[i];
+        let mut liquidity = c.liquidity[i];
+        let result = (|| {
+            let mut cols = TickColumns::new(
+                &mut c.tick_at[start..start + cap],
+                &mut c.tick_net[start..start + cap],
+                &mut c.tick_gross[start..start + cap],
+                c.tick_len[i] as usize,
+                lo,
+                hi,
+            )?;
+            let change = if mint {
+                cols.mint(rules, current, &mut liquidity, lower, upper, amount)?
+            } else {
+                cols.burn(rules, current, &mut liquidity, lower, upper, amount)?
+            };
+            Ok((change, cols.len()))
+        })();
+        match result {
+            Ok((change, len)) => {
+                c.tick_len[i] = u32::try_from(len).unwrap_or(u32::MAX);
+                c.liquidity[i] = liquidity;
+                self.advance(i, block, log);
+                Ok(change)
+            }
+            Err(e) => {
+                self.stale[i] = Staleness::NeedsReload;
+                self.advance(i, block, log);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores an Algebra pool's new fee (pips, already checked to fit uint16) seen at
+    /// `(block, log)`.
+    pub(crate) fn apply_fee(&mut self, id: PoolId, fee_pips: u32, block: u64, log: u32) {
+        let i = id as usize;
+        if i < self.len() {
+            self.fee_pips[i] = fee_pips;
+            self.advance(i, block, log);
+        }
     }
 
     /// Stores new V2 reserves (raw units, already checked to fit uint112) seen at
@@ -283,18 +524,26 @@ impl Pools {
             self.reserve1[i] = reserve1;
             self.last_block[i] = block;
             self.last_log[i] = log;
-            self.stale[i] = false;
+            if self.stale[i] == Staleness::UntilNextState {
+                self.stale[i] = Staleness::Fresh;
+            }
         }
     }
 
-    /// A log of this pool in `block` was removed by a reorg: mark the pool stale and move its
-    /// last applied position back before `block`, so the replacement chain's logs from `block`
-    /// on are accepted. Never moves the position forward (a deeper reorg may already have moved
-    /// it further back).
-    pub(crate) fn mark_removed(&mut self, id: PoolId, block: u64) {
+    /// A log of this pool in `block` was removed by a reorg: mark the pool stale (until its next
+    /// whole-state log, or for good with `needs_reload`: a removed Mint, Burn or Fee cannot be
+    /// undone from logs) and move its last applied position back before `block`, so the
+    /// replacement chain's logs from `block` on are accepted. Never moves the position forward
+    /// (a deeper reorg may already have moved it further back).
+    pub(crate) fn mark_removed(&mut self, id: PoolId, block: u64, needs_reload: bool) {
         let i = id as usize;
         if i < self.len() {
-            self.stale[i] = true;
+            let s = if needs_reload {
+                Staleness::NeedsReload
+            } else {
+                Staleness::UntilNextState
+            };
+            self.stale[i] = self.stale[i].max_by(s);
             let rewound = (block.saturating_sub(1), u32::MAX);
             if rewound < (self.last_block[i], self.last_log[i]) {
                 self.last_block[i] = rewound.0;
@@ -340,6 +589,7 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
         last_block: Vec::with_capacity(n),
         last_log: Vec::with_capacity(n),
         stale: Vec::with_capacity(n),
+        cl: ClCols::default(),
         index: AddrMap::with_capacity_and_hasher(n, Default::default()),
     };
     let mut dropped = 0u64;
@@ -351,13 +601,9 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
         };
         let (reserve0, reserve1) = match &p.state {
             PoolState::UniswapV2 { reserve0, reserve1 } => (*reserve0, *reserve1),
-            PoolState::UniswapV3(_) | PoolState::Algebra(_) => {
-                return Err(TableError::Unsupported {
-                    pool: p.address,
-                    kind: p.kind(),
-                });
-            }
+            PoolState::UniswapV3(_) | PoolState::Algebra(_) => (0, 0),
         };
+        pools.cl.push(p)?;
         let id = pools.len() as PoolId;
         if pools.index.insert(p.address, id).is_some() {
             return Err(TableError::DuplicatePool(p.address));
@@ -372,9 +618,115 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
         pools.reserve1.push(reserve1);
         pools.last_block.push(spec.block);
         pools.last_log.push(0);
-        pools.stale.push(false);
+        pools.stale.push(Staleness::Fresh);
     }
     Ok((tokens, pools, dropped))
+}
+
+impl Staleness {
+    /// The more severe of two.
+    fn max_by(self, other: Self) -> Self {
+        if other as u8 > self as u8 {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+impl ClCols {
+    /// Appends pool `p`'s row: its concentrated state, or zeros and no tick storage for a V2
+    /// pair. The state was checked by [`check_pool`].
+    fn push(&mut self, p: &PoolSpec) -> Result<(), TableError> {
+        let s = match &p.state {
+            PoolState::UniswapV2 { .. } => None,
+            PoolState::UniswapV3(s) | PoolState::Algebra(s) => Some(s),
+        };
+        let start = u32::try_from(self.tick_at.len()).map_err(|_| TableError::TooMany)?;
+        let n = s.map_or(0, |s| s.ticks.len());
+        let cap = if s.is_some() { n + TICK_HEADROOM } else { 0 };
+        self.sqrt_price
+            .push(s.map_or(U256::ZERO, |s| s.sqrt_price_x96));
+        self.tick.push(s.map_or(0, |s| s.tick));
+        self.liquidity.push(s.map_or(0, |s| s.liquidity));
+        self.spacing.push(s.map_or(0, |s| s.tick_spacing));
+        self.window_lo.push(s.map_or(0, |s| s.window[0]));
+        self.window_hi.push(s.map_or(0, |s| s.window[1]));
+        self.tick_start.push(start);
+        self.tick_len.push(n as u32);
+        self.tick_cap
+            .push(u32::try_from(cap).map_err(|_| TableError::TooMany)?);
+        if let Some(s) = s {
+            for t in &s.ticks {
+                self.tick_at.push(t.tick);
+                self.tick_net.push(t.liquidity_net);
+                self.tick_gross.push(t.liquidity_gross);
+            }
+            // Free slots; never read past `tick_len`.
+            for _ in 0..TICK_HEADROOM {
+                self.tick_at.push(0);
+                self.tick_net.push(0);
+                self.tick_gross.push(0);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a concentrated pool's state: what the contract's own invariants allow.
+fn check_cl(kind: PoolKind, fee_pips: u32, s: &ClStateSpec) -> Result<(), ClStateError> {
+    let spacing_ok = match kind {
+        PoolKind::Algebra => s.tick_spacing == TickRules::algebra().spacing,
+        _ => TickRules::uniswap_v3(s.tick_spacing).is_ok(),
+    };
+    if !spacing_ok {
+        return Err(ClStateError::Spacing);
+    }
+    if kind == PoolKind::Algebra && fee_pips > u32::from(u16::MAX) {
+        return Err(ClStateError::Fee);
+    }
+    if s.sqrt_price_x96 < MIN_SQRT_RATIO || s.sqrt_price_x96 >= MAX_SQRT_RATIO {
+        return Err(ClStateError::Price);
+    }
+    if !tick_holds_price(s.tick, s.sqrt_price_x96) {
+        return Err(ClStateError::Tick);
+    }
+    let [lo, hi] = s.window;
+    if lo > hi || lo < MIN_TICK || hi > MAX_TICK || !(lo..=hi).contains(&s.tick) {
+        return Err(ClStateError::Window);
+    }
+    let at: Vec<i32> = s.ticks.iter().map(|t| t.tick).collect();
+    let net: Vec<i128> = s.ticks.iter().map(|t| t.liquidity_net).collect();
+    let gross: Vec<u128> = s.ticks.iter().map(|t| t.liquidity_gross).collect();
+    if TickSlice::new(&at, &net, &gross, lo, hi).is_err()
+        || s.ticks
+            .iter()
+            .any(|t| t.tick % s.tick_spacing != 0 || t.liquidity_gross == 0)
+    {
+        return Err(ClStateError::Ticks);
+    }
+    Ok(())
+}
+
+/// True if a pool at `tick` can hold `sqrt_price` (Q64.96): the price lies in the tick's
+/// range `[P(tick), P(tick + 1)]`. The upper end is included because a swap that stops exactly
+/// on a tick boundary moving down stores the tick below it.
+pub(crate) fn tick_holds_price(tick: i32, sqrt_price: U256) -> bool {
+    if !(MIN_TICK..=MAX_TICK).contains(&tick) {
+        return false;
+    }
+    let Ok(lo) = sqrt_ratio_at_tick(tick) else {
+        return false;
+    };
+    let hi = if tick == MAX_TICK {
+        MAX_SQRT_RATIO
+    } else {
+        match sqrt_ratio_at_tick(tick + 1) {
+            Ok(h) => h,
+            Err(_) => return false,
+        }
+    };
+    lo <= sqrt_price && sqrt_price <= hi
 }
 
 /// Checks one pool's spec against its DEX and the chain's invariants.
@@ -401,10 +753,18 @@ fn check_pool(spec: &MarketSpec, p: &PoolSpec) -> Result<(), TableError> {
     if p.token0 >= p.token1 {
         return Err(TableError::TokenOrder(p.address));
     }
-    if let PoolState::UniswapV2 { reserve0, reserve1 } = p.state
-        && (reserve0 > U112_MAX || reserve1 > U112_MAX)
-    {
-        return Err(TableError::ReserveTooLarge(p.address));
+    match &p.state {
+        PoolState::UniswapV2 { reserve0, reserve1 } => {
+            if *reserve0 > U112_MAX || *reserve1 > U112_MAX {
+                return Err(TableError::ReserveTooLarge(p.address));
+            }
+        }
+        PoolState::UniswapV3(s) | PoolState::Algebra(s) => {
+            check_cl(p.kind(), p.fee_pips, s).map_err(|reason| TableError::BadClState {
+                pool: p.address,
+                reason,
+            })?;
+        }
     }
     Ok(())
 }
@@ -523,11 +883,11 @@ mod tests {
         let (_, mut pools, _) = build_tables(&spec()).unwrap();
         pools.apply(0, 1, 2, 20, 4);
         assert!(!pools.is_stale(0));
-        pools.mark_removed(0, 19);
+        pools.mark_removed(0, 19, false);
         assert!(pools.is_stale(0));
         assert_eq!(pools.last_applied(0), Some((18, u32::MAX)));
         // A later removal must not move the position forward again.
-        pools.mark_removed(0, 20);
+        pools.mark_removed(0, 20, false);
         assert_eq!(pools.last_applied(0), Some((18, u32::MAX)));
         pools.apply(0, 3, 4, 19, 0);
         assert!(!pools.is_stale(0));

@@ -231,7 +231,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<(), AppError> {
         },
     );
     println!("{}", report::stage_summary(&outcome.feed, &outcome.signer));
-    println!("engine: {:?}", outcome.engine);
+    println!("{}", report::engine_summary(&outcome.engine));
     println!(
         "node: {} transactions accepted, {} rejected",
         outcome.port.accepted, outcome.port.rejected

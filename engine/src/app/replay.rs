@@ -7,7 +7,6 @@ use std::{
     io::{BufReader, BufWriter, Write},
     path::{Path, PathBuf},
     sync::{Arc, atomic::AtomicBool},
-    time::Instant,
 };
 
 use alloy_primitives::Keccak256;
@@ -16,7 +15,7 @@ use polyarb_signer::Signer;
 
 use super::AppError;
 use crate::{
-    clock::MonoClock,
+    clock::{Clock, MonoClock},
     config::{Config, ProcessEnv},
     pipeline::{self, Control, FeedPort, PipelineSettings, PortState, Report, RunOutcome},
     report::{self, Names},
@@ -71,6 +70,8 @@ pub struct ReplaySummary {
 pub struct ReplayPort {
     reader: RecordReader<BufReader<File>>,
     pace: Pace,
+    /// The pipeline's clock: pacing reads the same time base the stages stamp.
+    clock: MonoClock,
     /// The next record when it is not yet due: (recorded ns, payload). The buffer is reused.
     held: Option<u64>,
     held_payload: Vec<u8>,
@@ -86,24 +87,27 @@ pub struct ReplayPort {
     pub tx_bytes: u64,
 }
 
-/// When recorded payloads are due.
+/// When recorded payloads are due. Sans-IO: the time comes in.
 #[derive(Debug, Clone, Copy)]
 struct Pace {
     /// 1 / speed, or 0 for unpaced.
     slowdown: f64,
-    /// (replay start, recorded time of the first record), set at the first record.
-    origin: Option<(Instant, u64)>,
+    /// (replay start on the pipeline clock, recorded time of the first record), ns, set at the
+    /// first record.
+    origin: Option<(u64, u64)>,
 }
 
 impl Pace {
-    /// True if a payload recorded at `recorded_ns` may be delivered now.
-    fn due(&mut self, recorded_ns: u64) -> bool {
+    /// True if a payload recorded at `recorded_ns` (recording clock) may be delivered at
+    /// `now_ns` (pipeline clock): its offset from the first record, divided by the speed, has
+    /// passed since the first record was delivered.
+    fn due(&mut self, recorded_ns: u64, now_ns: u64) -> bool {
         if self.slowdown == 0.0 {
             return true;
         }
-        let (start, first) = *self.origin.get_or_insert((Instant::now(), recorded_ns));
+        let (start, first) = *self.origin.get_or_insert((now_ns, recorded_ns));
         let offset_ns = recorded_ns.saturating_sub(first) as f64 * self.slowdown;
-        start.elapsed().as_nanos() as f64 >= offset_ns
+        now_ns.saturating_sub(start) as f64 >= offset_ns
     }
 }
 
@@ -119,7 +123,7 @@ impl FeedPort for ReplayPort {
     fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8])) -> PortState {
         let mut delivered = false;
         if let Some(t) = self.held {
-            if !self.pace.due(t) {
+            if !self.pace.due(t, self.clock.now_ns()) {
                 return PortState::Idle;
             }
             self.held = None;
@@ -130,7 +134,7 @@ impl FeedPort for ReplayPort {
         for _ in 0..POLL_BATCH {
             match self.reader.next_ref() {
                 Some(Ok(rec)) => {
-                    if !self.pace.due(rec.recv_ns) {
+                    if !self.pace.due(rec.recv_ns, self.clock.now_ns()) {
                         // Not yet: keep it (copied, the reader's buffer moves on) for a later poll.
                         self.held_payload.clear();
                         self.held_payload.extend_from_slice(rec.payload);
@@ -228,8 +232,11 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
             args.speed
         )));
     }
+    // One clock for the whole run: the stages' stamps and the replay pacing share its origin.
+    let clock = MonoClock::new();
     let port = ReplayPort {
         reader,
+        clock,
         pace: Pace {
             slowdown: if args.speed == 0.0 {
                 0.0
@@ -260,7 +267,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
         port,
         engine,
         builder,
-        Arc::new(MonoClock::new()),
+        Arc::new(clock),
         settings,
         Arc::new(AtomicBool::new(false)),
         |r: &Report| {
@@ -297,8 +304,10 @@ impl std::fmt::Display for ReplaySummary {
         let e = &o.engine;
         writeln!(
             f,
-            "recording: {} (recorded {} by {:?})",
-            self.header.version, self.header.created_unix_ns, self.header.source
+            "recording: format version {}, recorded {} by {:?}",
+            self.header.version,
+            report::utc(self.header.created_unix_ns),
+            self.header.source
         )?;
         writeln!(
             f,
@@ -306,7 +315,7 @@ impl std::fmt::Display for ReplaySummary {
             o.port.records, o.port.record_errors, self.pools, self.cycles
         )?;
         writeln!(f, "{}", report::stage_summary(&o.feed, &o.signer))?;
-        writeln!(f, "engine: {e:?}")?;
+        writeln!(f, "{}", report::engine_summary(e))?;
         writeln!(f)?;
         writeln!(f, "opportunities found: {}", self.reports.len())?;
         for r in self.reports.iter().take(SHOW) {
@@ -333,3 +342,32 @@ impl std::fmt::Display for ReplaySummary {
 }
 
 const SHOW: usize = 15;
+
+#[cfg(test)]
+mod tests {
+    use super::Pace;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn pace_delivers_at_the_recorded_offsets_divided_by_the_speed() {
+        // Recorded at 100 s, 101 s, 103 s; replayed at speed 2 from pipeline time 7 s.
+        let mut p = Pace {
+            slowdown: 0.5,
+            origin: None,
+        };
+        assert!(p.due(100 * S, 7 * S), "the first record is due at once");
+        assert!(!p.due(101 * S, 7 * S + S / 2 - 1));
+        assert!(p.due(101 * S, 7 * S + S / 2));
+        assert!(!p.due(103 * S, 8 * S + S / 2 - 1));
+        assert!(p.due(103 * S, 8 * S + S / 2));
+        // A record stamped before the first (clock skew in a recording) is due at once.
+        assert!(p.due(99 * S, 7 * S));
+        // Unpaced: everything is due whenever.
+        let mut fast = Pace {
+            slowdown: 0.0,
+            origin: None,
+        };
+        assert!(fast.due(u64::MAX, 0));
+    }
+}

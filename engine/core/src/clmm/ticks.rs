@@ -534,6 +534,15 @@ impl<'a> TickSlice<'a> {
         self.ticks.is_empty()
     }
 
+    /// The stored ticks, ascending: `(tick, liquidity_net, liquidity_gross)`.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, i128, u128)> + '_ {
+        self.ticks
+            .iter()
+            .zip(self.net)
+            .zip(self.gross)
+            .map(|((&t, &n), &g)| (t, n, g))
+    }
+
     /// Lowest tick known to the slice (`i32::MIN` when the window reaches `MIN_TICK`).
     #[inline]
     fn known_lo(&self) -> i32 {

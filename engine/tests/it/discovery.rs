@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, I256, U160, U256};
 use alloy_sol_types::SolCall;
-use polyarb_core::{ClStateSpec, MarketSpec, PoolSpec, PoolState, TickSpec};
+use polyarb_core::{ClStateSpec, Engine, MarketSpec, PoolSpec, PoolState, TickSpec};
 use polyarb_engine::app::AppError;
 use polyarb_engine::app::discovery::{DiscoveryStats, discover};
 use polyarb_engine::app::live::snapshot_cmd;
@@ -355,6 +355,9 @@ fn v3_and_algebra_pools_are_loaded_exactly_at_one_block() {
             .map(|p| cl(p).0.ticks.len() as u64)
             .sum::<u64>()
     );
+    // The engine takes the market as it is: its checks pass and it builds its tables.
+    market.check().unwrap_or_else(|e| panic!("{e}"));
+    Engine::new(&market, cfg.search_params()).unwrap_or_else(|e| panic!("{e}"));
     // 64-block chunks from block 0, per factory.
     let per_factory = (block + 1).div_ceil(64);
     assert_eq!(stats.log_requests, 2 * per_factory, "{stats:?}");

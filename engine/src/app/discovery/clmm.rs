@@ -12,7 +12,7 @@
 //!
 //! Every answer is checked: exact ABI lengths, every word inside its type (uint160 price, int24
 //! tick, uint128 liquidity, ...), a price inside TickMath's range whose tick agrees with the
-//! pool's tick, fee below 10^6 pips, spacing in `1..16384`, a set bit whose tick is initialized
+//! pool's tick, fee below 10^6 pips, spacing in `1..16384` (Algebra: 60), a set bit whose tick is initialized
 //! with `|net| <= gross`. A pool that fails any check is skipped, counted and logged with the
 //! reason; a pool whose price is zero (created, never initialized) is skipped and counted.
 
@@ -23,6 +23,7 @@ use alloy_primitives::{Address, I256, U256};
 use polyarb_core::clmm::tick_math::{
     MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick, tick_at_sqrt_ratio,
 };
+use polyarb_core::clmm::ticks::ALGEBRA_TICK_SPACING;
 use polyarb_core::{ClStateSpec, PIPS, PoolKind, PoolSpec, PoolState, TickSpec};
 use polyarb_feeds::{BlockTag, Log, RpcClient, RpcError};
 
@@ -105,7 +106,7 @@ pub enum PoolFault {
     },
     /// A fee of 10^6 pips or more.
     Fee(u32),
-    /// A tick spacing outside `1..16384`.
+    /// A tick spacing outside `1..16384` (Uniswap V3), or not 60 (Algebra V1).
     Spacing(i32),
     /// The pool's fee or spacing differs from its creation event.
     EventMismatch {
@@ -134,7 +135,7 @@ impl fmt::Display for PoolFault {
                 write!(f, "tick {tick} disagrees with the price's tick {of_price}")
             }
             Self::Fee(fee) => write!(f, "fee {fee} pips is not below 1000000"),
-            Self::Spacing(s) => write!(f, "tick spacing {s} is not in 1..16384"),
+            Self::Spacing(s) => write!(f, "tick spacing {s} is not the protocol's"),
             Self::EventMismatch { what } => {
                 write!(f, "{what} differs from the factory's creation event")
             }
@@ -308,7 +309,8 @@ pub fn decode_head(
     if fee >= PIPS {
         return Err(PoolFault::Fee(fee));
     }
-    if !(1..MAX_SPACING).contains(&spacing) {
+    // Algebra V1's spacing is a constant of the pool; the engine's tables refuse any other.
+    if !(1..MAX_SPACING).contains(&spacing) || (algebra && spacing != ALGEBRA_TICK_SPACING) {
         return Err(PoolFault::Spacing(spacing));
     }
     if let Some((tier_fee, tier_spacing)) = tier {
@@ -848,6 +850,15 @@ mod tests {
     }
 
     fn algebra_head(price: U256, tick: i32, fee: u16) -> Vec<Result<Vec<u8>, RpcError>> {
+        algebra_head_spaced(price, tick, fee, 60)
+    }
+
+    fn algebra_head_spaced(
+        price: U256,
+        tick: i32,
+        fee: u16,
+        spacing: i32,
+    ) -> Vec<Result<Vec<u8>, RpcError>> {
         vec![
             Ok(IAlgebraPool::globalStateCall::abi_encode_returns(
                 &IAlgebraPool::globalStateReturn {
@@ -861,7 +872,9 @@ mod tests {
                 },
             )),
             Ok(IAlgebraPool::liquidityCall::abi_encode_returns(&7)),
-            Ok(IAlgebraPool::tickSpacingCall::abi_encode_returns(&i24(60))),
+            Ok(IAlgebraPool::tickSpacingCall::abi_encode_returns(&i24(
+                spacing,
+            ))),
         ]
     }
 
@@ -920,6 +933,14 @@ mod tests {
         assert_eq!(
             decode_head(PoolKind::UniswapV3, &v3_head(p, t, 500, 0), None),
             Err(PoolFault::Spacing(0))
+        );
+        assert_eq!(
+            decode_head(PoolKind::UniswapV3, &v3_head(p, t, 500, 16_384), None),
+            Err(PoolFault::Spacing(16_384))
+        );
+        assert_eq!(
+            decode_head(PoolKind::Algebra, &algebra_head_spaced(p, t, 100, 10), None),
+            Err(PoolFault::Spacing(10))
         );
         assert_eq!(
             decode_head(

@@ -72,6 +72,14 @@ pub struct NodeConfig {
     /// How many `eth_call`s pool discovery keeps in flight at once.
     #[serde(default = "default_discovery_batch")]
     pub discovery_batch: usize,
+    /// Blocks per `eth_getLogs` request when concentrated-liquidity discovery scans factory
+    /// creation logs. A range the node refuses as too large is halved and asked again, and the
+    /// smaller size is kept for the rest of the scan.
+    #[serde(default = "default_logs_chunk_blocks")]
+    pub logs_chunk_blocks: u64,
+    /// How many `eth_getLogs` requests that scan keeps in flight at once.
+    #[serde(default = "default_logs_in_flight")]
+    pub logs_in_flight: usize,
 }
 
 fn default_connect_timeout_ms() -> u64 {
@@ -82,6 +90,12 @@ fn default_rpc_timeout_ms() -> u64 {
 }
 fn default_discovery_batch() -> usize {
     512
+}
+fn default_logs_chunk_blocks() -> u64 {
+    10_000
+}
+fn default_logs_in_flight() -> usize {
+    4
 }
 
 /// `[signer]`: who signs and what is called.
@@ -235,9 +249,33 @@ pub struct DexConfig {
     /// fixes the fee in the pair's code and no call reads it. Concentrated pools report theirs.
     #[serde(default)]
     pub fee_bps: Option<u32>,
-    /// Discover at most this many pairs (from index 0).
+    /// Discover at most this many pairs (from index 0; for concentrated kinds, the first
+    /// created).
     #[serde(default)]
     pub max_pairs: Option<u64>,
+    /// `uniswap-v3` / `algebra` only: first block whose creation logs are scanned (the
+    /// factory's deployment block saves scanning the chain before it). Default 0.
+    #[serde(default)]
+    pub from_block: Option<u64>,
+    /// `uniswap-v3` / `algebra` only: tick bitmap words loaded on each side of the current
+    /// tick's word (`2 · tick_words + 1` words, each `256 · spacing` ticks). Default 2.
+    #[serde(default)]
+    pub tick_words: Option<u16>,
+}
+
+/// Default [`DexConfig::tick_words`].
+pub const DEFAULT_TICK_WORDS: u16 = 2;
+
+impl DexConfig {
+    /// First block of the creation-log scan.
+    pub fn from_block(&self) -> u64 {
+        self.from_block.unwrap_or(0)
+    }
+
+    /// Bitmap words loaded on each side of the current one.
+    pub fn tick_words(&self) -> u16 {
+        self.tick_words.unwrap_or(DEFAULT_TICK_WORDS)
+    }
 }
 
 /// `[[tokens]]`: one ERC-20 the engine trades.
@@ -411,6 +449,12 @@ impl Config {
         if self.node.discovery_batch == 0 {
             return invalid("node.discovery_batch", "must be at least 1".into());
         }
+        if self.node.logs_chunk_blocks == 0 {
+            return invalid("node.logs_chunk_blocks", "must be at least 1".into());
+        }
+        if self.node.logs_in_flight == 0 {
+            return invalid("node.logs_in_flight", "must be at least 1".into());
+        }
         if self.dexes.is_empty() {
             return invalid("dexes", "at least one [[dexes]] entry is needed".into());
         }
@@ -441,6 +485,22 @@ impl Config {
                     );
                 }
                 _ => {}
+            }
+            if !d.kind.is_concentrated() {
+                // Keys that only concentrated discovery reads are refused, not ignored.
+                let stray = [
+                    ("dexes.from_block", d.from_block.is_some()),
+                    ("dexes.tick_words", d.tick_words.is_some()),
+                ];
+                if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
+                    return invalid(
+                        key,
+                        format!(
+                            "{} is a {} dex: pairs are listed by the factory, not found in logs",
+                            d.name, d.kind
+                        ),
+                    );
+                }
             }
         }
         let mut seen = HashMap::new();
@@ -669,6 +729,41 @@ decimals = 18
             parse("not toml [", &[]),
             Err(ConfigError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn concentrated_dexes_take_log_scan_keys_and_v2_dexes_refuse_them() {
+        let cl = GOOD.replace(
+            "[[tokens]]",
+            "[[dexes]]\nkind = \"algebra\"\nname = \"quickswap-v3\"\nfactory = \"0x411b0facc3489691f28ad58c47006af5e3ab3a28\"\nfrom_block = 32610688\ntick_words = 5\n\n[[dexes]]\nkind = \"uniswap-v3\"\nname = \"uniswap-v3\"\nfactory = \"0x1F98431c8aD98523631AE4a59f267346ea31F984\"\n\n[[tokens]]",
+        );
+        let c = parse(&cl, &[]).unwrap();
+        assert_eq!(
+            (c.dexes[1].from_block(), c.dexes[1].tick_words()),
+            (32_610_688, 5)
+        );
+        assert_eq!(
+            (c.dexes[2].from_block(), c.dexes[2].tick_words()),
+            (0, DEFAULT_TICK_WORDS)
+        );
+        assert_eq!(
+            (c.node.logs_chunk_blocks, c.node.logs_in_flight),
+            (10_000, 4)
+        );
+
+        for (key, line) in [
+            ("dexes.from_block", "from_block = 5"),
+            ("dexes.tick_words", "tick_words = 1"),
+        ] {
+            let v2 = GOOD.replace("fee_bps = 30", &format!("fee_bps = 30\n{line}"));
+            let e = parse(&v2, &[]).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
+        for key in ["logs_chunk_blocks", "logs_in_flight"] {
+            let zero = GOOD.replace("[signer]", &format!("{key} = 0\n[signer]"));
+            let e = parse(&zero, &[]).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]

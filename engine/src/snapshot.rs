@@ -155,6 +155,14 @@ pub fn to_json(market: &MarketSpec, chain_id: Option<u64>) -> String {
 
 /// Parses and checks a snapshot document of version 1 or 2.
 pub fn from_json(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
+    let (market, chain_id) = parse(text)?;
+    market.check().map_err(SnapshotError::Invalid)?;
+    Ok((market, chain_id))
+}
+
+/// Parses a snapshot document of version 1 or 2 without checking it the way the engine's
+/// tables would ([`MarketSpec::check`]): for tools that read what `polyarb snapshot` wrote.
+pub fn parse(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
     let header: Header = serde_json::from_str(text).map_err(SnapshotError::Parse)?;
     let (market, chain_id) = match (header.format.as_str(), header.version) {
         (SNAPSHOT_FORMAT, SNAPSHOT_VERSION) => {
@@ -175,7 +183,6 @@ pub fn from_json(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError>
             });
         }
     };
-    market.check().map_err(SnapshotError::Invalid)?;
     Ok((market, chain_id))
 }
 
@@ -195,8 +202,9 @@ pub fn read(path: &Path) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::Address;
-    use polyarb_core::{DexSpec, PoolKind, PoolSpec, TokenSpec};
+    use alloy_primitives::{Address, U256};
+    use polyarb_core::clmm::tick_math::{MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK};
+    use polyarb_core::{ClStateSpec, DexSpec, PoolKind, PoolSpec, PoolState, TickSpec, TokenSpec};
 
     fn market() -> MarketSpec {
         let a = Address::repeat_byte(1);
@@ -240,6 +248,81 @@ mod tests {
         let (back, chain) = from_json(&to_json(&m, Some(137))).unwrap();
         assert_eq!(back, m);
         assert_eq!(chain, Some(137));
+    }
+
+    /// A V3 and an Algebra pool at the edges of their types: the lowest and the highest √price
+    /// (160 bits), the ticks that hold them, the extreme liquidities.
+    fn concentrated_market() -> MarketSpec {
+        let mut m = market();
+        m.dexes.push(DexSpec {
+            name: "v3".into(),
+            factory: Address::repeat_byte(10),
+            kind: PoolKind::UniswapV3,
+        });
+        m.dexes.push(DexSpec {
+            name: "algebra".into(),
+            factory: Address::repeat_byte(11),
+            kind: PoolKind::Algebra,
+        });
+        let state = |sqrt_price_x96: U256, tick: i32, spacing: i32| ClStateSpec {
+            sqrt_price_x96,
+            tick,
+            liquidity: u128::MAX,
+            tick_spacing: spacing,
+            window: [-887_272, 887_272],
+            ticks: vec![
+                TickSpec {
+                    tick: -887_220,
+                    liquidity_net: i128::MAX,
+                    liquidity_gross: u128::MAX,
+                },
+                TickSpec {
+                    tick: 887_220,
+                    liquidity_net: i128::MIN + 1,
+                    liquidity_gross: (1u128 << 127) + 1,
+                },
+            ],
+        };
+        let (a, b) = (m.tokens[0].address, m.tokens[1].address);
+        m.pools.push(PoolSpec {
+            address: Address::repeat_byte(4),
+            dex: 1,
+            token0: a,
+            token1: b,
+            fee_pips: 999_999,
+            state: PoolState::UniswapV3(state(MIN_SQRT_RATIO, MIN_TICK, 1)),
+        });
+        m.pools.push(PoolSpec {
+            address: Address::repeat_byte(5),
+            dex: 2,
+            token0: a,
+            token1: b,
+            fee_pips: 65_535,
+            state: PoolState::Algebra(state(MAX_SQRT_RATIO - U256::from(1u8), MAX_TICK - 1, 60)),
+        });
+        m
+    }
+
+    #[test]
+    fn concentrated_pools_round_trip_exactly() {
+        let m = concentrated_market();
+        let text = to_json(&m, Some(137));
+        let (back, chain) = parse(&text).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(chain, Some(137));
+        // Exact: the big integers are written as JSON integers (the U256 as a hex string),
+        // never as floats.
+        for field in [
+            format!("\"liquidity\": {}", u128::MAX),
+            format!("\"liquidity_net\": {}", i128::MIN + 1),
+            format!("\"liquidity_gross\": {}", (1u128 << 127) + 1),
+            "\"sqrt_price_x96\": \"0xfffd8963efd1fc6a506488495d951d5263988d25\"".to_owned(),
+        ] {
+            assert!(text.contains(&field), "{field} not in {text}");
+        }
+        // The checked reader (what replay uses) takes it and gives back the same market.
+        let (checked, _) = from_json(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(checked, m);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! - [`WsClient`]: RFC 6455 client for `ws://` URLs. The protocol lives in the sans-IO
 //!   [`WsConn`]; the client adds one non-blocking socket and a `mio::Poll`.
 //! - [`RpcClient`]: JSON-RPC over a [`WsClient`]: blocking helpers for start-up (calls,
-//!   pipelined batches, subscriptions) and a non-blocking [`RpcClient::send_raw_transaction`].
+//!   pipelined batches, subscriptions, [`RpcClient::get_logs_many`] with checked [`Log`]s) and a
+//!   non-blocking [`RpcClient::send_raw_transaction`].
 //! - [`decode`]: payload bytes and a receive time in, [`Decoded`] out. Hot path: no allocation.
 //!   It tracks V2 `Sync`, Uniswap V3 / Algebra `Swap`, `Mint`, `Burn` and Algebra `Fee` logs
 //!   ([`TRACKED_TOPICS`]) and new heads.
@@ -19,6 +20,7 @@
 mod decode;
 mod hex;
 mod json;
+mod logs;
 mod record;
 mod rpc;
 mod ws;
@@ -27,6 +29,7 @@ pub use decode::{
     BURN_TOPIC, DecodeError, Decoded, FEE_TOPIC, IgnoreReason, MINT_TOPIC, Reply, Response,
     SWAP_TOPIC, SYNC_TOPIC, TRACKED_TOPICS, decode,
 };
+pub use logs::{Log, LogError, LogFilter};
 pub use record::{
     Corruption, MAX_RECORD_PAYLOAD, RECORD_MAGIC, RECORD_VERSION, Record, RecordError,
     RecordHeader, RecordReader, RecordRef, RecordWriter,

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::decode::{Decoded, Reply, decode};
 use crate::hex;
+use crate::logs::LogError;
 use crate::ws::{WsClient, WsError};
 
 /// A 20-byte account or contract address.
@@ -42,6 +43,8 @@ pub enum RpcError {
     BadResponse(String),
     /// A method name that is not a plain identifier (it is written into JSON unescaped).
     BadMethod,
+    /// An `eth_getLogs` answer with a log that is malformed or outside the filter.
+    Log(LogError),
 }
 
 impl core::fmt::Display for RpcError {
@@ -52,6 +55,7 @@ impl core::fmt::Display for RpcError {
             Self::Timeout => write!(f, "rpc call timed out"),
             Self::BadResponse(what) => write!(f, "bad rpc response: {what}"),
             Self::BadMethod => write!(f, "rpc method name must be letters, digits and `_`"),
+            Self::Log(e) => write!(f, "bad eth_getLogs answer: {e}"),
         }
     }
 }
@@ -60,6 +64,7 @@ impl std::error::Error for RpcError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Ws(e) => Some(e),
+            Self::Log(e) => Some(e),
             _ => None,
         }
     }
@@ -221,7 +226,7 @@ impl RpcClient {
     }
 
     /// Starts a request in `req` up to and including `"params":`; returns its id.
-    fn begin(&mut self, method: &str) -> Result<u64, RpcError> {
+    pub(crate) fn begin(&mut self, method: &str) -> Result<u64, RpcError> {
         if method.is_empty()
             || !method
                 .bytes()
@@ -240,8 +245,14 @@ impl RpcClient {
         Ok(id)
     }
 
+    /// The request being written, between [`RpcClient::begin`] (which wrote up to `"params":`)
+    /// and [`RpcClient::end`]: callers append the params value.
+    pub(crate) fn request_buf(&mut self) -> &mut Vec<u8> {
+        &mut self.req
+    }
+
     /// Closes the request object and queues it on the socket.
-    fn end(&mut self) -> Result<(), RpcError> {
+    pub(crate) fn end(&mut self) -> Result<(), RpcError> {
         self.req.push(b'}');
         self.ws.send_text(&self.req)?;
         Ok(())
@@ -317,7 +328,11 @@ impl RpcClient {
     }
 
     /// Waits for the responses to ids `first..first + n`, keeping everything else for `poll`.
-    fn collect(&mut self, first: u64, n: usize) -> Result<Vec<Result<Value, RpcError>>, RpcError> {
+    pub(crate) fn collect(
+        &mut self,
+        first: u64,
+        n: usize,
+    ) -> Result<Vec<Result<Value, RpcError>>, RpcError> {
         let mut slots: Vec<Option<Result<Value, RpcError>>> = (0..n).map(|_| None).collect();
         let mut missing = n;
         let mut deadline = Instant::now() + self.timeout;

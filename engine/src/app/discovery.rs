@@ -1,9 +1,17 @@
-//! Pool discovery at start-up: every pair of every configured factory whose two tokens are
-//! configured, with reserves, all read at one block so the snapshot is consistent.
+//! Pool discovery at start-up: every pool of every configured factory whose two tokens are
+//! configured, with its state, all read at one block B so the snapshot is consistent.
 //!
-//! Per factory: `allPairsLength()`, then `allPairs(i)`; per pair: `token0()`, `token1()`,
-//! `getReserves()`; and the executor's `balanceOf` each start token (its capital). All as
-//! pipelined `eth_call`s at block B, in batches of `node.discovery_batch`.
+//! - Uniswap-V2 factories: `allPairsLength()`, then `allPairs(i)`; per pair `token0()`,
+//!   `token1()`, `getReserves()`.
+//! - Uniswap V3 and Algebra factories ([`clmm`]): the factory's creation logs up to B
+//!   (`eth_getLogs` in chunks the node accepts, [`logscan`]), then per pool its price, tick,
+//!   liquidity, fee, spacing and the initialized ticks of a window of bitmap words.
+//! - The executor's `balanceOf` each start token (its capital).
+//!
+//! Calls are pipelined `eth_call`s at block B, in batches of `node.discovery_batch`.
+
+pub mod clmm;
+mod logscan;
 
 use std::collections::HashSet;
 
@@ -11,7 +19,7 @@ use alloy_primitives::Address;
 use polyarb_feeds::{BlockTag, RpcClient, RpcError};
 
 use super::AppError;
-use crate::config::Config;
+use crate::config::{Config, DexConfig};
 use polyarb_core::{CapitalSpec, MarketSpec, PoolKind, PoolSpec};
 
 const ALL_PAIRS_LENGTH: [u8; 4] = [0x57, 0x4f, 0x2b, 0xa3];
@@ -24,14 +32,24 @@ const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
 /// What discovery saw besides the market.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DiscoveryStats {
-    /// Pairs listed by the factories (up to each `max_pairs`).
+    /// Pools listed: V2 pairs by the factories (up to each `max_pairs`), concentrated pools by
+    /// their creation logs (likewise).
     pub listed: u64,
-    /// Pairs kept (both tokens configured, calls answered).
+    /// Pools kept (both tokens configured, every read answered and checked).
     pub kept: u64,
-    /// Pairs skipped because a token is not configured.
+    /// Pools skipped because a token is not configured.
     pub foreign: u64,
-    /// Pairs skipped because a call failed or answered nonsense (counted, logged).
+    /// Pools skipped because a call failed or answered nonsense (counted, logged with the
+    /// reason), and malformed creation logs.
     pub failed: u64,
+    /// Concentrated pools skipped because they were never initialized (price zero).
+    pub uninitialized: u64,
+    /// Initialized ticks loaded over all concentrated pools.
+    pub ticks: u64,
+    /// `eth_getLogs` requests sent (refused ones included).
+    pub log_requests: u64,
+    /// Log ranges halved because the node refused them as too large.
+    pub log_splits: u64,
 }
 
 /// Reads the market at `block`.
@@ -46,93 +64,26 @@ pub fn discover(
     let mut stats = DiscoveryStats::default();
     let mut pools = Vec::new();
 
+    // The eth_getLogs span the node accepted so far, carried from one factory to the next.
+    let mut log_chunk = cfg.node.logs_chunk_blocks;
     for (dex_index, dex) in cfg.dexes.iter().enumerate() {
-        // Concentrated-liquidity factories are discovered from their creation logs (not yet
-        // wired into live discovery); `allPairs` is the V2 factory's list.
-        let (PoolKind::UniswapV2, Some(fee_bps)) = (dex.kind, dex.fee_bps) else {
-            return Err(AppError::Input(format!(
-                "{}: live discovery of {} pools is not implemented yet",
-                dex.name, dex.kind
-            )));
-        };
-        // Validated below 10 000 bps by the config.
-        let fee_pips = fee_bps * 100;
-        let node_err = |what: &str, e: RpcError| {
-            AppError::Node(format!("{} factory {}: {what}: {e}", dex.name, dex.factory))
-        };
-        let len_word = rpc
-            .eth_call(&dex.factory.0.0, &ALL_PAIRS_LENGTH, at)
-            .map_err(|e| node_err("allPairsLength", e))?;
-        let listed = word_u64(&len_word, 0).ok_or_else(|| {
-            AppError::Node(format!(
-                "{} factory {}: allPairsLength answered {} bytes",
-                dex.name,
-                dex.factory,
-                len_word.len()
-            ))
-        })?;
-        let n = dex.max_pairs.map_or(listed, |m| m.min(listed));
-        stats.listed += n;
-
-        let mut pairs = Vec::with_capacity(n as usize);
-        let indices: Vec<[u8; 36]> = (0..n).map(|i| call_with_u256(ALL_PAIRS, i)).collect();
-        for chunk in indices.chunks(batch) {
-            let calls: Vec<([u8; 20], &[u8])> =
-                chunk.iter().map(|d| (dex.factory.0.0, &d[..])).collect();
-            for r in rpc
-                .eth_call_many(&calls, at)
-                .map_err(|e| node_err("allPairs", e))?
-            {
-                match r.ok().and_then(|w| word_address(&w, 0)) {
-                    Some(a) => pairs.push(a),
-                    None => stats.failed += 1,
-                }
+        // Validated: at most 255 dexes.
+        let dex_index = u8::try_from(dex_index).unwrap_or(u8::MAX);
+        match dex.kind {
+            PoolKind::UniswapV2 => {
+                pools.extend(discover_v2(
+                    rpc, dex, dex_index, at, batch, &known, &mut stats,
+                )?);
             }
-        }
-
-        for chunk in pairs.chunks(batch) {
-            let mut calls: Vec<([u8; 20], &[u8])> = Vec::with_capacity(chunk.len() * 3);
-            for p in chunk {
-                calls.push((p.0.0, &TOKEN0));
-                calls.push((p.0.0, &TOKEN1));
-                calls.push((p.0.0, &GET_RESERVES));
-            }
-            let answers = rpc
-                .eth_call_many(&calls, at)
-                .map_err(|e| node_err("pair reads", e))?;
-            for (p, a) in chunk.iter().zip(answers.chunks(3)) {
-                let [t0, t1, res] = a else { continue };
-                let parsed = (|| {
-                    let token0 = word_address(t0.as_ref().ok()?, 0)?;
-                    let token1 = word_address(t1.as_ref().ok()?, 0)?;
-                    let res = res.as_ref().ok()?;
-                    Some((token0, token1, word_u112(res, 0)?, word_u112(res, 1)?))
-                })();
-                match parsed {
-                    None => {
-                        stats.failed += 1;
-                        tracing::warn!(pair = %p, dex = %dex.name, "pair did not answer token0/token1/getReserves; skipped");
-                    }
-                    Some((token0, token1, _, _))
-                        if !known.contains(&token0) || !known.contains(&token1) =>
-                    {
-                        stats.foreign += 1;
-                    }
-                    Some((token0, token1, reserve0, reserve1)) => {
-                        stats.kept += 1;
-                        pools.push(PoolSpec::v2(
-                            *p,
-                            // Validated: at most 255 dexes.
-                            u8::try_from(dex_index).unwrap_or(u8::MAX),
-                            token0,
-                            token1,
-                            fee_pips,
-                            reserve0,
-                            reserve1,
-                        ));
-                    }
-                }
-            }
+            PoolKind::UniswapV3 | PoolKind::Algebra => pools.extend(clmm::discover_dex(
+                rpc,
+                cfg,
+                dex_index,
+                block,
+                &known,
+                &mut log_chunk,
+                &mut stats,
+            )?),
         }
     }
 
@@ -151,6 +102,98 @@ pub fn discover(
         capital,
     };
     Ok((market, stats))
+}
+
+/// Every pair of a Uniswap-V2 factory: listed by index, then read pair by pair.
+fn discover_v2(
+    rpc: &mut RpcClient,
+    dex: &DexConfig,
+    dex_index: u8,
+    at: BlockTag,
+    batch: usize,
+    known: &HashSet<Address>,
+    stats: &mut DiscoveryStats,
+) -> Result<Vec<PoolSpec>, AppError> {
+    let Some(fee_bps) = dex.fee_bps else {
+        return Err(AppError::Input(format!(
+            "{}: a uniswap-v2 dex needs fee_bps",
+            dex.name
+        )));
+    };
+    // Validated below 10 000 bps by the config.
+    let fee_pips = fee_bps * 100;
+    let node_err = |what: &str, e: RpcError| {
+        AppError::Node(format!("{} factory {}: {what}: {e}", dex.name, dex.factory))
+    };
+    let len_word = rpc
+        .eth_call(&dex.factory.0.0, &ALL_PAIRS_LENGTH, at)
+        .map_err(|e| node_err("allPairsLength", e))?;
+    let listed = word_u64(&len_word, 0).ok_or_else(|| {
+        AppError::Node(format!(
+            "{} factory {}: allPairsLength answered {} bytes",
+            dex.name,
+            dex.factory,
+            len_word.len()
+        ))
+    })?;
+    let n = dex.max_pairs.map_or(listed, |m| m.min(listed));
+    stats.listed += n;
+
+    let mut pools = Vec::new();
+    let mut pairs = Vec::with_capacity(n as usize);
+    let indices: Vec<[u8; 36]> = (0..n).map(|i| call_with_u256(ALL_PAIRS, i)).collect();
+    for chunk in indices.chunks(batch) {
+        let calls: Vec<([u8; 20], &[u8])> =
+            chunk.iter().map(|d| (dex.factory.0.0, &d[..])).collect();
+        for r in rpc
+            .eth_call_many(&calls, at)
+            .map_err(|e| node_err("allPairs", e))?
+        {
+            match r.ok().and_then(|w| word_address(&w, 0)) {
+                Some(a) => pairs.push(a),
+                None => stats.failed += 1,
+            }
+        }
+    }
+
+    for chunk in pairs.chunks(batch) {
+        let mut calls: Vec<([u8; 20], &[u8])> = Vec::with_capacity(chunk.len() * 3);
+        for p in chunk {
+            calls.push((p.0.0, &TOKEN0));
+            calls.push((p.0.0, &TOKEN1));
+            calls.push((p.0.0, &GET_RESERVES));
+        }
+        let answers = rpc
+            .eth_call_many(&calls, at)
+            .map_err(|e| node_err("pair reads", e))?;
+        for (p, a) in chunk.iter().zip(answers.chunks(3)) {
+            let [t0, t1, res] = a else { continue };
+            let parsed = (|| {
+                let token0 = word_address(t0.as_ref().ok()?, 0)?;
+                let token1 = word_address(t1.as_ref().ok()?, 0)?;
+                let res = res.as_ref().ok()?;
+                Some((token0, token1, word_u112(res, 0)?, word_u112(res, 1)?))
+            })();
+            match parsed {
+                None => {
+                    stats.failed += 1;
+                    tracing::warn!(pair = %p, dex = %dex.name, "pair did not answer token0/token1/getReserves; skipped");
+                }
+                Some((token0, token1, _, _))
+                    if !known.contains(&token0) || !known.contains(&token1) =>
+                {
+                    stats.foreign += 1;
+                }
+                Some((token0, token1, reserve0, reserve1)) => {
+                    stats.kept += 1;
+                    pools.push(PoolSpec::v2(
+                        *p, dex_index, token0, token1, fee_pips, reserve0, reserve1,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(pools)
 }
 
 /// The executor's balance of each start token: the most a route may take in. Without an

@@ -83,11 +83,14 @@ pub fn snapshot_cmd(config: &Path, out: &Path) -> Result<(), AppError> {
     snapshot::write(out, &market, Some(chain))
         .map_err(|e| AppError::Output(format!("{}: {e}", out.display())))?;
     println!(
-        "snapshot: block {block}, {} pools kept of {} listed ({} with unconfigured tokens, {} failed) in {:.1?} -> {}",
+        "snapshot: block {block}, {} pools kept of {} listed ({} with unconfigured tokens, {} not initialized, {} failed), {} ticks, {} eth_getLogs in {:.1?} -> {}",
         stats.kept,
         stats.listed,
         stats.foreign,
+        stats.uninitialized,
         stats.failed,
+        stats.ticks,
+        stats.log_requests,
         started.elapsed(),
         out.display()
     );
@@ -182,6 +185,9 @@ pub fn run_cmd(args: &RunArgs) -> Result<(), AppError> {
         block,
         pools = dstats.kept,
         listed = dstats.listed,
+        failed = dstats.failed,
+        uninitialized = dstats.uninitialized,
+        ticks = dstats.ticks,
         cycles = engine.build_report().cycles,
         sender = %sender,
         nonce,

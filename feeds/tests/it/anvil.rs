@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use polyarb_core::{FeedFrame, FrameKind};
 use polyarb_feeds::{
-    BlockTag, Decoded, IgnoreReason, RecordReader, RecordWriter, Reply, RpcClient, RpcError,
-    SYNC_TOPIC, decode,
+    BlockTag, Decoded, IgnoreReason, Log, LogFilter, RecordReader, RecordWriter, Reply, RpcClient,
+    RpcError, SYNC_TOPIC, decode,
 };
 use serde_json::{Value, json};
 
@@ -355,5 +355,84 @@ fn heads_and_sync_logs_from_real_uniswap_v2_contracts() {
         }
     }
     assert_eq!(replayed, frames);
+    rpc.close(T).unwrap();
+}
+
+/// `eth_getLogs`, alone and pipelined, returns exactly the logs the receipts list, every field.
+#[test]
+fn get_logs_returns_what_the_receipts_say() {
+    let (_node, url) = anvil();
+    let mut rpc = connect(&url);
+    let from = account(&mut rpc);
+    let transfer_topic: [u8; 32] = unhex(TRANSFER_TOPIC).try_into().unwrap();
+    let supply = word_u128(10u128.pow(24));
+    let token_a = deploy(&mut rpc, &from, bytecode("ERC20"), &[supply]);
+    let token_b = deploy(&mut rpc, &from, bytecode("ERC20"), &[supply]);
+    let mut receipts = Vec::new();
+    for i in 0..6u8 {
+        let token = if i % 3 == 2 { &token_b } else { &token_a };
+        let to = word_address(&[0x40 + i; 20]);
+        receipts.push(transact(
+            &mut rpc,
+            &from,
+            Some(token),
+            &calldata(TRANSFER, &[to, word_u128(1_000 + u128::from(i))]),
+        ));
+    }
+    let head = rpc.block_number().unwrap();
+    // The receipts' logs of token A's transfers (the mints at deployment came first).
+    let expect: Vec<Log> = receipts
+        .iter()
+        .flat_map(|r| r["logs"].as_array().unwrap().clone())
+        .filter(|l| address(l["address"].as_str().unwrap()) == token_a)
+        .map(|l| Log {
+            address: token_a,
+            topics: l["topics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| unhex(t.as_str().unwrap()).try_into().unwrap())
+                .collect(),
+            data: unhex(l["data"].as_str().unwrap()),
+            block_number: q(&l["blockNumber"]),
+            block_hash: unhex(l["blockHash"].as_str().unwrap()).try_into().unwrap(),
+            transaction_hash: unhex(l["transactionHash"].as_str().unwrap())
+                .try_into()
+                .unwrap(),
+            transaction_index: q(&l["transactionIndex"]),
+            log_index: q(&l["logIndex"]),
+            removed: false,
+        })
+        .collect();
+    assert_eq!(expect.len(), 4);
+    let first = expect[0].block_number;
+
+    let filter = |lo, hi| LogFilter {
+        addresses: std::slice::from_ref(&token_a),
+        topics0: std::slice::from_ref(&transfer_topic),
+        from_block: lo,
+        to_block: hi,
+    };
+    let all = rpc.get_logs(&filter(first, head)).unwrap();
+    assert_eq!(all, expect);
+    // The deployment's mint is before `first`.
+    assert_eq!(rpc.get_logs(&filter(0, head)).unwrap().len(), 5);
+    // One block at a time, pipelined: the same logs.
+    let singles: Vec<LogFilter<'_>> = (first..=head).map(|b| filter(b, b)).collect();
+    let mut pieces = Vec::new();
+    for r in rpc.get_logs_many(&singles).unwrap() {
+        pieces.extend(r.unwrap());
+    }
+    assert_eq!(pieces, expect);
+    // No topic filter and both tokens: every Transfer of both (2 mints + 6 transfers).
+    let both = [token_a, token_b];
+    let any = LogFilter {
+        addresses: &both,
+        topics0: &[],
+        from_block: 0,
+        to_block: head,
+    };
+    assert_eq!(rpc.get_logs(&any).unwrap().len(), 8);
+    assert!(rpc.get_logs_many(&[]).unwrap().is_empty());
     rpc.close(T).unwrap();
 }

@@ -93,7 +93,7 @@ pub struct LpAction {
     pub amount0: U256,
     /// Token1, same.
     pub amount1: U256,
-    /// Liquidity left in the range afterwards (0: the range is closed).
+    /// Liquidity the provider holds in the range afterwards (0: the range is closed).
     pub remaining: u128,
 }
 
@@ -145,7 +145,7 @@ impl LiquidityProvider {
         })
     }
 
-    /// Its open positions, oldest first (a range minted twice appears twice).
+    /// Its open positions, oldest first, one per pool and range (as the pools keep them).
     pub fn open_positions(&self) -> &[LpPosition] {
         &self.open
     }
@@ -256,8 +256,21 @@ impl LiquidityProvider {
         let (amount0, amount1, remaining) = match (pending.change, pending.entry) {
             (LpChange::Mint, _) => {
                 let e = mint_event(receipt, pool).ok_or_else(|| missing("Mint"))?;
-                self.open.push(p);
-                (e.amount0, e.amount1, p.liquidity)
+                // The pool keeps one position per owner and range: a second mint adds to it.
+                let same = |o: &&mut LpPosition| {
+                    (o.pool, o.tick_lower, o.tick_upper) == (p.pool, p.tick_lower, p.tick_upper)
+                };
+                let total = match self.open.iter_mut().find(same) {
+                    Some(held) => {
+                        held.liquidity = held.liquidity.saturating_add(p.liquidity);
+                        held.liquidity
+                    }
+                    None => {
+                        self.open.push(p);
+                        p.liquidity
+                    }
+                };
+                (e.amount0, e.amount1, total)
             }
             (LpChange::Burn, Some(i)) => {
                 let e = burn_event(receipt, pool).ok_or_else(|| missing("Burn"))?;

@@ -2,7 +2,7 @@
 //! tiers, Algebra pools) on the real bytecode, traded by the seeded trader while the liquidity
 //! provider mints and burns ranges. Checked against the chain's own logs (`eth_getLogs`) and the
 //! pools' state as the state reader sees it: what the actors say they did must be what the pools
-//! recorded and hold.
+//! recorded and hold. `POLYARB_LONG=1` trades ten times as many blocks.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +20,10 @@ use polyarb_tools::{
 use crate::{anvil, small_spec, stand_in_executor};
 
 const FUNDING: u128 = 10u128.pow(30);
+
+fn long() -> bool {
+    std::env::var_os("POLYARB_LONG").is_some_and(|v| v == "1")
+}
 
 /// [`small_spec`] plus four V3 pools (fees 0.05 %, 0.3 % twice, 1 %) and two Algebra pools, all on
 /// pairs that have V2 pairs; `PoolActor`s for `trader` and `lp`.
@@ -206,7 +210,8 @@ fn every_pool_kind_trades_and_the_pools_agree_with_the_actors() {
     assert_eq!(Some(factory(3)), world.algebra_factory);
 
     let first_trade_block = m.rpc.block_number().unwrap() + 1;
-    let (swaps, lp) = trade(&m, 11, 60, 3, 0.6);
+    let blocks = if long() { 600 } else { 60 };
+    let (swaps, lp) = trade(&m, 11, blocks, 3, 0.6);
     let last = m.rpc.block_number().unwrap();
     let logs = m.rpc.logs(0, last, &[]).unwrap();
 
@@ -530,4 +535,17 @@ fn bad_pool_specs_are_refused_before_sending_anything() {
     let world = deploy_world(&rpc, &tc, &spec).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(world.clmm_pools.len(), 2);
     assert!(world.algebra_factory.is_none() && world.v3_factory.is_some());
+
+    // Nobody got a PoolActor, so nobody can trade on the pools or provide liquidity.
+    let trader = node.accounts()[2];
+    let err = Traders::new(&rpc, &world, TraderOpts::new(trader, 1, 1)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{trader} owns no pool actor in this world")
+    );
+    let err = LiquidityProvider::new(&world, LpOpts::new(trader, 1)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{trader} owns no pool actor in this world")
+    );
 }

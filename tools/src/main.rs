@@ -40,7 +40,7 @@ enum Cmd {
         /// Number of swaps.
         #[arg(long, default_value_t = 2_000)]
         swaps: usize,
-        /// Swaps per block (each on a different pair).
+        /// Swaps per block (each on a different pair or pool).
         #[arg(long, default_value_t = 4)]
         swaps_per_block: usize,
         /// Trader RNG seed (the liquidity provider's is derived from it).

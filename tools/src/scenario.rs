@@ -176,7 +176,7 @@ pub struct LiveWorld {
 const TRADER_FUNDING: u128 = 10u128.pow(33);
 
 /// Starts anvil ([`world_anvil_opts`], blocks [`BLOCK_INTERVAL_S`] apart), deploys
-/// [`WorldSpec::sample`] with the executor owned by dev account 1 (the replay key), funds dev
+/// [`WorldSpec::sample_all_kinds`] with the executor owned by dev account 1 (the replay key), funds dev
 /// account 2 as trader, gives it and dev account 3 (the liquidity provider) a `PoolActor` each,
 /// and writes the config.
 pub fn start_world(toolchain: &Toolchain, opts: &WorldOpts) -> Result<LiveWorld, ScenarioError> {
@@ -190,7 +190,7 @@ pub fn start_world(toolchain: &Toolchain, opts: &WorldOpts) -> Result<LiveWorld,
     };
     let replay_key = anvil.dev_key(1).ok_or(ScenarioError::NoDevKey)?;
 
-    let mut spec = WorldSpec::sample(deployer);
+    let mut spec = WorldSpec::sample_all_kinds(deployer);
     let mut executor = ExecutorSpec::new(toolchain, owner);
     if let Some(path) = &opts.executor_artifact {
         executor.artifact = path.clone();

@@ -159,10 +159,9 @@ pub struct WorldSpec {
 }
 
 impl WorldSpec {
-    /// The sample market: 8 tokens, 36 pairs (every WMATIC pair and most major pairs on both
-    /// DEXes, plus some on one DEX only), so cross-DEX two-hop cycles and triangles exist; and
-    /// [`WorldSpec::sample_clmm_pools`] on pairs that also have V2 pairs, so cross-kind cycles
-    /// exist too.
+    /// The V2 sample market: 8 tokens, 36 pairs (every WMATIC pair and most major pairs on both
+    /// DEXes, plus some on one DEX only), so cross-DEX two-hop cycles and triangles exist. No
+    /// concentrated pools: V2-only tests start from it and replace tokens and pairs.
     pub fn sample(deployer: Address) -> Self {
         let e18 = 10u128.pow(18);
         let tokens = [
@@ -242,8 +241,18 @@ impl WorldSpec {
             supply: U256::from(10u128.pow(36)),
             executor: None,
             fund: Vec::new(),
-            clmm_pools: Self::sample_clmm_pools(),
+            clmm_pools: Vec::new(),
             actors: Vec::new(),
+        }
+    }
+
+    /// The sample market of every pool kind (what `make-sample` deploys): [`WorldSpec::sample`]
+    /// plus [`WorldSpec::sample_clmm_pools`], which sit on pairs that also have V2 pairs, so
+    /// cycles across pool kinds exist.
+    pub fn sample_all_kinds(deployer: Address) -> Self {
+        Self {
+            clmm_pools: Self::sample_clmm_pools(),
+            ..Self::sample(deployer)
         }
     }
 
@@ -827,4 +836,41 @@ fn reserve(x: f64, what: &str) -> Result<U256, WorldError> {
 /// Calls `owner()` on the executor, for checks.
 pub fn executor_owner(rpc: &Rpc, executor: Address) -> Result<Address, RpcError> {
     rpc.view(executor, &IExecutor::ownerCall {})
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn sample_of_all_kinds_mixes_kinds_on_shared_pairs() {
+        let spec = WorldSpec::sample_all_kinds(Address::ZERO);
+        assert!(WorldSpec::sample(Address::ZERO).clmm_pools.is_empty());
+        assert!(spec.pairs.len() + spec.clmm_pools.len() >= 40);
+        let key = |a: &str, b: &str| {
+            if a < b {
+                (a.to_owned(), b.to_owned())
+            } else {
+                (b.to_owned(), a.to_owned())
+            }
+        };
+        let v2: BTreeSet<_> = spec.pairs.iter().map(|p| key(&p.a, &p.b)).collect();
+        let mut tiers = BTreeSet::new();
+        let mut algebra = 0;
+        for p in &spec.clmm_pools {
+            assert!(v2.contains(&key(&p.a, &p.b)), "{p:?} has no V2 pair");
+            match p.kind {
+                PoolKind::UniswapV3 { fee, .. } => {
+                    tiers.insert(fee);
+                }
+                PoolKind::Algebra { fee } => {
+                    assert_eq!(fee, None, "adaptive fee");
+                    algebra += 1;
+                }
+            }
+        }
+        assert!(tiers.len() >= 3 && algebra >= 2, "{tiers:?} {algebra}");
+    }
 }

@@ -42,7 +42,6 @@ pub fn small_spec(deployer: alloy_primitives::Address) -> WorldSpec {
     ];
     spec.start_tokens = vec!["WMATIC".into()];
     spec.pairs = Vec::new();
-    spec.clmm_pools = Vec::new();
     for dex in Dex::ALL {
         for (a, b) in [("WMATIC", "USDC"), ("WMATIC", "WETH"), ("USDC", "WETH")] {
             spec.pairs.push(PairSpec::new(dex, a, b));

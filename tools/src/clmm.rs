@@ -1096,7 +1096,7 @@ fn deploy(
 /// If the deployed Algebra factory hard-codes [`ALGEBRA_V1_POOL_INIT_CODE_HASH`] while the pool
 /// deployer's pool code hashes to `actual`, replaces that constant (found exactly once, as a
 /// `PUSH32` operand) with `actual` in the factory's runtime code. Returns the replaced hash.
-fn patch_init_code_hash(
+pub(crate) fn patch_init_code_hash(
     rpc: &Rpc,
     factory: Address,
     actual: B256,

@@ -10,6 +10,11 @@ use serde::Serialize;
 
 use crate::world::World;
 
+/// `[[dexes]] name` of a world's Uniswap V3 factory.
+pub const V3_DEX_NAME: &str = "uniswap-v3";
+/// `[[dexes]] name` of a world's Algebra factory (the engine QuickSwap V3 runs).
+pub const ALGEBRA_DEX_NAME: &str = "algebra";
+
 /// The parts of the config that do not come from the world.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigParams {
@@ -27,8 +32,14 @@ pub struct ConfigParams {
     pub tip_wei: u64,
     /// `[gas] gas_base`, gas units per execute call.
     pub gas_base: u32,
-    /// `[gas] gas_per_hop`, gas units per hop.
+    /// `[gas] gas_per_hop`, gas units per Uniswap-V2-style hop.
     pub gas_per_hop: u32,
+    /// `[gas] gas_per_v3_hop`, gas units per Uniswap V3 hop before ticks.
+    pub gas_per_v3_hop: u32,
+    /// `[gas] gas_per_algebra_hop`, gas units per Algebra hop before ticks.
+    pub gas_per_algebra_hop: u32,
+    /// `[gas] gas_per_tick`, gas units per initialized tick a V3 or Algebra hop crosses.
+    pub gas_per_tick: u32,
     /// `[search] min_profit_native_wei`.
     pub min_profit_native_wei: u64,
     /// `[cores]` feed, engine, signer.
@@ -36,7 +47,8 @@ pub struct ConfigParams {
 }
 
 impl ConfigParams {
-    /// The defaults of the sample: 30 gwei tip, 90k + 60k per hop gas budget, cores 0/1/1.
+    /// The defaults of the sample: 30 gwei tip, the executor's measured gas per hop kind and
+    /// tick, cores 0/1/1.
     pub fn new(ws_url: String, chain_id: u64, replay_key: String, replay_nonce: u64) -> Self {
         Self {
             ws_url,
@@ -45,12 +57,21 @@ impl ConfigParams {
             replay_key,
             replay_nonce,
             tip_wei: 30_000_000_000,
-            // Placeholders until contracts/ reports the executor's gas numbers.
-            // Executor gas measured by contracts/test/ExecutorGas.t.sol (cold pairs, first swap of
-            // the block): 2-hop 134,724, 3-hop 184,822, 4-hop 232,420. 40k + 52k per hop covers
-            // each with 7 % headroom.
-            gas_base: 40_000,
+            // The executor's gas model fitted to the real pools (docs/executor.md, "new block"
+            // column: every pool's first swap of the block, all accounts and slots cold), each
+            // term with about 7 % headroom (the fit's largest error over its 20 routes is
+            // 7,037 gas) rounded up to 1,000. base 32,160 + first-hop-V2 transfer 8,799; V2 hop
+            // 48,110; V3 hop 66,499; Algebra hop 167,360; tick crossed: V3 25,282, Algebra
+            // 36,051, and the config has one figure for both, so the larger.
+            // The Algebra figures are those of the npm `@cryptoalgebra/core` 2.0.0 build, which
+            // is coverage-instrumented (about 22,000 gas more per hop and 9,000 per tick than
+            // QuickSwap's build on Polygon); they are right for the test worlds, which run that
+            // build, and an upper bound on Polygon.
+            gas_base: 44_000,
             gas_per_hop: 52_000,
+            gas_per_v3_hop: 72_000,
+            gas_per_algebra_hop: 180_000,
+            gas_per_tick: 39_000,
             min_profit_native_wei: 0,
             cores: [0, 1, 1],
         }
@@ -112,6 +133,9 @@ struct Gas {
     tip_wei: u64,
     gas_base: u32,
     gas_per_hop: u32,
+    gas_per_v3_hop: u32,
+    gas_per_algebra_hop: u32,
+    gas_per_tick: u32,
 }
 
 #[derive(Serialize)]
@@ -126,7 +150,9 @@ struct DexEntry {
     kind: &'static str,
     name: &'static str,
     factory: Address,
-    fee_bps: u32,
+    /// V2 only: concentrated pools report their own fee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fee_bps: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -163,6 +189,9 @@ pub fn render_config(world: &World, params: &ConfigParams) -> Result<String, Con
             tip_wei: params.tip_wei,
             gas_base: params.gas_base,
             gas_per_hop: params.gas_per_hop,
+            gas_per_v3_hop: params.gas_per_v3_hop,
+            gas_per_algebra_hop: params.gas_per_algebra_hop,
+            gas_per_tick: params.gas_per_tick,
         },
         search: Search {
             native: &world.tokens[world.native].symbol,
@@ -177,12 +206,23 @@ pub fn render_config(world: &World, params: &ConfigParams) -> Result<String, Con
             .dexes
             .iter()
             .map(|d| DexEntry {
-                // Every DEX the world deploys today is a V2 factory.
                 kind: "uniswap-v2",
                 name: d.dex.name(),
                 factory: d.factory,
-                fee_bps: d.fee_bps,
+                fee_bps: Some(d.fee_bps),
             })
+            .chain(world.v3_factory.map(|factory| DexEntry {
+                kind: "uniswap-v3",
+                name: V3_DEX_NAME,
+                factory,
+                fee_bps: None,
+            }))
+            .chain(world.algebra_factory.map(|factory| DexEntry {
+                kind: "algebra",
+                name: ALGEBRA_DEX_NAME,
+                factory,
+                fee_bps: None,
+            }))
             .collect(),
         tokens: world
             .tokens

@@ -8,8 +8,11 @@
 //! - [`Toolchain`]: where anvil, forge and the build artifacts are (`POLYARB_ROOT` overrides).
 //! - [`Anvil`]: a node on a free port, killed on drop.
 //! - [`Rpc`]: blocking JSON-RPC; a reverted transaction is [`RpcError::Reverted`] with its data.
-//! - [`deploy_world`]: tokens, Uniswap V2 and Pancake factories, pairs, the executor.
-//! - [`Traders`]: seeded random swaps, several a block.
+//! - [`deploy_world`]: tokens, Uniswap V2 and Pancake factories, pairs, Uniswap V3 and Algebra
+//!   pools seeded with ranges of liquidity, the executor, `PoolActor`s for traders and liquidity
+//!   providers.
+//! - [`Traders`]: seeded random swaps on every pool kind, several a block, with an optional
+//!   [`LiquidityProvider`] minting and burning ranges in the same blocks.
 //! - [`render_config`], [`make_sample`]: the polyarb config and the sample recording.
 //! - [`ClmmLab`]: real Uniswap V3 and Algebra V1 (QuickSwap V3) pools on anvil, driven by the
 //!   `ClmmProbe` contract; many swap cases per `eth_call`, exact amounts and pool states back
@@ -24,7 +27,9 @@ mod artifact;
 mod clmm;
 mod clmm_gen;
 mod clmm_state;
+mod clmm_world;
 mod config;
+mod liquidity;
 mod paths;
 mod rng;
 mod rpc;
@@ -48,17 +53,21 @@ pub use clmm_state::{
     MAX_TICK, MIN_TICK, PoolSnapshot, StateError, Words, all_words, read_pool, read_pool_at,
     tick_word, ticks_in_word,
 };
-pub use config::{ConfigError, ConfigParams, render_config};
+pub use clmm_world::{
+    ACTOR_GAS, ActorInfo, ClmmPoolInfo, ClmmPoolSpec, seed_ladder, sqrt_price_of,
+};
+pub use config::{ALGEBRA_DEX_NAME, ConfigError, ConfigParams, V3_DEX_NAME, render_config};
+pub use liquidity::{LiquidityProvider, LpAction, LpChange, LpOpts, LpPosition};
 pub use paths::{Artifact, MissingError, ROOT_ENV, Toolchain, check_executor_artifact};
 pub use rng::SplitMix64;
-pub use rpc::{Receipt, Result as RpcResult, Rpc, RpcError, TxRequest, revert_reason};
+pub use rpc::{Log, Receipt, Result as RpcResult, Rpc, RpcError, TxRequest, revert_reason};
 pub use scenario::{
-    BASE_FEE_WEI, LiveWorld, SUBSCRIBED_LINE, SampleOpts, SampleReport, ScenarioError, WorldOpts,
-    make_sample, start_world,
+    BASE_FEE_WEI, BLOCK_INTERVAL_S, LiveWorld, SUBSCRIBED_LINE, SampleOpts, SampleReport,
+    ScenarioError, WorldOpts, lp_seed, make_sample, start_world, world_anvil_opts,
 };
 pub use traders::{
-    SWAP_GAS, SwapRecord, TRANSFER_GAS, TradeError, TradeStats, TraderOpts, Traders, swap_calldata,
-    swap_now, swap_txs,
+    SWAP_GAS, SwapRecord, TRANSFER_GAS, TradeError, TradeStats, TraderOpts, Traders, Venue,
+    price_limit, swap_calldata, swap_now, swap_txs,
 };
 pub use v2::{amount_out, pair_accepts};
 pub use world::{

@@ -14,7 +14,8 @@ use std::{
 
 use clap::{Parser, Subcommand};
 use polyarb_tools::{
-    SampleOpts, ScenarioError, Toolchain, TraderOpts, Traders, WorldOpts, make_sample, start_world,
+    LpOpts, SampleOpts, ScenarioError, Toolchain, TraderOpts, Traders, WorldOpts, lp_seed,
+    make_sample, start_world,
 };
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -27,7 +28,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Deploy the sample world on anvil, snapshot it and record >= 2,000 swaps with `polyarb`.
+    /// Deploy the sample world on anvil, snapshot it and record >= 2,000 swaps (and liquidity
+    /// provider actions) with `polyarb`.
     MakeSample {
         /// The polyarb binary.
         #[arg(long)]
@@ -38,12 +40,15 @@ enum Cmd {
         /// Number of swaps.
         #[arg(long, default_value_t = 2_000)]
         swaps: usize,
-        /// Swaps per block (each on a different pair).
+        /// Swaps per block (each on a different pair or pool).
         #[arg(long, default_value_t = 4)]
         swaps_per_block: usize,
-        /// Trader RNG seed.
+        /// Trader RNG seed (the liquidity provider's is derived from it).
         #[arg(long, default_value_t = 137)]
         seed: u64,
+        /// Chance of a liquidity provider action (mint or burn of a range) in a block.
+        #[arg(long, default_value_t = 0.25)]
+        lp_rate: f64,
         /// Executor artifact (default: contracts/out/Executor.sol/Executor.json).
         #[arg(long)]
         executor_artifact: Option<PathBuf>,
@@ -97,20 +102,26 @@ fn run(cli: Cli) -> Result<(), ScenarioError> {
             swaps,
             swaps_per_block,
             seed,
+            lp_rate,
             executor_artifact,
         } => {
             let mut opts = SampleOpts::new(polyarb, out_dir);
             opts.swaps = swaps;
             opts.swaps_per_block = swaps_per_block;
             opts.seed = seed;
+            opts.lp_rate = lp_rate;
             opts.executor_artifact = executor_artifact;
             let report = make_sample(&toolchain, &opts)?;
             println!(
-                "sample: {} tokens, {} pairs, deployed in {} ms; {} swaps in {} blocks in {} ms",
+                "sample: {} tokens, {} pairs, {} v3/algebra pools, deployed in {} ms; {} swaps \
+                 ({} on v3/algebra) and {} liquidity actions in {} blocks in {} ms",
                 report.tokens,
                 report.pairs,
+                report.clmm_pools,
                 report.deploy_time.as_millis(),
                 report.trading.swaps,
+                report.trading.pool_swaps,
+                report.trading.lp_actions,
                 report.trading.blocks,
                 report.trading.elapsed.as_millis()
             );
@@ -156,7 +167,8 @@ fn run(cli: Cli) -> Result<(), ScenarioError> {
                 Some(per_block) => Some(Traders::new(
                     &live.rpc,
                     &live.world,
-                    TraderOpts::new(live.trader, 1, per_block),
+                    TraderOpts::new(live.trader, 1, per_block)
+                        .with_liquidity(LpOpts::new(live.lp, lp_seed(1))),
                 )?),
                 None => None,
             };

@@ -202,6 +202,16 @@ impl Toolchain {
         )
     }
 
+    /// The `PoolActor` test contract (contracts/test/utils/PoolActor.sol) as `forge build` writes
+    /// it, or an error saying to build it.
+    pub fn pool_actor_artifact(&self) -> Result<PathBuf, MissingError> {
+        self.existing(
+            "PoolActor artifact",
+            "contracts/out/PoolActor.sol/PoolActor.json",
+            FORGE_HINT,
+        )
+    }
+
     fn existing(&self, what: &str, rel: &str, hint: &'static str) -> Result<PathBuf, MissingError> {
         let path = self.root.join(rel);
         if path.is_file() {

@@ -158,6 +158,37 @@ impl TxRequest {
     }
 }
 
+/// An event log as a node returns it (receipts, `eth_getLogs`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Log {
+    /// The contract that emitted it.
+    pub address: Address,
+    /// Topic 0 (the event signature hash) and the indexed arguments.
+    pub topics: Vec<B256>,
+    /// The non-indexed arguments, ABI-encoded.
+    pub data: Bytes,
+    /// Block it was mined in.
+    #[serde(deserialize_with = "quantity")]
+    pub block_number: u64,
+    /// Transaction that emitted it.
+    pub transaction_hash: B256,
+    /// Position in its block.
+    #[serde(deserialize_with = "quantity")]
+    pub log_index: u64,
+}
+
+impl Log {
+    /// Topic 0, if any (anonymous events have none).
+    pub fn topic0(&self) -> Option<B256> {
+        self.topics.first().copied()
+    }
+}
+
+fn quantity<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    U64::deserialize(d).map(|q| q.to())
+}
+
 /// The parts of a receipt the tools use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -171,6 +202,8 @@ pub struct Receipt {
     pub contract_address: Option<Address>,
     /// Number of logs emitted.
     pub logs: usize,
+    /// The logs emitted, in order.
+    pub events: Vec<Log>,
     /// `true` if it succeeded.
     pub success: bool,
 }
@@ -184,7 +217,7 @@ struct RawReceipt {
     #[serde(default)]
     contract_address: Option<Address>,
     #[serde(default)]
-    logs: Vec<serde::de::IgnoredAny>,
+    logs: Vec<Log>,
     status: U64,
 }
 
@@ -196,6 +229,7 @@ impl From<RawReceipt> for Receipt {
             gas_used: r.gas_used.to(),
             contract_address: r.contract_address,
             logs: r.logs.len(),
+            events: r.logs,
             success: r.status == U64::from(1),
         }
     }
@@ -502,6 +536,36 @@ impl Rpc {
         Ok(out)
     }
 
+    /// Several `eth_call`s at `latest` in one batch request, `(to, calldata)` each; each answer
+    /// is the return data or that call's error (a revert is [`RpcError::Reverted`]).
+    pub fn calls_many(&self, calls: &[(Address, Bytes)]) -> Result<Vec<Result<Bytes>>> {
+        let requests: Vec<(&str, Value)> = calls
+            .iter()
+            .map(|(to, data)| ("eth_call", json!([{"to": to, "data": data}, "latest"])))
+            .collect();
+        Ok(self
+            .batch(&requests)?
+            .into_iter()
+            .map(|answer| {
+                answer.map_err(revert_from_node).and_then(|v| {
+                    serde_json::from_value::<Bytes>(v).map_err(|e| decode_err("eth_call", e))
+                })
+            })
+            .collect())
+    }
+
+    /// `eth_getLogs` over blocks `from..=to`, of the contracts `addresses` (all when empty).
+    pub fn logs(&self, from: u64, to: u64, addresses: &[Address]) -> Result<Vec<Log>> {
+        let mut filter = json!({
+            "fromBlock": format!("{from:#x}"),
+            "toBlock": format!("{to:#x}"),
+        });
+        if !addresses.is_empty() {
+            filter["address"] = json!(addresses);
+        }
+        self.call("eth_getLogs", json!([filter]))
+    }
+
     /// ERC-20 `balanceOf(owner)`.
     pub fn balance_of(&self, token: Address, owner: Address) -> Result<U256> {
         self.view(token, &IERC20::balanceOfCall { owner })
@@ -535,6 +599,14 @@ impl Rpc {
     /// `evm_increaseTime`: later blocks' timestamps move on by `seconds`.
     pub fn increase_time(&self, seconds: u64) -> Result<()> {
         self.request("evm_increaseTime", json!([seconds])).map(drop)
+    }
+
+    /// `anvil_setBlockTimestampInterval`: every later block is `seconds` after the previous one,
+    /// whatever the wall clock says (so pools whose state depends on time, like Algebra's
+    /// adaptive fee, behave the same on every run).
+    pub fn set_block_timestamp_interval(&self, seconds: u64) -> Result<()> {
+        self.request("anvil_setBlockTimestampInterval", json!([seconds]))
+            .map(drop)
     }
 
     /// `anvil_setCode`: replaces the runtime code at `addr` (storage stays).

@@ -1,4 +1,9 @@
 //! The scenarios behind the binary: a live sample world, and the recording of the shipped sample.
+//!
+//! The world runs on an anvil whose blocks are [`BLOCK_INTERVAL_S`] apart in chain time and
+//! whose code size limit admits the npm Algebra build; traders swap on V2 pairs, Uniswap V3 and
+//! Algebra pools while a liquidity provider mints and burns ranges (`traders.rs`,
+//! `liquidity.rs`).
 
 use std::{
     fmt,
@@ -14,8 +19,11 @@ use alloy_primitives::{Address, U256};
 
 use crate::{
     anvil::{Anvil, AnvilError, AnvilOpts},
+    clmm::LAB_CODE_SIZE_LIMIT,
     config::{ConfigError, ConfigParams, render_config},
+    liquidity::LpOpts,
     paths::Toolchain,
+    rng::SplitMix64,
     rpc::{Rpc, RpcError},
     traders::{TradeError, TradeStats, TraderOpts, Traders},
     world::{ExecutorSpec, World, WorldError, WorldSpec, deploy_world},
@@ -26,6 +34,24 @@ pub const SUBSCRIBED_LINE: &str = "recording: subscribed";
 
 /// Base fee of the first block, wei (Polygon-like 30 gwei).
 pub const BASE_FEE_WEI: u128 = 30_000_000_000;
+
+/// Seconds between a world's blocks (Polygon's 2 s), whatever the wall clock: Algebra's adaptive
+/// fee reads block times, so fixed steps make the same seed give the same chain.
+pub const BLOCK_INTERVAL_S: u64 = 2;
+
+/// Options of an anvil for a world: chain 137, 30 gwei base fee, and an EIP-170 code size limit
+/// the npm Algebra build fits in (docs/algebra.md).
+pub fn world_anvil_opts(no_mining: bool) -> AnvilOpts {
+    AnvilOpts {
+        no_mining,
+        base_fee_wei: Some(BASE_FEE_WEI),
+        extra_args: vec![
+            "--code-size-limit".to_owned(),
+            LAB_CODE_SIZE_LIMIT.to_string(),
+        ],
+        ..AnvilOpts::default()
+    }
+}
 
 /// Why a scenario failed.
 #[derive(Debug)]
@@ -135,43 +161,46 @@ pub struct LiveWorld {
     pub rpc: Rpc,
     /// What was deployed.
     pub world: World,
-    /// Account the traders swap from (dev account 2, funded with every token).
+    /// Account the traders swap from (dev account 2, funded with every token, owner of a funded
+    /// `PoolActor`).
     pub trader: Address,
+    /// Account of the liquidity provider (dev account 3, owner of a funded `PoolActor`).
+    pub lp: Address,
     /// The config file written.
     pub config_path: PathBuf,
     /// Time to deploy the world.
     pub deploy_time: Duration,
 }
 
-/// Raw units of every token given to the trader.
+/// Raw units of every token given to the trader and to each `PoolActor`.
 const TRADER_FUNDING: u128 = 10u128.pow(33);
 
-/// Starts anvil (chain 137, 30 gwei base fee), deploys [`WorldSpec::sample`] with the executor
-/// owned by dev account 1 (the replay key), funds dev account 2 as trader and writes the config.
+/// Starts anvil ([`world_anvil_opts`], blocks [`BLOCK_INTERVAL_S`] apart), deploys
+/// [`WorldSpec::sample_all_kinds`] with the executor owned by dev account 1 (the replay key), funds dev
+/// account 2 as trader, gives it and dev account 3 (the liquidity provider) a `PoolActor` each,
+/// and writes the config.
 pub fn start_world(toolchain: &Toolchain, opts: &WorldOpts) -> Result<LiveWorld, ScenarioError> {
-    let anvil = Anvil::start_in(
-        toolchain,
-        AnvilOpts {
-            no_mining: opts.no_mining,
-            base_fee_wei: Some(BASE_FEE_WEI),
-            ..AnvilOpts::default()
-        },
-    )?;
+    let anvil = Anvil::start_in(toolchain, world_anvil_opts(opts.no_mining))?;
     let rpc = anvil.rpc();
+    rpc.set_block_timestamp_interval(BLOCK_INTERVAL_S)?;
     let accounts = anvil.accounts();
-    let (deployer, owner, trader) = match accounts {
-        [a, b, c, ..] => (*a, *b, *c),
+    let (deployer, owner, trader, lp) = match accounts {
+        [a, b, c, d, ..] => (*a, *b, *c, *d),
         _ => return Err(ScenarioError::NoDevKey),
     };
     let replay_key = anvil.dev_key(1).ok_or(ScenarioError::NoDevKey)?;
 
-    let mut spec = WorldSpec::sample(deployer);
+    let mut spec = WorldSpec::sample_all_kinds(deployer);
     let mut executor = ExecutorSpec::new(toolchain, owner);
     if let Some(path) = &opts.executor_artifact {
         executor.artifact = path.clone();
     }
     spec.executor = Some(executor);
     spec.fund = vec![(trader, U256::from(TRADER_FUNDING))];
+    spec.actors = vec![
+        (trader, U256::from(TRADER_FUNDING)),
+        (lp, U256::from(TRADER_FUNDING)),
+    ];
 
     let start = Instant::now();
     let world = deploy_world(&rpc, toolchain, &spec)?;
@@ -179,6 +208,7 @@ pub fn start_world(toolchain: &Toolchain, opts: &WorldOpts) -> Result<LiveWorld,
     tracing::info!(
         tokens = world.tokens.len(),
         pairs = world.pairs.len(),
+        clmm_pools = world.clmm_pools.len(),
         ms = deploy_time.as_millis() as u64,
         "world deployed"
     );
@@ -200,13 +230,14 @@ pub fn start_world(toolchain: &Toolchain, opts: &WorldOpts) -> Result<LiveWorld,
         rpc,
         world,
         trader,
+        lp,
         config_path,
         deploy_time,
     })
 }
 
 /// How to make the sample.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SampleOpts {
     /// The `polyarb` binary.
     pub polyarb: PathBuf,
@@ -216,8 +247,10 @@ pub struct SampleOpts {
     pub swaps: usize,
     /// Swaps per block.
     pub swaps_per_block: usize,
-    /// Trader RNG seed.
+    /// Trader RNG seed (the liquidity provider's is derived from it).
     pub seed: u64,
+    /// Chance of a liquidity provider action in a block.
+    pub lp_rate: f64,
     /// Executor artifact override.
     pub executor_artifact: Option<PathBuf>,
     /// Wait for the recorder's subscribed line at most this long.
@@ -229,7 +262,8 @@ pub struct SampleOpts {
 }
 
 impl SampleOpts {
-    /// 2,000 swaps, 4 a block, seed 137, 1 s settle.
+    /// 2,000 swaps, 4 a block, seed 137, a liquidity provider action in one block of four, 1 s
+    /// settle.
     pub fn new(polyarb: PathBuf, out_dir: PathBuf) -> Self {
         Self {
             polyarb,
@@ -237,6 +271,7 @@ impl SampleOpts {
             swaps: 2_000,
             swaps_per_block: 4,
             seed: 137,
+            lp_rate: 0.25,
             executor_artifact: None,
             subscribe_timeout: Duration::from_secs(60),
             settle: Duration::from_secs(1),
@@ -254,10 +289,12 @@ pub struct SampleReport {
     pub snapshot: PathBuf,
     /// The recording polyarb wrote.
     pub recording: PathBuf,
-    /// Tokens and pairs deployed.
+    /// Tokens deployed.
     pub tokens: usize,
-    /// Pairs deployed.
+    /// V2 pairs deployed.
     pub pairs: usize,
+    /// Uniswap V3 and Algebra pools deployed.
+    pub clmm_pools: usize,
     /// Time to deploy the world.
     pub deploy_time: Duration,
     /// The trading run.
@@ -318,14 +355,18 @@ pub fn make_sample(
         "recorder subscribed, trading"
     );
 
+    let mut lp = LpOpts::new(live.lp, lp_seed(opts.seed));
+    lp.rate = opts.lp_rate;
     let mut traders = Traders::new(
         &live.rpc,
         &live.world,
-        TraderOpts::new(live.trader, opts.seed, opts.swaps_per_block),
+        TraderOpts::new(live.trader, opts.seed, opts.swaps_per_block).with_liquidity(lp),
     )?;
     let trading = traders.run(opts.swaps)?;
     tracing::info!(
         swaps = trading.swaps,
+        pool_swaps = trading.pool_swaps,
+        lp_actions = trading.lp_actions,
         blocks = trading.blocks,
         ms = trading.elapsed.as_millis() as u64,
         "trading done"
@@ -346,9 +387,15 @@ pub fn make_sample(
         recording,
         tokens: live.world.tokens.len(),
         pairs: live.world.pairs.len(),
+        clmm_pools: live.world.clmm_pools.len(),
         deploy_time: live.deploy_time,
         trading,
     })
+}
+
+/// The liquidity provider's seed for trader seed `seed`: another stream of the same generator.
+pub fn lp_seed(seed: u64) -> u64 {
+    SplitMix64::new(seed).next_u64()
 }
 
 fn require_file(path: &Path) -> Result<(), ScenarioError> {

@@ -1,5 +1,8 @@
 //! Deploys a test market from real bytecode: tokens, the Uniswap V2 and Pancake factories, pairs
-//! with liquidity priced from a per-token price vector, and the executor funded with start tokens.
+//! with liquidity priced from a per-token price vector, Uniswap V3 and Algebra pools priced from the
+//! same vector and seeded with ranges of liquidity (`clmm_world`), the executor funded with start
+//! tokens, and `PoolActor` contracts for the accounts that trade on or provide liquidity to the
+//! concentrated pools.
 
 use std::{collections::HashMap, fmt, path::PathBuf};
 
@@ -9,6 +12,11 @@ use alloy_sol_types::SolValue;
 use crate::{
     abi::{IERC20, IExecutor, IUniswapV2Factory, IUniswapV2Pair},
     artifact::{ArtifactError, load_bytecode},
+    clmm::{LabError, PoolKind, V3_FEE_TIERS},
+    clmm_world::{
+        ActorInfo, ClmmCode, ClmmPoolInfo, ClmmPoolSpec, DeployCtx, PlannedPool, deploy_actor,
+        deploy_clmm,
+    },
     paths::{Artifact, MissingError, Toolchain, check_executor_artifact},
     rng::SplitMix64,
     rpc::{Rpc, RpcError},
@@ -142,11 +150,18 @@ pub struct WorldSpec {
     pub executor: Option<ExecutorSpec>,
     /// Accounts given `amount` raw units of every token (e.g. traders).
     pub fund: Vec<(Address, U256)>,
+    /// Uniswap V3 and Algebra pools, priced from the same vector (with their own noise) and
+    /// seeded with [`crate::seed_ladder`] ranges worth `depth_native_wei · depth_scale`.
+    pub clmm_pools: Vec<ClmmPoolSpec>,
+    /// Accounts that get a `PoolActor` contract (owned by them) holding `amount` raw units of
+    /// every token: what trades on the concentrated pools and provides liquidity to them.
+    pub actors: Vec<(Address, U256)>,
 }
 
 impl WorldSpec {
-    /// The sample market: 8 tokens, 36 pairs (every WMATIC pair and most major pairs on both
-    /// DEXes, plus some on one DEX only), so cross-DEX two-hop cycles and triangles exist.
+    /// The V2 sample market: 8 tokens, 36 pairs (every WMATIC pair and most major pairs on both
+    /// DEXes, plus some on one DEX only), so cross-DEX two-hop cycles and triangles exist. No
+    /// concentrated pools: V2-only tests start from it and replace tokens and pairs.
     pub fn sample(deployer: Address) -> Self {
         let e18 = 10u128.pow(18);
         let tokens = [
@@ -226,7 +241,76 @@ impl WorldSpec {
             supply: U256::from(10u128.pow(36)),
             executor: None,
             fund: Vec::new(),
+            clmm_pools: Vec::new(),
+            actors: Vec::new(),
         }
+    }
+
+    /// The sample market of every pool kind (what `make-sample` deploys): [`WorldSpec::sample`]
+    /// plus [`WorldSpec::sample_clmm_pools`], which sit on pairs that also have V2 pairs, so
+    /// cycles across pool kinds exist.
+    pub fn sample_all_kinds(deployer: Address) -> Self {
+        Self {
+            clmm_pools: Self::sample_clmm_pools(),
+            ..Self::sample(deployer)
+        }
+    }
+
+    /// The sample's concentrated pools: 19 Uniswap V3 pools in all four fee tiers (0.01 % on the
+    /// stable pair only, 0.05 % / 0.3 % on the majors, 1 % on the long tail) and 8 Algebra pools
+    /// (adaptive fee), every one on a token pair that also has V2 pairs.
+    pub fn sample_clmm_pools() -> Vec<ClmmPoolSpec> {
+        let v3 = [
+            (100, "USDC", "USDT", 1.0),
+            (500, "USDC", "USDT", 1.0),
+            (500, "WMATIC", "WETH", 1.0),
+            (3000, "WMATIC", "WETH", 0.5),
+            (500, "WMATIC", "USDC", 1.0),
+            (3000, "WMATIC", "USDC", 0.5),
+            (500, "WETH", "USDC", 1.5),
+            (3000, "WETH", "USDC", 0.7),
+            (10000, "WETH", "USDC", 0.2),
+            (500, "WBTC", "WETH", 0.5),
+            (3000, "WBTC", "WETH", 0.3),
+            (500, "WETH", "USDT", 0.5),
+            (3000, "WETH", "DAI", 0.3),
+            (500, "USDC", "DAI", 0.5),
+            (3000, "WMATIC", "LINK", 0.3),
+            (10000, "WMATIC", "LINK", 0.1),
+            (3000, "LINK", "WETH", 0.2),
+            (3000, "AAVE", "WETH", 0.2),
+            (10000, "WMATIC", "AAVE", 0.1),
+        ];
+        let algebra = [
+            ("WMATIC", "WETH", 0.8),
+            ("WMATIC", "USDC", 0.8),
+            ("WETH", "USDC", 0.8),
+            ("WMATIC", "USDT", 0.4),
+            ("USDC", "USDT", 0.6),
+            ("WBTC", "WETH", 0.3),
+            ("WMATIC", "LINK", 0.2),
+            ("AAVE", "WETH", 0.1),
+        ];
+        let mut pools = Vec::new();
+        for (fee, a, b, depth_scale) in v3 {
+            if let Some(kind) = PoolKind::v3(fee) {
+                pools.push(ClmmPoolSpec {
+                    kind,
+                    a: a.to_owned(),
+                    b: b.to_owned(),
+                    depth_scale,
+                });
+            }
+        }
+        for (a, b, depth_scale) in algebra {
+            pools.push(ClmmPoolSpec {
+                kind: PoolKind::Algebra { fee: None },
+                a: a.to_owned(),
+                b: b.to_owned(),
+                depth_scale,
+            });
+        }
+        pools
     }
 }
 
@@ -290,6 +374,18 @@ pub struct World {
     pub executor: Option<Address>,
     /// Its owner.
     pub executor_owner: Option<Address>,
+    /// `UniswapV3Factory`, if a V3 pool was asked for.
+    pub v3_factory: Option<Address>,
+    /// `AlgebraFactory`, if an Algebra pool was asked for.
+    pub algebra_factory: Option<Address>,
+    /// `AlgebraPoolDeployer` (the CREATE2 deployer of Algebra pools).
+    pub algebra_pool_deployer: Option<Address>,
+    /// Concentrated pools in spec order.
+    pub clmm_pools: Vec<ClmmPoolInfo>,
+    /// The `PoolActor` owned by the deployer that minted every pool's seed positions.
+    pub seeder: Option<Address>,
+    /// `PoolActor`s in spec order.
+    pub actors: Vec<ActorInfo>,
 }
 
 impl World {
@@ -309,6 +405,21 @@ impl World {
             p.dex == dex && ((p.token0 == a && p.token1 == b) || (p.token0 == b && p.token1 == a))
         })
     }
+
+    /// The concentrated pool of `kind` for tokens `a` and `b` (indices, any order).
+    pub fn clmm_pool(&self, kind: PoolKind, a: usize, b: usize) -> Option<&ClmmPoolInfo> {
+        self.clmm_pools.iter().find(|p| {
+            p.kind == kind && ((p.token0 == a && p.token1 == b) || (p.token0 == b && p.token1 == a))
+        })
+    }
+
+    /// The `PoolActor` owned by `owner`.
+    pub fn actor(&self, owner: Address) -> Option<Address> {
+        self.actors
+            .iter()
+            .find(|a| a.owner == owner)
+            .map(|a| a.address)
+    }
 }
 
 /// Why a world could not be deployed.
@@ -322,6 +433,8 @@ pub enum WorldError {
     Artifact(ArtifactError),
     /// A JSON-RPC request or transaction failed.
     Rpc { step: String, source: RpcError },
+    /// The Algebra factory could not be patched (docs/algebra.md).
+    Lab(LabError),
 }
 
 impl fmt::Display for WorldError {
@@ -331,6 +444,7 @@ impl fmt::Display for WorldError {
             Self::Missing(e) => e.fmt(f),
             Self::Artifact(e) => e.fmt(f),
             Self::Rpc { step, source } => write!(f, "{step}: {source}"),
+            Self::Lab(e) => write!(f, "algebra factory: {e}"),
         }
     }
 }
@@ -394,6 +508,8 @@ struct Plan {
     token_code: Bytes,
     factory_code: Vec<(Dex, Bytes)>,
     executor_code: Option<Bytes>,
+    clmm_pools: Vec<(usize, usize)>,
+    clmm_code: Option<ClmmCode>,
 }
 
 impl Plan {
@@ -442,6 +558,40 @@ impl Plan {
             }
             pairs.push((p.dex, a, b));
         }
+        let mut clmm_pools: Vec<(PoolKind, usize, usize)> = Vec::new();
+        for p in &spec.clmm_pools {
+            let (a, b) = (find(&p.a)?, find(&p.b)?);
+            let name = format!("{}/{} {:?}", p.a, p.b, p.kind);
+            if a == b {
+                return spec_err(format!("pool of {} with itself", p.a));
+            }
+            match p.kind {
+                PoolKind::UniswapV3 { fee, spacing } if !V3_FEE_TIERS.contains(&(fee, spacing)) => {
+                    return spec_err(format!("{name}: no such uniswap v3 fee tier"));
+                }
+                PoolKind::Algebra { fee: Some(_) } => {
+                    return spec_err(format!(
+                        "{name}: world algebra pools keep the adaptive fee (fee: None)"
+                    ));
+                }
+                _ => {}
+            }
+            // Algebra has one pool per pair whatever its fee; V3 one per pair and tier.
+            let same = |k: PoolKind| match (k, p.kind) {
+                (PoolKind::Algebra { .. }, PoolKind::Algebra { .. }) => true,
+                (k, kind) => k == kind,
+            };
+            if clmm_pools
+                .iter()
+                .any(|&(k, x, y)| same(k) && ((x, y) == (a, b) || (x, y) == (b, a)))
+            {
+                return spec_err(format!("{name} twice"));
+            }
+            if !(p.depth_scale.is_finite() && p.depth_scale > 0.0) {
+                return spec_err(format!("depth scale of {name} is {}", p.depth_scale));
+            }
+            clmm_pools.push((p.kind, a, b));
+        }
         if spec.noise_bps >= 10_000 {
             return spec_err("noise_bps must be below 10000");
         }
@@ -459,6 +609,12 @@ impl Plan {
             Some(e) => Some(load_bytecode(&check_executor_artifact(&e.artifact)?)?),
             None => None,
         };
+        let clmm_code = if clmm_pools.is_empty() && spec.actors.is_empty() {
+            None
+        } else {
+            let kinds: Vec<PoolKind> = clmm_pools.iter().map(|&(k, ..)| k).collect();
+            Some(ClmmCode::load(toolchain, &kinds)?)
+        };
         Ok(Self {
             native,
             start_tokens,
@@ -466,6 +622,8 @@ impl Plan {
             token_code,
             factory_code,
             executor_code,
+            clmm_pools: clmm_pools.into_iter().map(|(_, a, b)| (a, b)).collect(),
+            clmm_code,
         })
     }
 
@@ -570,6 +728,26 @@ impl Plan {
             });
         }
 
+        let planned: Vec<PlannedPool<'_>> = spec
+            .clmm_pools
+            .iter()
+            .zip(&self.clmm_pools)
+            .map(|(spec, &(a, b))| PlannedPool { spec, a, b })
+            .collect();
+        let clmm = match &self.clmm_code {
+            Some(code) => {
+                let ctx = DeployCtx {
+                    rpc,
+                    deployer,
+                    tokens: &tokens,
+                    depth_native_wei: spec.depth_native_wei,
+                    noise_bps: spec.noise_bps,
+                };
+                Some(deploy_clmm(&ctx, code, &planned, &mut rng)?)
+            }
+            None => None,
+        };
+
         let (mut executor, mut executor_owner) = (None, None);
         if let (Some(e), Some(code)) = (&spec.executor, &self.executor_code) {
             let (address, _) = rpc
@@ -606,6 +784,27 @@ impl Plan {
             }
         }
 
+        let mut actors = Vec::new();
+        if let Some(code) = &self.clmm_code {
+            for &(owner, amount) in &spec.actors {
+                let address = deploy_actor(rpc, owner, &code.actor)
+                    .map_err(at(format!("deploy PoolActor of {owner}")))?;
+                for t in &tokens {
+                    rpc.transact_call(
+                        deployer,
+                        t.address,
+                        &IERC20::transferCall {
+                            to: address,
+                            value: amount,
+                        },
+                    )
+                    .map_err(at(format!("fund PoolActor of {owner} with {}", t.symbol)))?;
+                }
+                actors.push(ActorInfo { owner, address });
+            }
+        }
+
+        let clmm = clmm.unwrap_or_default();
         Ok(World {
             deployer,
             tokens,
@@ -615,6 +814,12 @@ impl Plan {
             pairs,
             executor,
             executor_owner,
+            v3_factory: clmm.v3_factory,
+            algebra_factory: clmm.algebra_factory,
+            algebra_pool_deployer: clmm.algebra_pool_deployer,
+            clmm_pools: clmm.pools,
+            seeder: clmm.seeder,
+            actors,
         })
     }
 }
@@ -631,4 +836,41 @@ fn reserve(x: f64, what: &str) -> Result<U256, WorldError> {
 /// Calls `owner()` on the executor, for checks.
 pub fn executor_owner(rpc: &Rpc, executor: Address) -> Result<Address, RpcError> {
     rpc.view(executor, &IExecutor::ownerCall {})
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn sample_of_all_kinds_mixes_kinds_on_shared_pairs() {
+        let spec = WorldSpec::sample_all_kinds(Address::ZERO);
+        assert!(WorldSpec::sample(Address::ZERO).clmm_pools.is_empty());
+        assert!(spec.pairs.len() + spec.clmm_pools.len() >= 40);
+        let key = |a: &str, b: &str| {
+            if a < b {
+                (a.to_owned(), b.to_owned())
+            } else {
+                (b.to_owned(), a.to_owned())
+            }
+        };
+        let v2: BTreeSet<_> = spec.pairs.iter().map(|p| key(&p.a, &p.b)).collect();
+        let mut tiers = BTreeSet::new();
+        let mut algebra = 0;
+        for p in &spec.clmm_pools {
+            assert!(v2.contains(&key(&p.a, &p.b)), "{p:?} has no V2 pair");
+            match p.kind {
+                PoolKind::UniswapV3 { fee, .. } => {
+                    tiers.insert(fee);
+                }
+                PoolKind::Algebra { fee } => {
+                    assert_eq!(fee, None, "adaptive fee");
+                    algebra += 1;
+                }
+            }
+        }
+        assert!(tiers.len() >= 3 && algebra >= 2, "{tiers:?} {algebra}");
+    }
 }

@@ -1,4 +1,5 @@
-//! Integration tests on a real anvil with the real Uniswap V2 and Pancake bytecode.
+//! Integration tests on a real anvil with the real Uniswap V2, Pancake, Uniswap V3 and Algebra
+//! bytecode.
 //!
 //! They need the toolchain (tools/toolchain/install.sh); without it every test here fails with
 //! the message to run it.
@@ -6,6 +7,7 @@
 mod clmm;
 mod clmm_abi;
 mod harness;
+mod market;
 mod sample;
 mod trading;
 mod world;
@@ -21,7 +23,7 @@ pub fn anvil(opts: AnvilOpts) -> Anvil {
     Anvil::start(opts).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Three tokens, all three pairs on both DEXes.
+/// Three tokens, all three pairs on both DEXes, no concentrated pools.
 pub fn small_spec(deployer: alloy_primitives::Address) -> WorldSpec {
     let mut spec = WorldSpec::sample(deployer);
     spec.tokens = vec![

@@ -32,6 +32,8 @@ def rpc(method, params):
 if cmd == "snapshot":
     pairs = {}
     for dex in cfg["dexes"]:
+        if dex["kind"] != "uniswap-v2":
+            continue
         # allPairsLength()
         n = rpc("eth_call", [{"to": dex["factory"], "data": "0x574f2ba3"}, "latest"])
         pairs[dex["name"]] = int(n, 16)
@@ -69,6 +71,10 @@ fn write_stub(dir: &Path) -> std::path::PathBuf {
 }
 
 const SYNC_TOPIC: &str = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1";
+/// `Swap`, `Mint` and `Burn` of Uniswap V3 and Algebra (the same topics in both).
+const CL_SWAP_TOPIC: &str = "0xc42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67";
+const CL_MINT_TOPIC: &str = "0x7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde";
+const CL_BURN_TOPIC: &str = "0x0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c";
 
 #[test]
 fn make_sample_records_every_swap() {
@@ -78,10 +84,16 @@ fn make_sample_records_every_swap() {
     opts.swaps_per_block = 4;
     opts.executor_artifact = Some(stand_in_executor(&dir));
     opts.settle = Duration::from_millis(500);
+    opts.lp_rate = 1.0;
     let report = make_sample(&Toolchain::locate(), &opts).unwrap_or_else(|e| panic!("{e}"));
 
-    assert!(report.tokens >= 8 && report.pairs >= 20, "{report:?}");
+    assert!(
+        report.tokens >= 8 && report.pairs >= 20 && report.pairs + report.clmm_pools >= 40,
+        "{report:?}"
+    );
     assert_eq!((report.trading.swaps, report.trading.blocks), (30, 8));
+    assert_eq!(report.trading.lp_actions, 8, "one liquidity action a block");
+    assert!(report.trading.pool_swaps > 0, "{report:?}");
     assert_eq!(report.config, dir.join("data/sample.toml"));
 
     let cfg: toml::Table = std::fs::read_to_string(&report.config)
@@ -102,22 +114,30 @@ fn make_sample_records_every_swap() {
         .sum();
     assert_eq!(listed as usize, report.pairs);
 
-    // Every swap's Sync reached the recorder, in 8 distinct blocks, and nothing else synced.
+    // Every V2 swap's Sync and every concentrated swap's Swap reached the recorder, in 8 distinct
+    // blocks, and nothing else synced or swapped; every liquidity action's Mint or Burn too.
     let text = std::fs::read_to_string(&report.recording).unwrap();
     let logs: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let syncs: Vec<&serde_json::Value> = logs
-        .iter()
-        .filter(|l| l["topics"][0] == SYNC_TOPIC)
-        .collect();
-    assert_eq!(syncs.len(), 30);
+    let with = |topic: &str| -> Vec<&serde_json::Value> {
+        logs.iter().filter(|l| l["topics"][0] == topic).collect()
+    };
+    let syncs = with(SYNC_TOPIC);
+    let cl_swaps = with(CL_SWAP_TOPIC);
+    assert_eq!(syncs.len(), 30 - report.trading.pool_swaps);
+    assert_eq!(cl_swaps.len(), report.trading.pool_swaps);
     let blocks: std::collections::BTreeSet<&str> = syncs
         .iter()
+        .chain(&cl_swaps)
         .filter_map(|l| l["blockNumber"].as_str())
         .collect();
     assert_eq!(blocks.len(), 8);
+    assert_eq!(
+        with(CL_MINT_TOPIC).len() + with(CL_BURN_TOPIC).len(),
+        report.trading.lp_actions
+    );
 }
 
 #[test]

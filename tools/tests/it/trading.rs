@@ -6,7 +6,7 @@ use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
 use polyarb_tools::{
     AnvilOpts, Dex, PairInfo, Rpc, RpcError, SplitMix64, SwapRecord, TraderOpts, Traders,
-    TxRequest, World, abi::IERC20, amount_out, swap_calldata, swap_now,
+    TxRequest, Venue, World, abi::IERC20, amount_out, swap_calldata, swap_now,
 };
 
 use crate::{anvil, small_world};
@@ -157,6 +157,14 @@ fn swap_now_pays_the_formula_on_each_dex() {
     );
 }
 
+/// The pair a swap was on (this world has pairs only).
+fn pair_of(s: &SwapRecord) -> usize {
+    match s.venue {
+        Venue::Pair(i) => i,
+        Venue::Pool(i) => panic!("swap on pool {i} in a world of pairs"),
+    }
+}
+
 fn trade_blocks(
     world: &World,
     rpc: &Rpc,
@@ -186,20 +194,21 @@ fn batched_swaps_share_blocks_and_follow_the_formula() {
     let mut sizes = Vec::new();
     for (k, block) in blocks.iter().enumerate() {
         assert_eq!(block.len(), 3);
-        let pairs: BTreeSet<usize> = block.iter().map(|s| s.pair).collect();
+        let pairs: BTreeSet<usize> = block.iter().map(pair_of).collect();
         assert_eq!(pairs.len(), 3, "never two swaps on one pair in a block");
         for s in block {
             assert_eq!(s.block, start + 1 + k as u64, "one block per batch");
-            let (r0, r1) = model[s.pair];
+            let pair = pair_of(s);
+            let (r0, r1) = model[pair];
             let (r_in, r_out) = if s.zero_for_one { (r0, r1) } else { (r1, r0) };
             // Sized from the reserves at the block's start, which the model tracks.
             let want =
-                amount_out(s.amount_in, r_in, r_out, fee(&world, &world.pairs[s.pair])).unwrap();
+                amount_out(s.amount_in, r_in, r_out, fee(&world, &world.pairs[pair])).unwrap();
             assert_eq!(s.amount_out, want);
             let fraction = s.amount_in.to::<u128>() as f64 / r_in.to::<u128>() as f64;
             assert!((0.99e-4..=3.01e-2).contains(&fraction), "{fraction}");
             sizes.push(fraction);
-            model[s.pair] = if s.zero_for_one {
+            model[pair] = if s.zero_for_one {
                 (r0 + s.amount_in, r1 - s.amount_out)
             } else {
                 (r0 - s.amount_out, r1 + s.amount_in)

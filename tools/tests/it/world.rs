@@ -284,7 +284,17 @@ fn config_has_exactly_the_polyarb_keys() {
     assert_eq!(keys(&cfg["node"]), ["ws_url"]);
     assert_eq!(keys(&cfg["signer"]), ["executor", "key_env"]);
     assert_eq!(keys(&cfg["replay"]), ["chain_id", "key", "nonce"]);
-    assert_eq!(keys(&cfg["gas"]), ["gas_base", "gas_per_hop", "tip_wei"]);
+    assert_eq!(
+        keys(&cfg["gas"]),
+        [
+            "gas_base",
+            "gas_per_algebra_hop",
+            "gas_per_hop",
+            "gas_per_tick",
+            "gas_per_v3_hop",
+            "tip_wei"
+        ]
+    );
     assert_eq!(
         keys(&cfg["search"]),
         ["min_profit_native_wei", "native", "start_tokens"]
@@ -306,8 +316,15 @@ fn config_has_exactly_the_polyarb_keys() {
     );
     assert_eq!(cfg["replay"]["nonce"].as_integer(), Some(1));
     assert_eq!(cfg["gas"]["tip_wei"].as_integer(), Some(30_000_000_000));
-    assert_eq!(cfg["gas"]["gas_base"].as_integer(), Some(40_000));
-    assert_eq!(cfg["gas"]["gas_per_hop"].as_integer(), Some(52_000));
+    for (key, want) in [
+        ("gas_base", params.gas_base),
+        ("gas_per_hop", params.gas_per_hop),
+        ("gas_per_v3_hop", params.gas_per_v3_hop),
+        ("gas_per_algebra_hop", params.gas_per_algebra_hop),
+        ("gas_per_tick", params.gas_per_tick),
+    ] {
+        assert_eq!(cfg["gas"][key].as_integer(), Some(i64::from(want)), "{key}");
+    }
     assert_eq!(cfg["search"]["native"].as_str(), Some("WMATIC"));
     let starts: Vec<&str> = cfg["search"]["start_tokens"]
         .as_array()

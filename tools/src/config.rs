@@ -38,8 +38,10 @@ pub struct ConfigParams {
     pub gas_per_v3_hop: u32,
     /// `[gas] gas_per_algebra_hop`, gas units per Algebra hop before ticks.
     pub gas_per_algebra_hop: u32,
-    /// `[gas] gas_per_tick`, gas units per initialized tick a V3 or Algebra hop crosses.
-    pub gas_per_tick: u32,
+    /// `[gas] gas_per_v3_tick`, gas units per initialized tick a V3 hop crosses.
+    pub gas_per_v3_tick: u32,
+    /// `[gas] gas_per_algebra_tick`, gas units per initialized tick an Algebra hop crosses.
+    pub gas_per_algebra_tick: u32,
     /// `[search] min_profit_native_wei`.
     pub min_profit_native_wei: u64,
     /// `[cores]` feed, engine, signer.
@@ -62,7 +64,7 @@ impl ConfigParams {
             // term with about 7 % headroom (the fit's largest error over its 20 routes is
             // 7,037 gas) rounded up to 1,000. base 32,160 + first-hop-V2 transfer 8,799; V2 hop
             // 48,110; V3 hop 66,499; Algebra hop 167,360; tick crossed: V3 25,282, Algebra
-            // 36,051, and the config has one figure for both, so the larger.
+            // 36,051.
             // The Algebra figures are those of the npm `@cryptoalgebra/core` 2.0.0 build, which
             // is coverage-instrumented (about 22,000 gas more per hop and 9,000 per tick than
             // QuickSwap's build on Polygon); they are right for the test worlds, which run that
@@ -71,7 +73,8 @@ impl ConfigParams {
             gas_per_hop: 52_000,
             gas_per_v3_hop: 72_000,
             gas_per_algebra_hop: 180_000,
-            gas_per_tick: 39_000,
+            gas_per_v3_tick: 28_000,
+            gas_per_algebra_tick: 39_000,
             min_profit_native_wei: 0,
             cores: [0, 1, 1],
         }
@@ -135,7 +138,8 @@ struct Gas {
     gas_per_hop: u32,
     gas_per_v3_hop: u32,
     gas_per_algebra_hop: u32,
-    gas_per_tick: u32,
+    gas_per_v3_tick: u32,
+    gas_per_algebra_tick: u32,
 }
 
 #[derive(Serialize)]
@@ -191,7 +195,8 @@ pub fn render_config(world: &World, params: &ConfigParams) -> Result<String, Con
             gas_per_hop: params.gas_per_hop,
             gas_per_v3_hop: params.gas_per_v3_hop,
             gas_per_algebra_hop: params.gas_per_algebra_hop,
-            gas_per_tick: params.gas_per_tick,
+            gas_per_v3_tick: params.gas_per_v3_tick,
+            gas_per_algebra_tick: params.gas_per_algebra_tick,
         },
         search: Search {
             native: &world.tokens[world.native].symbol,

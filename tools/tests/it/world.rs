@@ -289,9 +289,10 @@ fn config_has_exactly_the_polyarb_keys() {
         [
             "gas_base",
             "gas_per_algebra_hop",
+            "gas_per_algebra_tick",
             "gas_per_hop",
-            "gas_per_tick",
             "gas_per_v3_hop",
+            "gas_per_v3_tick",
             "tip_wei"
         ]
     );
@@ -321,7 +322,8 @@ fn config_has_exactly_the_polyarb_keys() {
         ("gas_per_hop", params.gas_per_hop),
         ("gas_per_v3_hop", params.gas_per_v3_hop),
         ("gas_per_algebra_hop", params.gas_per_algebra_hop),
-        ("gas_per_tick", params.gas_per_tick),
+        ("gas_per_v3_tick", params.gas_per_v3_tick),
+        ("gas_per_algebra_tick", params.gas_per_algebra_tick),
     ] {
         assert_eq!(cfg["gas"][key].as_integer(), Some(i64::from(want)), "{key}");
     }

@@ -852,6 +852,7 @@ fn hop_state(
                 zero_for_one: zfo,
                 kind: v.kind,
                 state,
+                liquidity_max: v.liquidity_max,
             };
             Some((HopState::Cl(hop), rate))
         }

@@ -273,6 +273,39 @@ struct ClCols {
     tick_at: Vec<i32>,
     tick_net: Vec<i128>,
     tick_gross: Vec<u128>,
+    /// The most active liquidity any price inside the window has: the pool's curve is never
+    /// steeper than a V2 curve with this liquidity at the current price (for profit bounds).
+    /// Moved by mints and burns only; a swap moves along the same profile.
+    liquidity_max: Vec<u128>,
+}
+
+impl ClCols {
+    /// The largest active liquidity over pool `i`'s window: from the current liquidity, walk the
+    /// initialized ticks outward, applying each one's net as a swap crossing it would.
+    fn liquidity_max(&self, i: usize) -> u128 {
+        let start = self.tick_start[i] as usize;
+        let ticks = &self.tick_at[start..start + self.tick_len[i] as usize];
+        let nets = &self.tick_net[start..start + self.tick_len[i] as usize];
+        let current = self.tick[i];
+        let mut best = self.liquidity[i];
+        // Right: crossing t upward adds net(t).
+        let mut l = i128::try_from(self.liquidity[i]).unwrap_or(i128::MAX);
+        for (&t, &n) in ticks.iter().zip(nets) {
+            if t > current {
+                l = l.saturating_add(n);
+                best = best.max(u128::try_from(l).unwrap_or(0));
+            }
+        }
+        // Left: crossing t downward (t <= current) subtracts net(t).
+        let mut l = i128::try_from(self.liquidity[i]).unwrap_or(i128::MAX);
+        for (&t, &n) in ticks.iter().zip(nets).rev() {
+            if t <= current {
+                l = l.saturating_sub(n);
+                best = best.max(u128::try_from(l).unwrap_or(0));
+            }
+        }
+        best
+    }
 }
 
 /// A concentrated pool as the search reads it.
@@ -284,6 +317,9 @@ pub struct ClView<'a> {
     pub state: ClState,
     /// The initialized ticks of the loaded window.
     pub ticks: TickSlice<'a>,
+    /// The most active liquidity any price in the window has (see [`ClView::ticks`]): a V2
+    /// curve with it at the current price pays at least what the pool pays for any input.
+    pub liquidity_max: u128,
 }
 
 impl Pools {
@@ -394,6 +430,7 @@ impl Pools {
                 tick_spacing: c.spacing[i],
             },
             ticks,
+            liquidity_max: c.liquidity_max[i],
         })
     }
 
@@ -486,6 +523,7 @@ impl Pools {
             Ok((change, len)) => {
                 c.tick_len[i] = u32::try_from(len).unwrap_or(u32::MAX);
                 c.liquidity[i] = liquidity;
+                c.liquidity_max[i] = c.liquidity_max(i);
                 self.advance(i, block, log);
                 Ok(change)
             }
@@ -668,6 +706,11 @@ impl ClCols {
                 self.tick_net.push(0);
                 self.tick_gross.push(0);
             }
+        }
+        self.liquidity_max.push(0);
+        let i = self.liquidity_max.len() - 1;
+        if s.is_some() {
+            self.liquidity_max[i] = self.liquidity_max(i);
         }
         Ok(())
     }

@@ -157,6 +157,8 @@ pub(crate) struct ClHop {
     pub(crate) zero_for_one: bool,
     pub(crate) kind: SwapKind,
     pub(crate) state: ClState,
+    /// The most active liquidity in the pool's window, for bounds ([`crate::ClView`]).
+    pub(crate) liquidity_max: u128,
 }
 
 /// One hop of a cycle, by pool kind (a closed set, dispatched by `match`).
@@ -186,12 +188,24 @@ impl HopState {
     /// reserves; a concentrated pool's current range as the V2 curve it follows there
     /// (`L/√P` of token0, `L·√P` of token1, in raw units). Only estimates use this.
     fn virtual_reserves(&self) -> (f64, f64, f64) {
+        self.virtual_reserves_with(false)
+    }
+
+    /// [`HopState::virtual_reserves`], or with `upper` the V2 curve that pays at least what
+    /// the hop pays for any input: a concentrated pool's current price with the most liquidity
+    /// its window has (more liquidity everywhere moves the price less, so every marginal rate
+    /// along the way is at least the pool's).
+    fn virtual_reserves_with(&self, upper: bool) -> (f64, f64, f64) {
         let keep = |fee_pips: u32| f64::from(PIPS.saturating_sub(fee_pips)) / f64::from(PIPS);
         match self {
             Self::V2(h) => (h.reserve_in as f64, h.reserve_out as f64, keep(h.fee_pips)),
             Self::Cl(h) => {
                 let sqrt_p = f64::from(h.state.sqrt_price_x96) / Q96;
-                let l = h.state.liquidity as f64;
+                let l = if upper {
+                    h.liquidity_max.max(h.state.liquidity)
+                } else {
+                    h.state.liquidity
+                } as f64;
                 let (r0, r1) = (l / sqrt_p, l * sqrt_p);
                 let fee = match h.kind {
                     SwapKind::UniswapV3 { fee_pips } => fee_pips,
@@ -347,10 +361,16 @@ fn profit_at(pools: &Pools, hops: &[HopState], x: u128) -> Option<(i128, Run)> {
 /// The hops composed into one virtual V2 pool `(E_in, E_out, γ)` in `f64` (γ the first hop's
 /// fee factor; concentrated hops as their current range's curve). See [`estimate_input`].
 fn virtual_pool(hops: &[HopState]) -> Option<(f64, f64, f64)> {
+    virtual_pool_with(hops, false)
+}
+
+/// [`virtual_pool`], with `upper` composing each hop's upper V2 curve
+/// ([`HopState::virtual_reserves_with`]).
+fn virtual_pool_with(hops: &[HopState], upper: bool) -> Option<(f64, f64, f64)> {
     let (first, rest) = hops.split_first()?;
-    let (mut e_in, mut e_out, gamma) = first.virtual_reserves();
+    let (mut e_in, mut e_out, gamma) = first.virtual_reserves_with(upper);
     for h in rest {
-        let (r_in, r_out, g) = h.virtual_reserves();
+        let (r_in, r_out, g) = h.virtual_reserves_with(upper);
         let d = r_in + g * e_out;
         if d <= 0.0 {
             return None;
@@ -373,18 +393,23 @@ const BOUND_SLACK: f64 = 1e-9;
 /// the input, so no sizing can beat it. Cheap (one composition, two square roots): the search
 /// sizes exactly only the cycles whose bound could beat the best found so far.
 ///
-/// With a concentrated hop the curve beyond its current range is not the range's V2 curve
-/// (liquidity may grow), so a looser bound serves, from two facts: a hop's output never exceeds
-/// its zero-size rate times its input (the price only moves against the trader, whatever the
-/// liquidity), and a V2 pair never pays out its whole output reserve. So the final output is at
-/// most `min(Πr·x, O)`, with `O` the least of each V2 hop's output reserve carried through the
-/// later hops' rates, and the profit at most `O·(1 − 1/Πr)`, or `(Πr − 1)·cap` if the capital
-/// binds first. `u128::MAX` when neither caps it (no V2 hop, no capital) or `f64` overflows.
+/// With a concentrated hop, each such hop is replaced by the V2 curve with the most liquidity
+/// its window has at its current price, which pays at least what the pool pays for any input
+/// (inside the window, the only inputs it is priced for); the composed bound above then holds
+/// for the cycle. A second, linear bound is taken too (a hop pays at most its zero-size rate
+/// times its input, a V2 pair never its whole reserve, capital caps the input), and the smaller
+/// wins. `u128::MAX` if `f64` overflows.
 pub(crate) fn profit_bound(hops: &[HopState], cap: u128) -> u128 {
     if hops.iter().any(|h| matches!(h, HopState::Cl(_))) {
-        return linear_bound(hops, cap);
+        return composed_bound(hops, true).min(linear_bound(hops, cap));
     }
-    let Some((e_in, e_out, gamma)) = virtual_pool(hops) else {
+    composed_bound(hops, false)
+}
+
+/// `(√E_out − √(E_in/γ))²` of the hops' composed virtual pool (each hop's upper curve with
+/// `upper`), with [`BOUND_SLACK`].
+fn composed_bound(hops: &[HopState], upper: bool) -> u128 {
+    let Some((e_in, e_out, gamma)) = virtual_pool_with(hops, upper) else {
         return 0;
     };
     if gamma <= 0.0 {
@@ -697,6 +722,7 @@ impl NativeQuotes {
                         zero_for_one: zfo,
                         kind: v.kind,
                         state: v.state,
+                        liquidity_max: v.liquidity_max,
                     })
                     .virtual_reserves()
                     .1
@@ -746,6 +772,7 @@ impl NativeQuotes {
                 zero_for_one: t0 == token,
                 kind: v.kind,
                 state: v.state,
+                liquidity_max: v.liquidity_max,
             });
             rate = rate.max(hop.zero_size_rate());
         }
@@ -792,8 +819,9 @@ mod tests {
     }
 
     /// Tables with a V2 pair (id 0) of reserves `(r0, r1)` and a Uniswap V3 pool (the returned
-    /// id) at `tick`, spacing 10, fee 500 pips, with `wide` liquidity over almost the whole range
-    /// and `narrow` over [tick − 50, tick + 50] rounded to the spacing.
+    /// id) at `tick`, spacing 10, fee 500 pips, with `wide` liquidity over almost the whole range,
+    /// `narrow` over [tick − 50, tick + 50] rounded to the spacing, and three times `narrow` in a
+    /// range above and one below.
     fn mixed_pools(r0: u128, r1: u128, tick: i32, wide: u128, narrow: u128) -> (Pools, PoolId) {
         use crate::clmm::tick_math::sqrt_ratio_at_tick;
         use crate::clmm::ticks::{TickBitmap, TickRules};
@@ -811,6 +839,14 @@ mod tests {
         if narrow > 0 {
             bitmap
                 .mint(tick, &mut liquidity, lo, lo + 100, narrow)
+                .unwrap();
+            // Deeper liquidity away from the price on both sides: past these ticks the curve
+            // is flatter than the current range's, which the bound must still cover.
+            bitmap
+                .mint(tick, &mut liquidity, lo + 200, lo + 400, 3 * narrow)
+                .unwrap();
+            bitmap
+                .mint(tick, &mut liquidity, lo - 300, lo - 100, 3 * narrow)
                 .unwrap();
         }
         let token = |b: u8| TokenSpec {
@@ -1238,7 +1274,7 @@ mod tests {
             let (pools, v3) = mixed_pools(r0, r1, tick, wide, narrow);
             let view = pools.cl(v3).unwrap();
             for zfo in [true, false] {
-                let cl = HopState::Cl(ClHop { pool: v3, zero_for_one: zfo, kind: view.kind, state: view.state });
+                let cl = HopState::Cl(ClHop { pool: v3, zero_for_one: zfo, kind: view.kind, state: view.state, liquidity_max: view.liquidity_max });
                 let v2 = if zfo { hop(r1, r0, 3_000) } else { hop(r0, r1, 3_000) };
                 let hops = [cl, v2];
                 let bound = profit_bound(&hops, cap);

@@ -316,16 +316,39 @@ pub fn check_case(
     )
     .map_err(|e| mismatch(None, format!("window slice: {e}")))?;
 
+    if run.swaps.len() != case.swaps.len() {
+        return Err(mismatch(
+            None,
+            format!(
+                "{} swap results for {} swaps",
+                run.swaps.len(),
+                case.swaps.len()
+            ),
+        ));
+    }
+    // Our own state, chained from swap to swap: the start state, then each successful swap's
+    // result (a failed swap leaves it unchanged). Up to the first mismatch it equals the pool's.
+    let mut state = PoolState {
+        sqrt_price_x96: U256::from(run.start.sqrt_price),
+        tick: run.start.tick,
+        liquidity: run.start.liquidity,
+        tick_spacing: spacing,
+    };
     let mut any_ok = false;
     for (i, (spec, real)) in case.swaps.iter().zip(&run.swaps).enumerate() {
         let at = |what: String| mismatch(Some(i), what);
         tally.swaps += 1;
-        let state = PoolState {
-            sqrt_price_x96: U256::from(real.before.sqrt_price),
-            tick: real.before.tick,
-            liquidity: real.before.liquidity,
-            tick_spacing: spacing,
-        };
+        let before = (
+            U256::from(real.before.sqrt_price),
+            real.before.tick,
+            real.before.liquidity,
+        );
+        if (state.sqrt_price_x96, state.tick, state.liquidity) != before {
+            return Err(at(format!(
+                "our chained state {state:?} is not the pool's state before the swap {before:?}"
+            )));
+        }
+        let mut after = None;
         let limit = U256::from(spec.sqrt_price_limit);
         let amount = spec.amount_specified;
         let z = spec.zero_for_one;
@@ -367,6 +390,7 @@ pub fn check_case(
                     )));
                 }
                 any_ok = true;
+                after = Some((r.sqrt_price_x96, r.tick, r.liquidity));
                 note_ok(
                     tally,
                     case.kind,
@@ -418,19 +442,12 @@ pub fn check_case(
         }
         check_window(kind, &state, &pool.bitmap, &windowed, spec, &ours, tally).map_err(at)?;
         check_quote(kind, &state, &pool.bitmap, spec, real, tally).map_err(at)?;
+        if let Some(a) = after {
+            (state.sqrt_price_x96, state.tick, state.liquidity) = a;
+        }
     }
     if any_ok && let SwapKind::Algebra { fee } = kind {
         tally.algebra_fees.push(fee);
-    }
-    if run.swaps.len() != case.swaps.len() {
-        return Err(mismatch(
-            None,
-            format!(
-                "{} swap results for {} swaps",
-                run.swaps.len(),
-                case.swaps.len()
-            ),
-        ));
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! lab. Every swap of every seeded case must give exactly the pool's amounts, sqrt price, tick and
 //! liquidity after, or fail where the pool reverted with the error its revert string maps to;
 //! `quote_exact_in` must give the pool's output. See `check.rs` for how a case is rebuilt and
-//! compared, `gen.rs` for the case families.
+//! compared, `cases.rs` for the case families.
 //!
 //! Needs the toolchain (`tools/toolchain/install.sh`) and the probe contract (`forge build` in
 //! `contracts/`), as `tools/test-all.sh` provides.

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A running `polyarb run` whose output lines are collected.
-struct Polyarb {
+pub(crate) struct Polyarb {
     child: Child,
     stderr: Arc<Mutex<Vec<String>>>,
     stdout: Arc<Mutex<Vec<String>>>,
@@ -33,7 +33,7 @@ struct Polyarb {
 }
 
 impl Polyarb {
-    fn start(config: &Path, key: &str, dir: &Path) -> Self {
+    pub(crate) fn start(config: &Path, key: &str, dir: &Path) -> Self {
         let opportunities = dir.join("opportunities.jsonl");
         let mut child = Command::new(env!("CARGO_BIN_EXE_polyarb"))
             .args(["run", "--config"])
@@ -68,12 +68,12 @@ impl Polyarb {
         p
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
 
     /// Waits until a stderr line contains `needle`, or fails with the log so far.
-    fn wait_for_log(&self, needle: &str) {
+    pub(crate) fn wait_for_log(&self, needle: &str) {
         self.wait_for_logs(needle, 1);
     }
 
@@ -109,7 +109,7 @@ impl Polyarb {
             .collect()
     }
 
-    fn wait_for_opportunities(&self, n: usize) -> Vec<Value> {
+    pub(crate) fn wait_for_opportunities(&self, n: usize) -> Vec<Value> {
         let start = Instant::now();
         loop {
             let o = self.opportunities();
@@ -127,7 +127,7 @@ impl Polyarb {
     }
 
     /// SIGINT, then the exit status and stdout.
-    fn stop(mut self) -> (bool, String) {
+    pub(crate) fn stop(mut self) -> (bool, String) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill")
             .args(["-INT", &pid])
@@ -176,7 +176,7 @@ fn small_world(node: &Anvil, tc: &Toolchain) -> World {
     world
 }
 
-fn write_config(node: &Anvil, world: &World, dir: &Path) -> PathBuf {
+pub(crate) fn write_config(node: &Anvil, world: &World, dir: &Path) -> PathBuf {
     let params = ConfigParams::new(node.ws_url(), 137, node.dev_key(1).unwrap().to_owned(), 0);
     let path = dir.join("polyarb.toml");
     std::fs::write(&path, render_config(world, &params).unwrap()).unwrap();
@@ -198,7 +198,7 @@ fn open_gap(rpc: &Rpc, world: &World, trader: Address, fraction_bps: u64) {
 }
 
 /// `token.balanceOf(who)` at the end of `block`.
-fn balance_at(rpc: &Rpc, token: Address, who: Address, block: u64) -> U256 {
+pub(crate) fn balance_at(rpc: &Rpc, token: Address, who: Address, block: u64) -> U256 {
     let mut data = vec![0x70, 0xa0, 0x82, 0x31];
     data.extend_from_slice(&[0; 12]);
     data.extend_from_slice(who.as_slice());
@@ -211,7 +211,7 @@ fn balance_at(rpc: &Rpc, token: Address, who: Address, block: u64) -> U256 {
     U256::from_be_slice(&out)
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("polyarb-e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -8,6 +8,7 @@ mod common;
 mod differential;
 mod discovery;
 mod e2e;
+mod e2e_cl;
 mod log_limit_peer;
 mod replay;
 mod route;

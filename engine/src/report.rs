@@ -207,8 +207,8 @@ pub fn engine_summary(e: &EngineStats) -> String {
          {} applied, {} unknown pool, {} already applied, {} removed by reorgs, {} rejected, \
          {} outside their tick window, {} refused by the tick tables, {} of other kinds\n\
          search: {} cycles screened ({} with a stale pool), {} routes pruned by their bound, \
-         {} sized, {} profitable ({} proven optimal), {} below gas and the minimum profit, \
-         {} opportunities",
+         {} sized, {} profitable, {} below gas and the minimum profit, {} worth sending ({} \
+         proven optimal, {} stopping short of a tick to save its gas), {} opportunities",
         e.frames,
         e.heads,
         e.syncs,
@@ -228,8 +228,10 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.pruned,
         e.sized,
         e.profitable,
-        e.sized_exact,
         e.below_threshold,
+        e.profitable.saturating_sub(e.below_threshold),
+        e.sized_exact,
+        e.short_of_ticks,
         e.opportunities,
     )
 }

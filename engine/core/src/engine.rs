@@ -15,7 +15,8 @@ use crate::pools::{
     PoolId, Pools, Staleness, TableError, TokenId, Tokens, U112_MAX, build_tables, tick_holds_price,
 };
 use crate::search::{
-    ClHop, EdgeRate, HopState, NativeQuotes, Sizing, profit_bound, screen, simulate, size,
+    ClHop, EdgeRate, HopState, NativeQuotes, SizedAfterCost, Sizing, profit_bound, screen, simulate,
+    size_after_cost,
 };
 use crate::{FeedFrame, FrameKind, Hop, MAX_HOPS, MarketSpec, OpportunityFrame, PoolKind};
 
@@ -184,9 +185,12 @@ pub struct EngineStats {
     pub sized: u64,
     /// Sized cycles with a positive raw profit.
     pub profitable: u64,
-    /// Profitable cycles whose input is proven the integer optimum (every input that could do
-    /// better was tried; see `docs/engine.md`, sizing).
+    /// Cycles worth sending whose input is proven the integer optimum (every input that could
+    /// do better was tried; see `docs/engine.md`, sizing).
     pub sized_exact: u64,
+    /// Cycles worth sending whose best input after gas stops short of initialized ticks the
+    /// gross optimum crosses (the gas of those crossings costs more than they pay).
+    pub short_of_ticks: u64,
     /// Profitable cycles whose native value did not clear gas cost + minimum profit.
     pub below_threshold: u64,
     /// Screened candidates never sized: their profit bound could not clear the threshold or
@@ -647,25 +651,43 @@ impl Engine {
             let n = usize::from(c.cycle.len);
             stats.sized += 1;
             let cap = capital.get(c.start as usize).copied().unwrap_or(0);
-            let Some(sizing) = size(pools, &c.hops[..n], cap) else {
-                continue;
-            };
-            stats.profitable += 1;
-            stats.sized_exact += u64::from(sizing.exact);
-            // Now the ticks each concentrated hop crosses are known: the route's real budget.
-            let gas_budget = params.gas.budget(
-                c.cycle
-                    .pools()
-                    .iter()
-                    .zip(sizing.ticks)
-                    .map(|(&p, t)| (pools.kind(p).unwrap_or_default(), t)),
-            );
-            let gas_cost = u128::from(gas_budget).saturating_mul(fee_per_gas);
-            let profit_native = quotes.value(pools, c.start, sizing.profit);
-            if profit_native <= gas_cost.saturating_add(params.min_profit_native) {
-                stats.below_threshold += 1;
-                continue;
+            // Net of gas in native wei for a gross profit and the ticks its run crosses.
+            let mut hop_kinds = [PoolKind::default(); MAX_HOPS];
+            for (k, &p) in hop_kinds.iter_mut().zip(c.cycle.pools()) {
+                *k = pools.kind(p).unwrap_or_default();
             }
+            let gas_for = |ticks: &[u16; MAX_HOPS]| {
+                let budget = params
+                    .gas
+                    .budget(hop_kinds[..n].iter().zip(ticks).map(|(&k, &t)| (k, t)));
+                (budget, u128::from(budget).saturating_mul(fee_per_gas))
+            };
+            let floor = best.map(|b| i128::try_from(b.net).unwrap_or(i128::MAX));
+            let net_of = |profit: u128, ticks: &[u16; MAX_HOPS]| {
+                let value = quotes.value(pools, c.start, profit);
+                let (_, cost) = gas_for(ticks);
+                (value > cost.saturating_add(params.min_profit_native))
+                    .then(|| i128::try_from(value - cost).unwrap_or(i128::MAX))
+            };
+            let sizing = match size_after_cost(pools, &c.hops[..n], cap, floor, net_of) {
+                SizedAfterCost::Unprofitable => continue,
+                SizedAfterCost::BelowCost => {
+                    stats.profitable += 1;
+                    stats.below_threshold += 1;
+                    continue;
+                }
+                SizedAfterCost::Worth {
+                    sizing, shortened, ..
+                } => {
+                    stats.profitable += 1;
+                    stats.short_of_ticks += u64::from(shortened);
+                    sizing
+                }
+            };
+            stats.sized_exact += u64::from(sizing.exact);
+            // The ticks each concentrated hop crosses are known: the route's real budget.
+            let (gas_budget, gas_cost) = gas_for(&sizing.ticks);
+            let profit_native = quotes.value(pools, c.start, sizing.profit);
             let net = profit_native - gas_cost;
             if best.is_none_or(|b| net > b.net) {
                 best = Some(Best {

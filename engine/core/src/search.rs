@@ -486,6 +486,9 @@ pub(crate) fn estimate_input(hops: &[HopState]) -> Option<u128> {
 /// Most profit evaluations one sizing may spend (each is one exact swap per hop).
 pub(crate) const MAX_EVALS: u32 = 96;
 
+/// Most times [`size`] halves an estimate whose run cannot be priced.
+const MAX_HALVINGS: u32 = 16;
+
 /// Sizes a cycle exactly: start at the closed-form estimate `x̂`, then a bounded pattern search
 /// on the exact integer profit. Steps start at `x̂/2^20` (the f64 estimate lands well within
 /// that for any edge worth taking), double after each improving move (so a poor estimate is
@@ -513,9 +516,22 @@ pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing
         return None;
     }
     let mut x = x_hat.clamp(1, x_max);
-    let (mut best, mut run) = profit_at(pools, hops, x)?;
+    // A concentrated hop's estimate is its current range's curve, which the optimum may leave
+    // (it can lie beyond the loaded window, where nothing is priced): halve back into reach.
+    let mut start = profit_at(pools, hops, x);
+    let mut halvings = 0;
+    while start.is_none() && x > 1 && halvings < MAX_HALVINGS {
+        x /= 2;
+        halvings += 1;
+        start = profit_at(pools, hops, x);
+    }
+    let (mut best, mut run) = start?;
     let min_step = (x >> 26).max(1);
-    let mut step = (x >> 20).max(1);
+    // V2 cycles start close (their estimate is the real curve's optimum, up to f64). Across
+    // ticks the estimate can miss by tens of percent, so concentrated cycles start coarse: a
+    // step of one raw unit would stop on the first floor-made ledge it meets.
+    let coarse = hops.iter().any(|h| matches!(h, HopState::Cl(_)));
+    let mut step = (x >> if coarse { 3 } else { 20 }).max(1);
     let mut evals = 1;
     while evals < MAX_EVALS {
         let mut moved = false;
@@ -584,6 +600,124 @@ pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing
         profit: best as u128,
         exact,
     })
+}
+
+/// Total initialized ticks a run crosses, over all hops.
+fn total_ticks(ticks: &[u16; MAX_HOPS]) -> u32 {
+    ticks.iter().map(|&t| u32::from(t)).sum()
+}
+
+/// The largest input below `x_hi` whose run crosses fewer initialized ticks in total than
+/// `x_hi`'s run does (`ticks_hi`), sized like [`size`]'s result (shaved to the smallest input
+/// with the same final output); `None` if no such input profits.
+///
+/// Ticks crossed are non-decreasing in the input: a concentrated hop's exact-input swap moves
+/// the price at least as far for more input, and every hop's input is non-decreasing in the
+/// first one's. So "fewer ticks than at `x_hi`" holds on a prefix `[1, b)` of the inputs, and
+/// bisection finds `b − 1` in about `log2(x_hi)` runs. Inputs whose run fails (a hop paying
+/// nothing) lie at the small end and count as crossing none.
+fn fewer_ticks(pools: &Pools, hops: &[HopState], x_hi: u128, ticks_hi: u32) -> Option<Sizing> {
+    let crosses_all = |x: u128| {
+        simulate(pools, hops, x).is_some_and(|r| total_ticks(&r.ticks) >= ticks_hi)
+    };
+    // Invariant: `lo` crosses fewer, `hi` crosses all (`x_hi` does, by definition).
+    let (mut lo, mut hi) = (0u128, x_hi);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if crosses_all(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let (mut best, mut run) = profit_at(pools, hops, lo)?;
+    let mut x = lo;
+    if let Some(&last) = run.outs.get(hops.len() - 1)
+        && let Some(x_min) = min_input_for(pools, hops, last)
+        && (1..x).contains(&x_min)
+        && let Some((p, r)) = profit_at(pools, hops, x_min)
+        && p > best
+    {
+        (x, best, run) = (x_min, p, r);
+    }
+    (best > 0).then_some(Sizing {
+        amount_in: x,
+        outs: run.outs,
+        ticks: run.ticks,
+        profit: best as u128,
+        exact: false,
+    })
+}
+
+/// Sizes a cycle for the most profit after a cost that steps up with the initialized ticks
+/// crossed: `net(profit, ticks)` is the value of a gross profit (raw start-token units) after
+/// the cost of a run crossing `ticks`, `None` when the route would not clear its bar; `floor`
+/// is the best net already found elsewhere (candidates that cannot beat it are not searched).
+///
+/// Gross profit is concave in the input (up to the pools' floors) and the cost never falls as
+/// the input grows, so the best input after cost is [`size`]'s gross optimum or, for some
+/// smaller count of ticks, the largest input crossing that few ([`fewer_ticks`]): inside a
+/// stretch with a fixed cost, gross profit still rises towards the optimum. Each such step
+/// down is taken only while the net its gross profit could reach with no tick cost at all
+/// beats the best so far. Returns the sizing, its net and whether it stopped short of ticks
+/// the gross optimum crosses.
+pub(crate) fn size_after_cost(
+    pools: &Pools,
+    hops: &[HopState],
+    cap: u128,
+    floor: Option<i128>,
+    mut net: impl FnMut(u128, &[u16; MAX_HOPS]) -> Option<i128>,
+) -> SizedAfterCost {
+    let Some(gross) = size(pools, hops, cap) else {
+        return SizedAfterCost::Unprofitable;
+    };
+    let mut best: Option<(Sizing, i128)> = net(gross.profit, &gross.ticks).map(|n| (gross, n));
+    let mut shortened = false;
+    let mut at = gross;
+    let mut ticks = total_ticks(&gross.ticks);
+    while ticks > 0 {
+        // No input crossing fewer ticks profits more than the gross optimum does.
+        let bar = best.map(|b| b.1).max(floor);
+        match net(gross.profit, &[0; MAX_HOPS]) {
+            Some(reach) if bar.is_none_or(|b| reach > b) => {}
+            _ => break,
+        }
+        let Some(s) = fewer_ticks(pools, hops, at.amount_in, ticks) else {
+            break;
+        };
+        if let Some(n) = net(s.profit, &s.ticks)
+            && best.is_none_or(|b| n > b.1)
+        {
+            best = Some((s, n));
+            shortened = true;
+        }
+        ticks = total_ticks(&s.ticks);
+        at = s;
+    }
+    match best {
+        Some((sizing, net)) => SizedAfterCost::Worth {
+            sizing,
+            net,
+            shortened,
+        },
+        None => SizedAfterCost::BelowCost,
+    }
+}
+
+/// What [`size_after_cost`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SizedAfterCost {
+    /// No input profits before cost.
+    Unprofitable,
+    /// Some input profits, none clears its cost.
+    BelowCost,
+    /// The best input after cost; `shortened` when it crosses fewer ticks than the gross
+    /// optimum.
+    Worth {
+        sizing: Sizing,
+        net: i128,
+        shortened: bool,
+    },
 }
 
 /// Most inputs [`size`] tries one by one to prove its result the integer optimum.
@@ -1257,6 +1391,170 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every input of a mixed cycle up to `limit`, by brute force: `(input, profit, ticks)`.
+    fn brute_runs(pools: &Pools, hops: &[HopState], limit: u128) -> Vec<(u128, i128, u32)> {
+        (1..=limit)
+            .filter_map(|x| {
+                super::profit_at(pools, hops, x).map(|(p, r)| (x, p, total_ticks(&r.ticks)))
+            })
+            .collect()
+    }
+
+    /// The two hops of a cycle through `mixed_pools`' V3 pool in direction `zfo` and back through
+    /// its V2 pair.
+    fn mixed_hops(pools: &Pools, v3: PoolId, zfo: bool, r0: u128, r1: u128) -> [HopState; 2] {
+        let view = pools.cl(v3).unwrap();
+        let cl = HopState::Cl(ClHop {
+            pool: v3,
+            zero_for_one: zfo,
+            kind: view.kind,
+            state: view.state,
+            liquidity_max: view.liquidity_max,
+        });
+        let v2 = if zfo {
+            hop(r1, r0, 3_000)
+        } else {
+            hop(r0, r1, 3_000)
+        };
+        [cl, v2]
+    }
+
+    /// Gap the pattern search may leave to the integer optimum on these small mixed cycles, raw
+    /// units: the floors of a concentrated swap and a V2 pair make the profit a staircase a few
+    /// units high.
+    const MIXED_JITTER: i128 = 4;
+
+    /// Small V2/V3 worlds (a grid of reserves and liquidity) with the profitable direction of
+    /// each: `(pools, cycle hops)`.
+    fn mixed_grid() -> impl Iterator<Item = (Pools, [HopState; 2])> {
+        let shapes = [(2_000, 10_000), (5_000, 10_000), (20_000, 20_000), (2_000, 40_000)];
+        [(10_000u128, 13_000u128), (10_000, 11_500), (12_000, 10_000)]
+            .into_iter()
+            .flat_map(move |(r0, r1)| shapes.map(move |(wide, narrow)| (r0, r1, wide, narrow)))
+            .map(|(r0, r1, wide, narrow)| {
+                let (pools, v3) = mixed_pools(r0, r1, 0, wide, narrow);
+                // token1 is dearer on the pair than on the pool (r1 > r0) or the other way.
+                let hops = mixed_hops(&pools, v3, r1 < r0, r0, r1);
+                (pools, hops)
+            })
+    }
+
+    #[test]
+    fn fewer_ticks_is_the_last_input_before_a_crossing() {
+        let mut checked = 0;
+        for (pools, hops) in mixed_grid() {
+            let runs = brute_runs(&pools, &hops, 20_000);
+            let &(x_hi, _, t_hi) = runs.iter().max_by_key(|r| r.1).unwrap();
+            if t_hi == 0 {
+                continue;
+            }
+            // b: the first input crossing as many ticks; every input below it crosses fewer.
+            let b = runs.iter().find(|r| r.2 >= t_hi).unwrap().0;
+            let before = runs.iter().find(|r| r.0 == b - 1).map_or(i128::MIN, |r| r.1);
+            match fewer_ticks(&pools, &hops, x_hi, t_hi) {
+                Some(s) => {
+                    checked += 1;
+                    assert!(s.amount_in < b && total_ticks(&s.ticks) < t_hi);
+                    // b − 1, or a smaller input with the same final output (so more profit).
+                    assert!(s.profit as i128 >= before);
+                    assert_eq!(
+                        s.profit as i128,
+                        runs.iter().find(|r| r.0 == s.amount_in).unwrap().1
+                    );
+                }
+                None => assert!(before <= 0, "b − 1 = {} profits {before}", b - 1),
+            }
+        }
+        assert!(checked >= 4, "only {checked} grid worlds cross a tick profitably");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        // Sizing a V2/V3 cycle against every integer input (small pools, so the optimum is within
+        // reach): gross, the sized profit is the brute-force optimum up to the floors' staircase;
+        // after a cost per tick crossed (in raw start units), the best input after cost is found
+        // even where it stops short of a tick the gross optimum crosses.
+        #[test]
+        fn mixed_sizing_matches_brute_force_before_and_after_tick_costs(
+            r0 in 2_000u128..12_000, r1 in 2_000u128..12_000,
+            tick in -300i32..300, wide in 1_000u128..8_000, narrow in 0u128..20_000,
+            per_tick in prop::sample::select(vec![0i128, 3, 30, 300]),
+        ) {
+            let (pools, v3) = mixed_pools(r0, r1, tick, wide, narrow);
+            for zfo in [true, false] {
+                let hops = mixed_hops(&pools, v3, zfo, r0, r1);
+                let runs = brute_runs(&pools, &hops, 20_000);
+                let gross = runs.iter().map(|r| r.1).max().unwrap_or(i128::MIN);
+                let net_best = runs.iter().map(|r| r.1 - per_tick * i128::from(r.2)).max();
+                let sized = super::size(&pools, &hops, u128::MAX);
+                match sized {
+                    Some(s) => {
+                        prop_assert!(s.amount_in <= 20_000, "optimum beyond the brute range");
+                        prop_assert!(s.profit as i128 >= gross - MIXED_JITTER, "sized {} brute {}", s.profit, gross);
+                        prop_assert!(s.profit as i128 <= gross);
+                    }
+                    None => prop_assert!(gross <= MIXED_JITTER, "missed a profit of {}", gross),
+                }
+                let net = |p: u128, t: &[u16; MAX_HOPS]| {
+                    let n = p as i128 - per_tick * i128::from(total_ticks(t));
+                    (n > 0).then_some(n)
+                };
+                match size_after_cost(&pools, &hops, u128::MAX, None, net) {
+                    SizedAfterCost::Worth { sizing, net, .. } => {
+                        let brute = net_best.unwrap();
+                        prop_assert_eq!(net, sizing.profit as i128 - per_tick * i128::from(total_ticks(&sizing.ticks)));
+                        prop_assert!(net >= brute - MIXED_JITTER, "after cost {} brute {}", net, brute);
+                        prop_assert!(net <= brute);
+                    }
+                    _ => prop_assert!(net_best.is_none_or(|b| b <= MIXED_JITTER), "missed a net of {:?}", net_best),
+                }
+            }
+        }
+    }
+
+    /// Stopping short of a tick happens (the property above is not vacuous about it): with a
+    /// per-tick cost of half the gross profit, a world whose gross optimum crosses ticks and
+    /// whose input just before the crossing still profits stops there, and that is the
+    /// brute-force optimum after cost.
+    #[test]
+    fn a_high_tick_cost_stops_the_input_short_of_the_tick() {
+        let mut shortened_worlds = 0;
+        for (pools, hops) in mixed_grid() {
+            let Some(gross) = super::size(&pools, &hops, u128::MAX) else {
+                continue;
+            };
+            if total_ticks(&gross.ticks) == 0 {
+                continue;
+            }
+            let per_tick = gross.profit as i128 / 2;
+            let net = |p: u128, t: &[u16; MAX_HOPS]| {
+                let n = p as i128 - per_tick * i128::from(total_ticks(t));
+                (n > 0).then_some(n)
+            };
+            let brute = brute_runs(&pools, &hops, 20_000)
+                .iter()
+                .map(|r| r.1 - per_tick * i128::from(r.2))
+                .max()
+                .unwrap();
+            if let SizedAfterCost::Worth {
+                sizing,
+                net,
+                shortened,
+            } = size_after_cost(&pools, &hops, u128::MAX, None, net)
+            {
+                assert!(net >= brute - MIXED_JITTER && net <= brute, "{net} vs {brute}");
+                if shortened {
+                    shortened_worlds += 1;
+                    assert!(total_ticks(&sizing.ticks) < total_ticks(&gross.ticks));
+                    assert!(sizing.amount_in < gross.amount_in);
+                }
+            } else {
+                assert!(brute <= MIXED_JITTER, "missed a net of {brute}");
+            }
+        }
+        assert!(shortened_worlds >= 2, "only {shortened_worlds} worlds stop short");
     }
 
     proptest! {

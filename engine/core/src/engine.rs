@@ -15,8 +15,8 @@ use crate::pools::{
     PoolId, Pools, Staleness, TableError, TokenId, Tokens, U112_MAX, build_tables, tick_holds_price,
 };
 use crate::search::{
-    ClHop, EdgeRate, HopState, NativeQuotes, SizedAfterCost, Sizing, profit_bound, screen, simulate,
-    size_after_cost,
+    ClHop, EdgeRate, HopState, NativeQuotes, SizedAfterCost, Sizing, profit_bound, screen,
+    simulate, size_after_cost,
 };
 use crate::{FeedFrame, FrameKind, Hop, MAX_HOPS, MarketSpec, OpportunityFrame, PoolKind};
 

@@ -617,9 +617,8 @@ fn total_ticks(ticks: &[u16; MAX_HOPS]) -> u32 {
 /// bisection finds `b − 1` in about `log2(x_hi)` runs. Inputs whose run fails (a hop paying
 /// nothing) lie at the small end and count as crossing none.
 fn fewer_ticks(pools: &Pools, hops: &[HopState], x_hi: u128, ticks_hi: u32) -> Option<Sizing> {
-    let crosses_all = |x: u128| {
-        simulate(pools, hops, x).is_some_and(|r| total_ticks(&r.ticks) >= ticks_hi)
-    };
+    let crosses_all =
+        |x: u128| simulate(pools, hops, x).is_some_and(|r| total_ticks(&r.ticks) >= ticks_hi);
     // Invariant: `lo` crosses fewer, `hi` crosses all (`x_hi` does, by definition).
     let (mut lo, mut hi) = (0u128, x_hi);
     while hi - lo > 1 {
@@ -1429,7 +1428,12 @@ mod tests {
     /// Small V2/V3 worlds (a grid of reserves and liquidity) with the profitable direction of
     /// each: `(pools, cycle hops)`.
     fn mixed_grid() -> impl Iterator<Item = (Pools, [HopState; 2])> {
-        let shapes = [(2_000, 10_000), (5_000, 10_000), (20_000, 20_000), (2_000, 40_000)];
+        let shapes = [
+            (2_000, 10_000),
+            (5_000, 10_000),
+            (20_000, 20_000),
+            (2_000, 40_000),
+        ];
         [(10_000u128, 13_000u128), (10_000, 11_500), (12_000, 10_000)]
             .into_iter()
             .flat_map(move |(r0, r1)| shapes.map(move |(wide, narrow)| (r0, r1, wide, narrow)))
@@ -1452,7 +1456,10 @@ mod tests {
             }
             // b: the first input crossing as many ticks; every input below it crosses fewer.
             let b = runs.iter().find(|r| r.2 >= t_hi).unwrap().0;
-            let before = runs.iter().find(|r| r.0 == b - 1).map_or(i128::MIN, |r| r.1);
+            let before = runs
+                .iter()
+                .find(|r| r.0 == b - 1)
+                .map_or(i128::MIN, |r| r.1);
             match fewer_ticks(&pools, &hops, x_hi, t_hi) {
                 Some(s) => {
                     checked += 1;
@@ -1467,7 +1474,10 @@ mod tests {
                 None => assert!(before <= 0, "b − 1 = {} profits {before}", b - 1),
             }
         }
-        assert!(checked >= 4, "only {checked} grid worlds cross a tick profitably");
+        assert!(
+            checked >= 4,
+            "only {checked} grid worlds cross a tick profitably"
+        );
     }
 
     proptest! {
@@ -1544,7 +1554,10 @@ mod tests {
                 shortened,
             } = size_after_cost(&pools, &hops, u128::MAX, None, net)
             {
-                assert!(net >= brute - MIXED_JITTER && net <= brute, "{net} vs {brute}");
+                assert!(
+                    net >= brute - MIXED_JITTER && net <= brute,
+                    "{net} vs {brute}"
+                );
                 if shortened {
                     shortened_worlds += 1;
                     assert!(total_ticks(&sizing.ticks) < total_ticks(&gross.ticks));
@@ -1554,7 +1567,10 @@ mod tests {
                 assert!(brute <= MIXED_JITTER, "missed a net of {brute}");
             }
         }
-        assert!(shortened_worlds >= 2, "only {shortened_worlds} worlds stop short");
+        assert!(
+            shortened_worlds >= 2,
+            "only {shortened_worlds} worlds stop short"
+        );
     }
 
     proptest! {

@@ -4,6 +4,7 @@
 
 mod alloc;
 mod bad_input;
+mod cl_state;
 mod common;
 mod differential;
 mod discovery;

@@ -272,10 +272,18 @@ mod tests {
     fn sample_loads_and_every_payload_decodes() {
         let s = Sample::load().expect("sample loads");
         assert!(!s.payloads.is_empty());
-        let syncs = s.payloads_of(FrameKind::V2Sync).len();
-        let heads = s.payloads_of(FrameKind::NewHead).len();
-        assert!(syncs > 0 && heads > 0);
-        assert_eq!(syncs + heads, s.payloads.len());
+        // The sample exercises every frame kind, and every payload is one of them.
+        let kinds = [
+            FrameKind::V2Sync,
+            FrameKind::NewHead,
+            FrameKind::ClSwap,
+            FrameKind::ClMint,
+            FrameKind::ClBurn,
+            FrameKind::AlgebraFee,
+        ];
+        let counts: Vec<usize> = kinds.iter().map(|&k| s.payloads_of(k).len()).collect();
+        assert!(counts.iter().all(|&n| n > 0), "{kinds:?}: {counts:?}");
+        assert_eq!(counts.iter().sum::<usize>(), s.payloads.len());
         assert_eq!(s.frames().len(), s.payloads.len());
     }
 

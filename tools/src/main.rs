@@ -49,6 +49,9 @@ enum Cmd {
         /// Chance of a liquidity provider action (mint or burn of a range) in a block.
         #[arg(long, default_value_t = 0.25)]
         lp_rate: f64,
+        /// Wall-clock milliseconds between blocks while recording (0: as fast as anvil mines).
+        #[arg(long, default_value_t = 40)]
+        block_ms: u64,
         /// Executor artifact (default: contracts/out/Executor.sol/Executor.json).
         #[arg(long)]
         executor_artifact: Option<PathBuf>,
@@ -103,6 +106,7 @@ fn run(cli: Cli) -> Result<(), ScenarioError> {
             swaps_per_block,
             seed,
             lp_rate,
+            block_ms,
             executor_artifact,
         } => {
             let mut opts = SampleOpts::new(polyarb, out_dir);
@@ -110,6 +114,7 @@ fn run(cli: Cli) -> Result<(), ScenarioError> {
             opts.swaps_per_block = swaps_per_block;
             opts.seed = seed;
             opts.lp_rate = lp_rate;
+            opts.block_pause = std::time::Duration::from_millis(block_ms);
             opts.executor_artifact = executor_artifact;
             let report = make_sample(&toolchain, &opts)?;
             println!(

@@ -251,6 +251,8 @@ pub struct SampleOpts {
     pub seed: u64,
     /// Chance of a liquidity provider action in a block.
     pub lp_rate: f64,
+    /// Wall-clock time between blocks while recording (see `TraderOpts::block_pause`).
+    pub block_pause: Duration,
     /// Executor artifact override.
     pub executor_artifact: Option<PathBuf>,
     /// Wait for the recorder's subscribed line at most this long.
@@ -262,8 +264,8 @@ pub struct SampleOpts {
 }
 
 impl SampleOpts {
-    /// 2,000 swaps, 4 a block, seed 137, a liquidity provider action in one block of four, 1 s
-    /// settle.
+    /// 2,000 swaps, 4 a block, a block every 40 ms of wall-clock time, seed 137, a liquidity
+    /// provider action in one block of four, 1 s settle.
     pub fn new(polyarb: PathBuf, out_dir: PathBuf) -> Self {
         Self {
             polyarb,
@@ -272,6 +274,7 @@ impl SampleOpts {
             swaps_per_block: 4,
             seed: 137,
             lp_rate: 0.25,
+            block_pause: Duration::from_millis(40),
             executor_artifact: None,
             subscribe_timeout: Duration::from_secs(60),
             settle: Duration::from_secs(1),
@@ -360,7 +363,11 @@ pub fn make_sample(
     let mut traders = Traders::new(
         &live.rpc,
         &live.world,
-        TraderOpts::new(live.trader, opts.seed, opts.swaps_per_block).with_liquidity(lp),
+        TraderOpts {
+            block_pause: opts.block_pause,
+            ..TraderOpts::new(live.trader, opts.seed, opts.swaps_per_block)
+        }
+        .with_liquidity(lp),
     )?;
     let trading = traders.run(opts.swaps)?;
     tracing::info!(

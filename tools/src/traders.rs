@@ -50,6 +50,10 @@ pub struct TraderOpts {
     pub max_price_move: f64,
     /// A liquidity provider acting in the same blocks, if any.
     pub liquidity: Option<LpOpts>,
+    /// Wall-clock time between blocks: block `k` is mined no earlier than `k · block_pause`
+    /// after the start, so a recording spreads its blocks out the way a live chain does
+    /// (zero: as fast as the node mines).
+    pub block_pause: Duration,
 }
 
 impl TraderOpts {
@@ -64,6 +68,7 @@ impl TraderOpts {
             max_fraction: 3e-2,
             max_price_move: 0.03,
             liquidity: None,
+            block_pause: Duration::ZERO,
         }
     }
 
@@ -254,6 +259,10 @@ impl<'a> Traders<'a> {
                 .filter(|s| matches!(s.venue, Venue::Pool(_)))
                 .count();
             stats.blocks += 1;
+            let due = self.opts.block_pause * u32::try_from(stats.blocks).unwrap_or(u32::MAX);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
         }
         stats.lp_actions = self.lp.as_ref().map_or(0, |lp| lp.actions().len()) - lp_before;
         stats.elapsed = start.elapsed();

@@ -14,11 +14,13 @@ use std::{
 };
 
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::SignerRecoverable as _};
-use alloy_primitives::{Address, TxKind, U256, keccak256};
+use alloy_primitives::{Address, I256, TxKind, U256, keccak256};
 use alloy_sol_types::SolCall;
+use polyarb_core::clmm::swap::{PoolState as ClState, swap};
+use polyarb_core::clmm::tick_math::{MAX_SQRT_RATIO, MIN_SQRT_RATIO};
 use polyarb_core::{
-    CALLDATA_MAX, Engine, EngineStats, FrameKind, MAX_HOPS, OpportunityFrame, encode_execute,
-    get_amount_out,
+    CALLDATA_MAX, Engine, EngineStats, FrameKind, MAX_HOPS, OpportunityFrame, PoolKind,
+    encode_execute, get_amount_out,
 };
 use polyarb_engine::{
     app::{
@@ -142,9 +144,19 @@ struct Found {
     /// Index of the record whose frame triggered it.
     record: usize,
     opp: OpportunityFrame,
-    /// `(reserve0, reserve1)` the engine held for each hop's pool when it emitted `opp`, moved
-    /// by the routes the same frame yielded before it.
-    reserves: Vec<(u128, u128)>,
+    /// Each hop's pool state when the engine emitted `opp`, moved by the routes the same frame
+    /// yielded before it.
+    states: Vec<HopPool>,
+}
+
+/// A hop's pool as the test saw it in the engine's tables.
+#[derive(Clone, Copy, Debug)]
+enum HopPool {
+    /// `(reserve0, reserve1)`, raw units.
+    V2(u128, u128),
+    /// The exact output of the hop's swap on the pool's state (its price, tick, liquidity,
+    /// fee and tick window, `polyarb_core::clmm::swap`), and the ticks it crossed.
+    Cl { out: u128, ticks: u32 },
 }
 
 fn baseline() -> &'static Baseline {
@@ -173,34 +185,67 @@ fn baseline() -> &'static Baseline {
             let before = engine.stats().applied;
             let routes = engine.on_frame(&frame).to_vec();
             // Later routes of one frame are priced as if the earlier ones had executed: move
-            // the reserves the test's own way (input in, output out) before checking them.
+            // the pools the test's own way (a V2 pair takes the input and gives the output; a
+            // concentrated pool ends where its exact swap ends) before checking them.
             let mut moved: HashMap<Address, (u128, u128)> = HashMap::new();
+            let mut moved_cl: HashMap<Address, ClState> = HashMap::new();
             for opp in routes {
-                let reserves: Vec<(u128, u128)> = opp
-                    .hops()
-                    .iter()
-                    .map(|h| {
-                        let a = Address::from(h.pool);
-                        moved
+                let mut states = Vec::new();
+                let mut amount = opp.amount_in;
+                for h in opp.hops() {
+                    let a = Address::from(h.pool);
+                    let zfo = h.zero_for_one == 1;
+                    if h.kind == PoolKind::UniswapV2 as u8 {
+                        let (r0, r1) = moved
                             .get(&a)
                             .copied()
-                            .unwrap_or_else(|| engine.pool_reserves(&a).unwrap())
-                    })
-                    .collect();
-                let mut amount = opp.amount_in;
-                for (h, &(r0, r1)) in opp.hops().iter().zip(&reserves) {
-                    let after = if h.zero_for_one == 1 {
-                        (r0 + amount, r1 - h.amount_out)
+                            .unwrap_or_else(|| engine.pool_reserves(&a).unwrap());
+                        states.push(HopPool::V2(r0, r1));
+                        let after = if zfo {
+                            (r0 + amount, r1 - h.amount_out)
+                        } else {
+                            (r0 - h.amount_out, r1 + amount)
+                        };
+                        moved.insert(a, after);
                     } else {
-                        (r0 - h.amount_out, r1 + amount)
-                    };
-                    moved.insert(Address::from(h.pool), after);
+                        let pools = engine.pools();
+                        let view = pools.cl(pools.id(&a).unwrap()).unwrap();
+                        let state = moved_cl.get(&a).copied().unwrap_or(view.state);
+                        let limit = if zfo {
+                            MIN_SQRT_RATIO + U256::from(1u8)
+                        } else {
+                            MAX_SQRT_RATIO - U256::from(1u8)
+                        };
+                        let r = swap(
+                            view.kind,
+                            &state,
+                            &view.ticks,
+                            zfo,
+                            I256::try_from(amount).unwrap(),
+                            limit,
+                        )
+                        .unwrap_or_else(|e| panic!("record {i}: the hop's swap fails: {e}"));
+                        let got = if zfo { r.amount1 } else { r.amount0 };
+                        states.push(HopPool::Cl {
+                            out: u128::try_from(got.unsigned_abs()).unwrap(),
+                            ticks: r.ticks_crossed,
+                        });
+                        moved_cl.insert(
+                            a,
+                            ClState {
+                                sqrt_price_x96: r.sqrt_price_x96,
+                                tick: r.tick,
+                                liquidity: r.liquidity,
+                                tick_spacing: state.tick_spacing,
+                            },
+                        );
+                    }
                     amount = h.amount_out;
                 }
                 opps.push(Found {
                     record: i,
                     opp,
-                    reserves,
+                    states,
                 });
             }
             applied[i] = engine.stats().applied > before;
@@ -371,32 +416,54 @@ fn opportunity_amounts_are_exact_at_the_engines_reserves() {
         .collect();
 
     let mut hop_counts = [0usize; MAX_HOPS + 1];
+    let mut kinds = [0usize; 3];
+    let mut crossed = 0;
     for Found {
         record: i,
         opp,
-        reserves,
+        states,
     } in &base.opps
     {
         let token_in = Address::from(opp.token_in);
         let mut at = token_in;
         let mut amount = opp.amount_in;
         assert!(amount > 0, "record {i}: zero input");
-        for (h, &(r0, r1)) in opp.hops().iter().zip(reserves) {
+        for (h, state) in opp.hops().iter().zip(states) {
             let (t0, t1, fee) = pools[&Address::from(h.pool)];
-            let (r_in, r_out, next) = match h.zero_for_one {
+            let next = match h.zero_for_one {
                 1 => {
                     assert_eq!(t0, at, "record {i}: hop input is not token0");
-                    (r0, r1, t1)
+                    t1
                 }
                 0 => {
                     assert_eq!(t1, at, "record {i}: hop input is not token1");
-                    (r1, r0, t0)
+                    t0
                 }
                 d => panic!("record {i}: direction {d}"),
             };
-            let out = get_amount_out(amount, r_in, r_out, fee);
+            let out = match *state {
+                HopPool::V2(r0, r1) => {
+                    let (r_in, r_out) = if h.zero_for_one == 1 {
+                        (r0, r1)
+                    } else {
+                        (r1, r0)
+                    };
+                    let out = get_amount_out(amount, r_in, r_out, fee);
+                    assert!(out > 0 && out < r_out);
+                    out
+                }
+                HopPool::Cl { out, ticks } => {
+                    assert_eq!(
+                        u32::from(h.ticks_crossed),
+                        ticks,
+                        "record {i}: ticks crossed"
+                    );
+                    crossed += usize::from(ticks > 0);
+                    out
+                }
+            };
             assert_eq!(h.amount_out, out, "record {i}: hop output");
-            assert!(out > 0 && out < r_out);
+            kinds[usize::from(h.kind)] += 1;
             amount = out;
             at = next;
         }
@@ -408,6 +475,10 @@ fn opportunity_amounts_are_exact_at_the_engines_reserves() {
     assert!(
         hop_counts[2] > 0 && hop_counts[3] > 0 && hop_counts[4] > 0,
         "the sample should exercise 2-, 3- and 4-hop routes: {hop_counts:?}"
+    );
+    assert!(
+        kinds.iter().all(|&n| n > 0) && crossed > 0,
+        "the sample should route through every pool kind and cross ticks: {kinds:?}, {crossed}"
     );
 
     // The pipeline found exactly what the sequential pass found.

@@ -26,6 +26,7 @@
 //! Not for: fee growth, oracles/timepoints, positions' owed fees, or Algebra's adaptive-fee
 //! formula (see [`swap`] for when Algebra recomputes its fee and what a caller must know).
 
+pub mod algebra_fee;
 pub mod full_math;
 pub mod liquidity_math;
 pub mod rate;

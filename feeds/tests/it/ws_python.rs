@@ -1,6 +1,10 @@
 //! The websocket client against an independent server: Python's `websockets` package.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::mpsc,
+    thread,
+    time::{Duration, Instant},
+};
 
 use polyarb_feeds::{WsClient, WsError};
 
@@ -97,16 +101,25 @@ fn server_close_is_reported_after_earlier_messages() {
 #[test]
 fn busy_poll_never_waits() {
     let (_server, port) = python_ws_server();
-    let mut ws = connect(port, "/echo");
-    // The echo server sends nothing unprompted: a zero timeout must come back empty at once
-    // (a blocking poll would hang here).
-    for _ in 0..1000 {
-        assert_eq!(
-            ws.poll(Some(Duration::ZERO), |p| panic!("unprompted {p:?}"))
-                .expect("poll"),
-            0
-        );
-    }
+    let ws = connect(port, "/echo");
+    // The echo server sends nothing unprompted: a zero timeout must come back empty at once.
+    // The polls run on a helper thread and the test waits for them at most `T`, so a poll that
+    // blocks fails the test instead of hanging it (checked by making `poll` ignore the zero
+    // timeout: the test then fails after `T`).
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        let mut ws = ws;
+        for _ in 0..1000 {
+            let n = ws
+                .poll(Some(Duration::ZERO), |p| panic!("unprompted {p:?}"))
+                .expect("poll");
+            assert_eq!(n, 0);
+        }
+        let _ = done.send(ws);
+    });
+    let mut ws = finished
+        .recv_timeout(T)
+        .unwrap_or_else(|e| panic!("1000 zero-timeout polls did not return within {T:?}: {e}"));
     ws.send_text(b"spin").expect("send");
     let deadline = Instant::now() + T;
     let mut got = Vec::new();

@@ -73,13 +73,30 @@ mod tests {
 
     #[test]
     fn known_values() {
-        // 1 token into a 100/100 pool at 0.3 %: 997·100e18 / (100e18·1000 + 997) scaled.
+        // Expected values worked out outside this code (Python integers) with the pair
+        // libraries' own scales: UniswapV2Library.getAmountOut's 997/1000 for 0.3 %,
+        // PancakeLibrary's 9975/10000 for 0.25 %, e.g.
+        // `10**18*997*100*10**18 // (100*10**18*1000 + 10**18*997)`.
         let e18 = 10u128.pow(18);
-        let out = amount_out(u(e18), u(100 * e18), u(100 * e18), 30).unwrap();
-        // floor(1e18·9970·100e18 / (100e18·10000 + 1e18·9970))
-        let want = u(e18) * u(9970) * u(100 * e18) / (u(100 * e18) * u(10_000) + u(e18) * u(9970));
-        assert_eq!(out, want);
-        assert_eq!(out, u(987_158_034_397_061_298));
+        let (one, pool) = (u(e18), u(100 * e18));
+        assert_eq!(
+            amount_out(one, pool, pool, 30),
+            Some(u(987_158_034_397_061_298))
+        );
+        assert_eq!(
+            amount_out(one, pool, pool, 25),
+            Some(u(987_648_209_114_086_982))
+        );
+        // Lopsided decimals (18 in, 6 out): 0.0123… token in buys 738 raw units.
+        assert_eq!(
+            amount_out(
+                u(12_345_678_901_234_567),
+                u(5 * 10u128.pow(22)),
+                u(3_000_000_000),
+                30
+            ),
+            Some(u(738))
+        );
         assert_eq!(amount_out(u(1), u(1000), u(1000), 30), Some(U256::ZERO));
         assert_eq!(amount_out(u(10), U256::ZERO, u(1000), 30), Some(U256::ZERO));
         assert_eq!(amount_out(u(10), u(1000), u(1000), 10_000), None);

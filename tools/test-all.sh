@@ -27,7 +27,8 @@ cargo build --workspace --bins --locked
 step "cargo test (unit, property, anvil end-to-end)"
 cargo test --workspace --locked
 
-step "shellcheck tuning/ and tools/*.sh"
-tools/toolchain/venv/bin/shellcheck -S warning tuning/*.sh tools/*.sh tools/toolchain/install.sh .ci/run
+step "shellcheck tuning/, contracts/ and tools/ scripts"
+tools/toolchain/venv/bin/shellcheck -S warning tuning/*.sh contracts/*.sh tools/*.sh \
+    tools/toolchain/install.sh .ci/run
 
 step "all checks passed"

@@ -1,4 +1,5 @@
 //! `polyarb`: the arbitrage engine's command line. See `polyarb --help`.
+#![forbid(unsafe_code)]
 
 use std::{path::PathBuf, process::ExitCode};
 

@@ -29,8 +29,6 @@ mod probe;
 #[path = "algebra_fee/programs.rs"]
 mod programs;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -668,46 +666,8 @@ fn volume_per_liquidity_matches_the_real_operator() {
     assert_eq!(t.ops, 2_000 * chunks as usize);
 }
 
-/// `System`, counting allocating calls on the calling thread.
-struct Counting;
-
-thread_local! {
-    static CALLS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    let _ = CALLS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: each method hands its arguments unchanged to `System`, so `System`'s guarantees are
-// ours; the counter is thread-local state unrelated to the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: the caller's `layout` obligations are passed on as they are.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: as in `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: `ptr` was allocated by `System` (through us) with `layout`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` (through us) with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: polyarb_alloc_count::Counting = polyarb_alloc_count::Counting;
 
 /// `write`, `get_fee`, `predict_fee` and the reads allocate nothing after construction.
 #[test]
@@ -715,34 +675,32 @@ fn fee_model_does_not_allocate() {
     let mut m = DataStorage::new(8_192, FeeConfig::DEFAULT);
     m.initialize(1_700_000_000, 100).unwrap();
     let mut rng = SplitMix64::new(7);
-    let before = CALLS.with(Cell::get);
     let mut t = 1_700_000_000u32;
     let mut tick = 100i32;
-    let mut sum = 0u64;
-    for _ in 0..10_000 {
-        t += 1 + rng.below(40) as u32;
-        tick += rng.below(201) as i32 - 100;
-        let liquidity = u128::from(rng.next_u64()) << 20;
-        let volume = u128::from(rng.next_u64());
-        let predicted = m.predict_fee(t, tick, liquidity, volume).unwrap();
-        let i = m.write(m.index(), t, tick, liquidity, volume).unwrap();
-        let fee = m.get_fee(t, tick, i, liquidity).unwrap();
-        assert_eq!(predicted, Some(fee));
-        let later = m.get_fee(t + 3_600, tick, i, liquidity).unwrap();
-        // 'OLD' while the history is younger than half a day.
-        let c = m.single_timepoint(t, WINDOW / 2, tick, i, liquidity);
-        sum +=
-            u64::from(fee) + u64::from(later) + c.map_or(0, |c| c.tick_cumulative.unsigned_abs());
-    }
-    let calls = CALLS.with(Cell::get) - before;
+    let (sum, n) = polyarb_alloc_count::count(|| {
+        let mut sum = 0u64;
+        for _ in 0..10_000 {
+            t += 1 + rng.below(40) as u32;
+            tick += rng.below(201) as i32 - 100;
+            let liquidity = u128::from(rng.next_u64()) << 20;
+            let volume = u128::from(rng.next_u64());
+            let predicted = m.predict_fee(t, tick, liquidity, volume).unwrap();
+            let i = m.write(m.index(), t, tick, liquidity, volume).unwrap();
+            let fee = m.get_fee(t, tick, i, liquidity).unwrap();
+            assert_eq!(predicted, Some(fee));
+            let later = m.get_fee(t + 3_600, tick, i, liquidity).unwrap();
+            // 'OLD' while the history is younger than half a day.
+            let c = m.single_timepoint(t, WINDOW / 2, tick, i, liquidity);
+            sum += u64::from(fee)
+                + u64::from(later)
+                + c.map_or(0, |c| c.tick_cumulative.unsigned_abs());
+        }
+        sum
+    });
     assert_eq!(
-        calls, 0,
+        n.calls, 0,
         "allocations on the update/query path (checksum {sum})"
     );
-    // And the counter works.
-    let before = CALLS.with(Cell::get);
-    std::hint::black_box(Vec::<u8>::with_capacity(8));
-    assert!(CALLS.with(Cell::get) > before);
 }
 
 #[test]

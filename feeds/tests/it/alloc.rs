@@ -1,10 +1,9 @@
 //! "No allocation on the hot path", proven with a counting global allocator. Counts are per
 //! thread, so tests running in parallel do not disturb each other.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
+use polyarb_alloc_count::{Counting, count};
 use polyarb_core::FrameKind;
 use polyarb_feeds::{
     Decoded, RecordReader, RecordWriter, RpcClient, WsConfig, WsConn, WsEvent, decode,
@@ -12,62 +11,13 @@ use polyarb_feeds::{
 
 use crate::support::{python_ws_server, server_frame};
 
-/// Forwards to the system allocator and counts allocations made by the current thread.
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn bump() {
-    // `try_with`: never fails for a const-initialised cell without a destructor, but an
-    // allocator must not panic whatever happens.
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
-// guarantees are ours; the counter touches no allocator state.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        bump();
-        // SAFETY: the caller upholds `alloc`'s contract (non-zero size), passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        bump();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        bump();
-        // SAFETY: `ptr` came from this allocator (hence from `System`) with `layout`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator (hence from `System`) with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
 /// Runs `f` and returns its result with the number of allocations it made on this thread.
 fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    let before = ALLOCS.with(Cell::get);
-    let r = f();
-    (r, ALLOCS.with(Cell::get) - before)
-}
-
-#[test]
-fn the_counter_counts() {
-    // Guards the tests below against a counter that never moves.
-    let (v, n) = counted(|| vec![1u8; 100]);
-    assert_eq!(v.len(), 100);
-    assert!(n >= 1);
+    let (r, n) = count(f);
+    (r, n.calls)
 }
 
 const SYNC: &str = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1";

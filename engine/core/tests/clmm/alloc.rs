@@ -1,11 +1,11 @@
 //! Proof that the swap path, quotes, mint/burn on fixed columns and the rate bound do not
-//! allocate: this binary's global allocator counts allocations per thread.
+//! allocate: this binary's global allocator (`polyarb_alloc_count`) counts allocations per
+//! thread.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 
 use alloy_primitives::{I256, U256};
+use polyarb_alloc_count::{Counting, count};
 use polyarb_core::clmm::rate::edge_rate_upper_bound;
 use polyarb_core::clmm::swap::{PoolState, SwapKind, quote_exact_in, swap};
 use polyarb_core::clmm::tick_math::{
@@ -13,61 +13,8 @@ use polyarb_core::clmm::tick_math::{
 };
 use polyarb_core::clmm::ticks::{TickColumns, TickRules};
 
-/// `System`, counting allocating calls on the calling thread.
-struct Counting;
-
-thread_local! {
-    // Const-initialised `Cell` without a destructor: reading it never allocates.
-    static CALLS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    // Fails only while the thread is being torn down, which is not a measurement.
-    let _ = CALLS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: each method hands its arguments unchanged to `System`, so `System`'s guarantees are
-// ours; the counter is thread-local state unrelated to the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: the caller's `layout` obligations are passed on as they are.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: as in `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: `ptr` was allocated by `System` (through us) with `layout`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` (through us) with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-fn allocations_in<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    let before = CALLS.with(Cell::get);
-    let r = f();
-    (r, CALLS.with(Cell::get) - before)
-}
-
-#[test]
-fn counter_sees_an_allocation() {
-    let (v, n) = allocations_in(|| black_box(Vec::<u8>::with_capacity(8)));
-    assert!(n >= 1);
-    drop(v);
-}
 
 #[test]
 fn clmm_hot_path_does_not_allocate() {
@@ -78,7 +25,7 @@ fn clmm_hot_path_does_not_allocate() {
     let price = sqrt_ratio_at_tick(1234).unwrap() + U256::from(987_654_321u64);
     let tick = tick_at_sqrt_ratio(price).unwrap();
     let mut liquidity = 0u128;
-    let (crossed, count) = allocations_in(|| {
+    let (crossed, n) = count(|| {
         let mut cols = TickColumns::new(&mut t, &mut n, &mut g, 0, -60_000, 60_000).unwrap();
         for (i, k) in (-20i32..20).enumerate() {
             let lower = k * 600;
@@ -126,7 +73,7 @@ fn clmm_hot_path_does_not_allocate() {
         black_box(edge_rate_upper_bound(price, 3000, false));
         crossed
     });
-    assert_eq!(count, 0, "the clmm path allocated {count} times");
+    assert_eq!(n.calls, 0, "the clmm path allocated: {n:?}");
     assert!(
         crossed > 0,
         "the swaps crossed no tick, so the path was not exercised"

@@ -377,7 +377,8 @@ const HUB_WEIGHTS: [u64; 6] = [40, 30, 15, 8, 4, 3];
 const TAIL_POOL_WEIGHTS: [u64; 4] = [50, 30, 15, 5];
 /// Pools per pair of hubs; the first three are V2, V3 (0.05 %) and Algebra.
 const POOLS_PER_HUB_PAIR: usize = 6;
-/// Long-tail tokens; each gets 1 to 4 pools against hubs, the rest of the 10,000 pair two tails.
+/// Long-tail tokens; each gets 1 to 4 pools against hubs ([`TAIL_POOL_WEIGHTS`]), and the rest
+/// of the 10,000 pools pair two tails.
 const TAILS: usize = 4_800;
 /// Block of the generated snapshot.
 pub const SNAPSHOT_BLOCK: u64 = 1_000;
@@ -459,16 +460,37 @@ pub struct SearchCase {
 }
 
 /// Two frames for one pool, handed out alternately with rising (block, log index): the engine
-/// applies every one, and its tables return to the same state every two frames.
+/// applies every one, and its tables return to the same state every two frames. A third frame
+/// puts the pool back to its snapshot state ([`restore`](Self::restore)), so that one case
+/// leaves the table as it found it for the next, whatever the number of frames it ran.
 #[derive(Clone, Debug)]
 pub struct FramePair {
-    frames: [FeedFrame; 2],
+    /// Price down, price up, snapshot state.
+    frames: [FeedFrame; 3],
     n: u64,
 }
 
 impl FramePair {
-    fn new(frames: [FeedFrame; 2]) -> Self {
+    fn new(frames: [FeedFrame; 3]) -> Self {
         Self { frames, n: 0 }
+    }
+
+    /// Stamps frame `i` with the next (block, log index).
+    #[inline]
+    fn stamp(&mut self, i: usize) -> &FeedFrame {
+        self.n += 1;
+        let f = &mut self.frames[i];
+        f.block_number = SNAPSHOT_BLOCK + 1 + (self.n >> 32);
+        f.log_index = self.n as u32;
+        f
+    }
+
+    /// The frame that puts the pool back to its snapshot state; the next
+    /// [`next_frame`](Self::next_frame) is a move down again.
+    pub fn restore(&mut self) -> &FeedFrame {
+        // Skip a log index if needed so that the count is even after this frame.
+        self.n |= 1;
+        self.stamp(2)
     }
 
     /// Which frame [`next_frame`](Self::next_frame) hands out next: 0 (price down) or 1 (up).
@@ -480,11 +502,7 @@ impl FramePair {
     /// The next frame: down, up, down, … Costs two stores.
     #[inline]
     pub fn next_frame(&mut self) -> &FeedFrame {
-        let f = &mut self.frames[(self.n & 1) as usize];
-        self.n += 1;
-        f.block_number = SNAPSHOT_BLOCK + 1 + (self.n >> 32);
-        f.log_index = self.n as u32;
-        f
+        self.stamp((self.n & 1) as usize)
     }
 }
 
@@ -499,7 +517,8 @@ pub struct Table {
     pub kinds: [usize; 3],
     /// Initialized ticks over all concentrated pools.
     pub cl_ticks: usize,
-    /// One case per kind, on the WMATIC/USDC pool of that kind.
+    /// Six cases: the WMATIC/USDC pool of each kind (a hub pair), then the WMATIC/T0 pool of
+    /// each kind (a long-tail token).
     pub cases: Vec<SearchCase>,
 }
 
@@ -522,9 +541,9 @@ struct GenCl {
     bitmap: TickBitmap,
 }
 
-/// Builds a concentrated pool around the price `p1_per_0` (token1 per token0) with virtual
-/// reserves worth `value` native on each side, a full-range position (40 % of the liquidity)
-/// and 2 to 6 narrow positions around the price.
+/// Builds a concentrated pool at the price `p1_per_0` (token1 per token0, raw units) with
+/// active liquidity about `l_total` (`sqrt(x·y)` of its virtual reserves): a full-range
+/// position with 40 % of it and 2 to 6 positions 1 to 20 spacings either side of the price.
 fn gen_cl(rng: &mut Rng, kind: SwapKind, p1_per_0: f64, l_total: f64) -> GenCl {
     let spacing = match kind {
         SwapKind::UniswapV3 { fee_pips } => match fee_pips {
@@ -614,19 +633,33 @@ fn log_frame(kind: FrameKind, pool: Address) -> FeedFrame {
     }
 }
 
-/// A `Sync` with the reserves moved so that the price (token1 per token0) is `factor` times
-/// the snapshot's, at the same product.
-fn sync_frame(pool: Address, r0: u128, r1: u128, factor: f64) -> FeedFrame {
+/// A `Sync` carrying reserves `(r0, r1)`.
+fn sync_frame(pool: Address, r0: u128, r1: u128) -> FeedFrame {
     let mut f = log_frame(FrameKind::V2Sync, pool);
+    f.words[0] = word_u(U256::from(r0));
+    f.words[1] = word_u(U256::from(r1));
+    f
+}
+
+/// A `Sync` with the reserves moved so that the price (token1 per token0) is `factor` times
+/// the snapshot's, at about the same product.
+fn moved_sync_frame(pool: Address, r0: u128, r1: u128, factor: f64) -> FeedFrame {
     let s = factor.sqrt();
-    f.words[0] = word_u(U256::from((r0 as f64 / s) as u128));
-    f.words[1] = word_u(U256::from((r1 as f64 * s) as u128));
+    sync_frame(pool, (r0 as f64 / s) as u128, (r1 as f64 * s) as u128)
+}
+
+/// A `Swap` carrying a pool state (what the pool's `Swap` event reports after a swap).
+fn swap_frame(pool: Address, s: &PoolState) -> FeedFrame {
+    let mut f = log_frame(FrameKind::ClSwap, pool);
+    f.words[0] = word_u(s.sqrt_price_x96);
+    f.words[1] = word_u(U256::from(s.liquidity));
+    f.words[2] = word_i24(s.tick);
     f
 }
 
 /// A `Swap` carrying the state after a real swap (over the pool's own ticks) that moves the
 /// price by `factor`.
-fn swap_frame(pool: Address, g: &GenCl, factor: f64) -> FeedFrame {
+fn moved_swap_frame(pool: Address, g: &GenCl, factor: f64) -> FeedFrame {
     let price = f64::from(g.state.sqrt_price_x96) * factor.sqrt();
     let limit = U256::from(price as u128);
     let zero_for_one = factor < 1.0;
@@ -640,22 +673,31 @@ fn swap_frame(pool: Address, g: &GenCl, factor: f64) -> FeedFrame {
     )
     .expect("case swap");
     assert_eq!(r.sqrt_price_x96, limit, "the case swap reaches its price");
-    let mut f = log_frame(FrameKind::ClSwap, pool);
-    f.words[0] = word_u(r.sqrt_price_x96);
-    f.words[1] = word_u(U256::from(r.liquidity));
-    f.words[2] = word_i24(r.tick);
-    f
+    let after = PoolState {
+        sqrt_price_x96: r.sqrt_price_x96,
+        tick: r.tick,
+        liquidity: r.liquidity,
+        ..g.state
+    };
+    swap_frame(pool, &after)
 }
 
 /// Generates the table (deterministic: [`SEED`]).
 ///
-/// Tokens: 6 hubs and 2,700 long-tail tokens, all 18 decimals, each with a price in the
-/// native token (tails log-uniform over 10⁻⁴..10³). Pools: 6 per hub pair (90), then 1 to 4
-/// per tail against hubs drawn by [`HUB_WEIGHTS`], then tail/tail pairs up to 10,000. Kinds:
-/// half V2 (two forks, 0.3 %), 30 % Uniswap V3 (tiers 0.01/0.05/0.3/1 % at 10/35/40/15 %),
-/// 20 % Algebra (fee 0.01–0.3 %). Each pool's price is the two tokens' ratio within ±0.02 %;
-/// liquidity (native value of the virtual reserves) is log-uniform, 2·10⁵..2·10⁶ for hub
-/// pairs, 10²..10⁵ for tails.
+/// Tokens: 6 hubs and 4,800 long-tail tokens, all 18 decimals, each with a price in the
+/// native token (tails log-uniform over 10⁻⁴..10³). Pools: 6 per hub pair (90); T0's four
+/// (WMATIC/T0 of each kind, USDC/T0 V2); 1 to 4 per other tail ([`TAIL_POOL_WEIGHTS`])
+/// against hubs drawn by [`HUB_WEIGHTS`]; then tail/tail pairs up to 10,000. Kinds of the
+/// pools not forced by a case: half V2 (two forks, 0.3 %), 30 % Uniswap V3 (tiers
+/// 0.01/0.05/0.3/1 % at 10/35/40/15 %), 20 % Algebra (fee 0.01–0.3 %). Each pool's price is the
+/// two tokens' ratio within ±0.02 %; liquidity (native value of the virtual reserves) is
+/// log-uniform, 2·10⁵..2·10⁶ for hub pairs, 10²..10⁵ for tails (T0's pools: 5·10⁴).
+/// Concentrated pools: 40 % of the liquidity in a full-range position, the rest in 2 to 6
+/// positions 1 to 20 spacings either side of the price; the window is the whole tick range.
+///
+/// With the engine's default cap (1,000,000 cycles) most 4-hop loops are not stored: the
+/// loops hub → tail → hub → tail → hub grow with the square of the tails that share two hubs,
+/// as on a real chain.
 pub fn table() -> Table {
     let mut rng = Rng(SEED);
     let mut tokens = Vec::with_capacity(HUBS.len() + TAILS);
@@ -785,13 +827,15 @@ pub fn table() -> Table {
         }
         if case.is_some() && t0 == 0 {
             let frames = match (&state, &g) {
-                (SpecState::UniswapV2 { reserve0, reserve1 }, _) => [
-                    sync_frame(address, *reserve0, *reserve1, 1.0 - MOVE),
-                    sync_frame(address, *reserve0, *reserve1, 1.0 + MOVE),
+                (&SpecState::UniswapV2 { reserve0, reserve1 }, _) => [
+                    moved_sync_frame(address, reserve0, reserve1, 1.0 - MOVE),
+                    moved_sync_frame(address, reserve0, reserve1, 1.0 + MOVE),
+                    sync_frame(address, reserve0, reserve1),
                 ],
                 (_, Some(g)) => [
-                    swap_frame(address, g, 1.0 - MOVE),
-                    swap_frame(address, g, 1.0 + MOVE),
+                    moved_swap_frame(address, g, 1.0 - MOVE),
+                    moved_swap_frame(address, g, 1.0 + MOVE),
+                    swap_frame(address, &g.state),
                 ],
                 _ => unreachable!("a concentrated pool has its generator state"),
             };

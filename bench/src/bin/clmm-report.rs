@@ -192,6 +192,7 @@ fn search_report(max_frames: usize) {
             for _ in 0..10 {
                 black_box(engine.on_frame(f.next_frame()));
             }
+            black_box(engine.on_frame(f.restore()));
             let mean = (t.elapsed().as_nanos() / 10).max(1);
             let n = usize::try_from(FRAME_BUDGET_NS / mean).unwrap_or(usize::MAX);
             n.clamp(200, max_frames.max(200)) / ROUNDS * ROUNDS
@@ -232,8 +233,10 @@ fn search_report(max_frames: usize) {
                 samples[i][dir].push(u64::try_from(ns).unwrap_or(u64::MAX));
                 found += k as u64;
             }
+            let after = *engine.stats();
+            // Back to the snapshot state, so that the next case finds the table unchanged.
+            black_box(engine.on_frame(f.restore()));
             assert!(found > 0, "{}: no route", table.cases[i].name);
-            let after = engine.stats();
             work[i][0] += found;
             work[i][1] += after.screened - before.screened;
             work[i][2] += after.sized - before.sized;

@@ -12,26 +12,26 @@ use polyarb_core::{FeedFrame, FrameKind};
 
 /// `keccak256("Sync(uint112,uint112)")`, topic0 of the Uniswap-V2-style reserve update.
 pub const SYNC_TOPIC: [u8; 32] =
-    hex32("1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1");
+    hex::literal32("1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1");
 
 /// `keccak256("Swap(address,address,int256,int256,uint160,uint128,int24)")`: a Uniswap V3 or
 /// Algebra pool's swap (both emit the same signature).
 pub const SWAP_TOPIC: [u8; 32] =
-    hex32("c42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67");
+    hex::literal32("c42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67");
 
 /// `keccak256("Mint(address,address,int24,int24,uint128,uint256,uint256)")`: liquidity added to a
 /// Uniswap V3 or Algebra position.
 pub const MINT_TOPIC: [u8; 32] =
-    hex32("7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde");
+    hex::literal32("7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde");
 
 /// `keccak256("Burn(address,int24,int24,uint128,uint256,uint256)")`: liquidity removed from a
 /// Uniswap V3 or Algebra position.
 pub const BURN_TOPIC: [u8; 32] =
-    hex32("0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c");
+    hex::literal32("0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c");
 
 /// `keccak256("Fee(uint16)")`: an Algebra pool's new swap fee.
 pub const FEE_TOPIC: [u8; 32] =
-    hex32("598b9f043c813aa6be3426ca60d1c65d17256312890be5118dab55b0775ebe2a");
+    hex::literal32("598b9f043c813aa6be3426ca60d1c65d17256312890be5118dab55b0775ebe2a");
 
 /// Every topic0 the decoder turns into a frame, for one `eth_subscribe("logs")` filter.
 pub const TRACKED_TOPICS: [[u8; 32]; 5] =
@@ -102,27 +102,6 @@ impl Event {
             Self::Burn => FrameKind::ClBurn,
             Self::Fee => FrameKind::AlgebraFee,
         }
-    }
-}
-
-/// Compile-time hex for the topic constants; a bad literal fails the build.
-const fn hex32(s: &str) -> [u8; 32] {
-    let b = s.as_bytes();
-    assert!(b.len() == 64, "topic literal must be 64 hex digits");
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        out[i] = (nibble(b[2 * i]) << 4) | nibble(b[2 * i + 1]);
-        i += 1;
-    }
-    out
-}
-
-const fn nibble(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => panic!("topic literal must be lower-case hex"),
     }
 }
 

@@ -22,6 +22,22 @@ const DIGIT: [u8; 256] = {
 
 const LOWER: &[u8; 16] = b"0123456789abcdef";
 
+/// 64 lower- or upper-case hex digits (no prefix) as 32 bytes, at compile time: the topic
+/// constants. A bad literal fails the build.
+pub(crate) const fn literal32(s: &str) -> [u8; 32] {
+    let b = s.as_bytes();
+    assert!(b.len() == 64, "a 32-byte literal is 64 hex digits");
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        let (hi, lo) = (DIGIT[b[2 * i] as usize], DIGIT[b[2 * i + 1] as usize]);
+        assert!(hi != 0xFF && lo != 0xFF, "not a hex digit");
+        out[i] = (hi << 4) | lo;
+        i += 1;
+    }
+    out
+}
+
 /// Why a hex string did not decode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum HexError {

@@ -557,6 +557,22 @@ fn reply_value(reply: Reply<'_>, stats: &mut RpcStats) -> Result<Value, RpcError
     }
 }
 
+/// A JSON-RPC `result` that is a quantity (`"0x1a"`), given as the raw JSON a
+/// [`Reply::Result`] carries, as a `u64`: for answers the pipeline matches itself
+/// (`eth_getTransactionCount`), without a `serde_json` round trip.
+pub fn quantity_result(raw: &[u8]) -> Result<u64, RpcError> {
+    raw.trim_ascii()
+        .strip_prefix(b"\"")
+        .and_then(|s| s.strip_suffix(b"\""))
+        .and_then(|q| hex::quantity_u64(q).ok())
+        .ok_or_else(|| {
+            bad(format!(
+                "result is not a quantity: {}",
+                String::from_utf8_lossy(raw)
+            ))
+        })
+}
+
 fn quantity(v: &Value, what: &str) -> Result<u64, RpcError> {
     v.as_str()
         .and_then(|s| hex::quantity_u64(s.as_bytes()).ok())
@@ -577,6 +593,31 @@ fn bytes_of(v: &Value, what: &str) -> Result<Vec<u8>, RpcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantity_results_parse_strictly() {
+        assert_eq!(quantity_result(b"\"0x1a\"").ok(), Some(26));
+        assert_eq!(quantity_result(b" \"0x0\" ").ok(), Some(0));
+        assert_eq!(
+            quantity_result(b"\"0xffffffffffffffff\"").ok(),
+            Some(u64::MAX)
+        );
+        for bad in [
+            &b"26"[..],
+            b"\"1a\"",
+            b"\"0xzz\"",
+            b"\"0x\"",
+            b"\"0x10000000000000000\"",
+            b"\"0x1a",
+            b"null",
+        ] {
+            assert!(
+                quantity_result(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 
     #[test]
     fn call_params_shape() {

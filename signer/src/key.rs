@@ -193,21 +193,10 @@ fn decode_key_hex(text: &[u8]) -> Result<Zeroizing<[u8; 32]>, KeyError> {
             hex_digits: digits.len(),
         });
     }
+    // Decoded straight into the zeroizing buffer: no other copy of the key is made.
     let mut out = Zeroizing::new([0u8; 32]);
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = (nibble(pair[0]) << 4) | nibble(pair[1]);
-    }
+    alloy_primitives::hex::decode_to_slice(digits, &mut out[..]).map_err(|_| KeyError::NotHex)?;
     Ok(out)
-}
-
-/// Value of one hex digit; callers have checked `c` is one.
-fn nibble(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        b'A'..=b'F' => c - b'A' + 10,
-        _ => 0,
-    }
 }
 
 #[cfg(test)]

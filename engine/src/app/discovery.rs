@@ -10,6 +10,7 @@
 //!
 //! Calls are pipelined `eth_call`s at block B, in batches of `node.discovery_batch`.
 
+mod abi;
 pub mod clmm;
 mod logscan;
 
@@ -128,20 +129,15 @@ fn discover_v2(
     let len_word = rpc
         .eth_call(&dex.factory.0.0, &ALL_PAIRS_LENGTH, at)
         .map_err(|e| node_err("allPairsLength", e))?;
-    let listed = word_u64(&len_word, 0).ok_or_else(|| {
-        AppError::Node(format!(
-            "{} factory {}: allPairsLength answered {} bytes",
-            dex.name,
-            dex.factory,
-            len_word.len()
-        ))
-    })?;
+    let listed = abi::uint(&len_word, 0, 64, "allPairsLength")
+        .map_err(|e| AppError::Node(format!("{} factory {}: {e}", dex.name, dex.factory)))?
+        .to::<u64>();
     let n = dex.max_pairs.map_or(listed, |m| m.min(listed));
     stats.listed += n;
 
     let mut pools = Vec::new();
     let mut pairs = Vec::with_capacity(n as usize);
-    let indices: Vec<[u8; 36]> = (0..n).map(|i| call_with_u256(ALL_PAIRS, i)).collect();
+    let indices: Vec<[u8; 36]> = (0..n).map(|i| abi::call_uint(ALL_PAIRS, i)).collect();
     for chunk in indices.chunks(batch) {
         let calls: Vec<([u8; 20], &[u8])> =
             chunk.iter().map(|d| (dex.factory.0.0, &d[..])).collect();
@@ -149,7 +145,7 @@ fn discover_v2(
             .eth_call_many(&calls, at)
             .map_err(|e| node_err("allPairs", e))?
         {
-            match r.ok().and_then(|w| word_address(&w, 0)) {
+            match r.ok().and_then(|w| abi::address(&w, 0, "allPairs").ok()) {
                 Some(a) => pairs.push(a),
                 None => stats.failed += 1,
             }
@@ -169,10 +165,11 @@ fn discover_v2(
         for (p, a) in chunk.iter().zip(answers.chunks(3)) {
             let [t0, t1, res] = a else { continue };
             let parsed = (|| {
-                let token0 = word_address(t0.as_ref().ok()?, 0)?;
-                let token1 = word_address(t1.as_ref().ok()?, 0)?;
+                let token0 = abi::address(t0.as_ref().ok()?, 0, "token0").ok()?;
+                let token1 = abi::address(t1.as_ref().ok()?, 0, "token1").ok()?;
                 let res = res.as_ref().ok()?;
-                Some((token0, token1, word_u112(res, 0)?, word_u112(res, 1)?))
+                let reserve = |i| abi::uint(res, i, 112, "getReserves").ok();
+                Some((token0, token1, reserve(0)?.to(), reserve(1)?.to()))
             })();
             match parsed {
                 None => {
@@ -207,9 +204,7 @@ fn read_capital(
         tracing::warn!("no signer.executor: route inputs are not capped by capital");
         return Ok(Vec::new());
     };
-    let mut call = [0u8; 36];
-    call[..4].copy_from_slice(&BALANCE_OF);
-    call[16..].copy_from_slice(executor.as_slice());
+    let call = abi::call_address(BALANCE_OF, executor);
     let tokens = cfg.start_token_addresses();
     let calls: Vec<([u8; 20], &[u8])> = tokens.iter().map(|t| (t.0.0, &call[..])).collect();
     let answers = rpc
@@ -219,7 +214,8 @@ fn read_capital(
         .iter()
         .zip(answers)
         .map(|(token, a)| {
-            let amount = a.ok().and_then(|w| word_u128(&w, 0)).ok_or_else(|| {
+            let amount = a.ok().and_then(|w| abi::uint(&w, 0, 128, "balanceOf").ok());
+            let amount = amount.map(|v| v.to::<u128>()).ok_or_else(|| {
                 AppError::Node(format!(
                     "balanceOf({executor}) on start token {token} failed"
                 ))
@@ -230,53 +226,6 @@ fn read_capital(
             })
         })
         .collect()
-}
-
-fn call_with_u256(selector: [u8; 4], v: u64) -> [u8; 36] {
-    let mut d = [0u8; 36];
-    d[..4].copy_from_slice(&selector);
-    d[28..].copy_from_slice(&v.to_be_bytes());
-    d
-}
-
-fn word(data: &[u8], i: usize) -> Option<&[u8]> {
-    data.get(i * 32..(i + 1) * 32)
-}
-
-/// ABI word `i` as an address (high 12 bytes must be zero).
-fn word_address(data: &[u8], i: usize) -> Option<Address> {
-    let w = word(data, i)?;
-    w[..12]
-        .iter()
-        .all(|&b| b == 0)
-        .then(|| Address::from_slice(&w[12..]))
-}
-
-/// ABI word `i` as a u64 (larger values rejected).
-fn word_u64(data: &[u8], i: usize) -> Option<u64> {
-    let w = word(data, i)?;
-    w[..24]
-        .iter()
-        .all(|&b| b == 0)
-        .then(|| u64::from_be_bytes(w[24..].try_into().unwrap_or([0; 8])))
-}
-
-/// ABI word `i` as a u128 (larger balances are rejected, not truncated).
-fn word_u128(data: &[u8], i: usize) -> Option<u128> {
-    let w = word(data, i)?;
-    w[..16]
-        .iter()
-        .all(|&b| b == 0)
-        .then(|| u128::from_be_bytes(w[16..].try_into().unwrap_or([0; 16])))
-}
-
-/// ABI word `i` as a uint112 reserve.
-fn word_u112(data: &[u8], i: usize) -> Option<u128> {
-    let w = word(data, i)?;
-    w[..18]
-        .iter()
-        .all(|&b| b == 0)
-        .then(|| u128::from_be_bytes(w[16..].try_into().unwrap_or([0; 16])))
 }
 
 #[cfg(test)]
@@ -296,25 +245,5 @@ mod tests {
         ] {
             assert_eq!(sel, keccak256(sig.as_bytes())[..4], "{sig}");
         }
-    }
-
-    #[test]
-    fn words_decode_strictly() {
-        let mut w = [0u8; 96];
-        w[31] = 7;
-        w[63] = 9;
-        w[50] = 1; // inside uint112 range of word 1
-        assert_eq!(word_u64(&w, 0), Some(7));
-        assert_eq!(word_u112(&w, 1), Some(9 | (1u128 << 104)));
-        w[40] = 1; // above uint112 in word 1
-        assert_eq!(word_u112(&w, 1), None);
-        assert_eq!(word_u64(&w, 1), None);
-        assert_eq!(word_address(&w[..31], 0), None, "short data");
-        let mut a = [0u8; 32];
-        a[12..].copy_from_slice(&[0xab; 20]);
-        assert_eq!(word_address(&a, 0), Some(Address::repeat_byte(0xab)));
-        a[0] = 1;
-        assert_eq!(word_address(&a, 0), None, "dirty high bytes");
-        assert_eq!(call_with_u256(ALL_PAIRS, 258)[34..], [1, 2]);
     }
 }

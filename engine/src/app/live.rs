@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, TRACKED_TOPICS};
+use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, TRACKED_TOPICS, quantity_result};
 use polyarb_signer::Signer;
 
 use super::{AppError, discovery};
@@ -302,7 +302,7 @@ impl FeedPort for LivePort {
         let id = id?;
         if self.nonce_query == Some(id) {
             self.nonce_query = None;
-            let n = outcome.ok().and_then(parse_quantity);
+            let n = outcome.ok().and_then(|r| quantity_result(r).ok());
             if n.is_none() {
                 tracing::error!("eth_getTransactionCount answer unusable; nonce not resynced");
             }
@@ -332,29 +332,5 @@ impl FeedPort for LivePort {
             }
         }
         None
-    }
-}
-
-/// A JSON quantity string (`"0x1a"`) as u64.
-fn parse_quantity(json: &[u8]) -> Option<u64> {
-    let s = std::str::from_utf8(json)
-        .ok()?
-        .trim()
-        .strip_prefix('"')?
-        .strip_suffix('"')?;
-    u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantities_parse_strictly() {
-        assert_eq!(parse_quantity(b"\"0x1a\""), Some(26));
-        assert_eq!(parse_quantity(b" \"0x0\" "), Some(0));
-        assert_eq!(parse_quantity(b"26"), None);
-        assert_eq!(parse_quantity(b"\"1a\""), None);
-        assert_eq!(parse_quantity(b"\"0xzz\""), None);
     }
 }

@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use alloy_primitives::{Address, I256, U256};
+use alloy_primitives::{Address, U256};
 use polyarb_core::clmm::tick_math::{
     MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick, tick_at_sqrt_ratio,
 };
@@ -27,15 +27,16 @@ use polyarb_core::clmm::ticks::ALGEBRA_TICK_SPACING;
 use polyarb_core::{ClStateSpec, PIPS, PoolKind, PoolSpec, PoolState, TickSpec};
 use polyarb_feeds::{BlockTag, Log, RpcClient, RpcError};
 
+use super::abi::{AbiError, address, boolean, call_int, exact, int, uint};
 use super::{AppError, DiscoveryStats, logscan};
 use crate::config::{Config, DexConfig};
 
 /// Uniswap V3 factory `PoolCreated(address,address,uint24,int24,address)`.
 pub const POOL_CREATED_TOPIC: [u8; 32] =
-    hex32("783cca1c0412dd0d695e784568c96da2e9c22ff989357a2e8b1d9b2b4e6b7118");
+    alloy_primitives::hex!("783cca1c0412dd0d695e784568c96da2e9c22ff989357a2e8b1d9b2b4e6b7118");
 /// Algebra V1 factory `Pool(address,address,address)`.
 pub const ALGEBRA_POOL_TOPIC: [u8; 32] =
-    hex32("91ccaa7a278130b65168c3a0c8d3bcae84cf5e43704342bd3ec0b59e59c036db");
+    alloy_primitives::hex!("91ccaa7a278130b65168c3a0c8d3bcae84cf5e43704342bd3ec0b59e59c036db");
 
 const SLOT0: [u8; 4] = [0x38, 0x50, 0xc7, 0xbd];
 const GLOBAL_STATE: [u8; 4] = [0xe7, 0x6c, 0x01, 0xe4];
@@ -48,26 +49,6 @@ const TICKS: [u8; 4] = [0xf3, 0x0d, 0xba, 0x93];
 
 /// V3's factory accepts spacings below this (`enableFeeAmount`); Algebra V1's is 60.
 const MAX_SPACING: i32 = 16_384;
-
-/// 32 bytes from 64 hex digits, at compile time.
-const fn hex32(s: &str) -> [u8; 32] {
-    const fn digit(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => panic!("not a lower-case hex digit"),
-        }
-    }
-    let b = s.as_bytes();
-    assert!(b.len() == 64, "need 64 hex digits");
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        out[i] = digit(b[2 * i]) << 4 | digit(b[2 * i + 1]);
-        i += 1;
-    }
-    out
-}
 
 /// Why one pool was skipped. Outside input, so never a panic: a fault drops its pool only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +131,15 @@ impl fmt::Display for PoolFault {
 
 impl std::error::Error for PoolFault {}
 
+impl From<AbiError> for PoolFault {
+    fn from(e: AbiError) -> Self {
+        match e {
+            AbiError::Length { what, got, want } => Self::Length { what, got, want },
+            AbiError::Range { what } => Self::Range { what },
+        }
+    }
+}
+
 /// A pool as its factory's creation log names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Created {
@@ -191,12 +181,7 @@ pub fn decode_created(kind: PoolKind, log: &Log) -> Result<Created, PoolFault> {
         return Err(bad("another event"));
     }
     let topic_address = |i: usize| {
-        let t = &log.topics[i];
-        t[..12]
-            .iter()
-            .all(|&b| b == 0)
-            .then(|| Address::from_slice(&t[12..]))
-            .ok_or(bad("token topic is not an address"))
+        address(&log.topics[i], 0, "token").map_err(|_| bad("token topic is not an address"))
     };
     let token0 = topic_address(1)?;
     let token1 = topic_address(2)?;
@@ -214,7 +199,7 @@ pub fn decode_created(kind: PoolKind, log: &Log) -> Result<Created, PoolFault> {
         }
         _ => (None, 0),
     };
-    let pool = address(&log.data, pool_word).map_err(|_| bad("pool is not an address"))?;
+    let pool = address(&log.data, pool_word, "pool").map_err(|_| bad("pool is not an address"))?;
     if pool == Address::ZERO {
         return Err(bad("zero pool address"));
     }
@@ -393,83 +378,11 @@ pub fn decode_tick(tick: i32, data: &[u8]) -> Result<TickSpec, PoolFault> {
     })
 }
 
-/// Calldata of a view taking one signed integer (`int16` word index or `int24` tick).
-fn call_int(selector: [u8; 4], v: i32) -> [u8; 36] {
-    let mut d = [if v < 0 { 0xff } else { 0 }; 36];
-    d[..4].copy_from_slice(&selector);
-    d[32..].copy_from_slice(&v.to_be_bytes());
-    d
-}
-
 fn answer<'a>(r: &'a Result<Vec<u8>, RpcError>, what: &'static str) -> Result<&'a [u8], PoolFault> {
     r.as_deref().map_err(|e| PoolFault::Call {
         what,
         error: e.to_string(),
     })
-}
-
-fn exact(data: &[u8], words: usize, what: &'static str) -> Result<(), PoolFault> {
-    if data.len() == 32 * words {
-        Ok(())
-    } else {
-        Err(PoolFault::Length {
-            what,
-            got: data.len(),
-            want: 32 * words,
-        })
-    }
-}
-
-fn word32(data: &[u8], i: usize, what: &'static str) -> Result<[u8; 32], PoolFault> {
-    data.get(i * 32..(i + 1) * 32)
-        .and_then(|w| w.try_into().ok())
-        .ok_or(PoolFault::Length {
-            what,
-            got: data.len(),
-            want: (i + 1) * 32,
-        })
-}
-
-/// Word `i` as a `uint<bits>`.
-fn uint(data: &[u8], i: usize, bits: usize, what: &'static str) -> Result<U256, PoolFault> {
-    let v = U256::from_be_bytes(word32(data, i, what)?);
-    if v.bit_len() <= bits {
-        Ok(v)
-    } else {
-        Err(PoolFault::Range { what })
-    }
-}
-
-/// Word `i` as an `int<bits>`, `bits <= 128`: sign-extended in the ABI, so every bit above
-/// `bits - 1` must equal the sign.
-fn int(data: &[u8], i: usize, bits: u32, what: &'static str) -> Result<i128, PoolFault> {
-    let v = I256::from_be_bytes(word32(data, i, what)?);
-    let v = i128::try_from(v).map_err(|_| PoolFault::Range { what })?;
-    if bits >= 128 {
-        return Ok(v);
-    }
-    let half = 1i128 << bits.saturating_sub(1);
-    if (-half..half).contains(&v) {
-        Ok(v)
-    } else {
-        Err(PoolFault::Range { what })
-    }
-}
-
-fn boolean(data: &[u8], i: usize, what: &'static str) -> Result<bool, PoolFault> {
-    match uint(data, i, 1, what)? {
-        v if v.is_zero() => Ok(false),
-        _ => Ok(true),
-    }
-}
-
-fn address(data: &[u8], i: usize) -> Result<Address, PoolFault> {
-    let w = word32(data, i, "address")?;
-    if w[..12].iter().all(|&b| b == 0) {
-        Ok(Address::from_slice(&w[12..]))
-    } else {
-        Err(PoolFault::Range { what: "address" })
-    }
 }
 
 /// Pipelined `eth_call`s at `at`, `batch` in flight; one result per call. Transport failures
@@ -628,8 +541,10 @@ pub(crate) fn discover_dex(
         if faults[*p].is_some() {
             continue;
         }
-        let bits =
-            answer(a, "tick bitmap word").and_then(|b| exact(b, 1, "tick bitmap word").map(|()| b));
+        let bits = answer(a, "tick bitmap word").and_then(|b| {
+            exact(b, 1, "tick bitmap word")?;
+            Ok(b)
+        });
         let spacing = loading[*p].head.spacing;
         match bits {
             Ok(bits) => {

@@ -34,7 +34,7 @@ pub use record::{
     Corruption, MAX_RECORD_PAYLOAD, RECORD_MAGIC, RECORD_VERSION, Record, RecordError,
     RecordHeader, RecordReader, RecordRef, RecordWriter,
 };
-pub use rpc::{BlockHeader, BlockTag, RpcClient, RpcError, RpcStats, quantity_result};
+pub use rpc::{BadResponse, BlockHeader, BlockTag, RpcClient, RpcError, RpcStats, quantity_result};
 pub use ws::{
     Handshake, HandshakeError, MAX_RESPONSE_HEAD, ProtocolError, UrlError, WsClient, WsConfig,
     WsConn, WsError, WsEvent, WsUrl, accept_for_key,

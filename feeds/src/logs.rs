@@ -9,7 +9,7 @@ use core::fmt;
 use serde_json::{Map, Value};
 
 use crate::hex;
-use crate::rpc::{RpcClient, RpcError};
+use crate::rpc::{BadResponse, RpcClient, RpcError};
 
 /// A 20-byte account or contract address.
 type Address = [u8; 20];
@@ -113,7 +113,7 @@ impl RpcClient {
     pub fn get_logs(&mut self, filter: &LogFilter<'_>) -> Result<Vec<Log>, RpcError> {
         self.get_logs_many(core::slice::from_ref(filter))?
             .pop()
-            .unwrap_or_else(|| Err(RpcError::BadResponse("no result collected".into())))
+            .unwrap_or(Err(RpcError::BadResponse(BadResponse::NoResult)))
     }
 
     /// `eth_getLogs` for every filter at once (pipelined, like [`RpcClient::call_many`]); one

@@ -39,8 +39,10 @@ pub enum RpcError {
     },
     /// No response (or, for a batch, no progress) within the call timeout.
     Timeout,
-    /// The response was not what the method returns; says what was wrong.
-    BadResponse(String),
+    /// The response was not what the method returns.
+    BadResponse(BadResponse),
+    /// The request's parameters could not be written as JSON.
+    Params(serde_json::Error),
     /// A method name that is not a plain identifier (it is written into JSON unescaped).
     BadMethod,
     /// An `eth_getLogs` answer with a log that is malformed or outside the filter.
@@ -54,6 +56,7 @@ impl core::fmt::Display for RpcError {
             Self::Node { code, message } => write!(f, "node error {code}: {message}"),
             Self::Timeout => write!(f, "rpc call timed out"),
             Self::BadResponse(what) => write!(f, "bad rpc response: {what}"),
+            Self::Params(e) => write!(f, "cannot write rpc params: {e}"),
             Self::BadMethod => write!(f, "rpc method name must be letters, digits and `_`"),
             Self::Log(e) => write!(f, "bad eth_getLogs answer: {e}"),
         }
@@ -65,6 +68,56 @@ impl std::error::Error for RpcError {
         match self {
             Self::Ws(e) => Some(e),
             Self::Log(e) => Some(e),
+            Self::BadResponse(e) => Some(e),
+            Self::Params(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What a node's answer got wrong ([`RpcError::BadResponse`]). Names the field, not its value:
+/// what the node sent is not echoed into errors.
+#[derive(Debug)]
+pub enum BadResponse {
+    /// The call ended without its answer.
+    NoResult,
+    /// The `result` is not JSON.
+    NotJson(serde_json::Error),
+    /// The `error` member is not a JSON-RPC error object (`code`, `message`).
+    ErrorObject(serde_json::Error),
+    /// A field the method returns is missing.
+    Missing(&'static str),
+    /// A field that must be a `0x` quantity is not one, or does not fit its type.
+    NotQuantity(&'static str),
+    /// A field that must be `0x` hex bytes is not.
+    NotHex(&'static str),
+    /// A field of another JSON type than the method returns.
+    WrongType {
+        /// The field.
+        what: &'static str,
+        /// The type it must be (`"a string"`).
+        want: &'static str,
+    },
+}
+
+impl core::fmt::Display for BadResponse {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoResult => write!(f, "no result collected"),
+            Self::NotJson(e) => write!(f, "result is not json: {e}"),
+            Self::ErrorObject(e) => write!(f, "error member is not an error object: {e}"),
+            Self::Missing(what) => write!(f, "no `{what}` field"),
+            Self::NotQuantity(what) => write!(f, "{what} is not a quantity that fits"),
+            Self::NotHex(what) => write!(f, "{what} is not 0x hex"),
+            Self::WrongType { what, want } => write!(f, "{what} is not {want}"),
+        }
+    }
+}
+
+impl std::error::Error for BadResponse {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::NotJson(e) | Self::ErrorObject(e) => Some(e),
             _ => None,
         }
     }
@@ -286,8 +339,7 @@ impl RpcClient {
         write_value(&mut self.req, params)?;
         self.end()?;
         let mut out = self.collect(id, 1)?;
-        out.pop()
-            .unwrap_or_else(|| Err(RpcError::BadResponse("no result collected".into())))
+        out.pop().unwrap_or_else(|| Err(bad(BadResponse::NoResult)))
     }
 
     /// Sends every call at once (pipelined), then collects the results by id. One entry per
@@ -381,7 +433,7 @@ impl RpcClient {
         }
         Ok(slots
             .into_iter()
-            .map(|s| s.unwrap_or_else(|| Err(RpcError::BadResponse("no result collected".into()))))
+            .map(|s| s.unwrap_or_else(|| Err(bad(BadResponse::NoResult))))
             .collect())
     }
 
@@ -403,14 +455,11 @@ impl RpcClient {
         if v.is_null() {
             return Ok(None);
         }
-        let field = |name: &'static str| {
-            v.get(name)
-                .ok_or_else(|| bad(format!("block has no {name}")))
-        };
+        let field = |name: &'static str| v.get(name).ok_or(bad(BadResponse::Missing(name)));
         let mut hash = [0u8; 32];
         let h = field("hash")?.as_str().unwrap_or_default();
         hex::decode_fixed(h.as_bytes(), &mut hash)
-            .map_err(|_| bad(format!("bad block hash {h:?}")))?;
+            .map_err(|_| bad(BadResponse::NotHex("block hash")))?;
         let base_fee_per_gas = match v.get("baseFeePerGas") {
             None | Some(Value::Null) => None,
             Some(b) => {
@@ -418,7 +467,7 @@ impl RpcClient {
                     .as_str()
                     .and_then(|s| hex::quantity_u256(s.as_bytes()).ok())
                     .filter(|w| w[..16].iter().all(|&x| x == 0))
-                    .ok_or_else(|| bad(format!("bad baseFeePerGas {b}")))?;
+                    .ok_or(bad(BadResponse::NotQuantity("baseFeePerGas")))?;
                 let mut lo = [0u8; 16];
                 lo.copy_from_slice(&w[16..]);
                 Some(u128::from_be_bytes(lo))
@@ -445,7 +494,7 @@ impl RpcClient {
         let v = self
             .collect(id, 1)?
             .pop()
-            .unwrap_or_else(|| Err(bad("no result collected".into())))?;
+            .unwrap_or_else(|| Err(bad(BadResponse::NoResult)))?;
         bytes_of(&v, "eth_call result")
     }
 
@@ -492,7 +541,10 @@ impl RpcClient {
     fn subscribe(&mut self, params: Value) -> Result<String, RpcError> {
         match self.call("eth_subscribe", &params)? {
             Value::String(id) => Ok(id),
-            other => Err(bad(format!("subscription id is not a string: {other}"))),
+            _ => Err(bad(BadResponse::WrongType {
+                what: "subscription id",
+                want: "a string",
+            })),
         }
     }
 
@@ -500,7 +552,10 @@ impl RpcClient {
     pub fn unsubscribe(&mut self, id: &str) -> Result<bool, RpcError> {
         match self.call("eth_unsubscribe", &json!([id]))? {
             Value::Bool(b) => Ok(b),
-            other => Err(bad(format!("unsubscribe answer is not a bool: {other}"))),
+            _ => Err(bad(BadResponse::WrongType {
+                what: "eth_unsubscribe answer",
+                want: "a bool",
+            })),
         }
     }
 
@@ -510,12 +565,12 @@ impl RpcClient {
     }
 }
 
-fn bad(what: String) -> RpcError {
+fn bad(what: BadResponse) -> RpcError {
     RpcError::BadResponse(what)
 }
 
 fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), RpcError> {
-    serde_json::to_writer(out, v).map_err(|e| bad(format!("cannot serialise params: {e}")))
+    serde_json::to_writer(out, v).map_err(RpcError::Params)
 }
 
 /// `[{"to":"0x…","data":"0x…"},"<block>"]`
@@ -538,9 +593,7 @@ fn hex_string(bytes: &[u8]) -> String {
 
 fn reply_value(reply: Reply<'_>, stats: &mut RpcStats) -> Result<Value, RpcError> {
     match reply {
-        Reply::Result(raw) => {
-            serde_json::from_slice(raw).map_err(|e| bad(format!("result is not json: {e}")))
-        }
+        Reply::Result(raw) => serde_json::from_slice(raw).map_err(|e| bad(BadResponse::NotJson(e))),
         Reply::Error(raw) => {
             stats.node_errors += 1;
             match serde_json::from_slice::<ErrorObject>(raw) {
@@ -548,10 +601,7 @@ fn reply_value(reply: Reply<'_>, stats: &mut RpcStats) -> Result<Value, RpcError
                     code: e.code,
                     message: e.message,
                 }),
-                Err(e) => Err(bad(format!(
-                    "unreadable error object {}: {e}",
-                    String::from_utf8_lossy(raw)
-                ))),
+                Err(e) => Err(bad(BadResponse::ErrorObject(e))),
             }
         }
     }
@@ -565,28 +615,23 @@ pub fn quantity_result(raw: &[u8]) -> Result<u64, RpcError> {
         .strip_prefix(b"\"")
         .and_then(|s| s.strip_suffix(b"\""))
         .and_then(|q| hex::quantity_u64(q).ok())
-        .ok_or_else(|| {
-            bad(format!(
-                "result is not a quantity: {}",
-                String::from_utf8_lossy(raw)
-            ))
-        })
+        .ok_or(bad(BadResponse::NotQuantity("result")))
 }
 
-fn quantity(v: &Value, what: &str) -> Result<u64, RpcError> {
+fn quantity(v: &Value, what: &'static str) -> Result<u64, RpcError> {
     v.as_str()
         .and_then(|s| hex::quantity_u64(s.as_bytes()).ok())
-        .ok_or_else(|| bad(format!("{what} is not a quantity: {v}")))
+        .ok_or(bad(BadResponse::NotQuantity(what)))
 }
 
-fn bytes_of(v: &Value, what: &str) -> Result<Vec<u8>, RpcError> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| bad(format!("{what} is not a string: {v}")))?;
-    let n = hex::byte_len(s.as_bytes()).map_err(|_| bad(format!("{what} is not hex: {s:?}")))?;
+fn bytes_of(v: &Value, what: &'static str) -> Result<Vec<u8>, RpcError> {
+    let s = v.as_str().ok_or(bad(BadResponse::WrongType {
+        what,
+        want: "a hex string",
+    }))?;
+    let n = hex::byte_len(s.as_bytes()).map_err(|_| bad(BadResponse::NotHex(what)))?;
     let mut out = vec![0u8; n];
-    hex::decode_fixed(s.as_bytes(), &mut out)
-        .map_err(|_| bad(format!("{what} is not hex: {s:?}")))?;
+    hex::decode_fixed(s.as_bytes(), &mut out).map_err(|_| bad(BadResponse::NotHex(what)))?;
     Ok(out)
 }
 

@@ -212,7 +212,7 @@ mod tests {
                 "the method eth_getLogs does not exist/is not available",
             ),
             RpcError::Timeout,
-            RpcError::BadResponse("x".into()),
+            RpcError::BadResponse(polyarb_feeds::BadResponse::NoResult),
         ] {
             assert!(!is_limit_error(&e), "{e}");
         }

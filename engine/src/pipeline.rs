@@ -35,7 +35,7 @@ use crate::{
     config::{CoreMap, PipelineConfig},
     latency::{Latency, LatencyReport},
     threads::{Idle, pin_current, stages_share_cores},
-    txbuild::{SubmitError, TxBuilder},
+    txbuild::{TxBuildError, TxBuilder},
 };
 use polyarb_core::{Engine, EngineStats, OpportunityFrame, TxFrame};
 
@@ -114,7 +114,7 @@ pub struct Report {
     /// The transaction built for it, if one was.
     pub tx: Option<SignedInfo>,
     /// Why no transaction was built, if none was.
-    pub error: Option<SubmitError>,
+    pub error: Option<TxBuildError>,
 }
 
 /// Summary of a signed transaction.

@@ -10,14 +10,14 @@ use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TX_MAX, TxFrame, encode_execu
 
 /// Why an opportunity did not become a transaction. `Copy` so it rides in a report frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubmitError {
+pub enum TxBuildError {
     /// The route could not be encoded (too many hops, zero hops).
     Route,
     /// Signing failed (the envelope did not fit the frame, or the key rejected the digest).
     Sign,
 }
 
-impl std::fmt::Display for SubmitError {
+impl std::fmt::Display for TxBuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Route => "route does not encode as an executor call",
@@ -26,7 +26,7 @@ impl std::fmt::Display for SubmitError {
     }
 }
 
-impl std::error::Error for SubmitError {}
+impl std::error::Error for TxBuildError {}
 
 /// Fee settings the builder bids with.
 #[derive(Debug, Clone, Copy)]
@@ -99,9 +99,9 @@ impl TxBuilder {
         opp: &OpportunityFrame,
         clock: &dyn Clock,
         out: &mut TxFrame,
-    ) -> Result<(), SubmitError> {
+    ) -> Result<(), TxBuildError> {
         let n =
-            encode_execute(opp, opp.profit, &mut self.calldata).map_err(|_| SubmitError::Route)?;
+            encode_execute(opp, opp.profit, &mut self.calldata).map_err(|_| TxBuildError::Route)?;
         let tip = self.fees.tip_wei;
         let tx = Eip1559Tx {
             chain_id: self.chain_id,
@@ -119,7 +119,7 @@ impl TxBuilder {
         let signed = self
             .signer
             .sign_eip1559(&tx, &mut out.raw[..TX_MAX])
-            .map_err(|_| SubmitError::Sign)?;
+            .map_err(|_| TxBuildError::Sign)?;
         out.nonce = self.nonces.next();
         out.len = signed.len as u32;
         out.hash = signed.hash.0;

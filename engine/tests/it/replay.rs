@@ -115,7 +115,7 @@ fn untimed_reports(
 ) -> Vec<(
     OpportunityFrame,
     Option<polyarb_engine::pipeline::SignedInfo>,
-    Option<polyarb_engine::txbuild::SubmitError>,
+    Option<polyarb_engine::txbuild::TxBuildError>,
 )> {
     reports
         .iter()

@@ -1,7 +1,12 @@
 //! `polyarb`: the arbitrage engine's command line. See `polyarb --help`.
 #![forbid(unsafe_code)]
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    fmt, io,
+    path::PathBuf,
+    process::ExitCode,
+    sync::{Arc, atomic::AtomicBool},
+};
 
 use clap::{Parser, Subcommand};
 use polyarb_engine::app::{self, AppError, replay::ReplayArgs};
@@ -105,23 +110,65 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cmd: Command) -> Result<(), AppError> {
+/// Why the binary failed.
+#[derive(Debug)]
+enum Failure {
+    /// The SIGINT/SIGTERM handlers could not be installed.
+    Signals(io::Error),
+    /// The command failed.
+    App(AppError),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Signals(e) => write!(f, "cannot install the signal handlers: {e}"),
+            Self::App(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        Self::App(e)
+    }
+}
+
+/// Stops on SIGINT or SIGTERM: the returned flag is set, and the command winds down cleanly.
+/// Process-wide handlers are the binary's business, not the library's.
+fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(Failure::Signals)?;
+    }
+    Ok(stop)
+}
+
+fn run(cmd: Command) -> Result<(), Failure> {
     match cmd {
         Command::Run {
             config,
             opportunities,
             max_runtime_s,
-        } => app::live::run_cmd(&app::live::RunArgs {
-            config,
-            opportunities,
-            max_runtime: max_runtime_s.map(std::time::Duration::from_secs),
-        }),
+        } => {
+            let args = app::live::RunArgs {
+                config,
+                opportunities,
+                max_runtime: max_runtime_s.map(std::time::Duration::from_secs),
+            };
+            Ok(app::live::run_cmd(&args, stop_on_signals()?)?)
+        }
         Command::Record {
             config,
             out,
             max_messages,
-        } => app::live::record_cmd(&config, &out, max_messages),
-        Command::Snapshot { config, out } => app::live::snapshot_cmd(&config, &out),
+        } => Ok(app::live::record_cmd(
+            &config,
+            &out,
+            max_messages,
+            &*stop_on_signals()?,
+        )?),
+        Command::Snapshot { config, out } => Ok(app::live::snapshot_cmd(&config, &out)?),
         Command::Replay {
             recording,
             snapshot,

@@ -62,8 +62,11 @@ pub trait FeedPort: Send {
     /// Reads what is available without blocking for long, handing each complete payload to
     /// `on_payload`, which stamps and decodes it.
     fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8])) -> PortState;
-    /// Writes one signed transaction (socket or sink). Errors are counted by the stage.
-    fn submit(&mut self, tx: &TxFrame) -> Result<(), String>;
+    /// Why a transaction could not be written.
+    type SubmitError: std::fmt::Display;
+    /// Writes one signed transaction (socket or sink). Errors are counted and logged by the
+    /// stage.
+    fn submit(&mut self, tx: &TxFrame) -> Result<(), Self::SubmitError>;
     /// A JSON-RPC response arrived for request `id` (`None`: a null or non-integer id):
     /// `Ok(result)` or `Err(error object)`, as raw JSON. Returns a control message for the
     /// signer, if any.

@@ -16,11 +16,15 @@ mod logscan;
 
 use std::collections::HashSet;
 
+use std::fmt;
+
 use alloy_primitives::Address;
 use polyarb_feeds::{BlockTag, RpcClient, RpcError};
 
 use super::AppError;
 use crate::config::{Config, DexConfig};
+use abi::AbiError;
+pub use logscan::ScanError;
 use polyarb_core::{CapitalSpec, MarketSpec, PoolKind, PoolSpec};
 
 const ALL_PAIRS_LENGTH: [u8; 4] = [0x57, 0x4f, 0x2b, 0xa3];
@@ -29,6 +33,114 @@ const TOKEN0: [u8; 4] = [0x0d, 0xfe, 0x16, 0x81];
 const TOKEN1: [u8; 4] = [0xd2, 0x12, 0x20, 0xa7];
 const GET_RESERVES: [u8; 4] = [0x09, 0x02, 0xf1, 0xac];
 const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
+
+/// Why discovery could not read the market. A single pool's bad answer is not one of these (it
+/// is skipped and counted); these end discovery.
+#[derive(Debug)]
+pub enum DiscoveryError {
+    /// A `uniswap-v2` DEX without `fee_bps`.
+    NoFee {
+        /// The DEX.
+        dex: String,
+    },
+    /// A DEX whose pools are not found in logs was asked for its creation logs.
+    NotInLogs {
+        /// The DEX.
+        dex: String,
+        /// Its kind.
+        kind: PoolKind,
+    },
+    /// The DEX's `from_block` is after the block discovery reads at.
+    FromBlockAfter {
+        /// The DEX.
+        dex: String,
+        /// Its `from_block`.
+        from: u64,
+        /// The discovery block.
+        block: u64,
+    },
+    /// A factory call failed as a whole (transport, timeout, a node error for the batch).
+    Factory {
+        /// The DEX.
+        dex: String,
+        /// Its factory.
+        factory: Address,
+        /// The calls (`allPairs`, `pool state`, ...).
+        what: &'static str,
+        /// Why.
+        error: RpcError,
+    },
+    /// A factory's `allPairsLength` answer is not a `uint64` word.
+    PairCount {
+        /// The DEX.
+        dex: String,
+        /// Its factory.
+        factory: Address,
+        /// Why.
+        error: AbiError,
+    },
+    /// The factory's creation logs could not be read.
+    Logs {
+        /// The DEX.
+        dex: String,
+        /// Its factory.
+        factory: Address,
+        /// Why.
+        error: ScanError,
+    },
+    /// The executor's `balanceOf` a start token failed or did not fit a `uint128`.
+    Capital {
+        /// The executor.
+        executor: Address,
+        /// The start token.
+        token: Address,
+    },
+}
+
+impl fmt::Display for DiscoveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoFee { dex } => write!(f, "{dex}: a uniswap-v2 dex needs fee_bps"),
+            Self::NotInLogs { dex, kind } => write!(f, "{dex}: {kind} pools are not found in logs"),
+            Self::FromBlockAfter { dex, from, block } => {
+                write!(
+                    f,
+                    "{dex}: from_block {from} is after the discovery block {block}"
+                )
+            }
+            Self::Factory {
+                dex,
+                factory,
+                what,
+                error,
+            } => write!(f, "{dex} factory {factory}: {what}: {error}"),
+            Self::PairCount {
+                dex,
+                factory,
+                error,
+            } => write!(f, "{dex} factory {factory}: {error}"),
+            Self::Logs {
+                dex,
+                factory,
+                error,
+            } => write!(f, "{dex} factory {factory}: {error}"),
+            Self::Capital { executor, token } => {
+                write!(f, "balanceOf({executor}) on start token {token} failed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DiscoveryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Factory { error, .. } => Some(error),
+            Self::PairCount { error, .. } => Some(error),
+            Self::Logs { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// What discovery saw besides the market.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -79,7 +191,7 @@ pub fn discover(
             PoolKind::UniswapV3 | PoolKind::Algebra => pools.extend(clmm::discover_dex(
                 rpc,
                 cfg,
-                dex_index,
+                (dex_index, dex),
                 block,
                 &known,
                 &mut log_chunk,
@@ -91,7 +203,7 @@ pub fn discover(
     let capital = read_capital(rpc, cfg, at)?;
     let base_fee = rpc
         .block_header(at)
-        .map_err(|e| AppError::Node(format!("block {block} header: {e}")))?
+        .map_err(AppError::node("eth_getBlockByNumber"))?
         .and_then(|h| h.base_fee_per_gas)
         .unwrap_or(0);
     let market = MarketSpec {
@@ -114,23 +226,29 @@ fn discover_v2(
     batch: usize,
     known: &HashSet<Address>,
     stats: &mut DiscoveryStats,
-) -> Result<Vec<PoolSpec>, AppError> {
+) -> Result<Vec<PoolSpec>, DiscoveryError> {
     let Some(fee_bps) = dex.fee_bps else {
-        return Err(AppError::Input(format!(
-            "{}: a uniswap-v2 dex needs fee_bps",
-            dex.name
-        )));
+        return Err(DiscoveryError::NoFee {
+            dex: dex.name.clone(),
+        });
     };
     // Validated below 10 000 bps by the config.
     let fee_pips = fee_bps * 100;
-    let node_err = |what: &str, e: RpcError| {
-        AppError::Node(format!("{} factory {}: {what}: {e}", dex.name, dex.factory))
+    let node_err = |what: &'static str, error: RpcError| DiscoveryError::Factory {
+        dex: dex.name.clone(),
+        factory: dex.factory,
+        what,
+        error,
     };
     let len_word = rpc
         .eth_call(&dex.factory.0.0, &ALL_PAIRS_LENGTH, at)
         .map_err(|e| node_err("allPairsLength", e))?;
     let listed = abi::uint(&len_word, 0, 64, "allPairsLength")
-        .map_err(|e| AppError::Node(format!("{} factory {}: {e}", dex.name, dex.factory)))?
+        .map_err(|error| DiscoveryError::PairCount {
+            dex: dex.name.clone(),
+            factory: dex.factory,
+            error,
+        })?
         .to::<u64>();
     let n = dex.max_pairs.map_or(listed, |m| m.min(listed));
     stats.listed += n;
@@ -209,17 +327,18 @@ fn read_capital(
     let calls: Vec<([u8; 20], &[u8])> = tokens.iter().map(|t| (t.0.0, &call[..])).collect();
     let answers = rpc
         .eth_call_many(&calls, at)
-        .map_err(|e| AppError::Node(format!("executor balances: {e}")))?;
+        .map_err(AppError::node("balanceOf"))?;
     tokens
         .iter()
         .zip(answers)
         .map(|(token, a)| {
             let amount = a.ok().and_then(|w| abi::uint(&w, 0, 128, "balanceOf").ok());
-            let amount = amount.map(|v| v.to::<u128>()).ok_or_else(|| {
-                AppError::Node(format!(
-                    "balanceOf({executor}) on start token {token} failed"
-                ))
-            })?;
+            let amount = amount
+                .map(|v| v.to::<u128>())
+                .ok_or(DiscoveryError::Capital {
+                    executor,
+                    token: *token,
+                })?;
             Ok(CapitalSpec {
                 token: *token,
                 amount,

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, TRACKED_TOPICS, quantity_result};
+use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, RpcError, TRACKED_TOPICS, quantity_result};
 use polyarb_signer::Signer;
 
 use super::{AppError, discovery};
@@ -26,36 +26,28 @@ use crate::{
 };
 use polyarb_core::{Engine, TxFrame};
 
-/// Stops on SIGINT or SIGTERM: the returned flag is set, and the run winds down cleanly.
-pub fn stop_on_signals() -> Result<Arc<AtomicBool>, AppError> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
-            .map_err(|e| AppError::Output(format!("cannot install signal handler: {e}")))?;
-    }
-    Ok(stop)
-}
-
 fn connect(cfg: &Config) -> Result<RpcClient, AppError> {
     let mut rpc = RpcClient::connect(
         &cfg.node.ws_url,
         Duration::from_millis(cfg.node.connect_timeout_ms),
     )
-    .map_err(|e| AppError::Node(format!("{}: {e}", cfg.node.ws_url)))?;
+    .map_err(|error| AppError::Connect {
+        url: cfg.node.ws_url.clone(),
+        error,
+    })?;
     rpc.set_timeout(Duration::from_millis(cfg.node.rpc_timeout_ms));
     Ok(rpc)
 }
 
 fn check_chain(rpc: &mut RpcClient, cfg: &Config) -> Result<u64, AppError> {
-    let chain = rpc
-        .chain_id()
-        .map_err(|e| AppError::Node(format!("eth_chainId: {e}")))?;
+    let chain = rpc.chain_id().map_err(AppError::node("eth_chainId"))?;
     if let Some(want) = cfg.node.expect_chain_id
         && want != chain
     {
-        return Err(AppError::Node(format!(
-            "node is on chain {chain}, config expects {want}"
-        )));
+        return Err(AppError::WrongChain {
+            node: chain,
+            config: want,
+        });
     }
     Ok(chain)
 }
@@ -64,9 +56,9 @@ fn check_chain(rpc: &mut RpcClient, cfg: &Config) -> Result<u64, AppError> {
 /// one filter, topic0 any of them) and to new heads; returns once both are confirmed.
 fn subscribe(rpc: &mut RpcClient) -> Result<(), AppError> {
     rpc.subscribe_logs(&[], &TRACKED_TOPICS)
-        .map_err(|e| AppError::Node(format!("subscribe logs: {e}")))?;
+        .map_err(AppError::node("eth_subscribe logs"))?;
     rpc.subscribe_new_heads()
-        .map_err(|e| AppError::Node(format!("subscribe newHeads: {e}")))?;
+        .map_err(AppError::node("eth_subscribe newHeads"))?;
     Ok(())
 }
 
@@ -77,11 +69,13 @@ pub fn snapshot_cmd(config: &Path, out: &Path) -> Result<(), AppError> {
     let chain = check_chain(&mut rpc, &cfg)?;
     let block = rpc
         .block_number()
-        .map_err(|e| AppError::Node(format!("eth_blockNumber: {e}")))?;
+        .map_err(AppError::node("eth_blockNumber"))?;
     let started = Instant::now();
     let (market, stats) = discovery::discover(&mut rpc, &cfg, block)?;
-    snapshot::write(out, &market, Some(chain))
-        .map_err(|e| AppError::Output(format!("{}: {e}", out.display())))?;
+    snapshot::write(out, &market, Some(chain)).map_err(|error| AppError::Snapshot {
+        path: out.to_owned(),
+        error,
+    })?;
     println!(
         "snapshot: block {block}, {} pools kept of {} listed ({} with unconfigured tokens, {} not initialized, {} failed), {} ticks, {} eth_getLogs in {:.1?} -> {}",
         stats.kept,
@@ -99,20 +93,27 @@ pub fn snapshot_cmd(config: &Path, out: &Path) -> Result<(), AppError> {
 
 /// `polyarb record`: subscribes and writes every payload with its receive time (Unix ns) until
 /// stopped (SIGINT/SIGTERM) or `max_messages` were written.
-pub fn record_cmd(config: &Path, out: &Path, max_messages: Option<u64>) -> Result<(), AppError> {
+pub fn record_cmd(
+    config: &Path,
+    out: &Path,
+    max_messages: Option<u64>,
+    stop: &AtomicBool,
+) -> Result<(), AppError> {
     let cfg = Config::load(config, &ProcessEnv)?;
-    let stop = stop_on_signals()?;
     let mut rpc = connect(&cfg)?;
     check_chain(&mut rpc, &cfg)?;
-    let file =
-        File::create(out).map_err(|e| AppError::Output(format!("{}: {e}", out.display())))?;
+    let file = File::create(out).map_err(AppError::file(out))?;
+    let recording = |error| AppError::Recording {
+        path: out.to_owned(),
+        error,
+    };
     let source = format!(
         "polyarb {} record {}",
         env!("CARGO_PKG_VERSION"),
         cfg.node.ws_url
     );
-    let mut w = RecordWriter::new(BufWriter::new(file), unix_now_ns(), &source)
-        .map_err(|e| AppError::Output(format!("{}: {e}", out.display())))?;
+    let mut w =
+        RecordWriter::new(BufWriter::new(file), unix_now_ns(), &source).map_err(recording)?;
     subscribe(&mut rpc)?;
     // The scenario tool waits for this line before trading.
     println!("recording: subscribed");
@@ -134,10 +135,9 @@ pub fn record_cmd(config: &Path, out: &Path, max_messages: Option<u64>) -> Resul
         }
     }
     if let Some(e) = write_err {
-        return Err(AppError::Output(format!("{}: {e}", out.display())));
+        return Err(recording(e));
     }
-    w.flush()
-        .map_err(|e| AppError::Output(format!("{}: {e}", out.display())))?;
+    w.flush().map_err(recording)?;
     println!("recording: {} payloads -> {}", w.records(), out.display());
     Ok(())
 }
@@ -154,14 +154,18 @@ pub struct RunArgs {
 }
 
 /// `polyarb run`: the live engine.
-pub fn run_cmd(args: &RunArgs) -> Result<(), AppError> {
+pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<(), AppError> {
     let cfg = Config::load(&args.config, &ProcessEnv)?;
-    let stop = stop_on_signals()?;
     let signer = match &cfg.signer.key_file {
-        Some(path) => Signer::from_file(path),
-        None => Signer::from_env(&cfg.signer.key_env),
-    }
-    .map_err(|e| AppError::Input(format!("signing key: {e}")))?;
+        Some(path) => Signer::from_file(path).map_err(|error| AppError::Key {
+            from: "signer.key_file",
+            error,
+        }),
+        None => Signer::from_env(&cfg.signer.key_env).map_err(|error| AppError::Key {
+            from: "signer.key_env",
+            error,
+        }),
+    }?;
     let executor = cfg.executor()?;
 
     let mut rpc = connect(&cfg)?;
@@ -171,15 +175,14 @@ pub fn run_cmd(args: &RunArgs) -> Result<(), AppError> {
     subscribe(&mut rpc)?;
     let block = rpc
         .block_number()
-        .map_err(|e| AppError::Node(format!("eth_blockNumber: {e}")))?;
+        .map_err(AppError::node("eth_blockNumber"))?;
     let started = Instant::now();
     let (market, dstats) = discovery::discover(&mut rpc, &cfg, block)?;
     let sender = signer.address();
     let nonce = rpc
         .transaction_count(&sender.0.0, BlockTag::Pending)
-        .map_err(|e| AppError::Node(format!("eth_getTransactionCount: {e}")))?;
-    let engine = Engine::new(&market, cfg.search_params())
-        .map_err(|e| AppError::Input(format!("market: {e}")))?;
+        .map_err(AppError::node("eth_getTransactionCount"))?;
+    let engine = Engine::new(&market, cfg.search_params()).map_err(AppError::Market)?;
     tracing::info!(
         chain,
         block,
@@ -239,7 +242,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<(), AppError> {
     );
     print!("{}", outcome.latency);
     match outcome.port.failure {
-        Some(e) => Err(AppError::Node(e)),
+        Some(e) => Err(AppError::Connection(e)),
         None => Ok(()),
     }
 }
@@ -258,7 +261,7 @@ pub struct LivePort {
     /// Transactions the node refused (each logged with its message).
     pub rejected: u64,
     /// Why the connection ended, if it failed.
-    pub failure: Option<String>,
+    pub failure: Option<RpcError>,
 }
 
 impl LivePort {
@@ -283,17 +286,16 @@ impl FeedPort for LivePort {
             Ok(_) => PortState::Busy,
             Err(e) => {
                 tracing::error!(error = %e, "websocket to the node failed; stopping");
-                self.failure = Some(e.to_string());
+                self.failure = Some(e);
                 PortState::Ended
             }
         }
     }
 
-    fn submit(&mut self, tx: &TxFrame) -> Result<(), String> {
-        let id = self
-            .rpc
-            .send_raw_transaction(tx.raw())
-            .map_err(|e| e.to_string())?;
+    type SubmitError = RpcError;
+
+    fn submit(&mut self, tx: &TxFrame) -> Result<(), RpcError> {
+        let id = self.rpc.send_raw_transaction(tx.raw())?;
         self.in_flight.insert(id, (tx.seq, tx.nonce));
         Ok(())
     }

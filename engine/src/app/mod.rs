@@ -6,35 +6,135 @@ pub mod discovery;
 pub mod live;
 pub mod replay;
 
-use std::fmt;
+use std::{fmt, io, path::PathBuf};
 
-use crate::config::ConfigError;
+use polyarb_core::BuildError;
+use polyarb_feeds::{RecordError, RpcError};
+use polyarb_signer::KeyError;
 
-/// Why a command could not run. Each names the input or output at fault.
+use crate::{config::ConfigError, snapshot::SnapshotError};
+
+pub use discovery::DiscoveryError;
+pub use replay::ReplayError;
+
+/// Why a command could not run. Each names the input, output or call at fault.
 #[derive(Debug)]
 pub enum AppError {
     /// The configuration is unusable.
     Config(ConfigError),
-    /// An input file or value is unusable (path or key named in the message).
-    Input(String),
-    /// An output could not be written.
-    Output(String),
-    /// The node could not be reached or answered badly.
-    Node(String),
+    /// A file could not be opened, created or written.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        error: io::Error,
+    },
+    /// A recording could not be read or written.
+    Recording {
+        /// The recording.
+        path: PathBuf,
+        /// Why.
+        error: RecordError,
+    },
+    /// A snapshot could not be read or written.
+    Snapshot {
+        /// The snapshot.
+        path: PathBuf,
+        /// Why.
+        error: SnapshotError,
+    },
+    /// The signing key could not be loaded.
+    Key {
+        /// Where it was looked for (`signer` key file or variable, `[replay].key`).
+        from: &'static str,
+        /// Why.
+        error: KeyError,
+    },
+    /// The market cannot become an engine.
+    Market(BuildError),
+    /// The node could not be reached.
+    Connect {
+        /// The configured `node.ws_url`.
+        url: String,
+        /// Why.
+        error: RpcError,
+    },
+    /// A start-up call to the node failed.
+    Node {
+        /// The call (`eth_chainId`, `connect`, ...).
+        call: &'static str,
+        /// Why.
+        error: RpcError,
+    },
+    /// The node is on another chain than the config expects.
+    WrongChain {
+        /// The node's chain id.
+        node: u64,
+        /// The config's `node.expect_chain_id`.
+        config: u64,
+    },
+    /// Pool discovery could not read the market.
+    Discovery(DiscoveryError),
+    /// A replay's inputs are missing or disagree.
+    Replay(ReplayError),
+    /// The connection to the node failed while running.
+    Connection(RpcError),
 }
 
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Config(e) => write!(f, "{e}"),
-            Self::Input(m) => write!(f, "bad input: {m}"),
-            Self::Output(m) => write!(f, "cannot write output: {m}"),
-            Self::Node(m) => write!(f, "node: {m}"),
+            Self::File { path, error } => write!(f, "{}: {error}", path.display()),
+            Self::Recording { path, error } => write!(f, "recording {}: {error}", path.display()),
+            Self::Snapshot { path, error } => write!(f, "{}: {error}", path.display()),
+            Self::Key { from, error } => write!(f, "signing key ({from}): {error}"),
+            Self::Market(e) => write!(f, "market: {e}"),
+            Self::Connect { url, error } => write!(f, "cannot connect to {url}: {error}"),
+            Self::Node { call, error } => write!(f, "node: {call}: {error}"),
+            Self::WrongChain { node, config } => {
+                write!(f, "node is on chain {node}, config expects {config}")
+            }
+            Self::Discovery(e) => write!(f, "discovery: {e}"),
+            Self::Replay(e) => write!(f, "replay: {e}"),
+            Self::Connection(e) => write!(f, "connection to the node failed: {e}"),
         }
     }
 }
 
-impl std::error::Error for AppError {}
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Config(e) => Some(e),
+            Self::File { error, .. } => Some(error),
+            Self::Recording { error, .. } => Some(error),
+            Self::Snapshot { error, .. } => Some(error),
+            Self::Key { error, .. } => Some(error),
+            Self::Market(e) => Some(e),
+            Self::Connect { error, .. } | Self::Node { error, .. } | Self::Connection(error) => {
+                Some(error)
+            }
+            Self::Discovery(e) => Some(e),
+            Self::Replay(e) => Some(e),
+            Self::WrongChain { .. } => None,
+        }
+    }
+}
+
+impl AppError {
+    /// A failed write or create of `path`.
+    pub(crate) fn file(path: &std::path::Path) -> impl FnOnce(io::Error) -> Self + '_ {
+        move |error| Self::File {
+            path: path.to_owned(),
+            error,
+        }
+    }
+
+    /// A failed start-up `call` to the node.
+    pub(crate) fn node(call: &'static str) -> impl FnOnce(RpcError) -> Self {
+        move |error| Self::Node { call, error }
+    }
+}
 
 /// Creates `path` for buffered writing, if one was given.
 pub(crate) fn create_optional(
@@ -43,7 +143,7 @@ pub(crate) fn create_optional(
     path.map(|p| {
         std::fs::File::create(p)
             .map(std::io::BufWriter::new)
-            .map_err(|e| AppError::Output(format!("{}: {e}", p.display())))
+            .map_err(AppError::file(p))
     })
     .transpose()
 }
@@ -51,5 +151,17 @@ pub(crate) fn create_optional(
 impl From<ConfigError> for AppError {
     fn from(e: ConfigError) -> Self {
         Self::Config(e)
+    }
+}
+
+impl From<DiscoveryError> for AppError {
+    fn from(e: DiscoveryError) -> Self {
+        Self::Discovery(e)
+    }
+}
+
+impl From<ReplayError> for AppError {
+    fn from(e: ReplayError) -> Self {
+        Self::Replay(e)
     }
 }

@@ -28,6 +28,41 @@ use polyarb_core::Engine;
 /// sends are serviced often.
 const POLL_BATCH: usize = 64;
 
+/// Why a replay's inputs cannot be used together.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplayError {
+    /// The config has no `[replay]` section.
+    NoSection {
+        /// The config file.
+        config: PathBuf,
+    },
+    /// `[replay].key` is not set.
+    NoKey {
+        /// The config file.
+        config: PathBuf,
+    },
+    /// `--speed` is negative, not a number or infinite.
+    Speed(f64),
+}
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoSection { config } => {
+                write!(
+                    f,
+                    "{}: needs a [replay] section with a key",
+                    config.display()
+                )
+            }
+            Self::NoKey { config } => write!(f, "{}: [replay].key is not set", config.display()),
+            Self::Speed(s) => write!(f, "--speed {s} is not a finite number >= 0"),
+        }
+    }
+}
+
+impl std::error::Error for ReplayError {}
+
 /// Where replay's inputs are, and what it writes.
 #[derive(Debug, Clone)]
 pub struct ReplayArgs {
@@ -162,13 +197,15 @@ impl FeedPort for ReplayPort {
         PortState::Busy
     }
 
-    fn submit(&mut self, tx: &polyarb_core::TxFrame) -> Result<(), String> {
+    type SubmitError = std::io::Error;
+
+    fn submit(&mut self, tx: &polyarb_core::TxFrame) -> std::io::Result<()> {
         let raw = tx.raw();
         self.digest.update(raw);
         self.txs += 1;
         self.tx_bytes += raw.len() as u64;
         if let Some(out) = &mut self.txs_out {
-            writeln!(out, "0x{}", alloy_primitives::hex::encode(raw)).map_err(|e| e.to_string())?;
+            writeln!(out, "0x{}", alloy_primitives::hex::encode(raw))?;
         }
         Ok(())
     }
@@ -195,42 +232,38 @@ pub fn default_data_dir() -> PathBuf {
 pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     // The recording first: it is what the user named, so its problems are reported before those
     // of the config and snapshot found next to it.
-    let file = File::open(&args.recording)
-        .map_err(|e| AppError::Input(format!("{}: {e}", args.recording.display())))?;
-    let reader = RecordReader::new(BufReader::with_capacity(1 << 20, file))
-        .map_err(|e| AppError::Input(format!("{}: {e}", args.recording.display())))?;
+    let recording = |error| AppError::Recording {
+        path: args.recording.clone(),
+        error,
+    };
+    let file = File::open(&args.recording).map_err(|e| recording(RecordError::Io(e)))?;
+    let reader = RecordReader::new(BufReader::with_capacity(1 << 20, file)).map_err(recording)?;
     let header = reader.header().clone();
     let cfg = Config::load(&args.config, &ProcessEnv)?;
-    let (market, _chain) = snapshot::read(&args.snapshot)
-        .map_err(|e| AppError::Input(format!("{}: {e}", args.snapshot.display())))?;
-    let rcfg = cfg.replay.clone().ok_or_else(|| {
-        AppError::Input(format!(
-            "{}: replay needs a [replay] section with a key",
-            args.config.display()
-        ))
+    let (market, _chain) = snapshot::read(&args.snapshot).map_err(|error| AppError::Snapshot {
+        path: args.snapshot.clone(),
+        error,
     })?;
-    let key = rcfg.key.as_deref().ok_or_else(|| {
-        AppError::Input(format!(
-            "{}: [replay].key is not set",
-            args.config.display()
-        ))
+    let rcfg = cfg.replay.clone().ok_or_else(|| ReplayError::NoSection {
+        config: args.config.clone(),
     })?;
-    let signer =
-        Signer::from_hex(key).map_err(|e| AppError::Input(format!("[replay].key: {e}")))?;
+    let key = rcfg.key.as_deref().ok_or_else(|| ReplayError::NoKey {
+        config: args.config.clone(),
+    })?;
+    let signer = Signer::from_hex(key).map_err(|error| AppError::Key {
+        from: "[replay].key",
+        error,
+    })?;
     let executor = cfg.executor()?;
 
-    let engine = Engine::new(&market, cfg.search_params())
-        .map_err(|e| AppError::Input(format!("market: {e}")))?;
+    let engine = Engine::new(&market, cfg.search_params()).map_err(AppError::Market)?;
     let pools = market.pools.len() - engine.build_report().pools_dropped as usize;
     let cycles = engine.build_report().cycles;
     let builder = TxBuilder::new(signer, rcfg.chain_id, rcfg.nonce, executor, cfg.fee_bid());
 
     let txs_out = super::create_optional(args.txs.as_deref())?;
     if !(args.speed >= 0.0 && args.speed.is_finite()) {
-        return Err(AppError::Input(format!(
-            "--speed {} is not a finite number >= 0",
-            args.speed
-        )));
+        return Err(ReplayError::Speed(args.speed).into());
     }
     // One clock for the whole run: the stages' stamps and the replay pacing share its origin.
     let clock = MonoClock::new();
@@ -279,14 +312,14 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
             reports.push(*r);
         },
     );
-    if let Some(out) = &mut outcome.port.txs_out {
-        out.flush().map_err(|e| AppError::Output(e.to_string()))?;
+    if let (Some(out), Some(path)) = (&mut outcome.port.txs_out, &args.txs) {
+        out.flush().map_err(AppError::file(path))?;
     }
-    if let Some(mut out) = jsonl {
-        out.flush().map_err(|e| AppError::Output(e.to_string()))?;
+    if let (Some(mut out), Some(path)) = (jsonl, &args.opportunities) {
+        out.flush().map_err(AppError::file(path))?;
     }
-    if let Some(e) = write_err {
-        return Err(AppError::Output(format!("opportunities file: {e}")));
+    if let (Some(e), Some(path)) = (write_err, &args.opportunities) {
+        return Err(AppError::file(path)(e));
     }
     Ok(ReplaySummary {
         header,

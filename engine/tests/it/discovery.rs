@@ -14,6 +14,8 @@ use alloy_primitives::{Address, I256, U160, U256};
 use alloy_sol_types::SolCall;
 use polyarb_core::{ClStateSpec, Engine, MarketSpec, PoolSpec, PoolState, TickSpec};
 use polyarb_engine::app::AppError;
+use polyarb_engine::app::DiscoveryError;
+use polyarb_engine::app::discovery::ScanError;
 use polyarb_engine::app::discovery::{DiscoveryStats, discover};
 use polyarb_engine::app::live::snapshot_cmd;
 use polyarb_engine::config::Config;
@@ -471,6 +473,15 @@ fn a_node_that_refuses_large_log_ranges_gets_smaller_ones() {
     // A node that refuses even one block: an error naming it, not a panic or a hang.
     let refuse_all = LogLimitPeer::start(lab.anvil().http_url(), 0);
     let err = run(&refuse_all.url, &cfg, block).unwrap_err();
-    assert!(matches!(err, AppError::Node(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            AppError::Discovery(DiscoveryError::Logs {
+                error: ScanError::Refused { .. },
+                ..
+            })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("alone refused"), "{err}");
 }

@@ -689,7 +689,8 @@ fn wrong_magic_version_or_empty_file_is_a_clear_error() {
         let path = dir.join(format!("{name}.rec"));
         std::fs::write(&path, bytes).unwrap();
         match replay_file(&path, 0.0, None) {
-            Err(AppError::Input(msg)) => {
+            Err(e @ AppError::Recording { .. }) => {
+                let msg = e.to_string();
                 assert!(msg.contains(&*path.to_string_lossy()), "{name}: {msg}");
                 assert!(msg.contains(says), "{name}: {msg}");
             }

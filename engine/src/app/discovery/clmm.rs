@@ -28,7 +28,7 @@ use polyarb_core::{ClStateSpec, PIPS, PoolKind, PoolSpec, PoolState, TickSpec};
 use polyarb_feeds::{BlockTag, Log, RpcClient, RpcError};
 
 use super::abi::{AbiError, address, boolean, call_int, exact, int, uint};
-use super::{AppError, DiscoveryStats, logscan};
+use super::{DiscoveryError, DiscoveryStats, logscan};
 use crate::config::{Config, DexConfig};
 
 /// Uniswap V3 factory `PoolCreated(address,address,uint24,int24,address)`.
@@ -392,14 +392,20 @@ fn call_all(
     calls: &[([u8; 20], &[u8])],
     at: BlockTag,
     batch: usize,
-    what: &str,
+    what: &'static str,
     dex: &DexConfig,
-) -> Result<Vec<Result<Vec<u8>, RpcError>>, AppError> {
+) -> Result<Vec<Result<Vec<u8>, RpcError>>, DiscoveryError> {
     let mut out = Vec::with_capacity(calls.len());
     for chunk in calls.chunks(batch.max(1)) {
-        out.extend(rpc.eth_call_many(chunk, at).map_err(|e| {
-            AppError::Node(format!("{} factory {}: {what}: {e}", dex.name, dex.factory))
-        })?);
+        out.extend(
+            rpc.eth_call_many(chunk, at)
+                .map_err(|error| DiscoveryError::Factory {
+                    dex: dex.name.clone(),
+                    factory: dex.factory,
+                    what,
+                    error,
+                })?,
+        );
     }
     Ok(out)
 }
@@ -412,34 +418,32 @@ struct Loading {
     ticks: Vec<TickSpec>,
 }
 
-/// Finds and loads every pool of the concentrated-liquidity DEX `cfg.dexes[dex_index]` at
+/// Finds and loads every pool of the concentrated-liquidity DEX `dex`, `cfg.dexes[dex_index]`, at
 /// `block`. `chunk` is the `eth_getLogs` span to start with; it comes back as the span the node
 /// accepted, for the next factory.
 pub(crate) fn discover_dex(
     rpc: &mut RpcClient,
     cfg: &Config,
-    dex_index: u8,
+    (dex_index, dex): (u8, &DexConfig),
     block: u64,
     known: &HashSet<Address>,
     chunk: &mut u64,
     stats: &mut DiscoveryStats,
-) -> Result<Vec<PoolSpec>, AppError> {
-    let Some(dex) = cfg.dexes.get(usize::from(dex_index)) else {
-        return Err(AppError::Input(format!("no dex {dex_index}")));
-    };
+) -> Result<Vec<PoolSpec>, DiscoveryError> {
     let kind = dex.kind;
     let Some(topic) = creation_topic(kind) else {
-        return Err(AppError::Input(format!(
-            "{}: {kind} pools are not found in logs",
-            dex.name
-        )));
+        return Err(DiscoveryError::NotInLogs {
+            dex: dex.name.clone(),
+            kind,
+        });
     };
     let from = dex.from_block();
     if from > block {
-        return Err(AppError::Input(format!(
-            "{}: from_block {from} is after the discovery block {block}",
-            dex.name
-        )));
+        return Err(DiscoveryError::FromBlockAfter {
+            dex: dex.name.clone(),
+            from,
+            block,
+        });
     }
     let scan = logscan::scan(
         rpc,
@@ -450,7 +454,11 @@ pub(crate) fn discover_dex(
         *chunk,
         cfg.node.logs_in_flight,
     )
-    .map_err(|e| AppError::Node(format!("{} factory {}: {e}", dex.name, dex.factory)))?;
+    .map_err(|error| DiscoveryError::Logs {
+        dex: dex.name.clone(),
+        factory: dex.factory,
+        error,
+    })?;
     *chunk = scan.chunk;
     stats.log_requests += scan.requests;
     stats.log_splits += scan.splits;

@@ -44,7 +44,7 @@ pub(crate) struct Scan {
 
 /// Why a scan stopped.
 #[derive(Debug)]
-pub(crate) enum ScanError {
+pub enum ScanError {
     /// The node refused even a single block as too large.
     Refused {
         /// The block.
@@ -61,6 +61,14 @@ pub(crate) enum ScanError {
         /// The error.
         source: RpcError,
     },
+}
+
+impl std::error::Error for ScanError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Refused { source, .. } | Self::Rpc { source, .. } => Some(source),
+        }
+    }
 }
 
 impl fmt::Display for ScanError {

@@ -2,7 +2,8 @@
 #![forbid(unsafe_code)]
 
 use std::{
-    fmt, io,
+    fmt,
+    io::{self, Write},
     path::PathBuf,
     process::ExitCode,
     sync::{Arc, atomic::AtomicBool},
@@ -156,19 +157,31 @@ fn run(cmd: Command) -> Result<(), Failure> {
                 opportunities,
                 max_runtime: max_runtime_s.map(std::time::Duration::from_secs),
             };
-            Ok(app::live::run_cmd(&args, stop_on_signals()?)?)
+            let summary = app::live::run_cmd(&args, stop_on_signals()?)?;
+            print!("{summary}");
+            match summary.failure {
+                Some(e) => Err(AppError::Connection(e).into()),
+                None => Ok(()),
+            }
         }
         Command::Record {
             config,
             out,
             max_messages,
-        } => Ok(app::live::record_cmd(
-            &config,
-            &out,
-            max_messages,
-            &*stop_on_signals()?,
-        )?),
-        Command::Snapshot { config, out } => Ok(app::live::snapshot_cmd(&config, &out)?),
+        } => {
+            let stop = stop_on_signals()?;
+            let summary = app::live::record_cmd(&config, &out, max_messages, &stop, || {
+                // The scenario tool waits for this line before trading.
+                println!("recording: subscribed");
+                let _ = io::stdout().flush();
+            })?;
+            print!("{summary}");
+            Ok(())
+        }
+        Command::Snapshot { config, out } => {
+            print!("{}", app::live::snapshot_cmd(&config, &out)?);
+            Ok(())
+        }
         Command::Replay {
             recording,
             snapshot,

@@ -2,6 +2,7 @@
 
 use std::{
     collections::HashMap,
+    fmt,
     fs::File,
     io::{BufWriter, Write},
     path::{Path, PathBuf},
@@ -15,16 +16,22 @@ use std::{
 use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, RpcError, TRACKED_TOPICS, quantity_result};
 use polyarb_signer::Signer;
 
-use super::{AppError, discovery};
+use super::{
+    AppError,
+    discovery::{self, DiscoveryStats},
+};
 use crate::{
     clock::{MonoClock, unix_now_ns},
     config::{Config, ProcessEnv},
-    pipeline::{self, Control, FeedPort, PipelineSettings, PortState, Report},
+    latency::LatencyReport,
+    pipeline::{
+        self, Control, FeedPort, FeedStats, PipelineSettings, PortState, Report, SignerStats,
+    },
     report::{self, Names},
     snapshot,
     txbuild::TxBuilder,
 };
-use polyarb_core::{Engine, TxFrame};
+use polyarb_core::{Engine, EngineStats, TxFrame};
 
 fn connect(cfg: &Config) -> Result<RpcClient, AppError> {
     let mut rpc = RpcClient::connect(
@@ -62,8 +69,41 @@ fn subscribe(rpc: &mut RpcClient) -> Result<(), AppError> {
     Ok(())
 }
 
+/// What `polyarb snapshot` did.
+#[derive(Debug, Clone)]
+pub struct SnapshotSummary {
+    /// The block the market was read at.
+    pub block: u64,
+    /// What discovery saw.
+    pub stats: DiscoveryStats,
+    /// How long discovery took.
+    pub took: Duration,
+    /// The snapshot written.
+    pub out: PathBuf,
+}
+
+impl fmt::Display for SnapshotSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        writeln!(
+            f,
+            "snapshot: block {}, {} pools kept of {} listed ({} with unconfigured tokens, {} not initialized, {} failed), {} ticks, {} eth_getLogs in {:.1?} -> {}",
+            self.block,
+            s.kept,
+            s.listed,
+            s.foreign,
+            s.uninitialized,
+            s.failed,
+            s.ticks,
+            s.log_requests,
+            self.took,
+            self.out.display()
+        )
+    }
+}
+
 /// `polyarb snapshot`: discovers the market at the node's current block and writes it.
-pub fn snapshot_cmd(config: &Path, out: &Path) -> Result<(), AppError> {
+pub fn snapshot_cmd(config: &Path, out: &Path) -> Result<SnapshotSummary, AppError> {
     let cfg = Config::load(config, &ProcessEnv)?;
     let mut rpc = connect(&cfg)?;
     let chain = check_chain(&mut rpc, &cfg)?;
@@ -76,29 +116,44 @@ pub fn snapshot_cmd(config: &Path, out: &Path) -> Result<(), AppError> {
         path: out.to_owned(),
         error,
     })?;
-    println!(
-        "snapshot: block {block}, {} pools kept of {} listed ({} with unconfigured tokens, {} not initialized, {} failed), {} ticks, {} eth_getLogs in {:.1?} -> {}",
-        stats.kept,
-        stats.listed,
-        stats.foreign,
-        stats.uninitialized,
-        stats.failed,
-        stats.ticks,
-        stats.log_requests,
-        started.elapsed(),
-        out.display()
-    );
-    Ok(())
+    Ok(SnapshotSummary {
+        block,
+        stats,
+        took: started.elapsed(),
+        out: out.to_owned(),
+    })
+}
+
+/// What `polyarb record` wrote.
+#[derive(Debug, Clone)]
+pub struct RecordSummary {
+    /// Payloads written.
+    pub records: u64,
+    /// The recording.
+    pub out: PathBuf,
+}
+
+impl fmt::Display for RecordSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "recording: {} payloads -> {}",
+            self.records,
+            self.out.display()
+        )
+    }
 }
 
 /// `polyarb record`: subscribes and writes every payload with its receive time (Unix ns) until
-/// stopped (SIGINT/SIGTERM) or `max_messages` were written.
+/// `stop` is set or `max_messages` were written. `on_subscribed` runs once the subscriptions
+/// are live (the binary prints a line that the scenario tool waits for before trading).
 pub fn record_cmd(
     config: &Path,
     out: &Path,
     max_messages: Option<u64>,
     stop: &AtomicBool,
-) -> Result<(), AppError> {
+    on_subscribed: impl FnOnce(),
+) -> Result<RecordSummary, AppError> {
     let cfg = Config::load(config, &ProcessEnv)?;
     let mut rpc = connect(&cfg)?;
     check_chain(&mut rpc, &cfg)?;
@@ -115,9 +170,7 @@ pub fn record_cmd(
     let mut w =
         RecordWriter::new(BufWriter::new(file), unix_now_ns(), &source).map_err(recording)?;
     subscribe(&mut rpc)?;
-    // The scenario tool waits for this line before trading.
-    println!("recording: subscribed");
-    let _ = std::io::stdout().flush();
+    on_subscribed();
 
     let mut write_err = None;
     let limit = max_messages.unwrap_or(u64::MAX);
@@ -138,8 +191,10 @@ pub fn record_cmd(
         return Err(recording(e));
     }
     w.flush().map_err(recording)?;
-    println!("recording: {} payloads -> {}", w.records(), out.display());
-    Ok(())
+    Ok(RecordSummary {
+        records: w.records(),
+        out: out.to_owned(),
+    })
 }
 
 /// Arguments of `polyarb run`.
@@ -153,8 +208,42 @@ pub struct RunArgs {
     pub max_runtime: Option<Duration>,
 }
 
-/// `polyarb run`: the live engine.
-pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<(), AppError> {
+/// What a live run did, for the binary to print on exit.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// Feed stage counters.
+    pub feed: FeedStats,
+    /// Signer stage counters.
+    pub signer: SignerStats,
+    /// Engine counters.
+    pub engine: EngineStats,
+    /// Transactions the node accepted.
+    pub accepted: u64,
+    /// Transactions the node refused.
+    pub rejected: u64,
+    /// Latency histograms.
+    pub latency: LatencyReport,
+    /// Why the connection to the node ended, if it failed: the run is then a failure, after
+    /// this summary.
+    pub failure: Option<RpcError>,
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", report::stage_summary(&self.feed, &self.signer))?;
+        writeln!(f, "{}", report::engine_summary(&self.engine))?;
+        writeln!(
+            f,
+            "node: {} transactions accepted, {} rejected",
+            self.accepted, self.rejected
+        )?;
+        write!(f, "{}", self.latency)
+    }
+}
+
+/// `polyarb run`: the live engine, until `stop` is set (or `args.max_runtime` passed) or the
+/// connection fails ([`RunSummary::failure`]).
+pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppError> {
     let cfg = Config::load(&args.config, &ProcessEnv)?;
     let signer = match &cfg.signer.key_file {
         Some(path) => Signer::from_file(path).map_err(|error| AppError::Key {
@@ -234,17 +323,15 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<(), AppError> {
             }
         },
     );
-    println!("{}", report::stage_summary(&outcome.feed, &outcome.signer));
-    println!("{}", report::engine_summary(&outcome.engine));
-    println!(
-        "node: {} transactions accepted, {} rejected",
-        outcome.port.accepted, outcome.port.rejected
-    );
-    print!("{}", outcome.latency);
-    match outcome.port.failure {
-        Some(e) => Err(AppError::Connection(e)),
-        None => Ok(()),
-    }
+    Ok(RunSummary {
+        feed: outcome.feed,
+        signer: outcome.signer,
+        engine: outcome.engine,
+        accepted: outcome.port.accepted,
+        rejected: outcome.port.rejected,
+        latency: outcome.latency,
+        failure: outcome.port.failure,
+    })
 }
 
 /// The live edge: the websocket, with sends matched to their answers.

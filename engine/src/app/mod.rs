@@ -1,6 +1,7 @@
 //! The `polyarb` commands, as library functions so tests can drive them: `replay` (recording →
 //! pipeline → sink), `run` (live node), `record` and `snapshot`. Everything here is edge code:
-//! files, sockets, signals, printing.
+//! files and sockets. Each command returns a summary (its `Display` is what the binary prints)
+//! or an [`AppError`]; the stop flag comes in from the caller, which owns the signal handlers.
 
 pub mod discovery;
 pub mod live;

@@ -385,10 +385,13 @@ fn v3_and_algebra_pools_are_loaded_exactly_at_one_block() {
     let dir = crate::replay::scratch("discovery-snapshot");
     let (cfg_file, out) = (dir.join("lab.toml"), dir.join("lab.snapshot.json"));
     std::fs::write(&cfg_file, config_text(&lab, &[0, 1], "", "", n)).unwrap();
-    snapshot_cmd(&cfg_file, &out).unwrap_or_else(|e| panic!("{e}"));
+    let summary = snapshot_cmd(&cfg_file, &out).unwrap_or_else(|e| panic!("{e}"));
     let (written, chain) = snapshot::parse(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(chain, Some(137));
     assert_eq!(written.block, rpc.block_number().unwrap());
+    // What the command reports is what it wrote.
+    assert_eq!((summary.block, &summary.out), (written.block, &out));
+    assert_eq!(summary.stats.kept, written.pools.len() as u64);
     let (head, _) = run(&url, &cfg, written.block).unwrap();
     assert_eq!(written, head);
     // The pools set up after B are there now.

@@ -5,7 +5,8 @@ use std::{fmt, path::Path};
 
 use serde::{Deserialize, Serialize};
 
-use polyarb_core::{MarketSpec, TableError};
+use alloy_primitives::Address;
+use polyarb_core::{MarketSpec, PoolState, TableError};
 
 /// Value of the `format` field.
 pub const SNAPSHOT_FORMAT: &str = "polyarb-snapshot";
@@ -23,6 +24,12 @@ pub enum SnapshotError {
     Version { format: String, version: u32 },
     /// Well-formed but inconsistent (a pool naming an unknown DEX, a fee of 100 %, …).
     Invalid(TableError),
+    /// The block is `u64::MAX`: logs at or before the snapshot's block count as applied, so no
+    /// log could ever update its pools.
+    LastBlock,
+    /// A V2 pair with a zero reserve: never initialized (a pair that has been minted keeps
+    /// reserves above zero for good), which discovery does not keep.
+    ZeroReserve(Address),
 }
 
 impl fmt::Display for SnapshotError {
@@ -35,6 +42,14 @@ impl fmt::Display for SnapshotError {
                 "snapshot is {format:?} version {version}; this build reads {SNAPSHOT_FORMAT:?} versions 1 and {SNAPSHOT_VERSION}"
             ),
             Self::Invalid(e) => write!(f, "snapshot is inconsistent: {e}"),
+            Self::LastBlock => write!(
+                f,
+                "snapshot block is u64::MAX: no later block's logs could apply to it"
+            ),
+            Self::ZeroReserve(pool) => write!(
+                f,
+                "snapshot pair {pool} has a zero reserve (an uninitialized pair)"
+            ),
         }
     }
 }
@@ -45,7 +60,7 @@ impl std::error::Error for SnapshotError {
             Self::Io(e) => Some(e),
             Self::Parse(e) => Some(e),
             Self::Invalid(e) => Some(e),
-            Self::Version { .. } => None,
+            Self::Version { .. } | Self::LastBlock | Self::ZeroReserve(_) => None,
         }
     }
 }
@@ -153,10 +168,22 @@ pub fn to_json(market: &MarketSpec, chain_id: Option<u64>) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
-/// Parses and checks a snapshot document of version 1 or 2.
+/// Parses and checks a snapshot document of version 1 or 2: as the engine's tables would
+/// ([`MarketSpec::check`]), and that it is a state a chain can be in (a block before
+/// `u64::MAX`, no V2 pair with a zero reserve).
 pub fn from_json(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
     let (market, chain_id) = parse(text)?;
     market.check().map_err(SnapshotError::Invalid)?;
+    if market.block == u64::MAX {
+        return Err(SnapshotError::LastBlock);
+    }
+    for p in &market.pools {
+        if let PoolState::UniswapV2 { reserve0, reserve1 } = p.state
+            && (reserve0 == 0 || reserve1 == 0)
+        {
+            return Err(SnapshotError::ZeroReserve(p.address));
+        }
+    }
     Ok((market, chain_id))
 }
 
@@ -341,6 +368,39 @@ mod tests {
             from_json(&to_json(&m, None)),
             Err(SnapshotError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn refuses_a_block_no_log_can_follow_and_zero_reserves() {
+        let mut m = market();
+        m.block = u64::MAX;
+        let e = from_json(&to_json(&m, Some(137))).unwrap_err();
+        assert!(matches!(e, SnapshotError::LastBlock), "{e}");
+        assert!(e.to_string().contains("u64::MAX"), "{e}");
+        m.block = u64::MAX - 1;
+        assert!(from_json(&to_json(&m, Some(137))).is_ok());
+
+        for (r0, r1) in [(0, 12345), (12345, 0), (0, 0)] {
+            let mut m = market();
+            m.pools[0].state = PoolState::UniswapV2 {
+                reserve0: r0,
+                reserve1: r1,
+            };
+            let e = from_json(&to_json(&m, None)).unwrap_err();
+            assert!(
+                matches!(e, SnapshotError::ZeroReserve(a) if a == m.pools[0].address),
+                "{r0}/{r1}: {e}"
+            );
+            assert!(e.to_string().contains("zero reserve"), "{e}");
+            // The unchecked reader (tools) still reads it.
+            assert!(parse(&to_json(&m, None)).is_ok());
+        }
+        // A concentrated pool with no active liquidity is a real state, not refused.
+        let mut cl = concentrated_market();
+        if let PoolState::UniswapV3(s) = &mut cl.pools[1].state {
+            s.liquidity = 0;
+        }
+        assert!(from_json(&to_json(&cl, None)).is_ok());
     }
 
     #[test]

@@ -155,7 +155,8 @@ pub struct DiscoveryStats {
     /// Pools skipped because a call failed or answered nonsense (counted, logged with the
     /// reason), and malformed creation logs.
     pub failed: u64,
-    /// Concentrated pools skipped because they were never initialized (price zero).
+    /// Pools skipped because they were never initialized: a concentrated pool's price is zero,
+    /// a V2 pair's reserves are.
     pub uninitialized: u64,
     /// Initialized ticks loaded over all concentrated pools.
     pub ticks: u64,
@@ -299,6 +300,8 @@ fn discover_v2(
                 {
                     stats.foreign += 1;
                 }
+                // Never minted: no state to price, and a snapshot must not hold it.
+                Some((_, _, 0, _) | (_, _, _, 0)) => stats.uninitialized += 1,
                 Some((token0, token1, reserve0, reserve1)) => {
                     stats.kept += 1;
                     pools.push(PoolSpec::v2(

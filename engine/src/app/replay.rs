@@ -43,6 +43,17 @@ pub enum ReplayError {
     },
     /// `--speed` is negative, not a number or infinite.
     Speed(f64),
+    /// The snapshot was taken on another chain than the config is for.
+    WrongChain {
+        /// The snapshot file.
+        snapshot: PathBuf,
+        /// Its `chain_id`.
+        chain: u64,
+        /// The config key that disagrees (`[replay].chain_id`, `node.expect_chain_id`).
+        key: &'static str,
+        /// That key's value.
+        config: u64,
+    },
 }
 
 impl std::fmt::Display for ReplayError {
@@ -57,6 +68,16 @@ impl std::fmt::Display for ReplayError {
             }
             Self::NoKey { config } => write!(f, "{}: [replay].key is not set", config.display()),
             Self::Speed(s) => write!(f, "--speed {s} is not a finite number >= 0"),
+            Self::WrongChain {
+                snapshot,
+                chain,
+                key,
+                config,
+            } => write!(
+                f,
+                "{} was taken on chain {chain}, but {key} is {config}",
+                snapshot.display()
+            ),
         }
     }
 }
@@ -240,13 +261,32 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     let reader = RecordReader::new(BufReader::with_capacity(1 << 20, file)).map_err(recording)?;
     let header = reader.header().clone();
     let cfg = Config::load(&args.config, &ProcessEnv)?;
-    let (market, _chain) = snapshot::read(&args.snapshot).map_err(|error| AppError::Snapshot {
+    let (market, chain) = snapshot::read(&args.snapshot).map_err(|error| AppError::Snapshot {
         path: args.snapshot.clone(),
         error,
     })?;
     let rcfg = cfg.replay.clone().ok_or_else(|| ReplayError::NoSection {
         config: args.config.clone(),
     })?;
+    // A snapshot that names its chain must be of the chain replay signs for (and the one the
+    // config expects of its node, if it says): pools and addresses of another chain would
+    // replay into transactions for this one.
+    if let Some(chain) = chain {
+        for (key, config) in [
+            ("[replay].chain_id", Some(rcfg.chain_id)),
+            ("node.expect_chain_id", cfg.node.expect_chain_id),
+        ] {
+            if let Some(config) = config.filter(|&c| c != chain) {
+                return Err(ReplayError::WrongChain {
+                    snapshot: args.snapshot.clone(),
+                    chain,
+                    key,
+                    config,
+                }
+                .into());
+            }
+        }
+    }
     let key = rcfg.key.as_deref().ok_or_else(|| ReplayError::NoKey {
         config: args.config.clone(),
     })?;

@@ -9,6 +9,7 @@ use std::{
 };
 
 use polyarb_engine::config::{Config, ConfigError, ProcessEnv};
+use polyarb_feeds::RecordWriter;
 
 use crate::replay::{sample, scratch};
 
@@ -234,6 +235,99 @@ fn replay_without_a_replay_key_names_the_key() {
         "no [replay].key",
         &out,
         &["[replay].key", cfg.to_str().unwrap()],
+    );
+}
+
+/// `polyarb replay` of the sample with its snapshot's text edited by `edit` (text, not a JSON
+/// round trip: `serde_json::Value` would turn the u128 reserves into floats), written to
+/// `dir/name`; returns the edited snapshot's path and the run's output. The recording is an
+/// empty one (the sample's would take half a minute to replay where the snapshot is accepted).
+fn replay_with_snapshot(
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&str) -> String,
+) -> (PathBuf, Output) {
+    let text = std::fs::read_to_string(sample("snapshot.json")).unwrap();
+    let edited = edit(&text);
+    assert_ne!(edited, text, "{name}: the edit changed nothing");
+    let snap = dir.join(name);
+    std::fs::write(&snap, edited).unwrap();
+    let rec = dir.join("empty.rec");
+    let mut w = RecordWriter::new(std::fs::File::create(&rec).unwrap(), 0, "bad_input").unwrap();
+    w.flush().unwrap();
+    let cfg = sample("toml");
+    let out = polyarb(
+        &[
+            "replay",
+            rec.to_str().unwrap(),
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--speed",
+            "0",
+        ],
+        &[],
+    );
+    (snap, out)
+}
+
+/// `text` with the value of the first `"key": value` replaced by `with`.
+fn set_first(text: &str, key: &str, with: &str) -> String {
+    let field = format!("\"{key}\": ");
+    let start = text
+        .find(&field)
+        .unwrap_or_else(|| panic!("{key} in the sample snapshot"))
+        + field.len();
+    let end = start + text[start..].find([',', '\n', '}']).unwrap();
+    format!("{}{with}{}", &text[..start], &text[end..])
+}
+
+#[test]
+fn replay_refuses_a_snapshot_of_another_chain() {
+    let dir = scratch("cli-snapshot-chain");
+    // The sample config signs for chain 137 ([replay].chain_id).
+    let (snap, out) = replay_with_snapshot(&dir, "chain1.snapshot.json", |t| {
+        set_first(t, "chain_id", "1")
+    });
+    assert_one_clear_error(
+        "snapshot of chain 1",
+        &out,
+        &[
+            snap.to_str().unwrap(),
+            "chain 1",
+            "[replay].chain_id is 137",
+        ],
+    );
+    // Without a chain id there is nothing to compare: it replays.
+    let (_, out) = replay_with_snapshot(&dir, "nochain.snapshot.json", |t| {
+        set_first(t, "chain_id", "null")
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn replay_refuses_a_snapshot_at_the_last_block_or_with_a_zero_reserve() {
+    let dir = scratch("cli-snapshot-state");
+    let (snap, out) = replay_with_snapshot(&dir, "last.snapshot.json", |t| {
+        set_first(t, "block", &u64::MAX.to_string())
+    });
+    assert_one_clear_error(
+        "block u64::MAX",
+        &out,
+        &[snap.to_str().unwrap(), "u64::MAX"],
+    );
+    let (snap, out) = replay_with_snapshot(&dir, "zero.snapshot.json", |t| {
+        set_first(t, "reserve1", "0")
+    });
+    assert_one_clear_error(
+        "zero reserve",
+        &out,
+        &[snap.to_str().unwrap(), "zero reserve"],
     );
 }
 

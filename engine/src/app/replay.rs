@@ -127,7 +127,7 @@ pub struct ReplayPort {
     reader: RecordReader<BufReader<File>>,
     pace: Pace,
     /// The pipeline's clock: pacing reads the same time base the stages stamp.
-    clock: MonoClock,
+    clock: Arc<dyn Clock>,
     /// The next record when it is not yet due: (recorded ns, payload). The buffer is reused.
     held: Option<u64>,
     held_payload: Vec<u8>,
@@ -168,6 +168,32 @@ impl Pace {
 }
 
 impl ReplayPort {
+    /// A port delivering `reader`'s records paced by `clock` at `speed` (0: unpaced), signed
+    /// transactions to the digest and `txs_out`.
+    fn new(
+        reader: RecordReader<BufReader<File>>,
+        clock: Arc<dyn Clock>,
+        speed: f64,
+        txs_out: Option<BufWriter<File>>,
+    ) -> Self {
+        Self {
+            reader,
+            clock,
+            pace: Pace {
+                slowdown: if speed == 0.0 { 0.0 } else { 1.0 / speed },
+                origin: None,
+            },
+            held: None,
+            held_payload: Vec::with_capacity(4096),
+            digest: Keccak256::new(),
+            txs_out,
+            records: 0,
+            record_errors: 0,
+            txs: 0,
+            tx_bytes: 0,
+        }
+    }
+
     /// keccak256 over every signed transaction's bytes, in order: equal digests mean byte-equal
     /// output.
     pub fn digest(&self) -> [u8; 32] {
@@ -306,27 +332,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
         return Err(ReplayError::Speed(args.speed).into());
     }
     // One clock for the whole run: the stages' stamps and the replay pacing share its origin.
-    let clock = MonoClock::new();
-    let port = ReplayPort {
-        reader,
-        clock,
-        pace: Pace {
-            slowdown: if args.speed == 0.0 {
-                0.0
-            } else {
-                1.0 / args.speed
-            },
-            origin: None,
-        },
-        held: None,
-        held_payload: Vec::with_capacity(4096),
-        digest: Keccak256::new(),
-        txs_out,
-        records: 0,
-        record_errors: 0,
-        txs: 0,
-        tx_bytes: 0,
-    };
+    let clock = Arc::new(MonoClock::new());
+    let port = ReplayPort::new(reader, Arc::clone(&clock) as _, args.speed, txs_out);
 
     let mut jsonl = super::create_optional(args.opportunities.as_deref())?;
     let names = Names::new(&market);
@@ -340,7 +347,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
         port,
         engine,
         builder,
-        Arc::new(clock),
+        clock,
         settings,
         Arc::new(AtomicBool::new(false)),
         |r: &Report| {
@@ -418,9 +425,50 @@ const SHOW: usize = 15;
 
 #[cfg(test)]
 mod tests {
-    use super::Pace;
+    use std::{
+        fs::File,
+        io::{BufReader, BufWriter},
+        sync::Arc,
+    };
+
+    use polyarb_feeds::{RecordReader, RecordWriter};
+
+    use super::{Pace, ReplayPort};
+    use crate::{clock::ManualClock, pipeline::FeedPort, pipeline::PortState};
 
     const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn the_port_holds_each_record_until_the_pipeline_clock_reaches_it() {
+        // Recorded at 100 s, 101 s, 103 s; replayed at speed 2 on a clock moved by hand.
+        let path = std::env::temp_dir().join(format!("polyarb-pace-{}.rec", std::process::id()));
+        let mut w =
+            RecordWriter::new(BufWriter::new(File::create(&path).unwrap()), 0, "test").unwrap();
+        for (t, p) in [(100 * S, b"a"), (101 * S, b"b"), (103 * S, b"c")] {
+            w.write(t, p).unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        let reader = RecordReader::new(BufReader::new(File::open(&path).unwrap())).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let clock = Arc::new(ManualClock::at(7 * S));
+        let mut port = ReplayPort::new(reader, Arc::clone(&clock) as _, 2.0, None);
+        let poll = |port: &mut ReplayPort| {
+            let mut seen = Vec::new();
+            let state = port.poll(&mut |p: &[u8]| seen.push(p.to_vec()));
+            (state, seen)
+        };
+        // The first record is due at once; the second is held, not skipped.
+        assert_eq!(poll(&mut port), (PortState::Busy, vec![b"a".to_vec()]));
+        assert_eq!(poll(&mut port), (PortState::Idle, vec![]));
+        clock.set(7 * S + S / 2 - 1);
+        assert_eq!(poll(&mut port), (PortState::Idle, vec![]));
+        clock.set(7 * S + S / 2);
+        assert_eq!(poll(&mut port), (PortState::Busy, vec![b"b".to_vec()]));
+        clock.set(8 * S + S / 2);
+        assert_eq!(poll(&mut port), (PortState::Ended, vec![b"c".to_vec()]));
+        assert_eq!(port.records, 3);
+    }
 
     #[test]
     fn pace_delivers_at_the_recorded_offsets_divided_by_the_speed() {

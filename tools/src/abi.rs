@@ -213,6 +213,7 @@ sol! {
     interface IPoolActor {
         function owner() external view returns (address);
         function swap(address pool, bool zeroForOne, int256 amountSpecified, uint160 sqrtPriceLimitX96) external returns (int256 amount0, int256 amount1);
+        function swapReportingTick(address pool, bool zeroForOne, int256 amountSpecified, uint160 sqrtPriceLimitX96) external returns (int256 amount0, int256 amount1, int24 tickAfter);
         function mint(uint8 kind, address pool, int24 tickLower, int24 tickUpper, uint128 liquidity) external returns (uint256 amount0, uint256 amount1);
         function burn(address pool, int24 tickLower, int24 tickUpper, uint128 liquidity) external returns (uint256 amount0, uint256 amount1);
 
@@ -221,6 +222,7 @@ sol! {
         error BadKind(uint8 kind);
         error TransferFailed(address token);
         error PartialMint(uint128 wanted, uint128 got);
+        error NoTick(address pool);
     }
 }
 

@@ -49,6 +49,8 @@ contract PoolActor {
     error TransferFailed(address token);
     /// An Algebra mint took other liquidity than asked (it cannot when paid in full).
     error PartialMint(uint128 wanted, uint128 got);
+    /// The pool answered neither `slot0()` nor `globalState()`.
+    error NoTick(address pool);
 
     address public immutable owner;
     /// The pool whose callback we expect while we call it; zero otherwise.
@@ -73,6 +75,24 @@ contract PoolActor {
         activePool = pool;
         (amount0, amount1) = IActorPool(pool).swap(address(this), zeroForOne, amountSpecified, sqrtPriceLimitX96, "");
         activePool = address(0);
+    }
+
+    /// `swap`, then the pool's tick after it (word 1 of `slot0()` on Uniswap V3, of
+    /// `globalState()` on Algebra), so an `eth_call` can tell which initialized ticks it crossed.
+    function swapReportingTick(address pool, bool zeroForOne, int256 amountSpecified, uint160 sqrtPriceLimitX96)
+        external
+        onlyOwner
+        returns (int256 amount0, int256 amount1, int24 tickAfter)
+    {
+        activePool = pool;
+        (amount0, amount1) = IActorPool(pool).swap(address(this), zeroForOne, amountSpecified, sqrtPriceLimitX96, "");
+        activePool = address(0);
+        (bool ok, bytes memory state) = pool.staticcall(abi.encodeWithSelector(0x3850c7bd));
+        if (!ok) {
+            (ok, state) = pool.staticcall(abi.encodeWithSelector(0xe76c01e4));
+        }
+        if (!ok || state.length < 64) revert NoTick(pool);
+        (, tickAfter) = abi.decode(state, (uint160, int24));
     }
 
     /// Adds `liquidity` to this contract's position `[tickLower, tickUpper)` of `pool`.

@@ -11,7 +11,8 @@
 //! real pools at the block before the transaction, asked by `eth_call` (concentrated hops swap
 //! through the trader's `PoolActor`, V2 hops use the pair's reserves at that block and
 //! `polyarb_tools::amount_out`), first for the chosen input (which must reproduce the profit the
-//! chain paid to the wei) and then for inputs around it. The initialized ticks each concentrated
+//! chain paid to the wei) and then for inputs around it, each valued after the gas its crossed
+//! ticks add to polyarb's budget (the `PoolActor` reports the pool's tick after the swap). The initialized ticks each concentrated
 //! hop crossed on chain (read before and after with `polyarb_tools::read_pool_at`) must be the
 //! `ticks_crossed` polyarb reported.
 //!
@@ -179,16 +180,65 @@ struct Oracle<'a> {
     trader: Address,
     actor: Address,
     block: String,
+    /// Each concentrated pool at `block` (its tick and the initialized ticks near it).
+    before: Vec<(Address, PoolSnapshot)>,
+    /// What the route's gas budget adds per initialized tick crossed, wei of native: the
+    /// config's gas per tick of the pool's kind times the fee per gas polyarb budgeted.
+    tick_wei: TickWei,
+}
+
+/// Wei of native per initialized tick crossed, by pool kind.
+#[derive(Clone, Copy, Debug)]
+struct TickWei {
+    v3: U256,
+    algebra: U256,
+}
+
+impl TickWei {
+    /// From the config polyarb ran with (`[gas] gas_per_v3_tick`, `gas_per_algebra_tick`) and
+    /// the fee per gas of its opportunity (`gas_cost_native_wei / gas_budget`, an exact quotient).
+    fn of(config: &std::path::Path, opportunity: &Value) -> Self {
+        let cfg: toml::Table = std::fs::read_to_string(config).unwrap().parse().unwrap();
+        let per_tick = |key: &str| {
+            let v = cfg["gas"][key]
+                .as_integer()
+                .unwrap_or_else(|| panic!("[gas] {key} in the rendered config"));
+            U256::from(u64::try_from(v).unwrap())
+        };
+        let cost = u256_field(opportunity, "gas_cost_native_wei");
+        let budget = U256::from(opportunity["gas_budget"].as_u64().expect("gas_budget"));
+        assert_eq!(
+            cost % budget,
+            U256::ZERO,
+            "gas cost is budget × fee per gas"
+        );
+        let fee_per_gas = cost / budget;
+        Self {
+            v3: per_tick("gas_per_v3_tick") * fee_per_gas,
+            algebra: per_tick("gas_per_algebra_tick") * fee_per_gas,
+        }
+    }
 }
 
 impl<'a> Oracle<'a> {
-    fn at(rpc: &'a Rpc, world: &'a World, trader: Address, block: u64) -> Self {
+    fn at(rpc: &'a Rpc, world: &'a World, trader: Address, block: u64, tick_wei: TickWei) -> Self {
+        let before = world
+            .clmm_pools
+            .iter()
+            .map(|p| {
+                let s = read_pool_at(rpc, p.address, p.protocol(), Words::AroundCurrent(2), block)
+                    .unwrap();
+                (p.address, s)
+            })
+            .collect();
         Self {
             rpc,
             world,
             trader,
             actor: world.actor(trader).expect("the trader has a PoolActor"),
             block: format!("{block:#x}"),
+            before,
+            tick_wei,
         }
     }
 
@@ -198,8 +248,9 @@ impl<'a> Oracle<'a> {
             .unwrap_or_else(|e| panic!("eth_call of {to} at {}: {e}", self.block))
     }
 
-    /// What `hop` pays for `amount_in`, raw units of its output token.
-    fn hop_out(&self, hop: &Hop, amount_in: U256) -> U256 {
+    /// What `hop` pays for `amount_in`, raw units of its output token, and the initialized
+    /// ticks it crosses doing so.
+    fn hop_out(&self, hop: &Hop, amount_in: U256) -> (U256, u64) {
         match hop.kind.as_str() {
             "uniswap-v2" => {
                 let pair = self
@@ -216,7 +267,10 @@ impl<'a> Oracle<'a> {
                 let r = IUniswapV2Pair::getReservesCall::abi_decode_returns(&out).unwrap();
                 let (r0, r1) = (U256::from(r.reserve0), U256::from(r.reserve1));
                 let (rin, rout) = if hop.zero_for_one { (r0, r1) } else { (r1, r0) };
-                amount_out(amount_in, rin, rout, pair.dex.fee_bps()).unwrap()
+                (
+                    amount_out(amount_in, rin, rout, pair.dex.fee_bps()).unwrap(),
+                    0,
+                )
             }
             "uniswap-v3" | "algebra" => {
                 // Exact input, no price limit: what the executor asks of the pool.
@@ -225,14 +279,14 @@ impl<'a> Oracle<'a> {
                 } else {
                     MAX_SQRT_RATIO - U160::from(1u8)
                 };
-                let call = IPoolActor::swapCall {
+                let call = IPoolActor::swapReportingTickCall {
                     pool: hop.pool,
                     zeroForOne: hop.zero_for_one,
                     amountSpecified: I256::try_from(amount_in).unwrap(),
                     sqrtPriceLimitX96: limit,
                 };
                 let out = self.call(Some(self.trader), self.actor, call.abi_encode());
-                let r = IPoolActor::swapCall::abi_decode_returns(&out).unwrap();
+                let r = IPoolActor::swapReportingTickCall::abi_decode_returns(&out).unwrap();
                 let (paid, got) = if hop.zero_for_one {
                     (r.amount0, r.amount1)
                 } else {
@@ -244,23 +298,45 @@ impl<'a> Oracle<'a> {
                     "the pool took the whole input"
                 );
                 assert!(!got.is_positive(), "the pool paid out: {got}");
-                got.unsigned_abs()
+                let before = &self
+                    .before
+                    .iter()
+                    .find(|(a, _)| *a == hop.pool)
+                    .expect("a pool of the world")
+                    .1;
+                (
+                    got.unsigned_abs(),
+                    ticks_crossed(before, r.tickAfter.as_i32()),
+                )
             }
             other => panic!("unknown hop kind {other}"),
         }
     }
 
-    /// The route's output minus `amount_in`, raw units of the start token.
-    fn profit(&self, hops: &[Hop], amount_in: U256) -> I256 {
-        let out = hops.iter().fold(amount_in, |x, h| self.hop_out(h, x));
-        I256::try_from(out).unwrap() - I256::try_from(amount_in).unwrap()
+    /// The route's output minus `amount_in`, raw units of the start token (WMATIC, the native
+    /// token here), and that profit less the gas its ticks crossed add to the budget.
+    fn profit(&self, hops: &[Hop], amount_in: U256) -> (I256, I256) {
+        let mut x = amount_in;
+        let mut tick_cost = U256::ZERO;
+        for h in hops {
+            let (out, ticks) = self.hop_out(h, x);
+            let per_tick = if h.kind == "algebra" {
+                self.tick_wei.algebra
+            } else {
+                self.tick_wei.v3
+            };
+            tick_cost += per_tick * U256::from(ticks);
+            x = out;
+        }
+        let gross = I256::try_from(x).unwrap() - I256::try_from(amount_in).unwrap();
+        (gross, gross - I256::try_from(tick_cost).unwrap())
     }
 }
 
-/// Initialized ticks a swap from `before` to `after` crossed: those in `(lo, hi]` of the two
-/// ticks (moving up the pool's tick reaches a tick it crosses; moving down it ends below it).
-fn ticks_crossed(before: &PoolSnapshot, after: &PoolSnapshot) -> u64 {
-    let (lo, hi) = (before.tick.min(after.tick), before.tick.max(after.tick));
+/// Initialized ticks a swap from `before` to tick `after` crossed: those in `(lo, hi]` of the
+/// two ticks (moving up the pool's tick reaches a tick it crosses; moving down it ends below it).
+fn ticks_crossed(before: &PoolSnapshot, after: i32) -> u64 {
+    let (lo, hi) = (before.tick.min(after), before.tick.max(after));
     before
         .ticks
         .iter()
@@ -294,9 +370,12 @@ struct Mined {
 /// Waits for polyarb's first opportunity, checks that its transaction was mined alone in its
 /// block and paid the executor exactly the predicted profit, that its hops are of `kinds` (in
 /// some order), and that no input the oracle tries around the chosen one beats it by more than
-/// [`ROUNDING_WEI`]. Returns the hops and the ticks each crossed on chain.
+/// [`ROUNDING_WEI`] net of the gas its ticks crossed add (polyarb maximises profit after gas, so
+/// it may stop short of a tick whose crossing costs more than it pays). Returns the hops and the
+/// ticks each crossed on chain.
 fn check_first_arbitrage(
     polyarb: &Polyarb,
+    config: &std::path::Path,
     rpc: &Rpc,
     world: &World,
     trader: Address,
@@ -362,10 +441,11 @@ fn check_first_arbitrage(
         chosen < before,
         "the input {chosen} is the executor's whole capital {before}: not an interior optimum"
     );
-    let oracle = Oracle::at(rpc, world, trader, receipt.block_number - 1);
-    let at_chosen = oracle.profit(&hops, chosen);
+    let tick_wei = TickWei::of(config, &first);
+    let oracle = Oracle::at(rpc, world, trader, receipt.block_number - 1, tick_wei);
+    let (gross_at_chosen, at_chosen) = oracle.profit(&hops, chosen);
     assert_eq!(
-        at_chosen,
+        gross_at_chosen,
         I256::try_from(predicted).unwrap(),
         "the oracle reproduces what the chain paid for the chosen input"
     );
@@ -377,7 +457,7 @@ fn check_first_arbitrage(
             .flatten()
             .filter(|x| !x.is_zero() && *x <= before)
         {
-            let p = oracle.profit(&hops, x);
+            let (_, p) = oracle.profit(&hops, x);
             tried += 1;
             if p > best.1 {
                 best = (x, p);
@@ -387,8 +467,8 @@ fn check_first_arbitrage(
     let gain = best.1 - at_chosen;
     assert!(
         gain <= I256::try_from(ROUNDING_WEI).unwrap(),
-        "input {} pays {gain} more than the chosen {chosen} (profit {predicted}, {tried} inputs \
-         tried)",
+        "input {} pays {gain} more after tick gas than the chosen {chosen} (profit {predicted}, \
+         {tried} inputs tried, {tick_wei:?} per tick)",
         best.0
     );
 
@@ -409,7 +489,10 @@ fn check_first_arbitrage(
             )
             .unwrap()
         };
-        let crossed = ticks_crossed(&read(receipt.block_number - 1), &read(receipt.block_number));
+        let crossed = ticks_crossed(
+            &read(receipt.block_number - 1),
+            read(receipt.block_number).tick,
+        );
         assert_eq!(
             crossed, h.ticks_crossed,
             "ticks crossed on {} vs reported ({first})",
@@ -463,7 +546,14 @@ fn a_v2_v3_gap_is_mined_at_the_optimal_input() {
     // 3 % of the pair's WMATIC moves its price about 6 %; the V3 pool, deeper near the price,
     // takes the arbitrage over a ladder boundary.
     sell_wmatic_on_pair(&rpc, &world, trader, Dex::UniswapV2, 300);
-    let mined = check_first_arbitrage(&polyarb, &rpc, &world, trader, ["uniswap-v2", "uniswap-v3"]);
+    let mined = check_first_arbitrage(
+        &polyarb,
+        &config,
+        &rpc,
+        &world,
+        trader,
+        ["uniswap-v2", "uniswap-v3"],
+    );
     assert_eq!(
         mined.hops[0].kind, "uniswap-v3",
         "buy USDC where WMATIC is dear"
@@ -502,7 +592,14 @@ fn a_v3_algebra_gap_across_initialized_ticks_is_mined_at_the_optimal_input() {
         (from - to).abs() > 250,
         "the trader moved the V3 tick {from} → {to}"
     );
-    let mined = check_first_arbitrage(&polyarb, &rpc, &world, trader, ["uniswap-v3", "algebra"]);
+    let mined = check_first_arbitrage(
+        &polyarb,
+        &config,
+        &rpc,
+        &world,
+        trader,
+        ["uniswap-v3", "algebra"],
+    );
     assert_eq!(
         mined.hops[0].kind, "algebra",
         "buy USDC where WMATIC is dear"

@@ -195,7 +195,8 @@ fn search_report(max_frames: usize) {
             black_box(engine.on_frame(f.restore()));
             let mean = (t.elapsed().as_nanos() / 10).max(1);
             let n = usize::try_from(FRAME_BUDGET_NS / mean).unwrap_or(usize::MAX);
-            n.clamp(200, max_frames.max(200)) / ROUNDS * ROUNDS
+            // An even count per round: each round starts with a move down (after a restore).
+            n.clamp(200, max_frames.max(200)) / (2 * ROUNDS) * (2 * ROUNDS)
         })
         .collect();
     println!(

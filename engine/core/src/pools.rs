@@ -413,7 +413,7 @@ impl Pools {
         let c = &self.cl;
         let start = c.tick_start[i] as usize;
         let end = start + c.tick_len[i] as usize;
-        let ticks = TickSlice::new(
+        let ticks = TickSlice::from_table(
             c.tick_at.get(start..end)?,
             c.tick_net.get(start..end)?,
             c.tick_gross.get(start..end)?,

@@ -519,6 +519,29 @@ impl<'a> TickSlice<'a> {
         })
     }
 
+    /// Columns the pool tables keep sorted and inside their window (every insert and removal
+    /// keeps that), viewed without re-checking it: [`TickSlice::new`] walks every tick, and the
+    /// search views a concentrated pool once per hop of every cycle it prices. Only the lengths
+    /// are checked (cheap, and a mismatch would misalign the columns).
+    pub(crate) fn from_table(
+        ticks: &'a [i32],
+        net: &'a [i128],
+        gross: &'a [u128],
+        lo: i32,
+        hi: i32,
+    ) -> Result<Self, TickError> {
+        if ticks.len() != net.len() || ticks.len() != gross.len() {
+            return Err(TickError::LengthMismatch);
+        }
+        Ok(Self {
+            ticks,
+            net,
+            gross,
+            lo,
+            hi,
+        })
+    }
+
     /// The known window `[lo, hi]`.
     pub fn window(&self) -> (i32, i32) {
         (self.lo, self.hi)

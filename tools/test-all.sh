@@ -27,8 +27,8 @@ cargo build --workspace --bins --locked
 step "cargo test (unit, property, anvil end-to-end)"
 cargo test --workspace --locked
 
-step "shellcheck tuning/, contracts/ and tools/ scripts"
-tools/toolchain/venv/bin/shellcheck -S warning tuning/*.sh contracts/*.sh tools/*.sh \
+step "shellcheck tuning/, contracts/, tools/ and bench/ scripts"
+tools/toolchain/venv/bin/shellcheck -S warning tuning/*.sh contracts/*.sh tools/*.sh bench/*.sh \
     tools/toolchain/install.sh .ci/run
 
 step "all checks passed"

@@ -409,8 +409,23 @@ fn describe(s: &Sample) {
     );
 }
 
+/// `POLYARB_BENCH_SAMPLE=DIR/STEM` runs the benches on `DIR/STEM.{rec,snapshot.json,toml}`
+/// instead of the shipped sample (`bench/compare-previous.sh` uses it for the V2-only sample).
+fn load_sample() -> Sample {
+    let loaded = match std::env::var_os("POLYARB_BENCH_SAMPLE") {
+        Some(stem) => {
+            let stem = std::path::PathBuf::from(stem);
+            let dir = stem.parent().unwrap_or(std::path::Path::new("."));
+            let name = stem.file_name().and_then(|n| n.to_str()).unwrap_or("sample");
+            Sample::load_from(dir, name)
+        }
+        None => Sample::load(),
+    };
+    loaded.unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn main() {
-    let sample = Sample::load().unwrap_or_else(|e| panic!("{e}"));
+    let sample = load_sample();
     describe(&sample);
     let mut c = Criterion::default().configure_from_args();
     pass_benches(&mut c, &sample);

@@ -416,7 +416,10 @@ fn load_sample() -> Sample {
         Some(stem) => {
             let stem = std::path::PathBuf::from(stem);
             let dir = stem.parent().unwrap_or(std::path::Path::new("."));
-            let name = stem.file_name().and_then(|n| n.to_str()).unwrap_or("sample");
+            let name = stem
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("sample");
             Sample::load_from(dir, name)
         }
         None => Sample::load(),

@@ -225,6 +225,13 @@ pub struct SearchConfig {
     /// moved, …).
     #[serde(default = "default_max_routes")]
     pub max_routes: usize,
+    /// Longest cycle searched, in hops (2 to 4).
+    #[serde(default = "default_max_hops")]
+    pub max_hops: usize,
+}
+
+fn default_max_hops() -> usize {
+    polyarb_core::MAX_HOPS
 }
 
 fn default_max_cycles() -> usize {
@@ -449,6 +456,16 @@ impl Config {
         if self.node.discovery_batch == 0 {
             return invalid("node.discovery_batch", "must be at least 1".into());
         }
+        if !(2..=polyarb_core::MAX_HOPS).contains(&self.search.max_hops) {
+            return invalid(
+                "search.max_hops",
+                format!(
+                    "{} is not between 2 and {} hops",
+                    self.search.max_hops,
+                    polyarb_core::MAX_HOPS
+                ),
+            );
+        }
         if self.node.logs_chunk_blocks == 0 {
             return invalid("node.logs_chunk_blocks", "must be at least 1".into());
         }
@@ -594,6 +611,7 @@ impl Config {
             per_tick: [0, self.gas.gas_per_v3_tick, self.gas.gas_per_algebra_tick],
         };
         p.max_routes = self.search.max_routes;
+        p.max_hops = self.search.max_hops;
         p.min_profit_native = self.search.min_profit_native_wei;
         p.max_cycles = self.search.max_cycles;
         p
@@ -729,6 +747,22 @@ decimals = 18
             parse("not toml [", &[]),
             Err(ConfigError::Parse { .. })
         ));
+
+        // Cycle length: 2 to 4 hops, 4 when absent, anything else named.
+        assert_eq!(
+            parse(GOOD, &[]).unwrap().search_params().max_hops,
+            polyarb_core::MAX_HOPS
+        );
+        let three = GOOD.replace("[search]\n", "[search]\nmax_hops = 3\n");
+        assert_eq!(parse(&three, &[]).unwrap().search_params().max_hops, 3);
+        for bad in [0, 1, 5] {
+            let text = GOOD.replace("[search]\n", &format!("[search]\nmax_hops = {bad}\n"));
+            let e = parse(&text, &[]).unwrap_err().to_string();
+            assert!(
+                e.contains("search.max_hops") && e.contains(&bad.to_string()),
+                "{e}"
+            );
+        }
     }
 
     #[test]

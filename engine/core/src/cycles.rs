@@ -169,6 +169,7 @@ pub(crate) fn enumerate(
     starts: &[TokenId],
     token_count: usize,
     cap: usize,
+    max_hops: usize,
 ) -> Cycles {
     let cap = cap.min(u32::MAX as usize);
     // priority[t] = position of t in `starts`, or MAX for non-start tokens.
@@ -181,7 +182,7 @@ pub(crate) fn enumerate(
     let prio = |t: TokenId| priority.get(t as usize).copied().unwrap_or(usize::MAX);
 
     let mut out = Cycles::default();
-    for len in 2..=MAX_HOPS {
+    for len in 2..=max_hops.clamp(2, MAX_HOPS) {
         for (i, &s) in starts.iter().enumerate() {
             if prio(s) != i {
                 continue; // a duplicate start token
@@ -362,7 +363,7 @@ mod tests {
     fn build(spec: &MarketSpec, starts: &[TokenId], cap: usize) -> (Pools, Cycles) {
         let (tokens, pools, _) = build_tables(spec).unwrap();
         let index = PairIndex::new(&pools, tokens.len());
-        let cycles = enumerate(&pools, &index, starts, tokens.len(), cap);
+        let cycles = enumerate(&pools, &index, starts, tokens.len(), cap, MAX_HOPS);
         (pools, cycles)
     }
 
@@ -489,6 +490,38 @@ mod tests {
         assert_eq!(capped.get(0).unwrap().len, 2);
         assert_eq!(capped.get(1).unwrap().len, 2);
         assert_eq!(capped.get(2).unwrap().len, 3);
+    }
+
+    #[test]
+    fn max_hops_bounds_the_cycle_length() {
+        // Pairs, triangles and a square: 2 pools on 0-1, one each on 1-2, 2-0, 2-3, 3-0.
+        let spec = market(
+            4,
+            &[
+                (0x10, 1, 2),
+                (0x11, 1, 2),
+                (0x12, 2, 3),
+                (0x13, 3, 1),
+                (0x14, 3, 4),
+                (0x15, 4, 1),
+            ],
+        );
+        let (tokens, pools, _) = build_tables(&spec).unwrap();
+        let index = PairIndex::new(&pools, tokens.len());
+        let lens = |max_hops| {
+            let c = enumerate(&pools, &index, &[0], tokens.len(), 1_000, max_hops);
+            let mut lens: Vec<u8> = (0..c.len() as CycleId)
+                .map(|i| c.get(i).unwrap().len)
+                .collect();
+            lens.dedup();
+            lens
+        };
+        assert_eq!(lens(MAX_HOPS), [2, 3, 4]);
+        assert_eq!(lens(3), [2, 3]);
+        assert_eq!(lens(2), [2]);
+        // Out of range is clamped (the config refuses it before it gets here).
+        assert_eq!(lens(1), [2]);
+        assert_eq!(lens(9), [2, 3, 4]);
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct SearchParams {
     /// Most routes one pool update may yield: after the best, the engine re-prices the pools
     /// that route uses (as if it had executed) and searches again. At least 1.
     pub max_routes: usize,
+    /// Longest cycle enumerated, in hops: 2 to [`MAX_HOPS`] (clamped). Fewer hops, fewer
+    /// cycles to search per update.
+    pub max_hops: usize,
 }
 
 impl SearchParams {
@@ -89,6 +92,7 @@ impl SearchParams {
             min_profit_native: 0,
             max_cycles: DEFAULT_MAX_CYCLES,
             max_routes: DEFAULT_MAX_ROUTES,
+            max_hops: MAX_HOPS,
         }
     }
 }
@@ -346,7 +350,14 @@ impl Engine {
             }
         }
         let index = PairIndex::new(&pools, tokens.len());
-        let cycles = enumerate(&pools, &index, &starts, tokens.len(), params.max_cycles);
+        let cycles = enumerate(
+            &pools,
+            &index,
+            &starts,
+            tokens.len(),
+            params.max_cycles,
+            params.max_hops,
+        );
         let quotes = NativeQuotes::new(native, tokens.len(), |t| index.pools(t, native));
         let rates = (0..pools.len() as PoolId)
             .map(|p| edge_rates(&pools, p))

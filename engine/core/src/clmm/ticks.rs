@@ -498,9 +498,7 @@ impl<'a> TickSlice<'a> {
         lo: i32,
         hi: i32,
     ) -> Result<Self, TickError> {
-        if ticks.len() != net.len() || ticks.len() != gross.len() {
-            return Err(TickError::LengthMismatch);
-        }
+        let slice = Self::from_table(ticks, net, gross, lo, hi)?;
         if lo > hi {
             return Err(TickError::OutsideWindow);
         }
@@ -510,13 +508,7 @@ impl<'a> TickSlice<'a> {
         if ticks.first().is_some_and(|&t| t < lo) || ticks.last().is_some_and(|&t| t > hi) {
             return Err(TickError::OutsideWindow);
         }
-        Ok(Self {
-            ticks,
-            net,
-            gross,
-            lo,
-            hi,
-        })
+        Ok(slice)
     }
 
     /// Columns the pool tables keep sorted and inside their window (every insert and removal

@@ -362,6 +362,14 @@ impl V2Oracle {
     }
 }
 
+/// Sets `[search] max_routes = 1` in the config at `path`.
+fn one_route_per_update(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let one = text.replacen("[search]\n", "[search]\nmax_routes = 1\n", 1);
+    assert_ne!(one, text, "the config has a [search] table");
+    std::fs::write(path, one).unwrap();
+}
+
 #[test]
 fn a_gap_on_a_live_node_becomes_a_mined_profitable_arbitrage() {
     let tc = Toolchain::locate();
@@ -373,6 +381,9 @@ fn a_gap_on_a_live_node_becomes_a_mined_profitable_arbitrage() {
     let executor = world.executor.unwrap();
     let dir = temp_dir("mined");
     let config = write_config(&node, &world, &dir);
+    // One transaction for the gap: later routes of the same update, sent in the same burst, can
+    // be mined in the same block, and the balance check below is for one route alone.
+    one_route_per_update(&config);
     let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
 
     open_gap(&rpc, &world, node.accounts()[2], 300);
@@ -394,8 +405,19 @@ fn a_gap_on_a_live_node_becomes_a_mined_profitable_arbitrage() {
     };
     assert!(receipt.success);
 
-    // Automine: the transaction is alone in its block, so the executor's balance change over
-    // that block is exactly what the route paid.
+    // The transaction is alone in its block, so the executor's balance change over that block
+    // is exactly what the route paid.
+    let block: serde_json::Value = rpc
+        .call(
+            "eth_getBlockByNumber",
+            serde_json::json!([format!("{:#x}", receipt.block_number), false]),
+        )
+        .unwrap();
+    assert_eq!(
+        block["transactions"].as_array().map(Vec::len),
+        Some(1),
+        "{block}"
+    );
     let token: Address = first["token_in"].as_str().unwrap().parse().unwrap();
     let before = balance_at(&rpc, token, executor, receipt.block_number - 1);
     let after = balance_at(&rpc, token, executor, receipt.block_number);
@@ -437,17 +459,7 @@ fn a_node_that_rejects_the_transaction_is_logged_and_polyarb_keeps_running() {
     let config = write_config(&node, &world, &dir);
     // One route per update, so each gap is exactly one transaction and the counts below are
     // exact (several routes per update are tested in the engine scenarios).
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replacen("[search]\n", "[search]\nmax_routes = 1\n", 1),
-    )
-    .unwrap();
-    assert!(
-        std::fs::read_to_string(&config)
-            .unwrap()
-            .contains("max_routes = 1")
-    );
+    one_route_per_update(&config);
     // A key anvil never funded: every transaction fails the node's balance check.
     let broke = "0x4242424242424242424242424242424242424242424242424242424242424242";
     let polyarb = Polyarb::start(&config, broke, &dir);

@@ -1060,6 +1060,19 @@ fn next_timepoint<H: History>(
     liquidity: u128,
     volume_per_liquidity: u128,
 ) -> Result<Timepoint> {
+    extend(h, time, time, tick, liquidity, volume_per_liquidity)
+}
+
+/// The newest timepoint carried forward to `at`, with the average tick taken at `time`: what
+/// `write` appends (`at == time`) and what a read after the newest timepoint extrapolates.
+fn extend<H: History>(
+    h: &H,
+    time: u32,
+    at: u32,
+    tick: i32,
+    liquidity: u128,
+    volume_per_liquidity: u128,
+) -> Result<Timepoint> {
     let last = *h.head();
     let avg = to_i24(average_tick(
         h,
@@ -1069,15 +1082,7 @@ fn next_timepoint<H: History>(
         last.tick_cumulative,
     )?);
     let prev = prev_tick(h, &last, tick)?;
-    create(
-        &last,
-        time,
-        tick,
-        prev,
-        liquidity,
-        avg,
-        volume_per_liquidity,
-    )
+    create(&last, at, tick, prev, liquidity, avg, volume_per_liquidity)
 }
 
 fn single_timepoint<H: History>(
@@ -1093,15 +1098,7 @@ fn single_timepoint<H: History>(
         if last.block_timestamp == target {
             return Ok((&last).into());
         }
-        let avg = to_i24(average_tick(
-            h,
-            time,
-            tick,
-            last.block_timestamp,
-            last.tick_cumulative,
-        )?);
-        let prev = prev_tick(h, &last, tick)?;
-        return Ok((&create(&last, target, tick, prev, liquidity, avg, 0)?).into());
+        return Ok((&extend(h, time, target, tick, liquidity, 0)?).into());
     }
     if !oldest_at_or_before(h, target, time)? {
         return Err(FeeError::Old);

@@ -14,8 +14,8 @@ use std::{
 
 use clap::{Parser, Subcommand};
 use polyarb_tools::{
-    LpOpts, SampleOpts, ScenarioError, Toolchain, TraderOpts, Traders, WorldOpts, lp_seed,
-    make_sample, start_world,
+    LpOpts, RpcError, SampleOpts, ScenarioError, Toolchain, TradeError, TraderOpts, Traders,
+    WorldOpts, lp_seed, make_sample, start_world,
 };
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -182,12 +182,20 @@ fn run(cli: Cli) -> Result<(), ScenarioError> {
                 if let (Some(traders), Some(per_block)) = (traders.as_mut(), trade)
                     && Instant::now() >= next
                 {
-                    let swaps = traders.block(per_block)?;
-                    tracing::info!(
-                        swaps = swaps.len(),
-                        block = swaps.first().map(|s| s.block),
-                        "traded"
-                    );
+                    match traders.block(per_block) {
+                        Ok(swaps) => tracing::info!(
+                            swaps = swaps.len(),
+                            block = swaps.first().map(|s| s.block),
+                            "traded"
+                        ),
+                        // An arbitrageur (polyarb, run against this world) may move a pool in
+                        // the block before a trade priced on the old state lands: that trade
+                        // reverts, the block is mined anyway, and trading goes on.
+                        Err(TradeError::Rpc(e @ RpcError::Reverted { .. })) => {
+                            tracing::warn!(error = %e, "a trade reverted; trading on");
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                     next = Instant::now() + Duration::from_millis(interval_ms);
                 }
                 thread::sleep(Duration::from_millis(50));

@@ -610,17 +610,12 @@ fn cl_spec(g: &GenCl) -> ClStateSpec {
                 liquidity_gross: i.liquidity_gross,
             })
             .collect(),
+        fee_model: None,
     }
 }
 
 fn word_u(v: U256) -> [u8; 32] {
     v.to_be_bytes()
-}
-
-fn word_i24(v: i32) -> [u8; 32] {
-    let mut w = [if v < 0 { 0xff } else { 0 }; 32];
-    w[28..].copy_from_slice(&v.to_be_bytes());
-    w
 }
 
 fn log_frame(kind: FrameKind, pool: Address) -> FeedFrame {
@@ -653,7 +648,7 @@ fn swap_frame(pool: Address, s: &PoolState) -> FeedFrame {
     let mut f = log_frame(FrameKind::ClSwap, pool);
     f.words[0] = word_u(s.sqrt_price_x96);
     f.words[1] = word_u(U256::from(s.liquidity));
-    f.words[2] = word_i24(s.tick);
+    f.tick = s.tick;
     f
 }
 

@@ -309,6 +309,7 @@ mod tests {
                     liquidity_gross: (1u128 << 127) + 1,
                 },
             ],
+            fee_model: None,
         };
         let (a, b) = (m.tokens[0].address, m.tokens[1].address);
         m.pools.push(PoolSpec {

@@ -340,6 +340,7 @@ struct Fields<'a> {
     number: Option<JStr<'a>>,
     base_fee: Option<JStr<'a>>,
     timestamp: Option<JStr<'a>>,
+    block_timestamp: Option<JStr<'a>>,
 }
 
 impl Fields<'_> {
@@ -367,6 +368,7 @@ const F_NUMBER: u32 = 1 << 7;
 const F_BASE_FEE: u32 = 1 << 8;
 const F_TIMESTAMP: u32 = 1 << 9;
 const F_PARENT_HASH: u32 = 1 << 10;
+const F_BLOCK_TIMESTAMP: u32 = 1 << 11;
 
 /// Reads a hex string value or `null`; any other JSON type is `BadHex`.
 #[inline]
@@ -437,6 +439,10 @@ fn event(s: &mut Scanner<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
             Some(b"timestamp") => {
                 f.mark(F_TIMESTAMP, "timestamp")?;
                 f.timestamp = hex_or_null(s, "timestamp")?;
+            }
+            Some(b"blockTimestamp") => {
+                f.mark(F_BLOCK_TIMESTAMP, "blockTimestamp")?;
+                f.block_timestamp = hex_or_null(s, "blockTimestamp")?;
             }
             Some(b"parentHash") => {
                 f.mark(F_PARENT_HASH, "parentHash")?;
@@ -547,9 +553,9 @@ fn int24(w: [u8; 32], name: &'static str) -> Result<[u8; 32]> {
 }
 
 /// A tracked log. Every topic and data word is hex-checked; the words that go into the frame
-/// are range-checked against their ABI type. Words left out of the frame (amounts other than
-/// the swap's amount0, addresses) are any 32 bytes the ABI allows and are not range-checked:
-/// nothing the frame says depends on them.
+/// are range-checked against their ABI type. Words left out of the frame (a Mint's or Burn's
+/// amounts, addresses) are any 32 bytes the ABI allows and are not range-checked: nothing the
+/// frame says depends on them.
 fn log(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
     let Some(t0) = f.topics[0] else {
         return Ok(Decoded::Ignored(IgnoreReason::AnonymousLog));
@@ -590,11 +596,12 @@ fn log(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
         Event::Swap => {
             topic(f.topics[1])?; // sender
             topic(f.topics[2])?; // recipient
-            w[3] = words.next()?; // amount0: every int256 is valid
-            words.next()?; // amount1
+            w[2] = words.next()?; // amount0: every int256 is valid
+            w[3] = words.next()?; // amount1
             w[0] = uint(words.next()?, UINT160_PAD, "data")?; // sqrtPriceX96
             w[1] = uint(words.next()?, UINT128_PAD, "data")?; // liquidity
-            w[2] = int24(words.next()?, "data")?; // tick
+            let t = int24(words.next()?, "data")?; // tick
+            frame.tick = i32::from_be_bytes([t[28], t[29], t[30], t[31]]);
         }
         Event::Mint | Event::Burn => {
             topic(f.topics[1])?; // owner
@@ -614,6 +621,10 @@ fn log(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
     frame.block_number = q_u64(f.block_number, "blockNumber")?;
     frame.log_index = q_u32(f.log_index, "logIndex")?;
     frame.tx_index = q_u32(f.tx_index, "transactionIndex")?;
+    // Optional: anvil sends it, geth-family nodes may not. Absent or null is 0 (unknown).
+    if f.block_timestamp.is_some() {
+        frame.block_time = q_u64(f.block_timestamp, "blockTimestamp")?;
+    }
     // Nodes that omit `removed` only do so for live logs; a reorged log always says `true`.
     frame.removed = u8::from(f.removed.unwrap_or(false));
     Ok(Decoded::Frame(frame))
@@ -628,6 +639,13 @@ fn head(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
     frame.block_number = q_u64(f.number, "number")?;
     frame.words[0] = q_u256(f.base_fee, "baseFeePerGas")?;
     frame.words[1] = q_u256(f.timestamp, "timestamp")?;
+    // A timestamp beyond u64 seconds is no real block's: unknown (0), as the engine reads it.
+    let ts = &frame.words[1];
+    if ts[..24].iter().all(|&b| b == 0) {
+        frame.block_time = u64::from_be_bytes([
+            ts[24], ts[25], ts[26], ts[27], ts[28], ts[29], ts[30], ts[31],
+        ]);
+    }
     Ok(Decoded::Frame(frame))
 }
 
@@ -753,7 +771,8 @@ pub(crate) mod tests {
         let p = format!(
             " {{ \"params\" : {{ \"result\" : {result} , \"subscription\" : \"0x1\" }} , \"x\":[] , \"method\" : \"eth_subscription\" , \"jsonrpc\" : \"2.0\" }} \n"
         );
-        let want = expected(5, u128::from(u64::MAX) << 40, 0x10, 0, 2, true, 7);
+        let mut want = expected(5, u128::from(u64::MAX) << 40, 0x10, 0, 2, true, 7);
+        want.block_time = 0x6553_f100;
         assert_eq!(decode(p.as_bytes(), 7), Ok(Decoded::Frame(want)));
     }
 
@@ -1234,7 +1253,7 @@ pub(crate) mod tests {
                 f("data", format!("\"{data}\"")),
                 f("blockHash", format!("\"{BLOCK_HASH}\"")),
                 f("blockNumber", format!("\"{:#x}\"", at.block)),
-                f("blockTimestamp", "\"0x6b026ba0\"".to_owned()),
+                f("blockTimestamp", format!("\"{ANVIL_BLOCK_TIME:#x}\"")),
                 f("transactionHash", format!("\"{TX_HASH}\"")),
                 f("transactionIndex", format!("\"{:#x}\"", at.tx)),
                 f("logIndex", format!("\"{:#x}\"", at.log)),
@@ -1289,13 +1308,37 @@ pub(crate) mod tests {
             &[
                 u256w(U256::from(e.sqrtPriceX96)),
                 u256w(U256::from(e.liquidity)),
-                tickw(e.tick),
                 i256w(e.amount0),
+                i256w(e.amount1),
             ],
             at,
             recv,
         )
+        .with_tick(e.tick.as_i32())
     }
+
+    trait FrameExt {
+        fn with_tick(self, tick: i32) -> Self;
+        /// The block time a log in `order` carries (anvil's `blockTimestamp`).
+        fn timed(self, order: Order) -> Self;
+    }
+
+    impl FrameExt for FeedFrame {
+        fn with_tick(mut self, tick: i32) -> Self {
+            self.tick = tick;
+            self
+        }
+
+        fn timed(mut self, order: Order) -> Self {
+            if let Order::Anvil = order {
+                self.block_time = ANVIL_BLOCK_TIME;
+            }
+            self
+        }
+    }
+
+    /// The `blockTimestamp` anvil-ordered test logs carry.
+    const ANVIL_BLOCK_TIME: u64 = 0x6b02_6ba0;
 
     fn position_frame(kind: FrameKind, lower: I24, upper: I24, amount: u128, at: At) -> FeedFrame {
         cl_frame(
@@ -1386,24 +1429,27 @@ pub(crate) mod tests {
                 let at = At { removed, ..AT };
                 let s = a_swap();
                 let p = event_json(&s, POOL, at, order);
-                let want = swap_frame(&s, at, 9);
+                let want = swap_frame(&s, at, 9).timed(order);
                 assert_eq!(decode(p.as_bytes(), 9), Ok(Decoded::Frame(want)), "{p}");
 
                 let m = a_mint();
                 let p = event_json(&m, POOL, at, order);
                 let want =
-                    position_frame(FrameKind::ClMint, m.tickLower, m.tickUpper, m.amount, at);
+                    position_frame(FrameKind::ClMint, m.tickLower, m.tickUpper, m.amount, at)
+                        .timed(order);
                 assert_eq!(decode(p.as_bytes(), 0), Ok(Decoded::Frame(want)), "{p}");
 
                 let b = a_burn();
                 let p = event_json(&b, POOL, at, order);
                 let want =
-                    position_frame(FrameKind::ClBurn, b.tickLower, b.tickUpper, b.amount, at);
+                    position_frame(FrameKind::ClBurn, b.tickLower, b.tickUpper, b.amount, at)
+                        .timed(order);
                 assert_eq!(decode(p.as_bytes(), 0), Ok(Decoded::Frame(want)), "{p}");
 
                 let fee = a_fee();
                 let p = event_json(&fee, POOL, at, order);
-                let want = cl_frame(FrameKind::AlgebraFee, &[u256w(U256::from(fee.fee))], at, 0);
+                let want = cl_frame(FrameKind::AlgebraFee, &[u256w(U256::from(fee.fee))], at, 0)
+                    .timed(order);
                 assert_eq!(decode(p.as_bytes(), 0), Ok(Decoded::Frame(want)), "{p}");
             }
         }
@@ -1424,8 +1470,10 @@ pub(crate) mod tests {
         let f = *decode(p.as_bytes(), 0).unwrap().frame().unwrap();
         assert_eq!(f.kind, FrameKind::ClSwap);
         assert_eq!(f.words[0], u256w(U256::from(U160::MAX)));
-        assert_eq!((f.word_u128(1), f.word_i24(2)), (Some(0), Some(887_272)));
-        assert_eq!(f.words[3], i256w(I256::MIN));
+        assert_eq!((f.word_u128(1), f.tick), (Some(0), 887_272));
+        assert_eq!(f.words[2], i256w(I256::MIN));
+        assert_eq!(f.words[3], i256w(I256::MAX));
+        assert_eq!(f.block_time, ANVIL_BLOCK_TIME);
         let m = IAlgebraPool::Mint {
             sender: Address::ZERO,
             owner: Address::repeat_byte(3),
@@ -1649,7 +1697,7 @@ pub(crate) mod tests {
                         tick,
                     };
                     let f = swap_frame(&e, AT, 0);
-                    (raw(&e), f.words)
+                    (raw(&e), (f.words, f.tick))
                 },
             );
         let position = (
@@ -1686,11 +1734,11 @@ pub(crate) mod tests {
                     (raw(&e), FrameKind::ClBurn)
                 };
                 let f = position_frame(kind, lo, hi, amount, AT);
-                (r, f.words)
+                (r, (f.words, 0))
             });
         let fee = any::<u16>().prop_map(|fee| {
             let f = cl_frame(FrameKind::AlgebraFee, &[u256w(U256::from(fee))], AT, 0);
-            (raw(&IAlgebraPool::Fee { fee }), f.words)
+            (raw(&IAlgebraPool::Fee { fee }), (f.words, 0))
         });
         (
             prop_oneof![swap, position, fee],
@@ -1699,20 +1747,24 @@ pub(crate) mod tests {
             any::<bool>(),
             any::<[u8; 20]>(),
         )
-            .prop_flat_map(|(((topics, data), words), at, recv, anvil, address)| {
-                let order = if anvil { Order::Anvil } else { Order::Geth };
-                let topics: Vec<String> = topics.iter().map(|t| hexs(t)).collect();
-                let p = log_json(&hexs(&address), &topics, &hexs(&data), at, order);
-                let kind = match topics[0].as_str() {
-                    t if t == hexs(&SWAP_TOPIC) => FrameKind::ClSwap,
-                    t if t == hexs(&MINT_TOPIC) => FrameKind::ClMint,
-                    t if t == hexs(&BURN_TOPIC) => FrameKind::ClBurn,
-                    _ => FrameKind::AlgebraFee,
-                };
-                let mut f = cl_frame(kind, &words, at, recv);
-                f.address = address;
-                (Just(p), Just(f))
-            })
+            .prop_flat_map(
+                |(((topics, data), (words, tick)), at, recv, anvil, address)| {
+                    let order = if anvil { Order::Anvil } else { Order::Geth };
+                    let topics: Vec<String> = topics.iter().map(|t| hexs(t)).collect();
+                    let p = log_json(&hexs(&address), &topics, &hexs(&data), at, order);
+                    let kind = match topics[0].as_str() {
+                        t if t == hexs(&SWAP_TOPIC) => FrameKind::ClSwap,
+                        t if t == hexs(&MINT_TOPIC) => FrameKind::ClMint,
+                        t if t == hexs(&BURN_TOPIC) => FrameKind::ClBurn,
+                        _ => FrameKind::AlgebraFee,
+                    };
+                    let mut f = cl_frame(kind, &words, at, recv)
+                        .with_tick(tick)
+                        .timed(order);
+                    f.address = address;
+                    (Just(p), Just(f))
+                },
+            )
     }
 
     proptest! {

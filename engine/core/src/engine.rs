@@ -9,7 +9,7 @@ use core::fmt;
 use alloy_primitives::{Address, U256};
 
 use crate::clmm::swap::PoolState as ClState;
-use crate::clmm::tick_math::{MAX_SQRT_RATIO, MIN_SQRT_RATIO};
+use crate::clmm::tick_math::{MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK};
 use crate::cycles::{Cycle, Cycles, PairIndex, enumerate};
 use crate::pools::{
     PoolId, Pools, Staleness, TableError, TokenId, Tokens, U112_MAX, build_tables, tick_holds_price,
@@ -484,11 +484,16 @@ impl Engine {
             return;
         };
         let price = U256::from_be_bytes(f.words[0]);
-        let (Some(liquidity), Some(tick)) = (f.word_u128(1), f.word_i24(2)) else {
+        let Some(liquidity) = f.word_u128(1) else {
             self.stats.rejected += 1;
             return;
         };
-        if price < MIN_SQRT_RATIO || price >= MAX_SQRT_RATIO || !tick_holds_price(tick, price) {
+        let tick = f.tick;
+        if !(MIN_TICK..=MAX_TICK).contains(&tick)
+            || price < MIN_SQRT_RATIO
+            || price >= MAX_SQRT_RATIO
+            || !tick_holds_price(tick, price)
+        {
             self.stats.rejected += 1;
             return;
         }

@@ -13,14 +13,15 @@ pub enum FrameKind {
     /// Uniswap-V2-style `Sync(uint112 reserve0, uint112 reserve1)`.
     /// `words[0]` = reserve0, `words[1]` = reserve1 (32-byte big-endian, raw units of each token).
     V2Sync = 1,
-    /// A `newHeads` notification. `words[0]` = base fee (wei per gas), `words[1]` = timestamp (s).
-    /// `address` is zero; `block_number` is the head's number.
+    /// A `newHeads` notification. `words[0]` = base fee (wei per gas), `words[1]` = timestamp (s,
+    /// also in `block_time`). `address` is zero; `block_number` is the head's number.
     NewHead = 2,
     /// A concentrated-liquidity pool's `Swap(address,address,int256,int256,uint160,uint128,int24)`
     /// (Uniswap V3 and Algebra share the signature; the engine tells them apart by pool).
     /// The pool's state after the swap: `words[0]` = sqrt price (Q64.96, uint160),
-    /// `words[1]` = active liquidity (uint128), `words[2]` = tick (int24, sign-extended ABI
-    /// word), `words[3]` = amount0 (int256, positive = paid into the pool, raw units).
+    /// `words[1]` = active liquidity (uint128), `tick` = tick (int24); and what it traded:
+    /// `words[2]` = amount0, `words[3]` = amount1 (int256 ABI words, positive = paid into the
+    /// pool, raw units; an Algebra pool's fee model reads both).
     ClSwap = 3,
     /// A concentrated-liquidity pool's `Mint`: `words[0]` = tickLower, `words[1]` = tickUpper
     /// (int24, sign-extended ABI words, from topics 2 and 3), `words[2]` = liquidity added
@@ -60,6 +61,15 @@ pub struct FeedFrame {
     pub address: [u8; 20],
     /// Event data words, big-endian, meaning per [`FrameKind`]. Unused words are zero.
     pub words: [[u8; 32]; FRAME_WORDS],
+    /// Timestamp of the block, seconds since the Unix epoch: the head's `timestamp`, or the
+    /// log's `blockTimestamp` where the node sends it (anvil does, geth-family nodes may not);
+    /// 0 when not sent.
+    pub block_time: u64,
+    /// [`FrameKind::ClSwap`]: the pool's tick after the swap (an ABI `int24`, checked by the
+    /// decoder). 0 for other kinds.
+    pub tick: i32,
+    /// Explicit padding to the cache-line multiple.
+    pub _tail: [u8; 4],
 }
 
 impl FeedFrame {
@@ -74,6 +84,9 @@ impl FeedFrame {
         _pad: [0; 2],
         address: [0; 20],
         words: [[0; 32]; FRAME_WORDS],
+        block_time: 0,
+        tick: 0,
+        _tail: [0; 4],
     };
 
     /// Word `i` read as a big-endian `u128`, or `None` if it does not fit (high 16 bytes set).
@@ -128,6 +141,9 @@ mod tests {
         assert_eq!(offset_of!(FeedFrame, removed), 25);
         assert_eq!(offset_of!(FeedFrame, address), 28);
         assert_eq!(offset_of!(FeedFrame, words), 48);
+        assert_eq!(offset_of!(FeedFrame, block_time), 176);
+        assert_eq!(offset_of!(FeedFrame, tick), 184);
+        assert_eq!(offset_of!(FeedFrame, _tail), 188);
     }
 
     #[test]

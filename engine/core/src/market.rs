@@ -7,6 +7,7 @@ use alloy_primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 
 use crate::PoolKind;
+use crate::clmm::algebra_fee::{FeeConfig, Record, Timepoint};
 
 /// A token the engine knows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +59,38 @@ pub struct ClStateSpec {
     pub window: [i32; 2],
     /// The initialized ticks inside `window`, ascending.
     pub ticks: Vec<TickSpec>,
+    /// Algebra only: the pool's adaptive-fee state, so the engine can predict the fee the
+    /// pool's next timepoint write sets. Absent (older snapshots, hand-made markets): the
+    /// engine prices the pool at `fee_pips` and counts the routes it could not check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_model: Option<AlgebraFeeSpec>,
+}
+
+/// An Algebra pool's `DataStorageOperator` state at [`MarketSpec::block`]: what
+/// [`DataStorage::restore`](crate::clmm::algebra_fee::DataStorage::restore) takes, plus the
+/// pool's `volumePerLiquidityInBlock`. Read by discovery from the pool and its operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlgebraFeeSpec {
+    /// The operator's `feeConfig()`.
+    pub config: FeeConfig,
+    /// The pool's `globalState().timepointIndex`: the newest timepoint's index.
+    pub timepoint_index: u16,
+    /// Whether the operator's ring of 65,536 timepoints has wrapped (`timepoints(index + 1)`
+    /// is initialized).
+    pub wrapped: bool,
+    /// `timepoints(0)`, when the ring has not wrapped and the newest is not timepoint 0.
+    #[serde(default)]
+    pub first: Option<Record>,
+    /// `timepoints(timepoint_index)`, in full.
+    pub newest: Timepoint,
+    /// The timepoints before the newest that the fee's one-day window can still reach, oldest
+    /// first, ending at `timepoint_index − 1` (see
+    /// [`DataStorage::window_len`](crate::clmm::algebra_fee::DataStorage::window_len)).
+    pub earlier: Vec<Record>,
+    /// The pool's `volumePerLiquidityInBlock` (storage slot 3, high 128 bits): the volume of
+    /// the swaps since its newest timepoint, which the next write adds.
+    pub volume_per_liquidity_in_block: u128,
 }
 
 /// A pool's pricing state, by kind.

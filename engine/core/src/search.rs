@@ -1019,6 +1019,7 @@ mod tests {
                                 liquidity_gross: i.liquidity_gross,
                             })
                             .collect(),
+                        fee_model: None,
                     }),
                 },
             ],

@@ -73,6 +73,7 @@ impl Model {
                     liquidity_gross: i.liquidity_gross,
                 })
                 .collect(),
+            fee_model: None,
         }
     }
 
@@ -122,7 +123,7 @@ fn swap_frame(
     let mut f = log(FrameKind::ClSwap, pool, block, i);
     f.words[0] = word_u(price);
     f.words[1] = word_u(U256::from(liquidity));
-    f.words[2] = word_i24(tick);
+    f.tick = tick;
     f
 }
 
@@ -473,7 +474,7 @@ fn bad_concentrated_frames_are_counted_and_never_corrupt_a_pool() {
             .is_empty()
     );
     let mut wide_tick = swap_frame(V3, b, 3, p.sqrt_price_x96, p.liquidity, p.tick);
-    wide_tick.words[2][0] = 0x01; // not a sign extension
+    wide_tick.tick = 1 << 23; // not an int24
     assert!(e.on_frame(&wide_tick).is_empty());
     assert!(
         e.on_frame(&swap_frame(

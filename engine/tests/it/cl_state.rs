@@ -699,7 +699,7 @@ fn replay(
         let at = format!("block {} log {}", f.block_number, f.log_index);
         let why = match (f.kind, ticks_before) {
             (FrameKind::ClSwap, Some((_, (lo, hi)))) => {
-                let tick = f.word_i24(2).unwrap_or_else(|| panic!("{at}: swap tick"));
+                let tick = f.tick;
                 assert!(
                     !(lo..=hi).contains(&tick),
                     "{pool} turned {now:?} at {at} by a swap to tick {tick} inside its window \

@@ -175,7 +175,10 @@ pub type Result<T, E = FeeError> = core::result::Result<T, E>;
 
 /// `AdaptiveFee.Configuration`: two sigmoids of volatility, summed, scaled by a sigmoid of
 /// volume per liquidity, plus a base fee. Alphas and the base fee are pips.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
 pub struct FeeConfig {
     /// Height of the first volatility sigmoid, pips.
     pub alpha1: u16,
@@ -366,7 +369,10 @@ pub fn add_volume_in_block(in_block: u128, swap: u128) -> u128 {
 
 /// `DataStorage.Timepoint`, field for field. `tick_cumulative` holds an `int56`,
 /// `average_tick` an `int24`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
 pub struct Timepoint {
     /// Whether the timepoint was written.
     pub initialized: bool,
@@ -386,7 +392,10 @@ pub struct Timepoint {
 
 /// What the fee reads of a timepoint: what a [`DataStorage`] keeps of every timepoint but the
 /// newest.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
 pub struct Record {
     /// Block timestamp, seconds.
     pub block_timestamp: u32,

@@ -611,6 +611,7 @@ pub(crate) fn discover_dex(
             tick_spacing: l.head.spacing,
             window: window(l.words.0, l.words.1, l.head.spacing),
             ticks: l.ticks,
+            fee_model: None,
         };
         pools.push(PoolSpec {
             address: l.created.pool,

@@ -228,6 +228,14 @@ pub struct SearchConfig {
     /// Longest cycle searched, in hops (2 to 4).
     #[serde(default = "default_max_hops")]
     pub max_hops: usize,
+    /// Seconds between blocks: Algebra hops are priced at the fee of a block this much after
+    /// the newest block seen (1 to 3,600).
+    #[serde(default = "default_block_time_s")]
+    pub block_time_s: u32,
+}
+
+fn default_block_time_s() -> u32 {
+    polyarb_core::DEFAULT_BLOCK_TIME_S
 }
 
 fn default_max_hops() -> usize {
@@ -268,6 +276,12 @@ pub struct DexConfig {
     /// tick's word (`2 · tick_words + 1` words, each `256 · spacing` ticks). Default 2.
     #[serde(default)]
     pub tick_words: Option<u16>,
+    /// `algebra` only: the most timepoints read per pool, before its newest, for its
+    /// adaptive-fee model. A pool whose one-day window holds more is kept without a model (the
+    /// engine then prices it at its current fee); 0 reads no model at all. Default: no cap
+    /// (a pool swapped every block of Polygon's 2 s needs 43,201).
+    #[serde(default)]
+    pub max_timepoints: Option<u32>,
 }
 
 /// Default [`DexConfig::tick_words`].
@@ -466,6 +480,15 @@ impl Config {
                 ),
             );
         }
+        if !(1..=3_600).contains(&self.search.block_time_s) {
+            return invalid(
+                "search.block_time_s",
+                format!(
+                    "{} s is not between 1 and 3600 seconds",
+                    self.search.block_time_s
+                ),
+            );
+        }
         if self.node.logs_chunk_blocks == 0 {
             return invalid("node.logs_chunk_blocks", "must be at least 1".into());
         }
@@ -502,6 +525,15 @@ impl Config {
                     );
                 }
                 _ => {}
+            }
+            if d.max_timepoints.is_some() && d.kind != PoolKind::Algebra {
+                return invalid(
+                    "dexes.max_timepoints",
+                    format!(
+                        "{} is a {} dex: only algebra pools have an adaptive-fee model",
+                        d.name, d.kind
+                    ),
+                );
             }
             if !d.kind.is_concentrated() {
                 // Keys that only concentrated discovery reads are refused, not ignored.
@@ -612,6 +644,7 @@ impl Config {
         };
         p.max_routes = self.search.max_routes;
         p.max_hops = self.search.max_hops;
+        p.block_time_s = self.search.block_time_s;
         p.min_profit_native = self.search.min_profit_native_wei;
         p.max_cycles = self.search.max_cycles;
         p
@@ -753,6 +786,14 @@ decimals = 18
             parse(GOOD, &[]).unwrap().search_params().max_hops,
             polyarb_core::MAX_HOPS
         );
+        assert_eq!(parse(GOOD, &[]).unwrap().search_params().block_time_s, 2);
+        let five = GOOD.replace("[search]\n", "[search]\nblock_time_s = 5\n");
+        assert_eq!(parse(&five, &[]).unwrap().search_params().block_time_s, 5);
+        for bad in [0, 3_601] {
+            let text = GOOD.replace("[search]\n", &format!("[search]\nblock_time_s = {bad}\n"));
+            let e = parse(&text, &[]).unwrap_err().to_string();
+            assert!(e.contains("search.block_time_s"), "{e}");
+        }
         let three = GOOD.replace("[search]\n", "[search]\nmax_hops = 3\n");
         assert_eq!(parse(&three, &[]).unwrap().search_params().max_hops, 3);
         for bad in [0, 1, 5] {
@@ -769,7 +810,7 @@ decimals = 18
     fn concentrated_dexes_take_log_scan_keys_and_v2_dexes_refuse_them() {
         let cl = GOOD.replace(
             "[[tokens]]",
-            "[[dexes]]\nkind = \"algebra\"\nname = \"quickswap-v3\"\nfactory = \"0x411b0facc3489691f28ad58c47006af5e3ab3a28\"\nfrom_block = 32610688\ntick_words = 5\n\n[[dexes]]\nkind = \"uniswap-v3\"\nname = \"uniswap-v3\"\nfactory = \"0x1F98431c8aD98523631AE4a59f267346ea31F984\"\n\n[[tokens]]",
+            "[[dexes]]\nkind = \"algebra\"\nname = \"quickswap-v3\"\nfactory = \"0x411b0facc3489691f28ad58c47006af5e3ab3a28\"\nfrom_block = 32610688\ntick_words = 5\nmax_timepoints = 3000\n\n[[dexes]]\nkind = \"uniswap-v3\"\nname = \"uniswap-v3\"\nfactory = \"0x1F98431c8aD98523631AE4a59f267346ea31F984\"\n\n[[tokens]]",
         );
         let c = parse(&cl, &[]).unwrap();
         assert_eq!(
@@ -781,6 +822,17 @@ decimals = 18
             (0, DEFAULT_TICK_WORDS)
         );
         assert_eq!(
+            (c.dexes[1].max_timepoints, c.dexes[2].max_timepoints),
+            (Some(3000), None)
+        );
+        // Only Algebra pools have a fee model to cap.
+        let v3 = cl.replace(
+            "name = \"uniswap-v3\"",
+            "name = \"uniswap-v3\"\nmax_timepoints = 5",
+        );
+        let e = parse(&v3, &[]).unwrap_err().to_string();
+        assert!(e.contains("dexes.max_timepoints"), "{e}");
+        assert_eq!(
             (c.node.logs_chunk_blocks, c.node.logs_in_flight),
             (10_000, 4)
         );
@@ -788,6 +840,7 @@ decimals = 18
         for (key, line) in [
             ("dexes.from_block", "from_block = 5"),
             ("dexes.tick_words", "tick_words = 1"),
+            ("dexes.max_timepoints", "max_timepoints = 1"),
         ] {
             let v2 = GOOD.replace("fee_bps = 30", &format!("fee_bps = 30\n{line}"));
             let e = parse(&v2, &[]).unwrap_err().to_string();

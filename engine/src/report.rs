@@ -200,12 +200,15 @@ pub fn utc(unix_ns: u64) -> String {
     )
 }
 
-/// The engine's counters in words, two lines: what the logs did, then what the search did.
+/// The engine's counters in words, three lines: what the logs did, what the Algebra fee models
+/// did, then what the search did.
 pub fn engine_summary(e: &EngineStats) -> String {
     format!(
         "engine: {} frames ({} heads; pool logs: {} syncs, {} swaps, {} mints/burns, {} fee changes), \
          {} applied, {} unknown pool, {} already applied, {} removed by reorgs, {} rejected, \
          {} outside their tick window, {} refused by the tick tables, {} of other kinds\n\
+         algebra fees: {} timepoint writes replayed with the pool's fee matching the model, \
+         {} models lost (the pool left the search), {} times a pool's next fee was not known yet\n\
          search: {} cycles screened ({} with a stale pool), {} routes pruned by their bound, \
          {} sized, {} profitable, {} below gas and the minimum profit, {} worth sending ({} \
          proven optimal, {} stopping short of a tick to save its gas), {} opportunities",
@@ -223,6 +226,9 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.out_of_window,
         e.tick_errors,
         e.other,
+        e.fee_checked,
+        e.fee_models_lost,
+        e.fee_unknown,
         e.screened,
         e.stale_cycles,
         e.pruned,

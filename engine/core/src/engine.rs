@@ -6,13 +6,15 @@
 
 use core::fmt;
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, I256, U256};
 
 use crate::clmm::swap::PoolState as ClState;
 use crate::clmm::tick_math::{MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK};
 use crate::cycles::{Cycle, Cycles, PairIndex, enumerate};
+use crate::fee_model::FeeWrite;
 use crate::pools::{
-    PoolId, Pools, Staleness, TableError, TokenId, Tokens, U112_MAX, build_tables, tick_holds_price,
+    PoolId, Pools, QUOTE_UNKNOWN, Staleness, TableError, TokenId, Tokens, U112_MAX, build_tables,
+    tick_holds_price,
 };
 use crate::search::{
     ClHop, EdgeRate, HopState, NativeQuotes, SizedAfterCost, Sizing, profit_bound, screen,
@@ -72,6 +74,10 @@ pub struct SearchParams {
     /// Longest cycle enumerated, in hops: 2 to [`MAX_HOPS`] (clamped). Fewer hops, fewer
     /// cycles to search per update.
     pub max_hops: usize,
+    /// Seconds between blocks (Polygon PoS: 2). A route lands in the block after the newest
+    /// one seen at the earliest; an Algebra hop is priced at the fee its pool's first swap
+    /// pays in a block this much later than the newest block time seen.
+    pub block_time_s: u32,
 }
 
 impl SearchParams {
@@ -93,9 +99,16 @@ impl SearchParams {
             max_cycles: DEFAULT_MAX_CYCLES,
             max_routes: DEFAULT_MAX_ROUTES,
             max_hops: MAX_HOPS,
+            block_time_s: DEFAULT_BLOCK_TIME_S,
         }
     }
 }
+
+/// Default [`SearchParams::block_time_s`]: Polygon PoS's block interval, seconds.
+pub const DEFAULT_BLOCK_TIME_S: u32 = 2;
+
+/// Recent blocks whose time the engine remembers, for `Fee` logs that come without one.
+const BLOCK_TIMES: usize = 8;
 
 /// Why an [`Engine`] cannot be built.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,6 +215,14 @@ pub struct EngineStats {
     pub pruned: u64,
     /// Opportunities returned (up to `max_routes` per frame).
     pub opportunities: u64,
+    /// Algebra timepoint writes replayed from `Fee` logs whose fee matched the model's.
+    pub fee_checked: u64,
+    /// Algebra fee models that stopped following their pool (a fee that disagreed, a write the
+    /// logs did not show, a reorg): each pool is out of the search until reloaded.
+    pub fee_models_lost: u64,
+    /// Times an Algebra pool's next fee could not be computed (no block time yet, a write
+    /// waiting for its block's time, or the model refused): the pool sat out until it could.
+    pub fee_unknown: u64,
 }
 
 /// The arbitrage engine. See the module docs.
@@ -220,6 +241,11 @@ pub struct Engine {
     snapshot_block: u64,
     /// Base fee of the newest head, wei per gas.
     base_fee: u128,
+    /// Newest block time seen on any frame, seconds (0: none yet).
+    now: u32,
+    /// Recent `(block, time)` pairs seen on frames, newest at `times_next − 1`.
+    times: [(u64, u32); BLOCK_TIMES],
+    times_next: usize,
     next_seq: u64,
     stats: EngineStats,
     report: BuildReport,
@@ -388,6 +414,9 @@ impl Engine {
             params,
             snapshot_block: spec.block,
             base_fee: spec.base_fee,
+            now: 0,
+            times: [(u64::MAX, 0); BLOCK_TIMES],
+            times_next: 0,
             next_seq: 0,
             stats: EngineStats::default(),
             report,
@@ -400,15 +429,20 @@ impl Engine {
     /// Applies one feed frame and returns the opportunities it opened, best first (empty if
     /// none).
     ///
-    /// `NewHead` updates the base fee. `V2Sync` updates a pool's reserves and searches the
-    /// cycles through it: the best route, then, with the pools that route uses re-priced as
-    /// if it had executed, the next best, up to [`SearchParams::max_routes`]. Everything else,
-    /// and every frame that fails a check, only moves a counter in [`EngineStats`]. Each
+    /// `NewHead` updates the base fee. A frame's block time moves the engine's clock (and
+    /// with it the fee each modelled Algebra pool is quoted at). A pool log (`V2Sync`,
+    /// `ClSwap`, `ClMint`, `ClBurn`) updates its pool and searches the cycles through it: the
+    /// best route, then, with the pools that route uses re-priced as if it had executed, the
+    /// next best, up to [`SearchParams::max_routes`]. An `AlgebraFee` replays the pool's
+    /// timepoint write and checks its fee, without a search (its transaction's `Swap`, `Mint`
+    /// or `Burn` follows). Every frame that fails a check only moves a counter in
+    /// [`EngineStats`]. Each
     /// returned frame has `recv_ns`, `block_number` and `log_index` from `f`, `detect_ns = 0`
     /// (the caller stamps it) and the next sequence number. Does not allocate.
     pub fn on_frame(&mut self, f: &FeedFrame) -> &[OpportunityFrame] {
         self.routes.clear();
         self.stats.frames += 1;
+        self.observe_time(f);
         match f.kind {
             FrameKind::NewHead => {
                 self.stats.heads += 1;
@@ -451,6 +485,10 @@ impl Engine {
             self.pools
                 .mark_removed(id, f.block_number, removed_needs_reload);
             self.stats.removed += 1;
+            // An Algebra pool's writes and volume cannot be undone from logs.
+            if self.pools.fee_model(id).is_some() {
+                self.lose_fee_model(id);
+            }
             return None;
         }
         let last = self.pools.last_applied(id)?;
@@ -499,6 +537,18 @@ impl Engine {
         }
         self.pools
             .apply_cl_swap(id, price, liquidity, tick, f.block_number, f.log_index);
+        let time = self.block_time(f);
+        if let Some(model) = self.pools.fee_model_mut(id) {
+            let amount0 = I256::from_be_bytes(f.words[2]);
+            let amount1 = I256::from_be_bytes(f.words[3]);
+            if model
+                .on_swap(f.block_number, time, liquidity, amount0, amount1)
+                .is_err()
+            {
+                self.lose_fee_model(id);
+            }
+            self.refresh_quote(id);
+        }
         if self.pools.staleness(id) == Staleness::NeedsReload {
             // The price left the loaded tick window: the pool cannot be priced exactly.
             self.stats.out_of_window += 1;
@@ -528,7 +578,18 @@ impl Engine {
             f.block_number,
             f.log_index,
         ) {
-            Ok(_) => self.updated(f, id),
+            Ok(change) => {
+                if change.active_changed && amount > 0 {
+                    let time = self.block_time(f);
+                    if let Some(model) = self.pools.fee_model_mut(id) {
+                        if model.on_active_position(f.block_number, time).is_err() {
+                            self.lose_fee_model(id);
+                        }
+                        self.refresh_quote(id);
+                    }
+                }
+                self.updated(f, id)
+            }
             // The tick columns refused it (an uninitialized tick burned, a range off the
             // spacing, full storage): the pool is left for a reload, never priced wrong.
             Err(_) => self.stats.tick_errors += 1,
@@ -544,17 +605,107 @@ impl Engine {
             self.stats.rejected += 1;
             return;
         };
+        // The tables hold the tick and liquidity from before the transaction that wrote the
+        // timepoint: its Swap, Mint or Burn comes after this log.
+        let time = self.block_time(f);
+        let before = self.pools.tick_liquidity(id);
+        if let (Some(model), Some((tick, liquidity))) = (self.pools.fee_model_mut(id), before) {
+            match model.on_fee(f.block_number, time, tick, liquidity, fee) {
+                Ok(FeeWrite::Checked) => self.stats.fee_checked += 1,
+                Ok(FeeWrite::Waiting) => {}
+                Err(_) => self.lose_fee_model(id),
+            }
+        }
         self.pools
             .apply_fee(id, u32::from(fee), f.block_number, f.log_index);
-        self.updated(f, id);
+        self.refresh_quote(id);
+        // No search here: the Swap, Mint or Burn that made the pool write comes next in the
+        // same transaction, and until it does the tables hold a state the chain never rests in.
+        self.refresh_rates(id);
+        self.stats.applied += 1;
+    }
+
+    /// Notes the frame's block time: remembers it for logs of that block that come without
+    /// one, replays the timepoint writes that waited for it, and when time moves forward
+    /// re-quotes every modelled Algebra pool for the block after it.
+    fn observe_time(&mut self, f: &FeedFrame) {
+        let Ok(time) = u32::try_from(f.block_time) else {
+            return;
+        };
+        if time == 0 {
+            return;
+        }
+        let newest = self.times[(self.times_next + BLOCK_TIMES - 1) % BLOCK_TIMES];
+        if newest != (f.block_number, time) && !self.times.contains(&(f.block_number, time)) {
+            self.times[self.times_next] = (f.block_number, time);
+            self.times_next = (self.times_next + 1) % BLOCK_TIMES;
+            for k in 0..self.pools.modelled().len() {
+                let Some(&id) = self.pools.modelled().get(k) else {
+                    break;
+                };
+                let resolved = self
+                    .pools
+                    .fee_model_mut(id)
+                    .map(|m| m.on_block_time(f.block_number, time));
+                match resolved {
+                    Some(Ok(true)) => {
+                        self.stats.fee_checked += 1;
+                        self.refresh_quote(id);
+                    }
+                    Some(Err(_)) => self.lose_fee_model(id),
+                    _ => {}
+                }
+            }
+        }
+        if time > self.now {
+            self.now = time;
+            for k in 0..self.pools.modelled().len() {
+                if let Some(&id) = self.pools.modelled().get(k) {
+                    self.refresh_quote(id);
+                }
+            }
+        }
+    }
+
+    /// The timestamp of `f`'s block: its own, or one remembered from another frame of it.
+    fn block_time(&self, f: &FeedFrame) -> Option<u32> {
+        let own = u32::try_from(f.block_time).ok().filter(|&t| t != 0);
+        own.or_else(|| {
+            self.times
+                .iter()
+                .find(|&&(b, _)| b == f.block_number)
+                .map(|&(_, t)| t)
+        })
+    }
+
+    /// Re-quotes a modelled Algebra pool for the block after the newest block time seen.
+    fn refresh_quote(&mut self, id: PoolId) {
+        let next = (self.now != 0).then(|| self.now.saturating_add(self.params.block_time_s));
+        if self.pools.refresh_quote(id, next).is_err()
+            || self.pools.quote_fee(id) == Some(QUOTE_UNKNOWN)
+        {
+            self.stats.fee_unknown += 1;
+        }
+        self.refresh_rates(id);
+    }
+
+    /// Recomputes pool `id`'s screen rates from the tables.
+    fn refresh_rates(&mut self, id: PoolId) {
+        if let Some(slot) = self.rates.get_mut(id as usize) {
+            *slot = edge_rates(&self.pools, id);
+        }
+    }
+
+    /// An Algebra pool's fee model failed: count it; the pool leaves the search.
+    fn lose_fee_model(&mut self, id: PoolId) {
+        self.pools.lose_fee_model(id);
+        self.stats.fee_models_lost += 1;
     }
 
     /// After pool `id`'s state changed: refresh its screen rates, count it, and search the
     /// cycles through it for up to `max_routes` routes.
     fn updated(&mut self, f: &FeedFrame, id: PoolId) {
-        if let Some(slot) = self.rates.get_mut(id as usize) {
-            *slot = edge_rates(&self.pools, id);
-        }
+        self.refresh_rates(id);
         self.stats.applied += 1;
         self.overlay.clear();
         for _ in 0..self.params.max_routes.max(1) {

@@ -18,6 +18,7 @@
 pub mod clmm;
 mod cycles;
 mod engine;
+pub mod fee_model;
 mod feed_frame;
 mod frame;
 mod kind;
@@ -28,18 +29,19 @@ mod search;
 mod v2;
 
 pub use engine::{
-    BuildError, BuildReport, DEFAULT_MAX_CYCLES, DEFAULT_MAX_ROUTES, Engine, EngineStats, GasModel,
-    SearchParams,
+    BuildError, BuildReport, DEFAULT_BLOCK_TIME_S, DEFAULT_MAX_CYCLES, DEFAULT_MAX_ROUTES, Engine,
+    EngineStats, GasModel, SearchParams,
 };
 pub use feed_frame::{FRAME_WORDS, FeedFrame, FrameKind};
 pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_MAX, TxFrame};
 pub use kind::{PIPS, PoolKind};
 pub use market::{
-    CapitalSpec, ClStateSpec, DexSpec, MarketSpec, PoolSpec, PoolState, TickSpec, TokenSpec,
+    AlgebraFeeSpec, CapitalSpec, ClStateSpec, DexSpec, MarketSpec, PoolSpec, PoolState, TickSpec,
+    TokenSpec,
 };
 pub use pools::{
-    ClStateError, ClView, PoolId, Pools, Staleness, TICK_HEADROOM, TableError, TokenId, Tokens,
-    U112_MAX,
+    ClStateError, ClView, PoolId, Pools, QUOTE_UNKNOWN, Staleness, TICK_HEADROOM, TableError,
+    TokenId, Tokens, U112_MAX,
 };
 pub use route::{
     CALLDATA_MAX, EXECUTE_SELECTOR, HOP_BYTES, RouteError, calldata_len, encode_execute, hop_flags,

@@ -19,11 +19,16 @@ use crate::clmm::tick_math::{
     MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick,
 };
 use crate::clmm::ticks::{PositionChange, TickColumns, TickError, TickRules, TickSlice};
+use crate::fee_model::{FeeModel, FeeModelError};
 use crate::{ClStateSpec, MarketSpec, PIPS, PoolKind, PoolSpec, PoolState};
 
 /// Free tick slots each concentrated pool gets beyond the ticks it starts with, for ranges
 /// minted during the run (36 bytes each). A Mint that needs more marks the pool for reload.
 pub const TICK_HEADROOM: usize = 32;
+
+/// [`Pools::quote_fee`] of an Algebra pool whose next fee is not known yet: the pool is out of
+/// the search.
+pub const QUOTE_UNKNOWN: u32 = u32::MAX;
 
 /// Dense token id: index into the token columns.
 pub type TokenId = u32;
@@ -157,6 +162,9 @@ pub enum ClStateError {
     /// The ticks are not sorted, not inside the window, not multiples of the spacing, or
     /// have zero gross liquidity.
     Ticks,
+    /// An Algebra fee model on a pool of another kind, with a configuration the operator
+    /// would refuse, or with timepoints that do not restore (see `DataStorage::restore`).
+    FeeModel,
 }
 
 impl fmt::Display for ClStateError {
@@ -168,6 +176,9 @@ impl fmt::Display for ClStateError {
             Self::Fee => "algebra fee above uint16",
             Self::Window => "tick window empty, out of range, or not holding the current tick",
             Self::Ticks => "ticks unsorted, outside the window, off the spacing, or empty",
+            Self::FeeModel => {
+                "algebra fee model on another kind, with a bad configuration, or with timepoints that do not fit together"
+            }
         })
     }
 }
@@ -252,6 +263,15 @@ pub struct Pools {
     stale: Vec<Staleness>,
     /// Concentrated-liquidity columns (rows of V2 pairs hold zeros).
     cl: ClCols,
+    /// Algebra pools loaded with their fee state: the model that follows it (`None` for other
+    /// kinds, for Algebra pools loaded without one, and once a model has failed).
+    fee_model: Vec<Option<Box<FeeModel>>>,
+    /// The fee the search prices a pool's swap at, pips: an Algebra pool with a model, the fee
+    /// its first swap in the next block pays ([`QUOTE_UNKNOWN`] until that is known); any other
+    /// pool, its fee.
+    quote_fee: Vec<u32>,
+    /// Ids of the pools with a fee model, for the per-block refresh.
+    modelled: Vec<PoolId>,
     index: AddrMap<PoolId>,
 }
 
@@ -385,6 +405,72 @@ impl Pools {
     #[inline]
     pub fn is_stale(&self, id: PoolId) -> bool {
         self.staleness(id) != Staleness::Fresh
+            || self.quote_fee.get(id as usize) == Some(&QUOTE_UNKNOWN)
+    }
+
+    /// The fee the search prices the pool at, pips (see [`QUOTE_UNKNOWN`]).
+    #[inline]
+    pub fn quote_fee(&self, id: PoolId) -> Option<u32> {
+        self.quote_fee.get(id as usize).copied()
+    }
+
+    /// The pool's fee model, if it has one.
+    pub fn fee_model(&self, id: PoolId) -> Option<&FeeModel> {
+        self.fee_model.get(id as usize)?.as_deref()
+    }
+
+    pub(crate) fn fee_model_mut(&mut self, id: PoolId) -> Option<&mut FeeModel> {
+        self.fee_model.get_mut(id as usize)?.as_deref_mut()
+    }
+
+    /// Pools with a fee model.
+    pub(crate) fn modelled(&self) -> &[PoolId] {
+        &self.modelled
+    }
+
+    /// The pool's fee model failed: drop it and leave the pool out of the search until it is
+    /// reloaded (its fee can no longer be predicted).
+    pub(crate) fn lose_fee_model(&mut self, id: PoolId) {
+        let i = id as usize;
+        if let Some(m) = self.fee_model.get_mut(i) {
+            *m = None;
+            self.stale[i] = Staleness::NeedsReload;
+            self.modelled.retain(|&p| p != id);
+        }
+    }
+
+    /// Recomputes an Algebra pool's quote fee for a swap in a block at `time` (seconds; `None`
+    /// when no block time is known yet). Pools without a model keep their fee.
+    pub(crate) fn refresh_quote(
+        &mut self,
+        id: PoolId,
+        time: Option<u32>,
+    ) -> Result<(), FeeModelError> {
+        let i = id as usize;
+        let Some(Some(model)) = self.fee_model.get(i) else {
+            return Ok(());
+        };
+        let current = u16::try_from(self.fee_pips[i]).unwrap_or(u16::MAX);
+        let quote = match time {
+            Some(t) => model.quote(t, self.cl.tick[i], self.cl.liquidity[i], current),
+            None => Ok(None),
+        };
+        match quote {
+            Ok(q) => {
+                self.quote_fee[i] = q.map_or(QUOTE_UNKNOWN, u32::from);
+                Ok(())
+            }
+            Err(e) => {
+                self.quote_fee[i] = QUOTE_UNKNOWN;
+                Err(e)
+            }
+        }
+    }
+
+    /// A concentrated pool's tick and active liquidity.
+    pub(crate) fn tick_liquidity(&self, id: PoolId) -> Option<(i32, u128)> {
+        let i = id as usize;
+        Some((*self.cl.tick.get(i)?, *self.cl.liquidity.get(i)?))
     }
 
     /// Why the pool is out of the search, if it is (unknown ids read as needing a reload).
@@ -405,9 +491,10 @@ impl Pools {
             PoolKind::UniswapV3 => SwapKind::UniswapV3 {
                 fee_pips: self.fee_pips[i],
             },
-            // Checked to fit uint16 when set.
+            // The fee its next block's first swap pays (checked to fit uint16 when set; an
+            // unknown one leaves the pool stale, out of the search).
             PoolKind::Algebra => SwapKind::Algebra {
-                fee: u16::try_from(self.fee_pips[i]).unwrap_or(u16::MAX),
+                fee: u16::try_from(self.quote_fee[i]).unwrap_or(u16::MAX),
             },
         };
         let c = &self.cl;
@@ -541,6 +628,9 @@ impl Pools {
         let i = id as usize;
         if i < self.len() {
             self.fee_pips[i] = fee_pips;
+            if self.fee_model[i].is_none() {
+                self.quote_fee[i] = fee_pips;
+            }
             self.advance(i, block, log);
         }
     }
@@ -628,6 +718,9 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
         last_log: Vec::with_capacity(n),
         stale: Vec::with_capacity(n),
         cl: ClCols::default(),
+        fee_model: Vec::with_capacity(n),
+        quote_fee: Vec::with_capacity(n),
+        modelled: Vec::new(),
         index: AddrMap::with_capacity_and_hasher(n, Default::default()),
     };
     let mut dropped = 0u64;
@@ -657,6 +750,25 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
         pools.last_block.push(spec.block);
         pools.last_log.push(0);
         pools.stale.push(Staleness::Fresh);
+        let model = match &p.state {
+            PoolState::Algebra(ClStateSpec {
+                fee_model: Some(m), ..
+            }) => Some(Box::new(FeeModel::from_spec(m, spec.block).map_err(
+                |_| TableError::BadClState {
+                    pool: p.address,
+                    reason: ClStateError::FeeModel,
+                },
+            )?)),
+            _ => None,
+        };
+        // A modelled pool's next fee is unknown until the engine knows a block time.
+        pools.quote_fee.push(if model.is_some() {
+            pools.modelled.push(id);
+            QUOTE_UNKNOWN
+        } else {
+            p.fee_pips
+        });
+        pools.fee_model.push(model);
     }
     Ok((tokens, pools, dropped))
 }
@@ -727,6 +839,11 @@ fn check_cl(kind: PoolKind, fee_pips: u32, s: &ClStateSpec) -> Result<(), ClStat
     }
     if kind == PoolKind::Algebra && fee_pips > u32::from(u16::MAX) {
         return Err(ClStateError::Fee);
+    }
+    if let Some(m) = &s.fee_model
+        && (kind != PoolKind::Algebra || m.config.validate().is_err())
+    {
+        return Err(ClStateError::FeeModel);
     }
     if s.sqrt_price_x96 < MIN_SQRT_RATIO || s.sqrt_price_x96 >= MAX_SQRT_RATIO {
         return Err(ClStateError::Price);

@@ -8,13 +8,15 @@
 //! state the test itself tracks (not the engine's tick columns) and the V2 pair formula; that
 //! `clmm::swap` equals the real contracts is proven against their bytecode elsewhere.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, I256, U256};
+use polyarb_core::clmm::algebra_fee::{DataStorage, FeeConfig, RING_SIZE, volume_per_liquidity};
 use polyarb_core::clmm::swap::{PoolState, SwapKind, quote_exact_in};
 use polyarb_core::clmm::tick_math::{sqrt_ratio_at_tick, tick_at_sqrt_ratio};
 use polyarb_core::clmm::ticks::{TickBitmap, TickRules};
 use polyarb_core::{
-    ClStateSpec, DexSpec, Engine, FeedFrame, FrameKind, MarketSpec, OpportunityFrame, PoolKind,
-    PoolSpec, PoolState as SpecState, SearchParams, TickSpec, TokenSpec, get_amount_out,
+    AlgebraFeeSpec, ClStateSpec, DexSpec, Engine, FeedFrame, FrameKind, MarketSpec,
+    OpportunityFrame, PoolKind, PoolSpec, PoolState as SpecState, SearchParams, TickSpec,
+    TokenSpec, get_amount_out,
 };
 
 const SNAPSHOT: u64 = 100;
@@ -620,4 +622,214 @@ fn bad_snapshot_states_are_refused_at_build() {
             ..
         }))
     ));
+}
+
+/// An Algebra fee history, and an independent copy of it the test drives alongside the engine.
+/// A day-old pool whose last timepoints move the tick ±100 every few seconds: its fee (355
+/// pips) is well above the base fee and below the pool's current 500.
+fn fee_history(alg: &Model, t0: u32) -> (AlgebraFeeSpec, DataStorage) {
+    let mut s = DataStorage::new(RING_SIZE, FeeConfig::DEFAULT);
+    // A day-old pool, so the fee reads only the recent moves.
+    s.initialize(t0 - 100_000, alg.state.tick).unwrap();
+    let l = alg.state.liquidity;
+    for k in 1..=3 {
+        let i = s.index();
+        s.write(i, t0 - 100_000 + 2 * k, alg.state.tick, l, 0)
+            .unwrap();
+    }
+    for (k, dt) in [(1, 2), (2, 4), (3, 8), (4, 10), (5, 16)] {
+        let tick = alg.state.tick + if k % 2 == 0 { 100 } else { -100 };
+        let i = s.index();
+        s.write(i, t0 + dt, tick, l, 1 << 70).unwrap();
+    }
+    let index = s.index();
+    let spec = AlgebraFeeSpec {
+        config: FeeConfig::DEFAULT,
+        timepoint_index: index,
+        wrapped: false,
+        first: s.record(0),
+        newest: *s.newest().unwrap(),
+        earlier: (0..index).map(|i| s.record(i).unwrap()).collect(),
+        volume_per_liquidity_in_block: 3 << 64,
+    };
+    (spec, s)
+}
+
+/// The market with the Algebra pool's fee state; the test's copy of it and its volume.
+fn modelled_market(t0: u32) -> (MarketSpec, Model, DataStorage, u128) {
+    let (v3, alg) = models();
+    let mut m = market(&v3, &alg);
+    let (spec, oracle) = fee_history(&alg, t0);
+    let volume = spec.volume_per_liquidity_in_block;
+    if let SpecState::Algebra(s) = &mut m.pools[2].state {
+        s.fee_model = Some(spec);
+    }
+    (m, alg, oracle, volume)
+}
+
+fn timed_head(block: u64, time: u32) -> FeedFrame {
+    let mut f = log(FrameKind::NewHead, Address::ZERO, block, 0);
+    f.words[0] = word_u(U256::from(1u8));
+    f.words[1] = word_u(U256::from(time));
+    f.block_time = u64::from(time);
+    f
+}
+
+fn timed(mut f: FeedFrame, time: u32) -> FeedFrame {
+    f.block_time = u64::from(time);
+    f
+}
+
+#[test]
+fn algebra_hops_are_priced_at_the_fee_of_the_next_block() {
+    let t0 = 1_800_000_000;
+    let (m, alg, mut oracle, mut volume) = modelled_market(t0);
+    let mut e = Engine::new(&m, params()).unwrap();
+    let id = e.pools().id(&ALG).unwrap();
+    let (tick, l) = (alg.state.tick, alg.state.liquidity);
+    // No block time yet: the pool's next fee is unknown, so it sits out of the search.
+    assert_eq!(e.pool_is_stale(&ALG), Some(true));
+
+    // A head at t: the next block comes 2 s later, and its first swap writes a timepoint.
+    let t = t0 + 40;
+    let _ = e.on_frame(&timed_head(SNAPSHOT + 1, t));
+    let next = oracle.predict_fee(t + 2, tick, l, volume).unwrap().unwrap();
+    assert_ne!(
+        next,
+        FeeConfig::DEFAULT.base_fee,
+        "the history must move the fee"
+    );
+    assert_ne!(
+        u32::from(next),
+        m.pools[2].fee_pips,
+        "and differ from the current fee"
+    );
+    assert_eq!(e.pools().quote_fee(id), Some(u32::from(next)));
+    assert_eq!(e.pool_is_stale(&ALG), Some(false));
+    assert_eq!(
+        e.pools().cl(id).unwrap().kind,
+        SwapKind::Algebra { fee: next }
+    );
+
+    // That block: the pool's Fee (the model's fee, checked), then the swap that wrote it.
+    let b = SNAPSHOT + 2;
+    let _ = e.on_frame(&timed(fee_frame(ALG, b, 0, next.into()), t + 2));
+    let i = oracle.index();
+    oracle.write(i, t + 2, tick, l, volume).unwrap();
+    let (a0, a1) = (
+        I256::try_from(7 * E18).unwrap(),
+        I256::try_from(-13 * E18 as i128).unwrap(),
+    );
+    let mut swap = timed(
+        swap_frame(ALG, b, 1, alg.state.sqrt_price_x96, l, tick),
+        t + 2,
+    );
+    swap.words[2] = a0.to_be_bytes::<32>();
+    swap.words[3] = a1.to_be_bytes::<32>();
+    let _ = e.on_frame(&swap);
+    volume = volume_per_liquidity(l, a0, a1);
+    let s = e.stats();
+    assert_eq!((s.fee_checked, s.fee_models_lost), (1, 0), "{s:?}");
+    let model = e.pools().fee_model(id).unwrap();
+    assert_eq!(model.volume_in_block(), volume);
+    assert_eq!(model.storage().newest(), oracle.newest());
+    let after = oracle.predict_fee(t + 4, tick, l, volume).unwrap().unwrap();
+    assert_eq!(e.pools().quote_fee(id), Some(u32::from(after)));
+
+    // A second swap in the same block only adds its volume.
+    let mut again = swap;
+    again.log_index = 2;
+    let _ = e.on_frame(&again);
+    volume += volume_per_liquidity(l, a0, a1);
+    assert_eq!(e.pools().fee_model(id).unwrap().volume_in_block(), volume);
+    assert_eq!(e.stats().fee_models_lost, 0);
+}
+
+#[test]
+fn a_write_without_its_block_time_waits_for_the_head() {
+    let t0 = 1_800_000_000;
+    let (m, alg, mut oracle, volume) = modelled_market(t0);
+    let mut e = Engine::new(&m, params()).unwrap();
+    let id = e.pools().id(&ALG).unwrap();
+    let (tick, l) = (alg.state.tick, alg.state.liquidity);
+    let t = t0 + 50;
+    let _ = e.on_frame(&timed_head(SNAPSHOT + 1, t));
+    let fee = oracle.predict_fee(t + 2, tick, l, volume).unwrap().unwrap();
+    // A geth-family node: the log has no blockTimestamp and its head has not come yet.
+    let _ = e.on_frame(&fee_frame(ALG, SNAPSHOT + 2, 0, fee.into()));
+    assert_eq!(e.pool_is_stale(&ALG), Some(true), "the next fee waits");
+    assert_eq!(e.stats().fee_checked, 0);
+    let _ = e.on_frame(&timed_head(SNAPSHOT + 2, t + 2));
+    let i = oracle.index();
+    oracle.write(i, t + 2, tick, l, volume).unwrap();
+    assert_eq!(e.stats().fee_checked, 1);
+    let next = oracle.predict_fee(t + 4, tick, l, 0).unwrap().unwrap();
+    assert_eq!(e.pools().quote_fee(id), Some(u32::from(next)));
+    assert_eq!(e.pool_is_stale(&ALG), Some(false));
+
+    // A log without a time, of a block whose head came first, takes the head's time.
+    let fee = oracle.predict_fee(t + 4, tick, l, 0).unwrap().unwrap();
+    let _ = e.on_frame(&timed_head(SNAPSHOT + 3, t + 4));
+    let _ = e.on_frame(&fee_frame(ALG, SNAPSHOT + 3, 0, fee.into()));
+    assert_eq!(e.stats().fee_checked, 2);
+    assert_eq!(e.stats().fee_models_lost, 0);
+}
+
+#[test]
+fn what_the_logs_cannot_explain_takes_the_pool_out_for_good() {
+    let t0 = 1_800_000_000;
+    let t = t0 + 100;
+    let build = || {
+        let (m, alg, oracle, volume) = modelled_market(t0);
+        let mut e = Engine::new(&m, params()).unwrap();
+        let _ = e.on_frame(&timed_head(SNAPSHOT + 1, t));
+        let fee = oracle
+            .predict_fee(t + 2, alg.state.tick, alg.state.liquidity, volume)
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.pool_is_stale(&ALG), Some(false));
+        (e, alg, fee)
+    };
+    let lost = |e: &Engine| {
+        assert_eq!(e.stats().fee_models_lost, 1, "{:?}", e.stats());
+        assert_eq!(e.pool_is_stale(&ALG), Some(true));
+        assert!(e.pools().fee_model(e.pools().id(&ALG).unwrap()).is_none());
+    };
+
+    // The pool set another fee than the model's.
+    let (mut e, _, fee) = build();
+    let _ = e.on_frame(&timed(
+        fee_frame(ALG, SNAPSHOT + 2, 0, u64::from(fee) + 1),
+        t + 2,
+    ));
+    lost(&e);
+    // A later swap does not bring it back.
+    let (mut e2, alg, _) = build();
+    let s = alg.state;
+    let _ = e.on_frame(&timed(
+        swap_frame(ALG, SNAPSHOT + 2, 1, s.sqrt_price_x96, s.liquidity, s.tick),
+        t + 2,
+    ));
+    lost(&e);
+
+    // A swap in a block with no Fee log before it: a write the logs did not show.
+    let _ = e2.on_frame(&timed(
+        swap_frame(ALG, SNAPSHOT + 2, 1, s.sqrt_price_x96, s.liquidity, s.tick),
+        t + 2,
+    ));
+    lost(&e2);
+
+    // Two writes in one block.
+    let (mut e, _, fee) = build();
+    let _ = e.on_frame(&timed(fee_frame(ALG, SNAPSHOT + 2, 0, fee.into()), t + 2));
+    let _ = e.on_frame(&timed(fee_frame(ALG, SNAPSHOT + 2, 1, fee.into()), t + 2));
+    lost(&e);
+
+    // A removed log of the pool: its volume and writes cannot be undone.
+    let (mut e, alg, _) = build();
+    let s = alg.state;
+    let mut removed = swap_frame(ALG, SNAPSHOT + 1, 1, s.sqrt_price_x96, s.liquidity, s.tick);
+    removed.removed = 1;
+    let _ = e.on_frame(&removed);
+    lost(&e);
 }

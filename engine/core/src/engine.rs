@@ -537,7 +537,7 @@ impl Engine {
         }
         self.pools
             .apply_cl_swap(id, price, liquidity, tick, f.block_number, f.log_index);
-        let time = self.block_time(f);
+        let time = self.frame_time(f);
         if let Some(model) = self.pools.fee_model_mut(id) {
             let amount0 = I256::from_be_bytes(f.words[2]);
             let amount1 = I256::from_be_bytes(f.words[3]);
@@ -580,7 +580,7 @@ impl Engine {
         ) {
             Ok(change) => {
                 if change.active_changed && amount > 0 {
-                    let time = self.block_time(f);
+                    let time = self.frame_time(f);
                     if let Some(model) = self.pools.fee_model_mut(id) {
                         if model.on_active_position(f.block_number, time).is_err() {
                             self.lose_fee_model(id);
@@ -607,7 +607,7 @@ impl Engine {
         };
         // The tables hold the tick and liquidity from before the transaction that wrote the
         // timepoint: its Swap, Mint or Burn comes after this log.
-        let time = self.block_time(f);
+        let time = self.frame_time(f);
         let before = self.pools.tick_liquidity(id);
         if let (Some(model), Some((tick, liquidity))) = (self.pools.fee_model_mut(id), before) {
             match model.on_fee(f.block_number, time, tick, liquidity, fee) {
@@ -668,7 +668,7 @@ impl Engine {
     }
 
     /// The timestamp of `f`'s block: its own, or one remembered from another frame of it.
-    fn block_time(&self, f: &FeedFrame) -> Option<u32> {
+    fn frame_time(&self, f: &FeedFrame) -> Option<u32> {
         let own = u32::try_from(f.block_time).ok().filter(|&t| t != 0);
         own.or_else(|| {
             self.times
@@ -924,6 +924,12 @@ impl Engine {
     /// Base fee of the newest head seen (or the snapshot's), wei per gas.
     pub fn base_fee(&self) -> u128 {
         self.base_fee
+    }
+
+    /// The newest block time seen on any frame, seconds (0: none yet). Modelled Algebra pools
+    /// are quoted for a block [`SearchParams::block_time_s`] after it.
+    pub fn block_time(&self) -> u32 {
+        self.now
     }
 
     /// Block the snapshot reserves were read at.

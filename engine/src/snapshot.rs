@@ -6,12 +6,15 @@ use std::{fmt, path::Path};
 use serde::{Deserialize, Serialize};
 
 use alloy_primitives::Address;
-use polyarb_core::{MarketSpec, PoolState, TableError};
+use polyarb_core::clmm::algebra_fee::{ConfigError, DataStorage, FeeError, RING_SIZE};
+use polyarb_core::{AlgebraFeeSpec, MarketSpec, PoolState, TableError};
 
 /// Value of the `format` field.
 pub const SNAPSHOT_FORMAT: &str = "polyarb-snapshot";
-/// Version this build writes. It also reads version 1 (V2 pairs only, the fee on the DEX).
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// Version this build writes: 3, where an Algebra pool's state may carry its adaptive-fee
+/// state (`fee_model`). It also reads version 2 (the same without `fee_model`) and version 1
+/// (V2 pairs only, the fee on the DEX).
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// Why a snapshot could not be read or written.
 #[derive(Debug)]
@@ -30,6 +33,13 @@ pub enum SnapshotError {
     /// A V2 pair with a zero reserve: never initialized (a pair that has been minted keeps
     /// reserves above zero for good), which discovery does not keep.
     ZeroReserve(Address),
+    /// An Algebra pool's fee model is not a state its `DataStorageOperator` can be in.
+    FeeModel {
+        /// The pool.
+        pool: Address,
+        /// Why.
+        error: FeeModelError,
+    },
 }
 
 impl fmt::Display for SnapshotError {
@@ -39,7 +49,7 @@ impl fmt::Display for SnapshotError {
             Self::Parse(e) => write!(f, "snapshot is not valid: {e}"),
             Self::Version { format, version } => write!(
                 f,
-                "snapshot is {format:?} version {version}; this build reads {SNAPSHOT_FORMAT:?} versions 1 and {SNAPSHOT_VERSION}"
+                "snapshot is {format:?} version {version}; this build reads {SNAPSHOT_FORMAT:?} versions 1 to {SNAPSHOT_VERSION}"
             ),
             Self::Invalid(e) => write!(f, "snapshot is inconsistent: {e}"),
             Self::LastBlock => write!(
@@ -50,6 +60,12 @@ impl fmt::Display for SnapshotError {
                 f,
                 "snapshot pair {pool} has a zero reserve (an uninitialized pair)"
             ),
+            Self::FeeModel { pool, error } => {
+                write!(
+                    f,
+                    "snapshot pool {pool} has a bad algebra fee model: {error}"
+                )
+            }
         }
     }
 }
@@ -60,9 +76,118 @@ impl std::error::Error for SnapshotError {
             Self::Io(e) => Some(e),
             Self::Parse(e) => Some(e),
             Self::Invalid(e) => Some(e),
+            Self::FeeModel { error, .. } => Some(error),
             Self::Version { .. } | Self::LastBlock | Self::ZeroReserve(_) => None,
         }
     }
+}
+
+/// Why an Algebra pool's fee model ([`AlgebraFeeSpec`]) is not a state its
+/// `DataStorageOperator` can be in. Discovery drops a pool for the same reasons (it runs
+/// [`check_fee_model`]), so whatever it writes loads again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeeModelError {
+    /// A fee model on a pool that is not Algebra.
+    NotAlgebra,
+    /// The configuration fails `changeFeeConfiguration`'s checks (a zero gamma, a maximum
+    /// fee above 65,535 pips).
+    Config(ConfigError),
+    /// More timepoints before the newest than the ring of 65,536 holds.
+    TooLong(usize),
+    /// `earlier[position]` is not older than the timepoint after it. Every write has a later
+    /// timestamp; ages are counted back from the newest modulo 2^32, as the contract does.
+    Order {
+        /// Index into `earlier`.
+        position: usize,
+    },
+    /// `first` is given where it must not be (the ring wrapped, or the newest is timepoint 0)
+    /// or missing where it must be; or it is not older than `earlier`, or, when `earlier`
+    /// reaches back to index 0, it differs from `earlier[0]`.
+    First,
+    /// `DataStorage::restore` refused the timepoints.
+    History(FeeError),
+}
+
+impl fmt::Display for FeeModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAlgebra => f.write_str("only algebra pools have a fee model"),
+            Self::Config(e) => write!(f, "fee configuration refused: {e}"),
+            Self::TooLong(n) => write!(
+                f,
+                "{n} timepoints before the newest, more than the ring's {}",
+                RING_SIZE - 1
+            ),
+            Self::Order { position } => write!(
+                f,
+                "earlier timepoint {position} is not older than the one after it"
+            ),
+            Self::First => f.write_str(
+                "timepoint 0 (first) does not fit: given where the ring wrapped or the newest is \
+                 timepoint 0, missing otherwise, or not the oldest of the records",
+            ),
+            Self::History(e) => write!(f, "timepoints do not restore: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FeeModelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Config(e) => Some(e),
+            Self::History(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Checks an Algebra fee model and rebuilds it: the configuration as
+/// `changeFeeConfiguration` would, the timepoints in write order with timepoint 0 where the
+/// ring needs it, then `DataStorage::restore` with room for every record given plus the
+/// next write (`earlier.len() + 2`: a prediction appends one record, which must not evict
+/// the oldest, the one at or before the window's start).
+pub fn check_fee_model(spec: &AlgebraFeeSpec) -> Result<DataStorage, FeeModelError> {
+    spec.config.validate().map_err(FeeModelError::Config)?;
+    let n = spec.earlier.len();
+    if n > RING_SIZE - 1 {
+        return Err(FeeModelError::TooLong(n));
+    }
+    // Seconds before the newest timepoint, modulo 2^32 (the contract's clock is uint32).
+    let age = |ts: u32| spec.newest.block_timestamp.wrapping_sub(ts);
+    let mut younger = 0u32;
+    for (position, r) in spec.earlier.iter().enumerate().rev() {
+        let a = age(r.block_timestamp);
+        if a <= younger {
+            return Err(FeeModelError::Order { position });
+        }
+        younger = a;
+    }
+    let index = usize::from(spec.timepoint_index);
+    match (spec.wrapped || index == 0, spec.first) {
+        (true, None) => {}
+        (false, Some(first)) => {
+            let reaches_zero = n == index;
+            let fits = if reaches_zero {
+                spec.earlier.first() == Some(&first)
+            } else {
+                age(first.block_timestamp) > younger
+            };
+            if !fits {
+                return Err(FeeModelError::First);
+            }
+        }
+        _ => return Err(FeeModelError::First),
+    }
+    DataStorage::restore(
+        n + 2,
+        spec.config,
+        spec.timepoint_index,
+        spec.wrapped,
+        spec.first,
+        spec.newest,
+        &spec.earlier,
+    )
+    .map_err(FeeModelError::History)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -168,11 +293,31 @@ pub fn to_json(market: &MarketSpec, chain_id: Option<u64>) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
-/// Parses and checks a snapshot document of version 1 or 2: as the engine's tables would
+/// Parses and checks a snapshot document of version 1, 2 or 3: as the engine's tables would
 /// ([`MarketSpec::check`]), and that it is a state a chain can be in (a block before
-/// `u64::MAX`, no V2 pair with a zero reserve).
+/// `u64::MAX`, no V2 pair with a zero reserve, Algebra fee models that restore:
+/// [`check_fee_model`]).
 pub fn from_json(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
     let (market, chain_id) = parse(text)?;
+    // Fee models first: the tables refuse a bad one too, but without saying what is wrong.
+    for p in &market.pools {
+        let fee_model = |error| SnapshotError::FeeModel {
+            pool: p.address,
+            error,
+        };
+        match &p.state {
+            PoolState::Algebra(s) => {
+                if let Some(m) = &s.fee_model {
+                    // Rebuilt to be checked, then dropped: the engine restores its own.
+                    check_fee_model(m).map_err(fee_model)?;
+                }
+            }
+            PoolState::UniswapV3(s) if s.fee_model.is_some() => {
+                return Err(fee_model(FeeModelError::NotAlgebra));
+            }
+            _ => {}
+        }
+    }
     market.check().map_err(SnapshotError::Invalid)?;
     if market.block == u64::MAX {
         return Err(SnapshotError::LastBlock);
@@ -187,7 +332,7 @@ pub fn from_json(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError>
     Ok((market, chain_id))
 }
 
-/// Parses a snapshot document of version 1 or 2 without checking it the way the engine's
+/// Parses a snapshot document of version 1, 2 or 3 without checking it the way the engine's
 /// tables would ([`MarketSpec::check`]): for tools that read what `polyarb snapshot` wrote.
 pub fn parse(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
     let header: Header = serde_json::from_str(text).map_err(SnapshotError::Parse)?;
@@ -195,6 +340,21 @@ pub fn parse(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
         (SNAPSHOT_FORMAT, SNAPSHOT_VERSION) => {
             let doc: SnapshotFile<MarketSpec> =
                 serde_json::from_str(text).map_err(SnapshotError::Parse)?;
+            (doc.market, doc.chain_id)
+        }
+        // Version 3 without fee models: its Algebra pools have none.
+        (SNAPSHOT_FORMAT, 2) => {
+            let doc: SnapshotFile<MarketSpec> =
+                serde_json::from_str(text).map_err(SnapshotError::Parse)?;
+            if doc.market.pools.iter().any(|p| match &p.state {
+                PoolState::UniswapV3(s) | PoolState::Algebra(s) => s.fee_model.is_some(),
+                PoolState::UniswapV2 { .. } => false,
+            }) {
+                // As any other field version 2 does not have.
+                return Err(SnapshotError::Parse(serde::de::Error::custom(
+                    "unknown field `fee_model` in a version 2 snapshot (it came in version 3)",
+                )));
+            }
             (doc.market, doc.chain_id)
         }
         (SNAPSHOT_FORMAT, 1) => {
@@ -230,6 +390,7 @@ pub fn read(path: &Path) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
 mod tests {
     use super::*;
     use alloy_primitives::{Address, U256};
+    use polyarb_core::clmm::algebra_fee::{FeeConfig, Record};
     use polyarb_core::clmm::tick_math::{MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK};
     use polyarb_core::{ClStateSpec, DexSpec, PoolKind, PoolSpec, PoolState, TickSpec, TokenSpec};
 
@@ -355,10 +516,10 @@ mod tests {
 
     #[test]
     fn rejects_other_versions_garbage_and_bad_dex() {
-        let text = to_json(&market(), None).replace("\"version\": 2", "\"version\": 3");
+        let text = to_json(&market(), None).replace("\"version\": 3", "\"version\": 4");
         assert!(matches!(
             from_json(&text),
-            Err(SnapshotError::Version { version: 3, .. })
+            Err(SnapshotError::Version { version: 4, .. })
         ));
         assert!(matches!(from_json("{"), Err(SnapshotError::Parse(_))));
         let cut = to_json(&market(), None);
@@ -402,6 +563,166 @@ mod tests {
             s.liquidity = 0;
         }
         assert!(from_json(&to_json(&cl, None)).is_ok());
+    }
+
+    /// A fee model as discovery reads it from a real operator: a history written by the model
+    /// itself (days of blocks at uneven intervals, the tick moving), then what the one-day
+    /// window before its newest timepoint reaches, as `timepoints(i)` would give it.
+    fn fee_model() -> AlgebraFeeSpec {
+        let mut s = DataStorage::new(RING_SIZE, FeeConfig::DEFAULT);
+        let mut t = 1_700_000_000u32;
+        s.initialize(t, 60).unwrap();
+        let mut tick = 60;
+        for i in 0..40u32 {
+            // 1 h to about 4.5 h apart: about 10 writes a day, so the window cuts the history.
+            t += 3_600 + (i * 7_919) % 12_600;
+            tick += (i as i32 * 37) % 401 - 200;
+            let volume = u128::from(i) << 70;
+            s.write(s.index(), t, tick, 1 << 80, volume).unwrap();
+        }
+        let newest = *s.newest().unwrap();
+        let index = s.index();
+        let n = s.window_len(newest.block_timestamp);
+        let earlier: Vec<Record> = (1..n as u16)
+            .rev()
+            .map(|k| s.record(index - k).unwrap())
+            .collect();
+        assert!(earlier.len() + 1 < usize::from(index), "the window cuts");
+        AlgebraFeeSpec {
+            config: FeeConfig::DEFAULT,
+            timepoint_index: index,
+            wrapped: false,
+            first: s.record(0),
+            newest,
+            earlier,
+            volume_per_liquidity_in_block: (7u128 << 64) + 3,
+        }
+    }
+
+    fn with_fee_model(m: AlgebraFeeSpec) -> MarketSpec {
+        let mut market = concentrated_market();
+        match &mut market.pools[2].state {
+            PoolState::Algebra(s) => s.fee_model = Some(m),
+            other => panic!("{other:?}"),
+        }
+        market
+    }
+
+    #[test]
+    fn version_3_round_trips_a_fee_model_exactly() {
+        let spec = fee_model();
+        let m = with_fee_model(spec.clone());
+        let text = to_json(&m, Some(137));
+        assert!(text.contains("\"version\": 3"), "{text}");
+        for field in [
+            "\"fee_model\"",
+            "\"timepoint_index\": 40",
+            "\"wrapped\": false",
+            "\"gamma2\": 8500",
+            &format!(
+                "\"volume_per_liquidity_in_block\": {}",
+                spec.volume_per_liquidity_in_block
+            ),
+        ] {
+            assert!(text.contains(field), "{field} not in {text}");
+        }
+        let (back, chain) = from_json(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, m);
+        assert_eq!(chain, Some(137));
+        // What loads predicts what the model it came from predicts.
+        let restored = check_fee_model(&spec).unwrap();
+        let t = spec.newest.block_timestamp + 2;
+        assert!(
+            restored
+                .predict_fee(t, 600, 1 << 80, spec.volume_per_liquidity_in_block)
+                .unwrap()
+                .is_some()
+        );
+        // A pool without one writes no field at all.
+        assert!(!to_json(&concentrated_market(), None).contains("fee_model"));
+    }
+
+    #[test]
+    fn reads_version_2_whose_algebra_pools_have_no_fee_model() {
+        let m = concentrated_market();
+        let v2 = to_json(&m, Some(137)).replace("\"version\": 3", "\"version\": 2");
+        let (back, _) = from_json(&v2).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, m);
+        // `fee_model` did not exist in version 2: refused as any unknown field.
+        let with =
+            to_json(&with_fee_model(fee_model()), None).replace("\"version\": 3", "\"version\": 2");
+        let e = from_json(&with).unwrap_err();
+        assert!(matches!(e, SnapshotError::Parse(_)), "{e}");
+        assert!(e.to_string().contains("fee_model"), "{e}");
+    }
+
+    #[test]
+    fn refuses_a_fee_model_no_operator_can_hold() {
+        let good = fee_model();
+        let refused = |m: AlgebraFeeSpec| match from_json(&to_json(&with_fee_model(m), None)) {
+            Err(SnapshotError::FeeModel { pool, error }) => {
+                assert_eq!(pool, Address::repeat_byte(5));
+                error
+            }
+            other => panic!("{other:?}"),
+        };
+        let mut m = good.clone();
+        m.config.gamma1 = 0;
+        assert_eq!(refused(m), FeeModelError::Config(ConfigError::ZeroGamma));
+        let mut m = good.clone();
+        m.config.alpha2 = u16::MAX;
+        assert_eq!(
+            refused(m),
+            FeeModelError::Config(ConfigError::MaxFeeExceeded)
+        );
+        // Two records swapped, a record as new as the newest.
+        let mut m = good.clone();
+        m.earlier.swap(1, 2);
+        assert_eq!(refused(m), FeeModelError::Order { position: 1 });
+        let mut m = good.clone();
+        let last = m.earlier.len() - 1;
+        m.earlier[last].block_timestamp = m.newest.block_timestamp;
+        assert_eq!(refused(m), FeeModelError::Order { position: last });
+        // Timepoint 0 missing, given after a wrap, newer than the window.
+        let mut m = good.clone();
+        m.first = None;
+        assert_eq!(refused(m), FeeModelError::First);
+        let mut m = good.clone();
+        m.wrapped = true;
+        assert_eq!(refused(m), FeeModelError::First);
+        let mut m = good.clone();
+        if let Some(f) = &mut m.first {
+            f.block_timestamp = m.earlier[0].block_timestamp + 1;
+        }
+        assert_eq!(refused(m), FeeModelError::First);
+        // More records than were written before the newest; a newest never written.
+        let mut m = good.clone();
+        m.timepoint_index = m.earlier.len() as u16 - 1;
+        assert_eq!(refused(m), FeeModelError::History(FeeError::BadHistory));
+        let mut m = good.clone();
+        m.newest.initialized = false;
+        assert_eq!(refused(m), FeeModelError::History(FeeError::BadHistory));
+        // On a Uniswap V3 pool.
+        let mut market = concentrated_market();
+        if let PoolState::UniswapV3(s) = &mut market.pools[1].state {
+            s.fee_model = Some(good.clone());
+        }
+        let e = from_json(&to_json(&market, None)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SnapshotError::FeeModel {
+                    error: FeeModelError::NotAlgebra,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("only algebra pools"), "{e}");
+        // The unchecked reader (tools) still reads them.
+        let mut m = good;
+        m.config.gamma1 = 0;
+        assert!(parse(&to_json(&with_fee_model(m), None)).is_ok());
     }
 
     #[test]

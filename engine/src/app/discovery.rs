@@ -5,12 +5,15 @@
 //!   `token1()`, `getReserves()`.
 //! - Uniswap V3 and Algebra factories ([`clmm`]): the factory's creation logs up to B
 //!   (`eth_getLogs` in chunks the node accepts, [`logscan`]), then per pool its price, tick,
-//!   liquidity, fee, spacing and the initialized ticks of a window of bitmap words.
+//!   liquidity, fee, spacing and the initialized ticks of a window of bitmap words; per
+//!   Algebra pool also its adaptive-fee state ([`algebra_fee`]): the operator's configuration,
+//!   the timepoints its one-day window reaches and `volumePerLiquidityInBlock`.
 //! - The executor's `balanceOf` each start token (its capital).
 //!
 //! Calls are pipelined `eth_call`s at block B, in batches of `node.discovery_batch`.
 
 mod abi;
+pub mod algebra_fee;
 pub mod clmm;
 mod logscan;
 
@@ -88,6 +91,12 @@ pub enum DiscoveryError {
         /// Why.
         error: ScanError,
     },
+    /// The node has no header for the discovery block, whose timestamp Algebra fee models
+    /// need.
+    NoBlock {
+        /// The discovery block.
+        block: u64,
+    },
     /// The executor's `balanceOf` a start token failed or did not fit a `uint128`.
     Capital {
         /// The executor.
@@ -124,6 +133,10 @@ impl fmt::Display for DiscoveryError {
                 factory,
                 error,
             } => write!(f, "{dex} factory {factory}: {error}"),
+            Self::NoBlock { block } => write!(
+                f,
+                "the node has no block {block}, whose timestamp algebra fee models need"
+            ),
             Self::Capital { executor, token } => {
                 write!(f, "balanceOf({executor}) on start token {token} failed")
             }
@@ -160,6 +173,13 @@ pub struct DiscoveryStats {
     pub uninitialized: u64,
     /// Initialized ticks loaded over all concentrated pools.
     pub ticks: u64,
+    /// Algebra pools kept with their adaptive-fee state.
+    pub fee_models: u64,
+    /// Algebra pools kept without it: their one-day window holds more timepoints than the
+    /// DEX's `max_timepoints` (or that is 0).
+    pub fee_models_capped: u64,
+    /// `timepoints(i)` calls made for the fee models.
+    pub timepoints: u64,
     /// `eth_getLogs` requests sent (refused ones included).
     pub log_requests: u64,
     /// Log ranges halved because the node refused them as too large.
@@ -178,6 +198,10 @@ pub fn discover(
     let mut stats = DiscoveryStats::default();
     let mut pools = Vec::new();
 
+    // Its timestamp is the fee models' clock; its base fee the gas price until the first head.
+    let header = rpc
+        .block_header(at)
+        .map_err(AppError::node("eth_getBlockByNumber"))?;
     // The eth_getLogs span the node accepted so far, carried from one factory to the next.
     let mut log_chunk = cfg.node.logs_chunk_blocks;
     for (dex_index, dex) in cfg.dexes.iter().enumerate() {
@@ -193,7 +217,7 @@ pub fn discover(
                 rpc,
                 cfg,
                 (dex_index, dex),
-                block,
+                (block, header.map(|h| h.timestamp)),
                 &known,
                 &mut log_chunk,
                 &mut stats,
@@ -202,11 +226,7 @@ pub fn discover(
     }
 
     let capital = read_capital(rpc, cfg, at)?;
-    let base_fee = rpc
-        .block_header(at)
-        .map_err(AppError::node("eth_getBlockByNumber"))?
-        .and_then(|h| h.base_fee_per_gas)
-        .unwrap_or(0);
+    let base_fee = header.and_then(|h| h.base_fee_per_gas).unwrap_or(0);
     let market = MarketSpec {
         block,
         base_fee,

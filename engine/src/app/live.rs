@@ -87,7 +87,7 @@ impl fmt::Display for SnapshotSummary {
         let s = &self.stats;
         writeln!(
             f,
-            "snapshot: block {}, {} pools kept of {} listed ({} with unconfigured tokens, {} not initialized, {} failed), {} ticks, {} eth_getLogs in {:.1?} -> {}",
+            "snapshot: block {}, {} pools kept of {} listed ({} with unconfigured tokens, {} not initialized, {} failed), {} ticks, {} algebra fee models ({} pools without: max_timepoints) from {} timepoints, {} eth_getLogs in {:.1?} -> {}",
             self.block,
             s.kept,
             s.listed,
@@ -95,6 +95,9 @@ impl fmt::Display for SnapshotSummary {
             s.uninitialized,
             s.failed,
             s.ticks,
+            s.fee_models,
+            s.fee_models_capped,
+            s.timepoints,
             s.log_requests,
             self.took,
             self.out.display()
@@ -280,6 +283,8 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         failed = dstats.failed,
         uninitialized = dstats.uninitialized,
         ticks = dstats.ticks,
+        fee_models = dstats.fee_models,
+        fee_models_capped = dstats.fee_models_capped,
         cycles = engine.build_report().cycles,
         sender = %sender,
         nonce,

@@ -8,6 +8,7 @@ mod cl_state;
 mod common;
 mod differential;
 mod discovery;
+mod discovery_fee;
 mod e2e;
 mod e2e_cl;
 mod log_limit_peer;

@@ -9,6 +9,8 @@
 //! spacing)`, word `compressed >> 8`, bit `compressed & 255`, the same in both protocols,
 //! docs/algebra.md) of `tick_words` words on each side of the current tick's word, and
 //! `ticks(int24)` of every set bit (both protocols return gross then net liquidity first).
+//! Algebra pools then have their adaptive-fee state read at the same block
+//! ([`super::algebra_fee`]; the DEX's `max_timepoints` caps it).
 //!
 //! Every answer is checked: exact ABI lengths, every word inside its type (uint160 price, int24
 //! tick, uint128 liquidity, ...), a price inside TickMath's range whose tick agrees with the
@@ -28,8 +30,9 @@ use polyarb_core::{ClStateSpec, PIPS, PoolKind, PoolSpec, PoolState, TickSpec};
 use polyarb_feeds::{BlockTag, Log, RpcClient, RpcError};
 
 use super::abi::{AbiError, address, boolean, call_int, exact, int, uint};
-use super::{DiscoveryError, DiscoveryStats, logscan};
+use super::{DiscoveryError, DiscoveryStats, algebra_fee, logscan};
 use crate::config::{Config, DexConfig};
+use crate::snapshot::FeeModelError;
 
 /// Uniswap V3 factory `PoolCreated(address,address,uint24,int24,address)`.
 pub const POOL_CREATED_TOPIC: [u8; 32] =
@@ -100,6 +103,26 @@ pub enum PoolFault {
     NotInitialized(i32),
     /// A tick whose `|liquidity_net|` exceeds its `liquidity_gross`.
     NetAboveGross(i32),
+    /// Algebra: `eth_getStorageAt` of the pool's slot 3 did not answer one word.
+    Storage(&'static str),
+    /// Algebra: the low 128 bits of storage slot 3 are not `liquidity()`, so the high 128 bits
+    /// are not `volumePerLiquidityInBlock` either: not Algebra V1's storage layout.
+    SlotLayout {
+        /// The slot's low 128 bits.
+        low: u128,
+        /// `liquidity()` at the same block.
+        liquidity: u128,
+    },
+    /// Algebra: a timepoint the fee model needs is not one the pool's operator can hold.
+    Timepoint {
+        /// Its index in the operator's ring.
+        index: u16,
+        /// What is wrong with it (`"is not initialized"`).
+        why: &'static str,
+    },
+    /// Algebra: the fee-model state read does not restore (see
+    /// [`check_fee_model`](crate::snapshot::check_fee_model)).
+    FeeModel(FeeModelError),
 }
 
 impl fmt::Display for PoolFault {
@@ -125,6 +148,14 @@ impl fmt::Display for PoolFault {
                 write!(f, "bitmap bit set for tick {t}, which is not initialized")
             }
             Self::NetAboveGross(t) => write!(f, "tick {t} has |liquidity net| above gross"),
+            Self::Storage(why) => write!(f, "eth_getStorageAt of slot 3 {why}"),
+            Self::SlotLayout { low, liquidity } => write!(
+                f,
+                "storage slot 3 holds {low} in its low 128 bits, not liquidity() {liquidity}: \
+                 not algebra v1's storage layout"
+            ),
+            Self::Timepoint { index, why } => write!(f, "timepoint {index} {why}"),
+            Self::FeeModel(e) => write!(f, "fee model: {e}"),
         }
     }
 }
@@ -224,6 +255,8 @@ pub struct Head {
     pub fee: u32,
     /// Tick spacing.
     pub spacing: i32,
+    /// Algebra: `globalState().timepointIndex`, the index of the operator's newest timepoint.
+    pub timepoint_index: Option<u16>,
 }
 
 /// The view functions read per pool, in the order [`decode_head`] takes their answers.
@@ -269,6 +302,11 @@ pub fn decode_head(
     let liquidity_answer = answer(&answers[1], "liquidity")?;
     exact(liquidity_answer, 1, "liquidity")?;
     let liquidity = uint(liquidity_answer, 0, 128, "liquidity")?.to::<u128>();
+    let timepoint_index = if algebra {
+        Some(uint(state, 3, 16, "timepointIndex")?.to::<u16>())
+    } else {
+        None
+    };
     let fee = if algebra {
         uint(state, 2, 16, "fee")?.to::<u32>()
     } else {
@@ -314,6 +352,7 @@ pub fn decode_head(
         liquidity,
         fee,
         spacing,
+        timepoint_index,
     }))
 }
 
@@ -378,7 +417,10 @@ pub fn decode_tick(tick: i32, data: &[u8]) -> Result<TickSpec, PoolFault> {
     })
 }
 
-fn answer<'a>(r: &'a Result<Vec<u8>, RpcError>, what: &'static str) -> Result<&'a [u8], PoolFault> {
+pub(super) fn answer<'a>(
+    r: &'a Result<Vec<u8>, RpcError>,
+    what: &'static str,
+) -> Result<&'a [u8], PoolFault> {
     r.as_deref().map_err(|e| PoolFault::Call {
         what,
         error: e.to_string(),
@@ -387,7 +429,7 @@ fn answer<'a>(r: &'a Result<Vec<u8>, RpcError>, what: &'static str) -> Result<&'
 
 /// Pipelined `eth_call`s at `at`, `batch` in flight; one result per call. Transport failures
 /// end discovery (the node is gone); a failed call is its pool's problem.
-fn call_all(
+pub(super) fn call_all(
     rpc: &mut RpcClient,
     calls: &[([u8; 20], &[u8])],
     at: BlockTag,
@@ -419,13 +461,14 @@ struct Loading {
 }
 
 /// Finds and loads every pool of the concentrated-liquidity DEX `dex`, `cfg.dexes[dex_index]`, at
-/// `block`. `chunk` is the `eth_getLogs` span to start with; it comes back as the span the node
+/// `block`, whose timestamp (seconds, `None` if the node has no such block) Algebra fee models
+/// need. `chunk` is the `eth_getLogs` span to start with; it comes back as the span the node
 /// accepted, for the next factory.
 pub(crate) fn discover_dex(
     rpc: &mut RpcClient,
     cfg: &Config,
     (dex_index, dex): (u8, &DexConfig),
-    block: u64,
+    (block, block_time): (u64, Option<u64>),
     known: &HashSet<Address>,
     chunk: &mut u64,
     stats: &mut DiscoveryStats,
@@ -596,12 +639,78 @@ pub(crate) fn discover_dex(
         }
     }
 
+    // Algebra: each sound pool's adaptive-fee state, at the same block.
+    let mut fee_models: Vec<Option<algebra_fee::Outcome>> = std::iter::repeat_with(|| None)
+        .take(loading.len())
+        .collect();
+    if kind == PoolKind::Algebra {
+        let (ids, targets): (Vec<usize>, Vec<algebra_fee::Target>) = loading
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| faults[*p].is_none())
+            .filter_map(|(p, l)| {
+                Some((
+                    p,
+                    algebra_fee::Target {
+                        pool: l.created.pool,
+                        index: l.head.timepoint_index?,
+                        tick: l.head.tick,
+                        liquidity: l.head.liquidity,
+                    },
+                ))
+            })
+            .unzip();
+        if dex.max_timepoints == Some(0) {
+            // Asked for none: every pool is kept without a model, nothing is read.
+            for p in ids {
+                fee_models[p] = Some(algebra_fee::Outcome::Capped);
+            }
+        } else if !targets.is_empty() {
+            let block_time = block_time.ok_or(DiscoveryError::NoBlock { block })?;
+            let (outcomes, timepoints) = algebra_fee::read(
+                rpc,
+                &targets,
+                (block, block_time),
+                batch,
+                dex.max_timepoints,
+                dex,
+            )?;
+            stats.timepoints += timepoints;
+            for (p, o) in ids.into_iter().zip(outcomes) {
+                fee_models[p] = Some(o);
+            }
+        }
+    }
+
     let mut pools = Vec::with_capacity(loading.len());
-    for (l, fault) in loading.into_iter().zip(faults) {
+    for ((l, fault), model) in loading.into_iter().zip(faults).zip(fee_models) {
         if let Some(fault) = fault {
             skip(stats, l.created.pool, &fault);
             continue;
         }
+        let fee_model = match model {
+            None => None,
+            Some(algebra_fee::Outcome::Model(m)) => {
+                stats.fee_models += 1;
+                Some(*m)
+            }
+            Some(algebra_fee::Outcome::Capped) => {
+                stats.fee_models_capped += 1;
+                if dex.max_timepoints != Some(0) {
+                    tracing::warn!(
+                    pool = %l.created.pool,
+                    dex = %dex.name,
+                    max_timepoints = dex.max_timepoints,
+                    "fee window longer than max_timepoints: pool kept without a fee model"
+                    );
+                }
+                None
+            }
+            Some(algebra_fee::Outcome::Fault(fault)) => {
+                skip(stats, l.created.pool, &fault);
+                continue;
+            }
+        };
         stats.kept += 1;
         stats.ticks += l.ticks.len() as u64;
         let cl = ClStateSpec {
@@ -611,7 +720,7 @@ pub(crate) fn discover_dex(
             tick_spacing: l.head.spacing,
             window: window(l.words.0, l.words.1, l.head.spacing),
             ticks: l.ticks,
-            fee_model: None,
+            fee_model,
         };
         pools.push(PoolSpec {
             address: l.created.pool,
@@ -818,13 +927,14 @@ mod tests {
                 tick: t,
                 liquidity: u128::MAX - 5,
                 fee: 500,
-                spacing: 10
+                spacing: 10,
+                timepoint_index: None,
             }))
         );
         let head = decode_head(PoolKind::Algebra, &algebra_head(p, t, 65535), None);
         assert_eq!(
-            head.map(|h| h.map(|h| (h.fee, h.spacing, h.liquidity))),
-            Ok(Some((65535, 60, 7)))
+            head.map(|h| h.map(|h| (h.fee, h.spacing, h.liquidity, h.timepoint_index))),
+            Ok(Some((65535, 60, 7, Some(65535))))
         );
         // Never initialized: price zero (and tick zero), skipped without a fault.
         assert_eq!(

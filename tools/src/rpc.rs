@@ -497,13 +497,32 @@ impl Rpc {
         gas: u64,
         block: &str,
     ) -> Result<Bytes> {
-        let mut tx =
-            json!({"to": to, "data": Bytes::copy_from_slice(data), "gas": format!("{gas:#x}")});
-        if let Some(from) = from {
-            tx["from"] = json!(from);
-        }
-        self.call("eth_call", json!([tx, block]))
+        self.call("eth_call", json!([call_tx(from, to, data, gas), block]))
             .map_err(revert_from_node)
+    }
+
+    /// [`Rpc::eth_call_with_gas`] on the state at the end of `block`, run as if in a block
+    /// numbered `number` with timestamp `time` (seconds): geth's `blockOverrides`, the 4th
+    /// parameter, which anvil accepts too. For a call whose result depends on the block it runs
+    /// in (an Algebra pool writes a timepoint, and may change its fee, at its first swap of a
+    /// new timestamp): `block` and `number = block + 1` replay a transaction of the next block.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "eth_call_with_gas's arguments plus the environment"
+    )]
+    pub fn eth_call_in_block(
+        &self,
+        from: Option<Address>,
+        to: Address,
+        data: &[u8],
+        gas: u64,
+        block: &str,
+        number: u64,
+        time: u64,
+    ) -> Result<Bytes> {
+        let env = json!({"number": format!("{number:#x}"), "time": format!("{time:#x}")});
+        let params = json!([call_tx(from, to, data, gas), block, null, env]);
+        self.call("eth_call", params).map_err(revert_from_node)
     }
 
     /// A typed view call.
@@ -664,6 +683,16 @@ fn take_result(method: &str, mut answer: Value) -> Result<Value> {
         Some(result) => Ok(result.take()),
         None => Err(decode_err(method, "neither result nor error")),
     }
+}
+
+/// The call object of an `eth_call` with an explicit gas limit.
+fn call_tx(from: Option<Address>, to: Address, data: &[u8], gas: u64) -> Value {
+    let mut tx =
+        json!({"to": to, "data": Bytes::copy_from_slice(data), "gas": format!("{gas:#x}")});
+    if let Some(from) = from {
+        tx["from"] = json!(from);
+    }
+    tx
 }
 
 /// Turns a node's "execution reverted" error into [`RpcError::Reverted`].

@@ -8,13 +8,19 @@
 //! That last check holds by construction for any transaction that succeeds (the executor's
 //! `minProfit` is the predicted profit), so each test also asks an oracle independent of
 //! `polyarb-core` whether the input polyarb chose was the best one for the state it ran on: the
-//! real pools at the block before the transaction, asked by `eth_call` (concentrated hops swap
-//! through the trader's `PoolActor`, V2 hops use the pair's reserves at that block and
-//! `polyarb_tools::amount_out`), first for the chosen input (which must reproduce the profit the
-//! chain paid to the wei) and then for inputs around it, each valued after the gas its crossed
-//! ticks add to polyarb's budget (the `PoolActor` reports the pool's tick after the swap). The initialized ticks each concentrated
-//! hop crossed on chain (read before and after with `polyarb_tools::read_pool_at`) must be the
-//! `ticks_crossed` polyarb reported.
+//! real pools at the block before the transaction, asked by `eth_call` in the environment of the
+//! transaction's own block (concentrated hops swap through the trader's `PoolActor`, V2 hops use
+//! the pair's reserves at that block and `polyarb_tools::amount_out`), first for the chosen input
+//! (which must reproduce the profit the chain paid to the wei) and then for inputs around it,
+//! each valued after the gas its crossed ticks add to polyarb's budget (the `PoolActor` reports
+//! the pool's tick after the swap). The initialized ticks each concentrated hop crossed on chain
+//! (read before and after with `polyarb_tools::read_pool_at`) must be the `ticks_crossed`
+//! polyarb reported.
+//!
+//! The trader's swap opens the gap on one pool or the other: on the V3 pool (the Algebra pool's
+//! history stays flat), or on the Algebra pool, whose history then turns volatile, so the pool
+//! recomputes its adaptive fee at polyarb's swap (its first of the next block) and polyarb must
+//! have predicted that fee; the test reads from the chain that the fee did change.
 //!
 //! Every wait is bounded (the `e2e` helpers' patience, the RPC client's receipt wait, the exit
 //! wait here) and fails with polyarb's log.
@@ -22,12 +28,12 @@
 use std::{sync::mpsc, thread, time::Duration};
 
 use alloy_primitives::{Address, B256, Bytes, I256, U160, U256};
-use alloy_sol_types::SolCall;
+use alloy_sol_types::{SolCall, SolEvent};
 use polyarb_tools::{
     ACTOR_GAS, Anvil, BLOCK_INTERVAL_S, ClmmPoolInfo, ClmmPoolSpec, Dex, ExecutorSpec,
     MAX_SQRT_RATIO, MIN_SQRT_RATIO, PairSpec, PoolKind, PoolSnapshot, Receipt, Rpc, TokenSpec,
     Toolchain, TxRequest, Words, World, WorldSpec,
-    abi::{IPoolActor, IUniswapV2Pair},
+    abi::{IAlgebraPool, IPoolActor, IUniswapV2Pair},
     amount_out, deploy_world, price_limit, read_pool, read_pool_at, swap_now, world_anvil_opts,
 };
 use serde_json::{Value, json};
@@ -171,20 +177,50 @@ fn u256_field(v: &Value, key: &str) -> U256 {
 /// route here is on a different pool, so each hop sees that pool exactly as the route's own
 /// swap did. Independent of `polyarb-core`: concentrated hops are the pools' own `swap` (through
 /// the trader's `PoolActor`, by `eth_call` at `block`), V2 hops the pair's reserves at `block`
-/// and `polyarb_tools::amount_out`. The calls run in `block`'s environment, not that of the
-/// block the transaction landed in; the check of the chosen input against what the chain paid
-/// shows that did not matter (it would if, say, an Algebra pool's fee moved with the time).
+/// and `polyarb_tools::amount_out`.
+///
+/// The calls run in the environment `env` (`blockOverrides`), for a transaction mined alone in
+/// block `block + 1` that block's number and timestamp: an Algebra pool's first swap at a new
+/// timestamp writes a timepoint and recomputes its fee before it trades, so in `block`'s own
+/// environment (its timestamp already written) the pool would trade at the fee it had, not the
+/// one the transaction paid. The check of the chosen input against what the chain paid, to the
+/// wei, shows the environment is the transaction's.
 struct Oracle<'a> {
     rpc: &'a Rpc,
     world: &'a World,
     trader: Address,
     actor: Address,
     block: String,
+    env: BlockEnv,
     /// Each concentrated pool at `block` (its tick and the initialized ticks near it).
     before: Vec<(Address, PoolSnapshot)>,
     /// What the route's gas budget adds per initialized tick crossed, wei of native: the
     /// config's gas per tick of the pool's kind times the fee per gas polyarb budgeted.
     tick_wei: TickWei,
+}
+
+/// The number and timestamp (s) a call runs with.
+#[derive(Clone, Copy, Debug)]
+struct BlockEnv {
+    number: u64,
+    time: u64,
+}
+
+impl BlockEnv {
+    /// Those of mined block `number`.
+    fn of(rpc: &Rpc, number: u64) -> Self {
+        let header: Value = rpc
+            .call(
+                "eth_getBlockByNumber",
+                json!([format!("{number:#x}"), false]),
+            )
+            .unwrap();
+        let time = header["timestamp"].as_str().expect("a block's timestamp");
+        Self {
+            number,
+            time: u64::from_str_radix(time.trim_start_matches("0x"), 16).unwrap(),
+        }
+    }
 }
 
 /// Wei of native per initialized tick crossed, by pool kind.
@@ -221,7 +257,14 @@ impl TickWei {
 }
 
 impl<'a> Oracle<'a> {
-    fn at(rpc: &'a Rpc, world: &'a World, trader: Address, block: u64, tick_wei: TickWei) -> Self {
+    fn at(
+        rpc: &'a Rpc,
+        world: &'a World,
+        trader: Address,
+        block: u64,
+        env: BlockEnv,
+        tick_wei: TickWei,
+    ) -> Self {
         let before = world
             .clmm_pools
             .iter()
@@ -237,15 +280,17 @@ impl<'a> Oracle<'a> {
             trader,
             actor: world.actor(trader).expect("the trader has a PoolActor"),
             block: format!("{block:#x}"),
+            env,
             before,
             tick_wei,
         }
     }
 
     fn call(&self, from: Option<Address>, to: Address, data: Vec<u8>) -> Bytes {
+        let BlockEnv { number, time } = self.env;
         self.rpc
-            .eth_call_with_gas(from, to, &data, 30_000_000, &self.block)
-            .unwrap_or_else(|e| panic!("eth_call of {to} at {}: {e}", self.block))
+            .eth_call_in_block(from, to, &data, 30_000_000, &self.block, number, time)
+            .unwrap_or_else(|e| panic!("eth_call of {to} at {} in {:?}: {e}", self.block, self.env))
     }
 
     /// What `hop` pays for `amount_in`, raw units of its output token, and the initialized
@@ -362,6 +407,10 @@ fn offsets(chosen: U256) -> Vec<U256> {
 
 /// What one mined arbitrage showed.
 struct Mined {
+    /// polyarb's opportunity line.
+    opportunity: Value,
+    /// Its transaction's receipt.
+    receipt: Receipt,
     hops: Vec<Hop>,
     /// Per hop: ticks crossed on chain (concentrated hops; 0 for V2).
     ticks_on_chain: Vec<u64>,
@@ -442,7 +491,14 @@ fn check_first_arbitrage(
         "the input {chosen} is the executor's whole capital {before}: not an interior optimum"
     );
     let tick_wei = TickWei::of(config, &first);
-    let oracle = Oracle::at(rpc, world, trader, receipt.block_number - 1, tick_wei);
+    let oracle = Oracle::at(
+        rpc,
+        world,
+        trader,
+        receipt.block_number - 1,
+        BlockEnv::of(rpc, receipt.block_number),
+        tick_wei,
+    );
     let (gross_at_chosen, at_chosen) = oracle.profit(&hops, chosen);
     assert_eq!(
         gross_at_chosen,
@@ -503,6 +559,8 @@ fn check_first_arbitrage(
 
     polyarb.wait_for_log("node accepted transaction");
     Mined {
+        opportunity: first,
+        receipt,
         hops,
         ticks_on_chain,
     }
@@ -582,9 +640,10 @@ fn a_v3_algebra_gap_across_initialized_ticks_is_mined_at_the_optimal_input() {
     let config = write_config(&node, &world, &dir);
     let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
 
-    // The gap is opened on the V3 pool: a swap on the Algebra pool would make its volatility
-    // history move its adaptive fee at polyarb's swap, which the engine does not model
-    // (docs/engine.md, Limitations).
+    // The gap is opened on the V3 pool: the Algebra pool's tick has not moved since its last
+    // timepoint, so the write at polyarb's swap leaves its fee where it was (100 pips before and
+    // after, on the runs that wrote this). The gap on the Algebra pool, whose fee does move, is
+    // the next test.
     let (w, u) = (world.token("WMATIC").unwrap(), world.token("USDC").unwrap());
     let pool = world.clmm_pool(v3, w, u).unwrap().clone();
     let (from, to) = sell_wmatic_on_pool(&rpc, &world, trader, &pool, 0.03);
@@ -607,6 +666,110 @@ fn a_v3_algebra_gap_across_initialized_ticks_is_mined_at_the_optimal_input() {
     assert!(
         mined.ticks_on_chain.iter().sum::<u64>() >= 1,
         "the route crossed an initialized tick: {:?}",
+        mined.ticks_on_chain
+    );
+    stop_cleanly(polyarb);
+}
+
+#[test]
+fn an_algebra_gap_is_mined_at_the_fee_the_pool_recomputes_at_polyarbs_swap() {
+    let tc = Toolchain::locate();
+    let node = start_node(&tc);
+    let rpc = node.rpc();
+    let v3 = PoolKind::v3(500).unwrap();
+    let algebra = PoolKind::Algebra { fee: None };
+    let world = two_token_world(
+        &node,
+        &tc,
+        Vec::new(),
+        vec![
+            ClmmPoolSpec::new(v3, "WMATIC", "USDC"),
+            ClmmPoolSpec::new(algebra, "WMATIC", "USDC"),
+        ],
+    );
+    let trader = node.accounts()[2];
+    let dir = temp_dir("cl-algebra-fee");
+    let config = write_config(&node, &world, &dir);
+    let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
+
+    // The trader's swap moves the Algebra pool's tick in block B−1; polyarb's route is the pool's
+    // first swap of block B, which writes a timepoint holding that jump first and trades at the
+    // fee recomputed from it.
+    let (w, u) = (world.token("WMATIC").unwrap(), world.token("USDC").unwrap());
+    let pool = world.clmm_pool(algebra, w, u).unwrap().clone();
+    let (from, to) = sell_wmatic_on_pool(&rpc, &world, trader, &pool, 0.03);
+    assert!(
+        (from - to).abs() > 250,
+        "the trader moved the Algebra tick {from} → {to}"
+    );
+    let mined = check_first_arbitrage(
+        &polyarb,
+        &config,
+        &rpc,
+        &world,
+        trader,
+        ["uniswap-v3", "algebra"],
+    );
+    assert_eq!(
+        mined.hops[0].kind, "uniswap-v3",
+        "sell WMATIC where it is dear"
+    );
+
+    // From the chain alone: the pool's fee at polyarb's swap is not the one it had.
+    let b = mined.receipt.block_number;
+    let fee_at = |block: u64| {
+        read_pool_at(
+            &rpc,
+            pool.address,
+            pool.protocol(),
+            Words::AroundCurrent(0),
+            block,
+        )
+        .unwrap()
+        .fee
+    };
+    let logged: Vec<u32> = mined
+        .receipt
+        .events
+        .iter()
+        .filter(|l| {
+            l.address == pool.address
+                && l.topics.first() == Some(&IAlgebraPool::Fee::SIGNATURE_HASH)
+        })
+        .map(|l| U256::from_be_slice(&l.data).to::<u32>())
+        .collect();
+    let (had, paid) = (fee_at(b - 1), fee_at(b));
+    assert_eq!(
+        logged,
+        vec![paid],
+        "polyarb's swap recomputed the Algebra fee once ({:?})",
+        mined.receipt
+    );
+    assert_ne!(
+        paid, had,
+        "the Algebra fee at polyarb's swap is the one the pool had: this test proves nothing"
+    );
+
+    // And it mattered: on the same state in block B−1's own environment (no timepoint write, the
+    // old fee) the chosen input pays another profit than the one polyarb predicted and got.
+    let chosen = u256_field(&mined.opportunity, "amount_in");
+    let predicted = I256::try_from(u256_field(&mined.opportunity, "profit")).unwrap();
+    let stale = Oracle::at(
+        &rpc,
+        &world,
+        trader,
+        b - 1,
+        BlockEnv::of(&rpc, b - 1),
+        TickWei::of(&config, &mined.opportunity),
+    );
+    let (at_old_fee, _) = stale.profit(&mined.hops, chosen);
+    assert_ne!(
+        at_old_fee, predicted,
+        "the fee change moved the route's profit"
+    );
+    println!(
+        "Algebra fee {had} → {paid} pips at polyarb's swap; profit {predicted} wei (at the old \
+         fee {at_old_fee}); ticks crossed {:?}",
         mined.ticks_on_chain
     );
     stop_cleanly(polyarb);

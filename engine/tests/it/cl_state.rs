@@ -752,6 +752,19 @@ fn check_counters(s: &EngineStats, rec: &Recording) {
         pool_logs,
         "every pool log is applied, or skipped on a pool out of the search: {s:?}"
     );
+    // The real pools' fees are the oracle of the Algebra fee model: every Fee log (a swap's or
+    // an in-range mint's or burn's timepoint write) is the fee the model computed.
+    let fee_logs = rec
+        .frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::AlgebraFee)
+        .count() as u64;
+    assert!(fee_logs > 0, "the run wrote Algebra timepoints");
+    assert_eq!(
+        (s.fee_checked, s.fee_models_lost),
+        (fee_logs, 0),
+        "Fee logs replayed and matched, models lost: {s:?}"
+    );
 }
 
 /// A recording decoded: every payload a frame.

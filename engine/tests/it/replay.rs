@@ -19,7 +19,7 @@ use alloy_sol_types::SolCall;
 use polyarb_core::clmm::swap::{PoolState as ClState, swap};
 use polyarb_core::clmm::tick_math::{MAX_SQRT_RATIO, MIN_SQRT_RATIO};
 use polyarb_core::{
-    CALLDATA_MAX, Engine, EngineStats, FrameKind, MAX_HOPS, OpportunityFrame, PoolKind,
+    CALLDATA_MAX, Engine, EngineStats, FrameKind, MAX_HOPS, OpportunityFrame, PoolKind, PoolState,
     encode_execute, get_amount_out,
 };
 use polyarb_engine::{
@@ -334,6 +334,77 @@ fn decode_tx(line: &str) -> (Vec<u8>, TxEnvelope) {
         "alloy re-encodes other bytes"
     );
     (raw, env)
+}
+
+/// The chain is the oracle for the Algebra fee model: every `Fee` log in the sample is a fee a
+/// real pool computed at its first timepoint write of a block. Replaying the sample, every one
+/// must be the fee the engine's model computed for that write, and, where the engine had last
+/// seen the block right before (so it had quoted the pool for exactly that block's time), the
+/// fee the search was pricing the pool at.
+#[test]
+fn algebra_quotes_are_the_fees_the_pools_then_set() {
+    let bytes = std::fs::read(sample("rec")).unwrap();
+    let cfg = Config::load(&sample("toml"), &ProcessEnv).unwrap();
+    let (market, _) = snapshot::read(&sample("snapshot.json")).unwrap();
+    let modelled = market
+        .pools
+        .iter()
+        .filter(|p| matches!(&p.state, PoolState::Algebra(s) if s.fee_model.is_some()))
+        .count();
+    let algebra = market
+        .pools
+        .iter()
+        .filter(|p| p.kind() == PoolKind::Algebra)
+        .count();
+    assert!(algebra > 0);
+    assert_eq!(
+        modelled, algebra,
+        "the sample snapshot carries every Algebra pool's fee state"
+    );
+    let params = cfg.search_params();
+    let step = params.block_time_s;
+    let mut engine = Engine::new(&market, params).unwrap();
+    let (mut fee_logs, mut quoted, mut distinct) = (0u64, 0u64, 0u64);
+    for rec in RecordReader::new(bytes.as_slice()).unwrap() {
+        let rec = rec.unwrap();
+        let Ok(Decoded::Frame(f)) = polyarb_feeds::decode(&rec.payload, rec.recv_ns) else {
+            panic!("the sample decodes");
+        };
+        if f.kind == FrameKind::AlgebraFee && f.block_number > market.block && f.removed == 0 {
+            fee_logs += 1;
+            let pools = engine.pools();
+            let id = pools.id(&Address::from(f.address)).unwrap();
+            let fee = f.word_u128(0).unwrap();
+            // Quoted for this block's time: the engine's newest block is the one before.
+            let now = engine.block_time();
+            if now != 0 && u64::from(now + step) == f.block_time {
+                let quote = pools.quote_fee(id).unwrap();
+                assert_eq!(
+                    u128::from(quote),
+                    fee,
+                    "block {} log {}: the search priced {} at {quote} pips, the pool set {fee}",
+                    f.block_number,
+                    f.log_index,
+                    Address::from(f.address)
+                );
+                quoted += 1;
+                if u128::from(pools.fee_pips(id).unwrap()) != fee {
+                    distinct += 1;
+                }
+            }
+        }
+        let _ = engine.on_frame(&f);
+    }
+    let s = engine.stats();
+    assert_eq!(s.fee_models_lost, 0, "{s:?}");
+    assert_eq!(
+        s.fee_checked, fee_logs,
+        "every write replayed and matched: {s:?}"
+    );
+    assert!(
+        quoted > 0 && distinct > 0,
+        "the sample exercises the quote: {quoted}, {distinct}"
+    );
 }
 
 #[test]

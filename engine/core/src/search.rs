@@ -253,7 +253,7 @@ pub(crate) struct Sizing {
     /// `outs[last] − amount_in`, raw units of the start token; always > 0.
     pub(crate) profit: u128,
     /// Proven the integer optimum (every input that could do better was tried); otherwise the
-    /// best the closed form and the pattern search found.
+    /// best the search found (see [`size`]).
     pub(crate) exact: bool,
 }
 
@@ -489,8 +489,10 @@ pub(crate) const MAX_EVALS: u32 = 96;
 /// Most times [`size`] halves an estimate whose run cannot be priced.
 const MAX_HALVINGS: u32 = 16;
 
-/// Sizes a cycle exactly: start at the closed-form estimate `x̂`, then a bounded pattern search
-/// on the exact integer profit. Steps start at `x̂/2^20` (the f64 estimate lands well within
+/// Sizes a cycle exactly. A cycle with a concentrated hop: bisection on the slope of the real
+/// curve ([`size_concentrated`]). All-V2: start at the closed-form estimate `x̂` (the real
+/// curve's optimum, up to f64), then a bounded pattern search on the exact integer profit.
+/// Steps start at `x̂/2^20` (the f64 estimate lands well within
 /// that for any edge worth taking), double after each improving move (so a poor estimate is
 /// still reached within the budget) and halve when neither neighbour improves, stopping below
 /// `max(1, x̂/2^26)`: the smooth profit curve is flat there (a relative miss of 2^-26 in the
@@ -516,8 +518,10 @@ pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing
         return None;
     }
     let mut x = x_hat.clamp(1, x_max);
-    // A concentrated hop's estimate is its current range's curve, which the optimum may leave
-    // (it can lie beyond the loaded window, where nothing is priced): halve back into reach.
+    if hops.iter().any(|h| matches!(h, HopState::Cl(_))) {
+        return size_concentrated(pools, hops, x, x_max);
+    }
+    // V2 only from here.
     let mut start = profit_at(pools, hops, x);
     let mut halvings = 0;
     while start.is_none() && x > 1 && halvings < MAX_HALVINGS {
@@ -527,11 +531,8 @@ pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing
     }
     let (mut best, mut run) = start?;
     let min_step = (x >> 26).max(1);
-    // V2 cycles start close (their estimate is the real curve's optimum, up to f64). Across
-    // ticks the estimate can miss by tens of percent, so concentrated cycles start coarse: a
-    // step of one raw unit would stop on the first floor-made ledge it meets.
-    let coarse = hops.iter().any(|h| matches!(h, HopState::Cl(_)));
-    let mut step = (x >> if coarse { 3 } else { 20 }).max(1);
+    // V2 cycles start close: their estimate is the real curve's optimum, up to f64.
+    let mut step = (x >> 20).max(1);
     let mut evals = 1;
     while evals < MAX_EVALS {
         let mut moved = false;
@@ -599,6 +600,150 @@ pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing
         ticks: run.ticks,
         profit: best as u128,
         exact,
+    })
+}
+
+/// The real composed curve's slope at input `x` whose exact run is `run`: the product over the
+/// hops of each one's marginal rate (output per input, raw units, fee included) where its swap
+/// ends. A V2 pair after input `a`: `γ·R_in·R_out/(R_in + γ·a)²`; a concentrated pool: its fee
+/// factor times the price its swap ends at (`(√P/2^96)²` token1 per token0, or the inverse).
+/// `f64`: the slope only decides on which side of the optimum `x` lies, and an error of 10⁻¹⁵
+/// in it moves the stopping point by an amount whose cost in profit is of second order.
+fn marginal_product(hops: &[HopState], x: u128, run: &Run) -> f64 {
+    let keep = |fee_pips: u32| f64::from(PIPS.saturating_sub(fee_pips)) / f64::from(PIPS);
+    let mut product = 1.0;
+    let mut amount = x;
+    for (i, h) in hops.iter().enumerate().take(MAX_HOPS) {
+        product *= match h {
+            HopState::V2(v) => {
+                let g = keep(v.fee_pips);
+                let (r_in, r_out) = (v.reserve_in as f64, v.reserve_out as f64);
+                let d = r_in + g * amount as f64;
+                g * r_in * r_out / (d * d)
+            }
+            HopState::Cl(c) => match run.after[i] {
+                Some(after) => {
+                    let fee = match c.kind {
+                        SwapKind::UniswapV3 { fee_pips } => fee_pips,
+                        SwapKind::Algebra { fee } => u32::from(fee),
+                    };
+                    let sqrt_p = f64::from(after.sqrt_price_x96) / Q96;
+                    let price = sqrt_p * sqrt_p;
+                    keep(fee) * if c.zero_for_one { price } else { 1.0 / price }
+                }
+                None => 0.0,
+            },
+        };
+        amount = run.outs[i];
+    }
+    product
+}
+
+/// Relative error allowed for in an `f64` slope of up to [`MAX_HOPS`] hops (each rate a few
+/// roundings off, multiplied together), with a wide margin.
+const SLOPE_ERROR: f64 = 1e-13;
+
+/// Extra doublings or halvings [`size_concentrated`] may take to bracket the optimum around
+/// its estimate (the estimate follows the current range's curve, and the optimum can lie many
+/// ranges away).
+const MAX_BRACKET_STEPS: u32 = 40;
+
+/// [`size`] for a cycle with a concentrated hop. The real composed curve is concave in the
+/// input across tick ranges (each hop's marginal rate only falls as its input grows; a range
+/// boundary changes the liquidity, not the price), so the real optimum is where its slope
+/// ([`marginal_product`]) falls through 1, or the largest input that can be priced (the
+/// tick window, a V2 pair's uint112) if it never does before. "Priced and slope ≥ 1" holds on
+/// a prefix of the inputs: bracket its end from the estimate by doubling or halving, then
+/// bisect until the bracket is 2^-26 of the input wide (the profit curve is flat to ~2^-52 of
+/// the profit there). The integer profit is the real one less the pools' floors, a few raw
+/// units: the input kept is the better end of the bracket, or the smallest input giving the
+/// same final output. About 30 runs; never a grid or a hill-climb.
+fn size_concentrated(pools: &Pools, hops: &[HopState], x0: u128, x_max: u128) -> Option<Sizing> {
+    let rising = |x: u128| {
+        profit_at(pools, hops, x).map(|(p, run)| (marginal_product(hops, x, &run) >= 1.0, p, run))
+    };
+    // Invariant: `lo` is priced with slope ≥ 1 (0: none found yet); `hi` is not, or is
+    // `sentinel` (none found yet).
+    let sentinel = x_max.saturating_add(1);
+    let (mut lo, mut hi) = (0u128, sentinel);
+    let mut x = x0;
+    for _ in 0..MAX_BRACKET_STEPS {
+        if rising(x).is_some_and(|r| r.0) {
+            lo = x;
+            if hi != sentinel || x >= x_max {
+                break;
+            }
+            x = x.saturating_mul(2).min(x_max);
+        } else {
+            hi = x;
+            if lo != 0 || x <= 1 {
+                break;
+            }
+            x /= 2;
+        }
+    }
+    if lo == 0 {
+        // No input tried gains on the margin: the cycle loses from its first unit.
+        return None;
+    }
+    // Bisect until concavity caps what any input inside the bracket could add over its ends
+    // below one raw unit: the real profit at `x` in `[lo, hi]` is at most the one at `lo` plus
+    // `(s_lo − 1)·(x − lo)`, and at most the one at `hi` plus `(1 − s_hi)·(hi − x)`, where `s`
+    // is the slope at each end. Thin liquidity past a tick bends the curve sharply, so a fixed
+    // relative width would not do.
+    let slope_at =
+        |x: u128| profit_at(pools, hops, x).map(|(_, run)| marginal_product(hops, x, &run));
+    let mut s_lo = slope_at(lo).unwrap_or(f64::INFINITY);
+    let mut s_hi = if hi <= x_max { slope_at(hi) } else { None };
+    while hi - lo > 1 {
+        let width = (hi - lo) as f64;
+        let gain_lo = (s_lo - 1.0) * width;
+        let gain_hi = s_hi.map_or(f64::INFINITY, |s| (1.0 - s) * width);
+        // The slopes are products of a few f64 rates, good to ~10⁻¹⁵ each: near the optimum
+        // they differ from 1 by less than that, so only a bracket that narrow times the error
+        // is trusted.
+        if gain_lo.min(gain_hi) + SLOPE_ERROR * width < 1.0 {
+            break;
+        }
+        let mid = lo + (hi - lo) / 2;
+        match rising(mid) {
+            Some((true, _, run)) => {
+                lo = mid;
+                s_lo = marginal_product(hops, mid, &run);
+            }
+            Some((false, _, run)) => {
+                hi = mid;
+                s_hi = Some(marginal_product(hops, mid, &run));
+            }
+            None => {
+                hi = mid;
+                s_hi = None;
+            }
+        }
+    }
+    // The optimum lies in [lo, hi): take the better priced end.
+    let (mut best, mut run) = profit_at(pools, hops, lo)?;
+    let mut x = lo;
+    if hi <= x_max
+        && let Some((p, r)) = profit_at(pools, hops, hi)
+        && p > best
+    {
+        (x, best, run) = (hi, p, r);
+    }
+    if let Some(&last) = run.outs.get(hops.len() - 1)
+        && let Some(x_min) = min_input_for(pools, hops, last)
+        && (1..x).contains(&x_min)
+        && let Some((p, r)) = profit_at(pools, hops, x_min)
+        && p > best
+    {
+        (x, best, run) = (x_min, p, r);
+    }
+    (best > 0).then_some(Sizing {
+        amount_in: x,
+        outs: run.outs,
+        ticks: run.ticks,
+        profit: best as u128,
+        exact: false,
     })
 }
 
@@ -1421,7 +1566,7 @@ mod tests {
         [cl, v2]
     }
 
-    /// Gap the pattern search may leave to the integer optimum on these small mixed cycles, raw
+    /// Gap the slope bisection may leave to the integer optimum on these small mixed cycles, raw
     /// units: the floors of a concentrated swap and a V2 pair make the profit a staircase a few
     /// units high.
     const MIXED_JITTER: i128 = 4;
@@ -1444,6 +1589,40 @@ mod tests {
                 let hops = mixed_hops(&pools, v3, r1 < r0, r0, r1);
                 (pools, hops)
             })
+    }
+
+    /// The slope the concentrated sizing bisects on is the run's: against finite differences of
+    /// the exact output, on deep pools where the floors are negligible, across tick crossings.
+    #[test]
+    fn marginal_product_is_the_slope_of_the_exact_run() {
+        let e = 10u128.pow(18);
+        let mut checked = 0;
+        for (r0, r1) in [
+            (1_000_000 * e, 1_300_000 * e),
+            (1_200_000 * e, 1_000_000 * e),
+        ] {
+            let (pools, v3) = mixed_pools(r0, r1, 0, 200_000 * e, 1_000_000 * e);
+            for zfo in [true, false] {
+                let hops = mixed_hops(&pools, v3, zfo, r0, r1);
+                for x in [e, 1_000 * e, 30_000 * e, 100_000 * e] {
+                    let d = x / 1_000_000;
+                    let (Some(a), Some(b)) = (
+                        super::profit_at(&pools, &hops, x),
+                        super::profit_at(&pools, &hops, x + d),
+                    ) else {
+                        continue;
+                    };
+                    let slope = ((b.0 - a.0) as f64 + d as f64) / d as f64;
+                    let m = marginal_product(&hops, x, &a.1);
+                    assert!(
+                        (m - slope).abs() < 1e-4 * slope,
+                        "x {x} zfo {zfo}: marginal {m} vs finite difference {slope}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 12, "{checked}");
     }
 
     #[test]

@@ -232,6 +232,14 @@ pub struct SearchConfig {
     /// the newest block seen (1 to 3,600).
     #[serde(default = "default_block_time_s")]
     pub block_time_s: u32,
+    /// Blocks a sent route holds its pools at the state it leaves them in, unless a later
+    /// block's log of the pool comes first (1 to 64).
+    #[serde(default = "default_hold_blocks")]
+    pub hold_blocks: u64,
+}
+
+fn default_hold_blocks() -> u64 {
+    polyarb_core::DEFAULT_HOLD_BLOCKS
 }
 
 fn default_block_time_s() -> u32 {
@@ -480,6 +488,12 @@ impl Config {
                 ),
             );
         }
+        if !(1..=64).contains(&self.search.hold_blocks) {
+            return invalid(
+                "search.hold_blocks",
+                format!("{} is not between 1 and 64 blocks", self.search.hold_blocks),
+            );
+        }
         if !(1..=3_600).contains(&self.search.block_time_s) {
             return invalid(
                 "search.block_time_s",
@@ -645,6 +659,7 @@ impl Config {
         p.max_routes = self.search.max_routes;
         p.max_hops = self.search.max_hops;
         p.block_time_s = self.search.block_time_s;
+        p.hold_blocks = self.search.hold_blocks;
         p.min_profit_native = self.search.min_profit_native_wei;
         p.max_cycles = self.search.max_cycles;
         p
@@ -787,6 +802,12 @@ decimals = 18
             polyarb_core::MAX_HOPS
         );
         assert_eq!(parse(GOOD, &[]).unwrap().search_params().block_time_s, 2);
+        assert_eq!(parse(GOOD, &[]).unwrap().search_params().hold_blocks, 2);
+        for bad in [0, 65] {
+            let text = GOOD.replace("[search]\n", &format!("[search]\nhold_blocks = {bad}\n"));
+            let e = parse(&text, &[]).unwrap_err().to_string();
+            assert!(e.contains("search.hold_blocks"), "{e}");
+        }
         let five = GOOD.replace("[search]\n", "[search]\nblock_time_s = 5\n");
         assert_eq!(parse(&five, &[]).unwrap().search_params().block_time_s, 5);
         for bad in [0, 3_601] {

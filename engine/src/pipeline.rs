@@ -26,7 +26,7 @@ use std::{
     thread,
 };
 
-use polyarb_core::FeedFrame;
+use polyarb_core::{FLAG_MORE_IN_BATCH, FeedFrame};
 use polyarb_feeds::{Decoded, Reply};
 use rtrb::{Consumer, Producer, RingBuffer};
 
@@ -51,8 +51,12 @@ pub enum Control {
 pub enum PortState {
     /// Delivered at least one payload or did other work.
     Busy,
-    /// Nothing available right now.
+    /// Nothing available right now: what was read so far is a complete batch (the socket is
+    /// drained), and the engine searches after it.
     Idle,
+    /// Nothing available yet, but the source knows more of the current batch follows (a
+    /// recording whose next payload was read in the same burst): no batch boundary here.
+    Waiting,
     /// The source is finished (end of recording, closed connection).
     Ended,
 }
@@ -60,8 +64,11 @@ pub enum PortState {
 /// The edge the feed stage runs on: where payloads come from and where signed transactions go.
 pub trait FeedPort: Send {
     /// Reads what is available without blocking for long, handing each complete payload to
-    /// `on_payload`, which stamps and decodes it.
-    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8])) -> PortState;
+    /// `on_payload`, which stamps and decodes it. The flag says the payload starts a new burst
+    /// (the source was drained before it arrived): a batch boundary sources that know it from
+    /// their own record report there, and sources that learn it by draining report through
+    /// [`PortState::Idle`] instead.
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], bool)) -> PortState;
     /// Why a transaction could not be written.
     type SubmitError: std::fmt::Display;
     /// Writes one signed transaction (socket or sink). Errors are counted and logged by the
@@ -311,6 +318,11 @@ fn feed_stage<P: FeedPort>(
     let mut pending: VecDeque<FeedFrame> = VecDeque::with_capacity(1024);
     let mut responses: Vec<OwnedResponse> = Vec::new();
     let mut ended = false;
+    // The newest decoded frame, held until we know whether its batch goes on: it leaves with
+    // `FLAG_MORE_IN_BATCH` when the next frame is of the same block and no boundary came
+    // between, without it (the engine then searches) at a block change, a drained source, a
+    // new burst, or the end.
+    let mut held: Option<FeedFrame> = None;
 
     loop {
         let mut busy = false;
@@ -336,19 +348,26 @@ fn feed_stage<P: FeedPort>(
         if !ended && pending.is_empty() {
             if stop.load(Ordering::Relaxed) {
                 ended = true;
+                if let Some(h) = held.take() {
+                    hand_on(h, &mut frames, &mut pending, &mut stats);
+                }
             } else {
-                let state = port.poll(&mut |payload: &[u8]| {
+                let state = port.poll(&mut |payload: &[u8], new_burst: bool| {
                     let now = clock.now_ns();
                     stats.payloads += 1;
+                    if new_burst && let Some(h) = held.take() {
+                        hand_on(h, &mut frames, &mut pending, &mut stats);
+                    }
                     match polyarb_feeds::decode(payload, now) {
                         Ok(Decoded::Frame(f)) => {
                             stats.frames += 1;
-                            if !pending.is_empty() || frames.push(f).is_err() {
-                                if pending.is_empty() {
-                                    stats.backpressure += 1;
+                            if let Some(mut h) = held.take() {
+                                if more_in_batch(&h, &f, false) {
+                                    h.flags |= FLAG_MORE_IN_BATCH;
                                 }
-                                pending.push_back(f);
+                                hand_on(h, &mut frames, &mut pending, &mut stats);
                             }
+                            held = Some(f);
                         }
                         Ok(Decoded::Response(r)) => {
                             stats.responses += 1;
@@ -369,8 +388,15 @@ fn feed_stage<P: FeedPort>(
                 });
                 match state {
                     PortState::Busy => busy = true,
-                    PortState::Idle => {}
-                    PortState::Ended => ended = true,
+                    PortState::Waiting => {}
+                    PortState::Idle | PortState::Ended => {
+                        // Drained or done: the batch is complete.
+                        if let Some(h) = held.take() {
+                            hand_on(h, &mut frames, &mut pending, &mut stats);
+                            busy = true;
+                        }
+                        ended |= state == PortState::Ended;
+                    }
                 }
             }
         }
@@ -402,6 +428,31 @@ fn feed_stage<P: FeedPort>(
         }
     }
     (port, stats, submission)
+}
+
+/// The feed stage's batch rule: a frame leaves with `FLAG_MORE_IN_BATCH` when the next one is
+/// of the same block and nothing ended the burst between them (the source drained, or the next
+/// payload came in a new burst). Replay and tests apply the same rule.
+#[inline]
+pub fn more_in_batch(frame: &FeedFrame, next: &FeedFrame, new_burst: bool) -> bool {
+    !new_burst && frame.block_number == next.block_number
+}
+
+/// Passes a frame to the engine ring, or queues it behind frames already waiting (counting the
+/// first time the ring was full).
+#[inline]
+fn hand_on(
+    f: FeedFrame,
+    frames: &mut Producer<FeedFrame>,
+    pending: &mut VecDeque<FeedFrame>,
+    stats: &mut FeedStats,
+) {
+    if !pending.is_empty() || frames.push(f).is_err() {
+        if pending.is_empty() {
+            stats.backpressure += 1;
+        }
+        pending.push_back(f);
+    }
 }
 
 /// Writes one signed transaction and records its submission latency (read → written).

@@ -200,8 +200,8 @@ pub fn utc(unix_ns: u64) -> String {
     )
 }
 
-/// The engine's counters in words, three lines: what the logs did, what the Algebra fee models
-/// did, then what the search did.
+/// The engine's counters in words, four lines: what the logs did, what the Algebra fee models
+/// did, what the search did, and what routes in flight held back.
 pub fn engine_summary(e: &EngineStats) -> String {
     format!(
         "engine: {} frames ({} heads; pool logs: {} syncs, {} swaps, {} mints/burns, {} fee changes), \
@@ -211,7 +211,11 @@ pub fn engine_summary(e: &EngineStats) -> String {
          {} models lost (the pool left the search), {} times a pool's next fee was not known yet\n\
          search: {} cycles screened ({} with a stale pool), {} routes pruned by their bound, \
          {} sized, {} profitable, {} below gas and the minimum profit, {} worth sending ({} \
-         proven optimal, {} stopping short of a tick to save its gas), {} opportunities",
+         proven optimal, {} stopping short of a tick to save its gas), {} opportunities, \
+         {} searches ({} pool updates coalesced into a later one of the same batch, {} pools \
+         left for the next batch)\n\
+         in flight: {} pools held at the state a route leaves them in, {} released by a later \
+         block's log, {} expired; {} cycles priced at a pending route's state",
         e.frames,
         e.heads,
         e.syncs,
@@ -239,6 +243,13 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.sized_exact,
         e.short_of_ticks,
         e.opportunities,
+        e.searches,
+        e.coalesced,
+        e.deferred,
+        e.holds,
+        e.holds_released,
+        e.holds_expired,
+        e.in_flight_priced,
     )
 }
 

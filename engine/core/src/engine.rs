@@ -20,7 +20,9 @@ use crate::search::{
     ClHop, EdgeRate, HopState, NativeQuotes, SizedAfterCost, Sizing, profit_bound, screen,
     simulate, size_after_cost,
 };
-use crate::{FeedFrame, FrameKind, Hop, MAX_HOPS, MarketSpec, OpportunityFrame, PoolKind};
+use crate::{
+    FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, Hop, MAX_HOPS, MarketSpec, OpportunityFrame, PoolKind,
+};
 
 /// Gas the engine budgets for a route, units: what profit is judged against. Measured on the
 /// executor (`contracts/test/ExecutorGas.t.sol`, `docs/executor.md`).
@@ -78,6 +80,11 @@ pub struct SearchParams {
     /// one seen at the earliest; an Algebra hop is priced at the fee its pool's first swap
     /// pays in a block this much later than the newest block time seen.
     pub block_time_s: u32,
+    /// Blocks a sent route holds its pools for: until a log of the pool from a later block
+    /// (the route landed, or someone else moved the pool first), or until a head this many
+    /// blocks after the newest one seen when the route was made. While held, a pool is priced
+    /// at the state the route leaves it in. At least 1.
+    pub hold_blocks: u64,
 }
 
 impl SearchParams {
@@ -100,9 +107,17 @@ impl SearchParams {
             max_routes: DEFAULT_MAX_ROUTES,
             max_hops: MAX_HOPS,
             block_time_s: DEFAULT_BLOCK_TIME_S,
+            hold_blocks: DEFAULT_HOLD_BLOCKS,
         }
     }
 }
+
+/// Default [`SearchParams::hold_blocks`]: the block after the route was made, and one more.
+pub const DEFAULT_HOLD_BLOCKS: u64 = 2;
+
+/// Pools one batch's routes may come from at most: each yields up to `max_routes`; the
+/// routes buffer is sized for this many, and pools past it are searched in a later batch.
+pub const BATCH_ROUTE_POOLS: usize = 16;
 
 /// Default [`SearchParams::block_time_s`]: Polygon PoS's block interval, seconds.
 pub const DEFAULT_BLOCK_TIME_S: u32 = 2;
@@ -223,6 +238,23 @@ pub struct EngineStats {
     /// Times an Algebra pool's next fee could not be computed (no block time yet, a write
     /// waiting for its block's time, or the model refused): the pool sat out until it could.
     pub fee_unknown: u64,
+    /// Searches run: one per batch of frames (see `FLAG_MORE_IN_BATCH`) and pool it touched.
+    pub searches: u64,
+    /// Pool updates that did not get a search of their own because a later frame of the same
+    /// batch touched the pool again.
+    pub coalesced: u64,
+    /// Pools a route sent held at the state it leaves them in (one per hop).
+    pub holds: u64,
+    /// Holds ended by a log of the pool from a later block (the route landed or someone else
+    /// moved the pool).
+    pub holds_released: u64,
+    /// Holds ended by the head `hold_blocks` after their route without such a log.
+    pub holds_expired: u64,
+    /// Cycles priced with at least one pool at a pending route's expected state: what was held
+    /// back from being sent again at the tables' state.
+    pub in_flight_priced: u64,
+    /// Touched pools left for a later batch because this batch's routes buffer was full.
+    pub deferred: u64,
 }
 
 /// The arbitrage engine. See the module docs.
@@ -249,10 +281,17 @@ pub struct Engine {
     next_seq: u64,
     stats: EngineStats,
     report: BuildReport,
-    /// The routes of the current frame (capacity `max_routes`, reused).
+    /// The routes of the current batch (capacity `max_routes · BATCH_ROUTE_POOLS`, reused).
     routes: Vec<OpportunityFrame>,
-    /// Pools the routes chosen so far in this frame would move, at their moved state.
+    /// Pools that routes already made will move, at their moved state, held until the chain
+    /// shows the move or the hold expires.
     overlay: Overlay,
+    /// Pools the current batch updated, in order of first update (capacity: every pool).
+    touched: Vec<PoolId>,
+    /// Per pool: the frame of its latest update in the current batch, if any.
+    trigger: Vec<Option<Trigger>>,
+    /// Newest block number seen on any frame.
+    newest_block: u64,
     /// The current search's screened candidates (capacity: every rotation of every cycle
     /// through the busiest pool, so pushing never allocates).
     pending: Vec<Pending>,
@@ -285,17 +324,39 @@ struct Best {
     net: u128,
 }
 
-/// Hypothetical pool states after the routes already chosen for this frame: the next search pass
-/// prices against them, so a second route is genuinely new profit, and would still hold if the
-/// first lands (transactions from one sender execute in nonce order). The tables themselves
-/// only ever hold what logs say.
-#[derive(Debug, Default)]
-struct Overlay {
-    /// At most `max_routes · MAX_HOPS` entries.
-    moved: Vec<(PoolId, Moved)>,
+/// The frame that last updated a pool in the current batch: what its routes report as their
+/// trigger (receive time for latency, block and log index).
+#[derive(Clone, Copy, Debug)]
+struct Trigger {
+    recv_ns: u64,
+    block: u64,
+    log_index: u32,
 }
 
-/// A pool's pricing state as an earlier route of the same update leaves it.
+/// Hypothetical pool states after the routes already made: the search prices held pools
+/// there, so a second route is genuinely new profit that would still hold if the first lands
+/// (transactions from one sender execute in nonce order), and a gap is not sent twice while its
+/// first transaction is pending. The tables themselves only ever hold what logs say.
+#[derive(Debug, Default)]
+struct Overlay {
+    /// Per pool id.
+    slot: Vec<Option<Held>>,
+    /// Pools with a slot, for expiry (capacity: every pool).
+    active: Vec<PoolId>,
+}
+
+/// A pool a pending route will move.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    moved: Moved,
+    /// Newest block seen when the route was made: a log of the pool from a later block ends
+    /// the hold.
+    made_at: u64,
+    /// A head at or after this block ends the hold.
+    until: u64,
+}
+
+/// A pool's pricing state as a route leaves it.
 #[derive(Clone, Copy, Debug)]
 enum Moved {
     /// `(reserve0, reserve1)`, raw units.
@@ -305,56 +366,98 @@ enum Moved {
 }
 
 impl Overlay {
-    fn with_capacity(n: usize) -> Self {
+    fn new(pools: usize) -> Self {
         Self {
-            moved: Vec::with_capacity(n),
+            slot: vec![None; pools],
+            active: Vec::with_capacity(pools),
         }
-    }
-
-    fn clear(&mut self) {
-        self.moved.clear();
     }
 
     fn get(&self, p: PoolId) -> Option<Moved> {
-        self.moved.iter().find(|e| e.0 == p).map(|e| e.1)
+        self.slot
+            .get(p as usize)
+            .copied()
+            .flatten()
+            .map(|h| h.moved)
     }
 
-    fn set(&mut self, p: PoolId, m: Moved) {
-        match self.moved.iter_mut().find(|e| e.0 == p) {
-            Some(e) => e.1 = m,
-            None => self.moved.push((p, m)),
+    fn held(&self, p: PoolId) -> Option<Held> {
+        self.slot.get(p as usize).copied().flatten()
+    }
+
+    fn set(&mut self, p: PoolId, held: Held) {
+        if let Some(s) = self.slot.get_mut(p as usize) {
+            if s.is_none() {
+                self.active.push(p);
+            }
+            *s = Some(held);
         }
+    }
+
+    /// Ends pool `p`'s hold; true if it had one.
+    fn release(&mut self, p: PoolId) -> bool {
+        match self.slot.get_mut(p as usize) {
+            Some(s @ Some(_)) => {
+                *s = None;
+                self.active.retain(|&q| q != p);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends every hold due by the head of `block`; how many.
+    fn expire(&mut self, block: u64) -> u64 {
+        let slot = &mut self.slot;
+        let before = self.active.len();
+        self.active.retain(|&p| match slot.get_mut(p as usize) {
+            Some(s @ Some(_)) if s.is_some_and(|h| h.until <= block) => {
+                *s = None;
+                false
+            }
+            _ => true,
+        });
+        (before - self.active.len()) as u64
     }
 
     /// Moves the pools of `b`'s route as executing it would: a V2 pair takes the hop's input
-    /// and gives its output; a concentrated pool ends where its exact swap ends.
-    fn apply(&mut self, pools: &Pools, b: &Best) {
+    /// and gives its output; a concentrated pool ends where its exact swap ends. Held from
+    /// `made_at` until the head of `until`.
+    fn apply(&mut self, pools: &Pools, b: &Best, made_at: u64, until: u64) -> u64 {
         let n = usize::from(b.cycle.len).min(MAX_HOPS);
         let Some(run) = simulate(pools, &b.hops[..n], b.sizing.amount_in) else {
-            return;
+            return 0;
         };
         let mut amount_in = b.sizing.amount_in;
+        let mut held = 0;
         for (i, &p) in b.cycle.pools().iter().enumerate() {
             let out = run.outs[i];
-            match b.hops[i] {
+            let moved = match b.hops[i] {
                 HopState::V2(h) => {
                     let r_in = h.reserve_in.saturating_add(amount_in);
                     let r_out = h.reserve_out.saturating_sub(out);
-                    let moved = if b.cycle.zero_for_one(i) {
-                        (r_in, r_out)
+                    Some(if b.cycle.zero_for_one(i) {
+                        Moved::V2(r_in, r_out)
                     } else {
-                        (r_out, r_in)
-                    };
-                    self.set(p, Moved::V2(moved.0, moved.1));
+                        Moved::V2(r_out, r_in)
+                    })
                 }
-                HopState::Cl(_) => {
-                    if let Some(after) = run.after[i] {
-                        self.set(p, Moved::Cl(after));
-                    }
-                }
+                HopState::Cl(_) => run.after[i].map(Moved::Cl),
+            };
+            if let Some(moved) = moved {
+                self.set(
+                    p,
+                    Held {
+                        moved,
+                        made_at,
+                        until,
+                    },
+                );
+                held += 1;
             }
             amount_in = out;
         }
+        held
     }
 }
 
@@ -362,6 +465,7 @@ impl Engine {
     /// Builds tables, cycles and screen rates from a market snapshot.
     pub fn new(spec: &MarketSpec, params: SearchParams) -> Result<Self, BuildError> {
         let (tokens, pools, pools_dropped) = build_tables(spec)?;
+        let n_pools = pools.len();
         let native = tokens
             .id(&params.native)
             .ok_or(BuildError::UnknownNative(params.native))?;
@@ -420,8 +524,11 @@ impl Engine {
             next_seq: 0,
             stats: EngineStats::default(),
             report,
-            routes: Vec::with_capacity(max_routes),
-            overlay: Overlay::with_capacity(max_routes * MAX_HOPS),
+            routes: Vec::with_capacity(max_routes * BATCH_ROUTE_POOLS),
+            overlay: Overlay::new(n_pools),
+            touched: Vec::with_capacity(n_pools),
+            trigger: vec![None; n_pools],
+            newest_block: spec.block,
             pending: Vec::with_capacity(busiest * MAX_HOPS),
         })
     }
@@ -443,6 +550,12 @@ impl Engine {
         self.routes.clear();
         self.stats.frames += 1;
         self.observe_time(f);
+        if f.removed == 0 && f.block_number > self.newest_block {
+            self.newest_block = f.block_number;
+            // Holds end `hold_blocks` after their route whatever brings the block: a head, or
+            // a log when heads are late or missing.
+            self.stats.holds_expired += self.overlay.expire(f.block_number);
+        }
         match f.kind {
             FrameKind::NewHead => {
                 self.stats.heads += 1;
@@ -456,6 +569,9 @@ impl Engine {
             FrameKind::ClMint | FrameKind::ClBurn => self.on_position(f),
             FrameKind::AlgebraFee => self.on_fee(f),
             FrameKind::Empty => self.stats.other += 1,
+        }
+        if f.flags & FLAG_MORE_IN_BATCH == 0 && !self.touched.is_empty() {
+            self.search_batch();
         }
         &self.routes
     }
@@ -495,6 +611,16 @@ impl Engine {
         if f.block_number <= self.snapshot_block || (f.block_number, f.log_index) <= last {
             self.stats.stale_skipped += 1;
             return None;
+        }
+        // The chain moved the pool after a route held it: the route landed, or someone else
+        // got there first. Either way its state comes from logs again.
+        if self
+            .overlay
+            .held(id)
+            .is_some_and(|h| f.block_number > h.made_at)
+        {
+            self.overlay.release(id);
+            self.stats.holds_released += 1;
         }
         Some(id)
     }
@@ -707,16 +833,55 @@ impl Engine {
     fn updated(&mut self, f: &FeedFrame, id: PoolId) {
         self.refresh_rates(id);
         self.stats.applied += 1;
-        self.overlay.clear();
-        for _ in 0..self.params.max_routes.max(1) {
-            let Some(best) = self.search(id) else {
-                break;
-            };
-            self.stats.opportunities += 1;
-            let frame = self.frame(f, &best);
-            self.routes.push(frame);
-            self.overlay.apply(&self.pools, &best);
+        let Some(slot) = self.trigger.get_mut(id as usize) else {
+            return;
+        };
+        match slot {
+            Some(_) => self.stats.coalesced += 1,
+            None => self.touched.push(id),
         }
+        *slot = Some(Trigger {
+            recv_ns: f.recv_ns,
+            block: f.block_number,
+            log_index: f.log_index,
+        });
+    }
+
+    /// The end of a batch: searches the cycles through every pool it touched, once each, at
+    /// the state after the whole batch, for up to `max_routes` routes a pool (each later
+    /// route priced with the pools of the earlier ones moved, and held).
+    fn search_batch(&mut self) {
+        let routes_cap = self.routes.capacity();
+        let mut k = 0;
+        while k < self.touched.len() {
+            let id = self.touched[k];
+            k += 1;
+            if self.routes.len() + self.params.max_routes.max(1) > routes_cap {
+                // Full: keep the rest touched for the next batch.
+                self.stats.deferred += (self.touched.len() - k + 1) as u64;
+                self.touched.drain(..k - 1);
+                return;
+            }
+            let Some(t) = self.trigger.get_mut(id as usize).and_then(Option::take) else {
+                continue;
+            };
+            self.stats.searches += 1;
+            for _ in 0..self.params.max_routes.max(1) {
+                let Some(best) = self.search(id) else {
+                    break;
+                };
+                self.stats.opportunities += 1;
+                let frame = self.frame(&t, &best);
+                self.routes.push(frame);
+                let until = self
+                    .newest_block
+                    .saturating_add(self.params.hold_blocks.max(1));
+                self.stats.holds +=
+                    self.overlay
+                        .apply(&self.pools, &best, self.newest_block, until);
+            }
+        }
+        self.touched.clear();
     }
 
     /// Finds the best route through `pool` against the tables moved by the overlay: every
@@ -766,6 +931,9 @@ impl Engine {
                 continue;
             }
             stats.screened += 1;
+            if cycle.pools().iter().any(|&p| overlay.get(p).is_some()) {
+                stats.in_flight_priced += 1;
+            }
             // The marginal-rate product is the same from every rotation: screen once.
             if !screen(&edge[..n]) {
                 continue;
@@ -872,12 +1040,12 @@ impl Engine {
         best
     }
 
-    fn frame(&mut self, f: &FeedFrame, b: &Best) -> OpportunityFrame {
+    fn frame(&mut self, t: &Trigger, b: &Best) -> OpportunityFrame {
         let mut o = OpportunityFrame::EMPTY;
-        o.recv_ns = f.recv_ns;
+        o.recv_ns = t.recv_ns;
         o.detect_ns = 0;
-        o.block_number = f.block_number;
-        o.log_index = f.log_index;
+        o.block_number = t.block;
+        o.log_index = t.log_index;
         o.seq = self.next_seq;
         self.next_seq += 1;
         o.amount_in = b.sizing.amount_in;
@@ -956,6 +1124,33 @@ impl Engine {
     pub fn token(&self, address: &Address) -> Option<(&str, u8)> {
         let id = self.tokens.id(address)?;
         Some((self.tokens.symbol(id)?, self.tokens.decimals(id)?))
+    }
+
+    /// A V2 pair's `(reserve0, reserve1)` as a pending route leaves it, if a route holds it
+    /// (the search prices it there, not at [`Engine::pool_reserves`]).
+    pub fn held_reserves(&self, address: &Address) -> Option<(u128, u128)> {
+        match self.overlay.get(self.pools.id(address)?)? {
+            Moved::V2(r0, r1) => Some((r0, r1)),
+            Moved::Cl(_) => None,
+        }
+    }
+
+    /// A held pool's `(made_at, until)`: the newest block seen when the route holding it was
+    /// made (a log of the pool from a later block releases it), and the block whose first
+    /// frame expires the hold.
+    pub fn held_span(&self, address: &Address) -> Option<(u64, u64)> {
+        self.overlay
+            .held(self.pools.id(address)?)
+            .map(|h| (h.made_at, h.until))
+    }
+
+    /// A concentrated pool's price, tick and liquidity as a pending route leaves it, if a
+    /// route holds it.
+    pub fn held_cl_state(&self, address: &Address) -> Option<ClState> {
+        match self.overlay.get(self.pools.id(address)?)? {
+            Moved::Cl(s) => Some(s),
+            Moved::V2(..) => None,
+        }
     }
 
     /// `(reserve0, reserve1)` of a known pool, raw token units.

@@ -34,6 +34,13 @@ pub enum FrameKind {
     AlgebraFee = 6,
 }
 
+/// [`FeedFrame::flags`]: more frames of the same batch follow this one (the feed stage read them
+/// together: same block, nothing in between that ended the burst). The engine applies the frame
+/// and defers the search to the batch's last frame, so every pool the batch touched is searched
+/// once, at the state after all of it. A frame without the flag ends its batch (a lone frame is a
+/// batch of one).
+pub const FLAG_MORE_IN_BATCH: u8 = 1;
+
 /// Number of 32-byte data words a frame holds.
 pub const FRAME_WORDS: usize = 4;
 
@@ -55,8 +62,10 @@ pub struct FeedFrame {
     pub kind: FrameKind,
     /// 1 if the node says the log was removed by a reorg (`removed: true`), else 0.
     pub removed: u8,
+    /// Bit set of `FLAG_*`, set by the feed stage (the decoder leaves 0).
+    pub flags: u8,
     /// Explicit padding so the layout has no hidden bytes.
-    pub _pad: [u8; 2],
+    pub _pad: u8,
     /// Emitting contract (the pool) for logs; zero for heads.
     pub address: [u8; 20],
     /// Event data words, big-endian, meaning per [`FrameKind`]. Unused words are zero.
@@ -81,7 +90,8 @@ impl FeedFrame {
         tx_index: 0,
         kind: FrameKind::Empty,
         removed: 0,
-        _pad: [0; 2],
+        flags: 0,
+        _pad: 0,
         address: [0; 20],
         words: [[0; 32]; FRAME_WORDS],
         block_time: 0,
@@ -139,6 +149,8 @@ mod tests {
         assert_eq!(offset_of!(FeedFrame, tx_index), 20);
         assert_eq!(offset_of!(FeedFrame, kind), 24);
         assert_eq!(offset_of!(FeedFrame, removed), 25);
+        assert_eq!(offset_of!(FeedFrame, flags), 26);
+        assert_eq!(offset_of!(FeedFrame, _pad), 27);
         assert_eq!(offset_of!(FeedFrame, address), 28);
         assert_eq!(offset_of!(FeedFrame, words), 48);
         assert_eq!(offset_of!(FeedFrame, block_time), 176);

@@ -29,10 +29,10 @@ mod search;
 mod v2;
 
 pub use engine::{
-    BuildError, BuildReport, DEFAULT_BLOCK_TIME_S, DEFAULT_MAX_CYCLES, DEFAULT_MAX_ROUTES, Engine,
-    EngineStats, GasModel, SearchParams,
+    BATCH_ROUTE_POOLS, BuildError, BuildReport, DEFAULT_BLOCK_TIME_S, DEFAULT_HOLD_BLOCKS,
+    DEFAULT_MAX_CYCLES, DEFAULT_MAX_ROUTES, Engine, EngineStats, GasModel, SearchParams,
 };
-pub use feed_frame::{FRAME_WORDS, FeedFrame, FrameKind};
+pub use feed_frame::{FLAG_MORE_IN_BATCH, FRAME_WORDS, FeedFrame, FrameKind};
 pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_MAX, TxFrame};
 pub use kind::{PIPS, PoolKind};
 pub use market::{

@@ -372,8 +372,12 @@ impl LivePort {
 }
 
 impl FeedPort for LivePort {
-    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8])) -> PortState {
-        match self.rpc.poll(Some(Duration::ZERO), on_payload) {
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], bool)) -> PortState {
+        // A live socket reports its batch boundaries by draining (`Idle`).
+        match self
+            .rpc
+            .poll(Some(Duration::ZERO), &mut |p: &[u8]| on_payload(p, false))
+        {
             Ok(0) => PortState::Idle,
             Ok(_) => PortState::Busy,
             Err(e) => {

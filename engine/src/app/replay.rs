@@ -131,6 +131,8 @@ pub struct ReplayPort {
     /// The next record when it is not yet due: (recorded ns, payload). The buffer is reused.
     held: Option<u64>,
     held_payload: Vec<u8>,
+    /// Recorded receive time of the last payload delivered.
+    last_recv: Option<u64>,
     digest: Keccak256,
     txs_out: Option<BufWriter<File>>,
     /// Records read.
@@ -185,6 +187,7 @@ impl ReplayPort {
             },
             held: None,
             held_payload: Vec::with_capacity(4096),
+            last_recv: None,
             digest: Keccak256::new(),
             txs_out,
             records: 0,
@@ -201,16 +204,34 @@ impl ReplayPort {
     }
 }
 
+/// Whether a record received at `recv_ns` (recording clock) starts a new burst after the last
+/// one delivered (`last`), which it then becomes.
+fn new_burst(last: &mut Option<u64>, recv_ns: u64) -> bool {
+    let gap = last.map(|l| recv_ns.saturating_sub(l));
+    *last = Some(recv_ns);
+    gap.is_some_and(|g| g > BURST_GAP_NS)
+}
+
+/// A recorded gap between two payloads longer than this (ns) means the live socket had
+/// drained between them: a batch boundary. Payloads read from one socket read are stamped
+/// microseconds apart.
+pub const BURST_GAP_NS: u64 = 200_000;
+
 impl FeedPort for ReplayPort {
-    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8])) -> PortState {
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], bool)) -> PortState {
+        // Batch boundaries come from the recorded receive times, never from how fast this
+        // replay runs, so every replay of a recording searches at the same points: a payload
+        // received more than `BURST_GAP_NS` after the one before arrived after the live socket
+        // had drained. So this port never reports `Idle` while records remain.
         let mut delivered = false;
         if let Some(t) = self.held {
             if !self.pace.due(t, self.clock.now_ns()) {
-                return PortState::Idle;
+                return PortState::Waiting;
             }
             self.held = None;
             self.records += 1;
-            on_payload(&self.held_payload);
+            let new_burst = new_burst(&mut self.last_recv, t);
+            on_payload(&self.held_payload, new_burst);
             delivered = true;
         }
         for _ in 0..POLL_BATCH {
@@ -224,12 +245,13 @@ impl FeedPort for ReplayPort {
                         return if delivered {
                             PortState::Busy
                         } else {
-                            PortState::Idle
+                            PortState::Waiting
                         };
                     }
                     self.records += 1;
                     delivered = true;
-                    on_payload(rec.payload);
+                    let new_burst = new_burst(&mut self.last_recv, rec.recv_ns);
+                    on_payload(rec.payload, new_burst);
                 }
                 Some(Err(e)) => {
                     self.record_errors += 1;
@@ -444,7 +466,13 @@ mod tests {
         let path = std::env::temp_dir().join(format!("polyarb-pace-{}.rec", std::process::id()));
         let mut w =
             RecordWriter::new(BufWriter::new(File::create(&path).unwrap()), 0, "test").unwrap();
-        for (t, p) in [(100 * S, b"a"), (101 * S, b"b"), (103 * S, b"c")] {
+        // "b2" was read in the same burst as "b" (50 µs later): no boundary before it.
+        for (t, p) in [
+            (100 * S, &b"a"[..]),
+            (101 * S, b"b"),
+            (101 * S + 50_000, b"b2"),
+            (103 * S, b"c"),
+        ] {
             w.write(t, p).unwrap();
         }
         w.flush().unwrap();
@@ -455,19 +483,24 @@ mod tests {
         let mut port = ReplayPort::new(reader, Arc::clone(&clock) as _, 2.0, None);
         let poll = |port: &mut ReplayPort| {
             let mut seen = Vec::new();
-            let state = port.poll(&mut |p: &[u8]| seen.push(p.to_vec()));
+            let state = port.poll(&mut |p: &[u8], burst: bool| seen.push((p.to_vec(), burst)));
             (state, seen)
         };
-        // The first record is due at once; the second is held, not skipped.
-        assert_eq!(poll(&mut port), (PortState::Busy, vec![b"a".to_vec()]));
-        assert_eq!(poll(&mut port), (PortState::Idle, vec![]));
+        let at = |p: &[u8], burst| (p.to_vec(), burst);
+        // The first record is due at once; the second is held, not skipped. Waiting for it is
+        // no batch boundary: boundaries come from the recorded gaps.
+        assert_eq!(poll(&mut port), (PortState::Busy, vec![at(b"a", false)]));
+        assert_eq!(poll(&mut port), (PortState::Waiting, vec![]));
         clock.set(7 * S + S / 2 - 1);
-        assert_eq!(poll(&mut port), (PortState::Idle, vec![]));
-        clock.set(7 * S + S / 2);
-        assert_eq!(poll(&mut port), (PortState::Busy, vec![b"b".to_vec()]));
+        assert_eq!(poll(&mut port), (PortState::Waiting, vec![]));
+        clock.set(7 * S + S / 2 + 25_000);
+        assert_eq!(
+            poll(&mut port),
+            (PortState::Busy, vec![at(b"b", true), at(b"b2", false)])
+        );
         clock.set(8 * S + S / 2);
-        assert_eq!(poll(&mut port), (PortState::Ended, vec![b"c".to_vec()]));
-        assert_eq!(port.records, 3);
+        assert_eq!(poll(&mut port), (PortState::Ended, vec![at(b"c", true)]));
+        assert_eq!(port.records, 4);
     }
 
     #[test]

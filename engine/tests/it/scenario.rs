@@ -31,7 +31,11 @@ fn triangle() -> (polyarb_core::MarketSpec, Model) {
 }
 
 fn params(start: &[Address]) -> SearchParams {
-    SearchParams::new(WMATIC, start.to_vec())
+    let mut p = SearchParams::new(WMATIC, start.to_vec());
+    // Updates here come a block apart and no route lands: a route's holds end at the next
+    // block, so each update is priced at the chain's state, as the model has it.
+    p.hold_blocks = 1;
+    p
 }
 
 /// Checks the frame fields the engine derives from the frame, the params and the head.

@@ -1,0 +1,218 @@
+//! Block-coherent search and routes in flight, on two V2 pairs of one token pair:
+//! - frames flagged `FLAG_MORE_IN_BATCH` are applied without a search; the batch's last frame
+//!   searches every pool the batch touched once, at the state after all of it, so the middle of
+//!   a transaction (one pool moved, the other not yet) is never taken for a gap;
+//! - a route holds its pools at the state it leaves them in: the same gap is not sent again
+//!   while it is pending, a log of the pool from a later block releases the hold, and a head
+//!   `hold_blocks` later expires it.
+//!
+//! The amounts' oracle is the V2 formula on the reserves the test itself tracks.
+
+use alloy_primitives::{Address, U256};
+use polyarb_core::{
+    DexSpec, Engine, FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, MarketSpec, OpportunityFrame,
+    PoolKind, PoolSpec, SearchParams, TokenSpec, get_amount_out,
+};
+
+const SNAPSHOT: u64 = 100;
+const A: Address = Address::with_last_byte(1); // native
+const B: Address = Address::with_last_byte(2);
+const P1: Address = Address::with_last_byte(0x10);
+const P2: Address = Address::with_last_byte(0x11);
+const E18: u128 = 1_000_000_000_000_000_000;
+const R0: u128 = 1_000_000 * E18;
+const R1: u128 = 2_000_000 * E18;
+
+fn market() -> MarketSpec {
+    let token = |address, symbol: &str| TokenSpec {
+        address,
+        symbol: symbol.into(),
+        decimals: 18,
+    };
+    let dex = |name: &str, byte| DexSpec {
+        name: name.into(),
+        factory: Address::with_last_byte(byte),
+        kind: PoolKind::UniswapV2,
+    };
+    MarketSpec {
+        block: SNAPSHOT,
+        base_fee: 1,
+        tokens: vec![token(A, "A"), token(B, "B")],
+        dexes: vec![dex("one", 0xf0), dex("two", 0xf1)],
+        pools: vec![
+            PoolSpec::v2(P1, 0, A, B, 3_000, R0, R1),
+            PoolSpec::v2(P2, 1, A, B, 3_000, R0, R1),
+        ],
+        capital: Vec::new(),
+    }
+}
+
+fn params() -> SearchParams {
+    let mut p = SearchParams::new(A, vec![A]);
+    p.tip_wei = 0;
+    p.max_routes = 1;
+    p
+}
+
+fn word(v: u128) -> [u8; 32] {
+    U256::from(v).to_be_bytes()
+}
+
+fn sync(pool: Address, block: u64, log: u32, r: (u128, u128), more: bool) -> FeedFrame {
+    let mut f = FeedFrame {
+        kind: FrameKind::V2Sync,
+        address: pool.into_array(),
+        block_number: block,
+        log_index: log,
+        ..FeedFrame::EMPTY
+    };
+    f.words[0] = word(r.0);
+    f.words[1] = word(r.1);
+    if more {
+        f.flags |= FLAG_MORE_IN_BATCH;
+    }
+    f
+}
+
+fn head(block: u64) -> FeedFrame {
+    let mut f = FeedFrame {
+        kind: FrameKind::NewHead,
+        block_number: block,
+        ..FeedFrame::EMPTY
+    };
+    f.words[0] = word(1);
+    f
+}
+
+/// Someone sells 10 % of P1's A reserve into it: A is cheap on P1.
+fn moved() -> (u128, u128) {
+    let a_in = R0 / 10;
+    let out = get_amount_out(a_in, R0, R1, 3_000);
+    (R0 + a_in, R1 - out)
+}
+
+/// Every hop of `o` recomputed with the V2 formula from `(p1, p2)`; returns the pools' reserves
+/// after the route.
+fn check(o: &OpportunityFrame, p1: (u128, u128), p2: (u128, u128)) -> [(u128, u128); 2] {
+    let mut state = [p1, p2];
+    let mut amount = o.amount_in;
+    for h in o.hops() {
+        let k = usize::from(h.pool != P1.into_array());
+        let (r0, r1) = state[k];
+        let zfo = h.zero_for_one == 1;
+        let (r_in, r_out) = if zfo { (r0, r1) } else { (r1, r0) };
+        let out = get_amount_out(amount, r_in, r_out, 3_000);
+        assert_eq!(h.amount_out, out, "hop on {:?}", Address::from(h.pool));
+        state[k] = if zfo {
+            (r0 + amount, r1 - out)
+        } else {
+            (r0 - out, r1 + amount)
+        };
+        amount = out;
+    }
+    assert_eq!(o.profit, amount - o.amount_in);
+    state
+}
+
+#[test]
+fn the_middle_of_a_transaction_is_not_a_gap() {
+    let mut e = Engine::new(&market(), params()).unwrap();
+    // A two-hop swap through both pairs: P1 first (A cheap there), then P2 the same way, so
+    // the block ends with both pairs at the same price. Mid-way the pairs disagree by 20 %.
+    let m = moved();
+    assert!(e.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, true)).is_empty());
+    assert!(e.on_frame(&sync(P2, SNAPSHOT + 1, 1, m, false)).is_empty());
+    let s = e.stats();
+    assert_eq!((s.applied, s.searches, s.opportunities), (2, 2, 0), "{s:?}");
+
+    // The same two logs, each searched on its own (no flag): the mid-way state is a gap.
+    let mut eager = Engine::new(&market(), params()).unwrap();
+    let first = eager
+        .on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false))
+        .to_vec();
+    assert_eq!(first.len(), 1, "the mid-way state looks profitable");
+    check(&first[0], m, (R0, R1));
+}
+
+#[test]
+fn a_pool_touched_twice_in_a_batch_is_searched_once_at_its_final_state() {
+    let mut e = Engine::new(&market(), params()).unwrap();
+    let half = {
+        let a_in = R0 / 20;
+        let out = get_amount_out(a_in, R0, R1, 3_000);
+        (R0 + a_in, R1 - out)
+    };
+    assert!(
+        e.on_frame(&sync(P1, SNAPSHOT + 1, 0, half, true))
+            .is_empty()
+    );
+    let routes = e
+        .on_frame(&sync(P1, SNAPSHOT + 1, 3, moved(), false))
+        .to_vec();
+    let s = e.stats();
+    assert_eq!((s.searches, s.coalesced), (1, 1), "{s:?}");
+    assert_eq!(routes.len(), 1);
+    assert_eq!(
+        (routes[0].block_number, routes[0].log_index),
+        (SNAPSHOT + 1, 3)
+    );
+    check(&routes[0], moved(), (R0, R1));
+}
+
+#[test]
+fn a_route_holds_its_pools_until_the_chain_moves_them() {
+    let mut e = Engine::new(&market(), params()).unwrap();
+    let m = moved();
+    let routes = e.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).to_vec();
+    assert_eq!(routes.len(), 1);
+    let after = check(&routes[0], m, (R0, R1));
+    assert_eq!(e.stats().holds, 2);
+    assert_eq!(e.held_reserves(&P1), Some(after[0]));
+    assert_eq!(e.held_reserves(&P2), Some(after[1]));
+
+    // The same pool state logged again in the same block (another transaction left P1 as it
+    // was): priced at what the pending route leaves, the gap is gone, nothing is sent twice.
+    assert!(e.on_frame(&sync(P1, SNAPSHOT + 1, 5, m, false)).is_empty());
+    assert!(e.stats().in_flight_priced > 0);
+    assert_eq!(e.stats().opportunities, 1);
+
+    // The route lands in the next block: its logs release both pools, now at the chain's
+    // state, which is what the route left.
+    let _ = e.on_frame(&head(SNAPSHOT + 2));
+    assert!(
+        e.on_frame(&sync(P1, SNAPSHOT + 2, 0, after[0], true))
+            .is_empty()
+    );
+    assert!(
+        e.on_frame(&sync(P2, SNAPSHOT + 2, 1, after[1], false))
+            .is_empty()
+    );
+    let s = e.stats();
+    assert_eq!((s.holds_released, s.holds_expired), (2, 0), "{s:?}");
+    assert_eq!(e.held_reserves(&P1), None);
+    assert_eq!(e.pool_reserves(&P1), Some(after[0]));
+}
+
+#[test]
+fn a_hold_expires_when_the_route_did_not_land() {
+    let mut p = params();
+    p.hold_blocks = 2;
+    let mut e = Engine::new(&market(), p).unwrap();
+    let m = moved();
+    let first = e.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).to_vec();
+    assert_eq!(first.len(), 1);
+    // The next block passes without the route's logs (it reverted, or is still pending): the
+    // pools stay held.
+    let _ = e.on_frame(&head(SNAPSHOT + 2));
+    assert!(e.held_reserves(&P1).is_some());
+    assert!(e.on_frame(&sync(P1, SNAPSHOT + 1, 7, m, false)).is_empty());
+    // `hold_blocks` after the route: the holds expire and the gap, still on chain, is found
+    // again at the chain's state.
+    let _ = e.on_frame(&head(SNAPSHOT + 3));
+    assert_eq!(e.stats().holds_expired, 2);
+    assert_eq!(e.held_reserves(&P1), None);
+    let again = e.on_frame(&sync(P1, SNAPSHOT + 1, 9, m, false)).to_vec();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].amount_in, first[0].amount_in);
+    check(&again[0], m, (R0, R1));
+}

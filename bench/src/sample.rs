@@ -4,10 +4,12 @@ use std::{collections::HashMap, fmt, fs::File, io::BufReader, path::Path, path::
 
 use alloy_primitives::Address;
 use polyarb_core::{BuildError, Engine, MarketSpec, OpportunityFrame};
-use polyarb_core::{FeedFrame, FrameKind};
+use polyarb_core::{FLAG_MORE_IN_BATCH, FeedFrame, FrameKind};
 use polyarb_engine::{
+    app::replay::BURST_GAP_NS,
     clock::Clock,
     config::{Config, ConfigError},
+    pipeline::more_in_batch,
     snapshot::{self, SnapshotError},
     txbuild::TxBuilder,
 };
@@ -182,15 +184,28 @@ impl Sample {
             .collect()
     }
 
-    /// Every payload decoded (with its recorded time), frames only, in order.
+    /// Every payload decoded (with its recorded time), frames only, in order, flagged into
+    /// batches as `polyarb replay`'s feed stage flags them (`FLAG_MORE_IN_BATCH` on every frame
+    /// of a batch but the last).
     pub fn frames(&self) -> Vec<FeedFrame> {
-        self.payloads
-            .iter()
-            .filter_map(|p| match decode(&p.bytes, p.recv_ns) {
-                Ok(Decoded::Frame(f)) => Some(f),
-                _ => None,
-            })
-            .collect()
+        let mut frames: Vec<FeedFrame> = Vec::with_capacity(self.payloads.len());
+        let mut last_recv: Option<u64> = None;
+        // A new burst since the last frame: that frame ended its batch.
+        let mut boundary = false;
+        for p in &self.payloads {
+            boundary |= last_recv.is_some_and(|l| p.recv_ns.saturating_sub(l) > BURST_GAP_NS);
+            last_recv = Some(p.recv_ns);
+            if let Ok(Decoded::Frame(f)) = decode(&p.bytes, p.recv_ns) {
+                if let Some(prev) = frames.last_mut()
+                    && more_in_batch(prev, &f, boundary)
+                {
+                    prev.flags |= FLAG_MORE_IN_BATCH;
+                }
+                boundary = false;
+                frames.push(f);
+            }
+        }
+        frames
     }
 
     /// The opportunities a fresh engine finds over the whole sample, in order.
@@ -231,25 +246,46 @@ pub fn replay_pass(
     mut on_opportunity: impl FnMut(&OpportunityFrame),
 ) -> PassCounts {
     let mut n = PassCounts::default();
+    // Batches as `polyarb replay` forms them: each frame is held until the next shows whether
+    // its batch goes on (same block, no recorded burst gap between).
+    let mut held: Option<FeedFrame> = None;
+    let mut last_recv: Option<u64> = None;
+    let mut run = |f: &FeedFrame, n: &mut PassCounts| {
+        let routes = engine.on_frame(f);
+        if !routes.is_empty() {
+            let now = clock.now_ns();
+            for &route in routes {
+                let mut opp = route;
+                opp.detect_ns = now;
+                n.opportunities += 1;
+                on_opportunity(&opp);
+            }
+        }
+    };
     for p in payloads {
         n.payloads += 1;
+        let new_burst = last_recv.is_some_and(|l| p.recv_ns.saturating_sub(l) > BURST_GAP_NS);
+        last_recv = Some(p.recv_ns);
+        if new_burst && let Some(h) = held.take() {
+            run(&h, &mut n);
+        }
         match decode(&p.bytes, clock.now_ns()) {
             Ok(Decoded::Frame(f)) => {
                 n.frames += 1;
-                let routes = engine.on_frame(&f);
-                if !routes.is_empty() {
-                    let now = clock.now_ns();
-                    for &route in routes {
-                        let mut opp = route;
-                        opp.detect_ns = now;
-                        n.opportunities += 1;
-                        on_opportunity(&opp);
+                if let Some(mut h) = held.take() {
+                    if more_in_batch(&h, &f, false) {
+                        h.flags |= FLAG_MORE_IN_BATCH;
                     }
+                    run(&h, &mut n);
                 }
+                held = Some(f);
             }
             Ok(_) => n.other += 1,
             Err(_) => n.decode_errors += 1,
         }
+    }
+    if let Some(h) = held.take() {
+        run(&h, &mut n);
     }
     n
 }

@@ -238,6 +238,10 @@ pub struct SearchConfig {
     pub hold_blocks: u64,
 }
 
+/// Largest `pipeline.ring_capacity`: each of the three rings preallocates this many frames
+/// (up to 640 bytes each), 1 Mi frames is about 1.2 GB; more would fail to allocate and abort.
+pub const MAX_RING_CAPACITY: usize = 1 << 20;
+
 fn default_hold_blocks() -> u64 {
     polyarb_core::DEFAULT_HOLD_BLOCKS
 }
@@ -585,8 +589,14 @@ impl Config {
         if self.gas.max_fee_multiplier == 0 {
             return invalid("gas.max_fee_multiplier", "must be at least 1".into());
         }
-        if self.pipeline.ring_capacity < 2 {
-            return invalid("pipeline.ring_capacity", "must be at least 2".into());
+        if !(2..=MAX_RING_CAPACITY).contains(&self.pipeline.ring_capacity) {
+            return invalid(
+                "pipeline.ring_capacity",
+                format!(
+                    "{} is not between 2 and {MAX_RING_CAPACITY} frames",
+                    self.pipeline.ring_capacity
+                ),
+            );
         }
         Ok(())
     }
@@ -803,6 +813,11 @@ decimals = 18
         );
         assert_eq!(parse(GOOD, &[]).unwrap().search_params().block_time_s, 2);
         assert_eq!(parse(GOOD, &[]).unwrap().search_params().hold_blocks, 2);
+        for bad in [1usize, MAX_RING_CAPACITY + 1, 1 << 40] {
+            let text = format!("{GOOD}\n[pipeline]\nring_capacity = {bad}\n");
+            let e = parse(&text, &[]).unwrap_err().to_string();
+            assert!(e.contains("pipeline.ring_capacity"), "{e}");
+        }
         for bad in [0, 65] {
             let text = GOOD.replace("[search]\n", &format!("[search]\nhold_blocks = {bad}\n"));
             let e = parse(&text, &[]).unwrap_err().to_string();

@@ -206,6 +206,7 @@ pub fn engine_summary(e: &EngineStats) -> String {
     format!(
         "engine: {} frames ({} heads; pool logs: {} syncs, {} swaps, {} mints/burns, {} fee changes), \
          {} applied, {} unknown pool, {} already applied, {} removed by reorgs, {} rejected, \
+         {} from too far past the newest head, \
          {} outside their tick window, {} refused by the tick tables, {} of other kinds\n\
          algebra fees: {} timepoint writes replayed with the pool's fee matching the model, \
          {} models lost (the pool left the search), {} times a pool's next fee was not known yet\n\
@@ -227,6 +228,7 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.stale_skipped,
         e.removed,
         e.rejected,
+        e.future_logs,
         e.out_of_window,
         e.tick_errors,
         e.other,

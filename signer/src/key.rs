@@ -46,6 +46,14 @@ pub enum KeyError {
         /// The file.
         path: PathBuf,
     },
+    /// The key file may be read by its group or by others (Unix mode bits `0o077`): anyone on
+    /// the host could take the funds. Refused before it is read.
+    FileOpenToOthers {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 impl fmt::Display for KeyError {
@@ -65,6 +73,13 @@ impl fmt::Display for KeyError {
             Self::FileTooLarge { path } => write!(
                 f,
                 "key file {} is larger than {KEY_FILE_MAX_BYTES} bytes",
+                path.display()
+            ),
+            Self::FileOpenToOthers { path, mode } => write!(
+                f,
+                "key file {} can be read by its group or others (mode {mode:04o}); \
+                 make it private with `chmod 600 {}`",
+                path.display(),
                 path.display()
             ),
         }
@@ -129,6 +144,22 @@ impl Signer {
             kind: e.kind(),
         };
         let file = std::fs::File::open(path).map_err(unreadable)?;
+        let meta = file.metadata().map_err(unreadable)?;
+        if !meta.is_file() {
+            // A directory or a device holds no key: unreadable as one.
+            return Err(unreadable(io::ErrorKind::InvalidInput.into()));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                return Err(KeyError::FileOpenToOthers {
+                    path: path.to_owned(),
+                    mode,
+                });
+            }
+        }
         // A fixed stack buffer, not a growing `Vec`: a reallocation would free a copy of the
         // key without zeroing it. One spare byte tells "exactly the cap" from "too long".
         let mut buf = Zeroizing::new([0u8; KEY_FILE_MAX_BYTES + 1]);
@@ -338,6 +369,10 @@ mod tests {
                 kind: io::ErrorKind::NotFound,
             },
             KeyError::FileTooLarge { path: "/k".into() },
+            KeyError::FileOpenToOthers {
+                path: "/k".into(),
+                mode: 0o644,
+            },
         ];
         for e in errors {
             let text = e.to_string();

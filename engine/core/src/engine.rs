@@ -85,6 +85,10 @@ pub struct SearchParams {
     /// blocks after the newest one seen when the route was made. While held, a pool is priced
     /// at the state the route leaves it in. At least 1.
     pub hold_blocks: u64,
+    /// A log from more than this many blocks past the newest head (or the snapshot) is
+    /// refused and counted (`future_logs`), never applied: applied, it would move its pool's
+    /// last position so far ahead that no real log could follow it.
+    pub max_blocks_ahead: u64,
 }
 
 impl SearchParams {
@@ -108,9 +112,14 @@ impl SearchParams {
             max_hops: MAX_HOPS,
             block_time_s: DEFAULT_BLOCK_TIME_S,
             hold_blocks: DEFAULT_HOLD_BLOCKS,
+            max_blocks_ahead: DEFAULT_MAX_BLOCKS_AHEAD,
         }
     }
 }
+
+/// Default [`SearchParams::max_blocks_ahead`]: logs can come before their block's head, but
+/// not this far.
+pub const DEFAULT_MAX_BLOCKS_AHEAD: u64 = 64;
 
 /// Default [`SearchParams::hold_blocks`]: the block after the route was made, and one more.
 pub const DEFAULT_HOLD_BLOCKS: u64 = 2;
@@ -255,6 +264,8 @@ pub struct EngineStats {
     pub in_flight_priced: u64,
     /// Touched pools left for a later batch because this batch's routes buffer was full.
     pub deferred: u64,
+    /// Logs refused for a block more than `max_blocks_ahead` past the newest head.
+    pub future_logs: u64,
 }
 
 /// The arbitrage engine. See the module docs.
@@ -292,6 +303,8 @@ pub struct Engine {
     trigger: Vec<Option<Trigger>>,
     /// Newest block number seen on any frame.
     newest_block: u64,
+    /// Newest head's block number (the snapshot's before any).
+    newest_head: u64,
     /// The current search's screened candidates (capacity: every rotation of every cycle
     /// through the busiest pool, so pushing never allocates).
     pending: Vec<Pending>,
@@ -529,6 +542,7 @@ impl Engine {
             touched: Vec::with_capacity(n_pools),
             trigger: vec![None; n_pools],
             newest_block: spec.block,
+            newest_head: spec.block,
             pending: Vec::with_capacity(busiest * MAX_HOPS),
         })
     }
@@ -549,6 +563,17 @@ impl Engine {
     pub fn on_frame(&mut self, f: &FeedFrame) -> &[OpportunityFrame] {
         self.routes.clear();
         self.stats.frames += 1;
+        let far = self
+            .newest_head
+            .saturating_add(self.params.max_blocks_ahead);
+        if !matches!(f.kind, FrameKind::NewHead | FrameKind::Empty) && f.block_number > far {
+            // Checked before anything reads the frame: its time and block move nothing.
+            self.stats.future_logs += 1;
+            if f.flags & FLAG_MORE_IN_BATCH == 0 && !self.touched.is_empty() {
+                self.search_batch();
+            }
+            return &self.routes;
+        }
         self.observe_time(f);
         if f.removed == 0 && f.block_number > self.newest_block {
             self.newest_block = f.block_number;
@@ -559,6 +584,7 @@ impl Engine {
         match f.kind {
             FrameKind::NewHead => {
                 self.stats.heads += 1;
+                self.newest_head = self.newest_head.max(f.block_number);
                 match f.word_u128(0) {
                     Some(fee) => self.base_fee = fee,
                     None => self.stats.rejected += 1,

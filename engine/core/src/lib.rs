@@ -30,7 +30,8 @@ mod v2;
 
 pub use engine::{
     BATCH_ROUTE_POOLS, BuildError, BuildReport, DEFAULT_BLOCK_TIME_S, DEFAULT_HOLD_BLOCKS,
-    DEFAULT_MAX_CYCLES, DEFAULT_MAX_ROUTES, Engine, EngineStats, GasModel, SearchParams,
+    DEFAULT_MAX_BLOCKS_AHEAD, DEFAULT_MAX_CYCLES, DEFAULT_MAX_ROUTES, Engine, EngineStats,
+    GasModel, SearchParams,
 };
 pub use feed_frame::{FLAG_MORE_IN_BATCH, FRAME_WORDS, FeedFrame, FrameKind};
 pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_MAX, TxFrame};

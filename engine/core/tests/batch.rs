@@ -216,3 +216,32 @@ fn a_hold_expires_when_the_route_did_not_land() {
     assert_eq!(again[0].amount_in, first[0].amount_in);
     check(&again[0], m, (R0, R1));
 }
+
+#[test]
+fn a_log_from_far_ahead_is_refused_and_the_pool_keeps_following() {
+    let mut e = Engine::new(&market(), params()).unwrap();
+    let far = SNAPSHOT + params().max_blocks_ahead + 1;
+    for block in [far, u64::from(u32::MAX), u64::MAX] {
+        assert!(e.on_frame(&sync(P1, block, 0, moved(), false)).is_empty());
+    }
+    assert_eq!(e.stats().future_logs, 3);
+    assert_eq!(e.stats().applied, 0);
+    assert_eq!(e.pool_reserves(&P1), Some((R0, R1)));
+    // Real logs after them still apply: the pool's position did not move to the far block.
+    let routes = e
+        .on_frame(&sync(P1, SNAPSHOT + 1, 0, moved(), false))
+        .to_vec();
+    assert_eq!(e.pool_reserves(&P1), Some(moved()));
+    assert_eq!(routes.len(), 1);
+    // A head moves the bound: a log just inside it applies.
+    let _ = e.on_frame(&head(SNAPSHOT + 10));
+    let _ = e.on_frame(&sync(
+        P2,
+        SNAPSHOT + 10 + params().max_blocks_ahead,
+        0,
+        (R0, R1),
+        false,
+    ));
+    assert_eq!(e.stats().future_logs, 3);
+    assert_eq!(e.stats().applied, 2);
+}

@@ -37,6 +37,10 @@ const TOKEN1: [u8; 4] = [0xd2, 0x12, 0x20, 0xa7];
 const GET_RESERVES: [u8; 4] = [0x09, 0x02, 0xf1, 0xac];
 const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
 
+/// Most pairs a V2 factory may list for discovery to read them all without `max_pairs` (the
+/// largest Polygon V2 factories list tens of thousands).
+pub const MAX_LISTED_PAIRS: u64 = 2_000_000;
+
 /// Why discovery could not read the market. A single pool's bad answer is not one of these (it
 /// is skipped and counted); these end discovery.
 #[derive(Debug)]
@@ -81,6 +85,16 @@ pub enum DiscoveryError {
         factory: Address,
         /// Why.
         error: AbiError,
+    },
+    /// A factory lists more pairs than discovery reads without a `max_pairs` cap: a node
+    /// answering a huge `allPairsLength` would otherwise make it allocate and call for each.
+    TooManyPairs {
+        /// The DEX.
+        dex: String,
+        /// Its factory.
+        factory: Address,
+        /// What the factory said.
+        listed: u64,
     },
     /// The factory's creation logs could not be read.
     Logs {
@@ -128,6 +142,15 @@ impl fmt::Display for DiscoveryError {
                 factory,
                 error,
             } => write!(f, "{dex} factory {factory}: {error}"),
+            Self::TooManyPairs {
+                dex,
+                factory,
+                listed,
+            } => write!(
+                f,
+                "{dex} factory {factory} lists {listed} pairs, more than the {MAX_LISTED_PAIRS} \
+                 read without a cap; set max_pairs for this dex"
+            ),
             Self::Logs {
                 dex,
                 factory,
@@ -271,13 +294,30 @@ fn discover_v2(
             error,
         })?
         .to::<u64>();
-    let n = dex.max_pairs.map_or(listed, |m| m.min(listed));
+    let n = match dex.max_pairs {
+        Some(m) => m.min(listed),
+        None if listed > MAX_LISTED_PAIRS => {
+            return Err(DiscoveryError::TooManyPairs {
+                dex: dex.name.clone(),
+                factory: dex.factory,
+                listed,
+            });
+        }
+        None => listed,
+    };
     stats.listed += n;
 
     let mut pools = Vec::new();
-    let mut pairs = Vec::with_capacity(n as usize);
-    let indices: Vec<[u8; 36]> = (0..n).map(|i| abi::call_uint(ALL_PAIRS, i)).collect();
-    for chunk in indices.chunks(batch) {
+    // Grows with what the node actually answers, not with what it claims.
+    let mut pairs = Vec::new();
+    let mut indices: Vec<[u8; 36]> = Vec::with_capacity(batch);
+    let mut next = 0u64;
+    while next < n {
+        indices.clear();
+        let end = n.min(next.saturating_add(batch as u64));
+        indices.extend((next..end).map(|i| abi::call_uint(ALL_PAIRS, i)));
+        next = end;
+        let chunk = &indices[..];
         let calls: Vec<([u8; 20], &[u8])> =
             chunk.iter().map(|d| (dex.factory.0.0, &d[..])).collect();
         for r in rpc

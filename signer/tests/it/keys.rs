@@ -17,7 +17,41 @@ fn reference() -> Signer {
 fn scratch_file(name: &str, contents: &[u8]) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("signer-keys-{name}"));
     std::fs::write(&path, contents).expect("write scratch file");
+    set_mode(&path, 0o600);
     path
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn a_key_file_others_can_read_is_refused_with_the_fix() {
+    for mode in [0o644, 0o640, 0o604, 0o660, 0o666] {
+        let path = scratch_file(&format!("mode-{mode:o}"), KEY_HEX.as_bytes());
+        set_mode(&path, mode);
+        let got = Signer::from_file(&path).map(|s| s.address());
+        assert_eq!(
+            got,
+            Err(KeyError::FileOpenToOthers {
+                path: path.clone(),
+                mode
+            })
+        );
+        let text = got.unwrap_err().to_string();
+        assert!(text.contains("chmod 600"), "{text}");
+        assert_no_key(&text);
+    }
+    // The owner's own bits do not matter.
+    for mode in [0o400, 0o600, 0o700] {
+        let path = scratch_file(&format!("mode-{mode:o}"), KEY_HEX.as_bytes());
+        set_mode(&path, mode);
+        assert_eq!(
+            Signer::from_file(&path).map(|s| s.address()),
+            Ok(reference().address())
+        );
+    }
 }
 
 /// Everything a user could print about a signer or an error, checked for the key.

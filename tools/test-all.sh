@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every polyarb check from a fresh clone: installs the pinned toolchain (npm + PyPI only),
-# then formatting, lints, forge tests, every Rust test (unit, property, real-node end-to-end) and
-# a lint of the shell scripts. This is the README test command; .ci/run calls it.
+# Runs every polyarb check from a fresh clone: installs the pinned toolchain (npm + PyPI only;
+# tools/fuzz.sh adds cargo-fuzz from crates.io), then formatting, lints, forge tests, every Rust
+# test (unit, property, real-node end-to-end), 15 s of each fuzz target and a lint of the shell
+# scripts. This is the README test command; .ci/run calls it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -26,6 +27,9 @@ cargo build --workspace --bins --locked
 
 step "cargo test (unit, property, anvil end-to-end)"
 cargo test --workspace --locked
+
+step "fuzz targets, 15 s each (tools/fuzz.sh; installs cargo-fuzz from crates.io if missing)"
+tools/fuzz.sh 15
 
 step "shellcheck tuning/, contracts/, tools/ and bench/ scripts"
 tools/toolchain/venv/bin/shellcheck -S warning tuning/*.sh contracts/*.sh tools/*.sh bench/*.sh \

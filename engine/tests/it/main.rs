@@ -13,5 +13,6 @@ mod e2e;
 mod e2e_cl;
 mod log_limit_peer;
 mod replay;
+mod revert_share;
 mod route;
 mod scenario;

@@ -178,16 +178,7 @@ pub fn check_fee_model(spec: &AlgebraFeeSpec) -> Result<DataStorage, FeeModelErr
         }
         _ => return Err(FeeModelError::First),
     }
-    DataStorage::restore(
-        n + 2,
-        spec.config,
-        spec.timepoint_index,
-        spec.wrapped,
-        spec.first,
-        spec.newest,
-        &spec.earlier,
-    )
-    .map_err(FeeModelError::History)
+    spec.restore(n + 2).map_err(FeeModelError::History)
 }
 
 #[derive(Serialize, Deserialize)]

@@ -103,15 +103,7 @@ impl FeeModel {
     /// holds now, at least [`MIN_MODEL_CAPACITY`]. Allocates.
     pub fn from_spec(spec: &AlgebraFeeSpec, block: u64) -> Result<Self, FeeError> {
         let capacity = (2 * (spec.earlier.len() + 1)).clamp(MIN_MODEL_CAPACITY, RING_SIZE);
-        let storage = DataStorage::restore(
-            capacity,
-            spec.config,
-            spec.timepoint_index,
-            spec.wrapped,
-            spec.first,
-            spec.newest,
-            &spec.earlier,
-        )?;
+        let storage = spec.restore(capacity)?;
         Ok(Self {
             storage,
             volume: spec.volume_per_liquidity_in_block,

@@ -196,6 +196,25 @@ pub struct MarketSpec {
     pub capital: Vec<CapitalSpec>,
 }
 
+impl AlgebraFeeSpec {
+    /// The operator's state as a [`DataStorage`](crate::clmm::algebra_fee::DataStorage)
+    /// keeping up to `capacity` records.
+    pub fn restore(
+        &self,
+        capacity: usize,
+    ) -> Result<crate::clmm::algebra_fee::DataStorage, crate::clmm::algebra_fee::FeeError> {
+        crate::clmm::algebra_fee::DataStorage::restore(
+            capacity,
+            self.config,
+            self.timepoint_index,
+            self.wrapped,
+            self.first,
+            self.newest,
+            &self.earlier,
+        )
+    }
+}
+
 impl MarketSpec {
     /// Checks the spec the way building the engine's tables does (DEX indices and kinds, fees
     /// below 100 %, token order, uint112 reserves, duplicate addresses), without keeping the

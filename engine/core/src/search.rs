@@ -730,6 +730,14 @@ fn size_concentrated(pools: &Pools, hops: &[HopState], x0: u128, x_max: u128) ->
     {
         (x, best, run) = (hi, p, r);
     }
+    shaved(pools, hops, x, best, run)
+}
+
+/// The sizing of input `x` (profit `best`, run `run`), or of the smallest input giving the same
+/// final output if that profits more (floors make the output a staircase in the input). `None`
+/// if neither profits.
+fn shaved(pools: &Pools, hops: &[HopState], x: u128, best: i128, run: Run) -> Option<Sizing> {
+    let (mut x, mut best, mut run) = (x, best, run);
     if let Some(&last) = run.outs.get(hops.len() - 1)
         && let Some(x_min) = min_input_for(pools, hops, last)
         && (1..x).contains(&x_min)
@@ -774,23 +782,8 @@ fn fewer_ticks(pools: &Pools, hops: &[HopState], x_hi: u128, ticks_hi: u32) -> O
             lo = mid;
         }
     }
-    let (mut best, mut run) = profit_at(pools, hops, lo)?;
-    let mut x = lo;
-    if let Some(&last) = run.outs.get(hops.len() - 1)
-        && let Some(x_min) = min_input_for(pools, hops, last)
-        && (1..x).contains(&x_min)
-        && let Some((p, r)) = profit_at(pools, hops, x_min)
-        && p > best
-    {
-        (x, best, run) = (x_min, p, r);
-    }
-    (best > 0).then_some(Sizing {
-        amount_in: x,
-        outs: run.outs,
-        ticks: run.ticks,
-        profit: best as u128,
-        exact: false,
-    })
+    let (best, run) = profit_at(pools, hops, lo)?;
+    shaved(pools, hops, lo, best, run)
 }
 
 /// Sizes a cycle for the most profit after a cost that steps up with the initialized ticks

@@ -211,16 +211,8 @@ fn timepoint_at(rpc: &Rpc, pool: Address, index: u16, block: u64) -> Record {
 
 fn restore(spec: &AlgebraFeeSpec) -> DataStorage {
     // One record more than read: the prediction appends the next write.
-    DataStorage::restore(
-        spec.earlier.len() + 2,
-        spec.config,
-        spec.timepoint_index,
-        spec.wrapped,
-        spec.first,
-        spec.newest,
-        &spec.earlier,
-    )
-    .unwrap_or_else(|e| panic!("restore: {e}"))
+    spec.restore(spec.earlier.len() + 2)
+        .unwrap_or_else(|e| panic!("restore: {e}"))
 }
 
 #[test]

@@ -387,11 +387,7 @@ impl Overlay {
     }
 
     fn get(&self, p: PoolId) -> Option<Moved> {
-        self.slot
-            .get(p as usize)
-            .copied()
-            .flatten()
-            .map(|h| h.moved)
+        self.held(p).map(|h| h.moved)
     }
 
     fn held(&self, p: PoolId) -> Option<Held> {
@@ -424,7 +420,7 @@ impl Overlay {
         let slot = &mut self.slot;
         let before = self.active.len();
         self.active.retain(|&p| match slot.get_mut(p as usize) {
-            Some(s @ Some(_)) if s.is_some_and(|h| h.until <= block) => {
+            Some(s) if s.is_some_and(|h| h.until <= block) => {
                 *s = None;
                 false
             }
@@ -569,11 +565,18 @@ impl Engine {
         if !matches!(f.kind, FrameKind::NewHead | FrameKind::Empty) && f.block_number > far {
             // Checked before anything reads the frame: its time and block move nothing.
             self.stats.future_logs += 1;
-            if f.flags & FLAG_MORE_IN_BATCH == 0 && !self.touched.is_empty() {
-                self.search_batch();
-            }
-            return &self.routes;
+        } else {
+            self.apply(f);
         }
+        if f.flags & FLAG_MORE_IN_BATCH == 0 && !self.touched.is_empty() {
+            self.search_batch();
+        }
+        &self.routes
+    }
+
+    /// Applies one frame that passed the block bound: the clock, the newest block (and the
+    /// holds it expires), then the frame by kind.
+    fn apply(&mut self, f: &FeedFrame) {
         self.observe_time(f);
         if f.removed == 0 && f.block_number > self.newest_block {
             self.newest_block = f.block_number;
@@ -596,10 +599,6 @@ impl Engine {
             FrameKind::AlgebraFee => self.on_fee(f),
             FrameKind::Empty => self.stats.other += 1,
         }
-        if f.flags & FLAG_MORE_IN_BATCH == 0 && !self.touched.is_empty() {
-            self.search_batch();
-        }
-        &self.routes
     }
 
     /// The checks every pool log passes before it is applied, in order: a known pool

@@ -566,8 +566,50 @@ fn check_first_arbitrage(
     }
 }
 
-/// SIGINT, then a clean exit with no transaction rejected, within [`EXIT_PATIENCE`].
-fn stop_cleanly(polyarb: Polyarb) {
+/// WMATIC and USDC on a Uniswap V3 pool (0.05 %) and an Algebra pool, polyarb running live
+/// against them (logs and scratch files in a folder named `name`).
+struct V3Algebra {
+    node: Anvil,
+    world: World,
+    trader: Address,
+    v3: PoolKind,
+    algebra: PoolKind,
+    config: std::path::PathBuf,
+    polyarb: Polyarb,
+}
+
+fn v3_algebra_world(name: &str) -> V3Algebra {
+    let tc = Toolchain::locate();
+    let node = start_node(&tc);
+    let v3 = PoolKind::v3(500).unwrap();
+    let algebra = PoolKind::Algebra { fee: None };
+    let world = two_token_world(
+        &node,
+        &tc,
+        Vec::new(),
+        vec![
+            ClmmPoolSpec::new(v3, "WMATIC", "USDC"),
+            ClmmPoolSpec::new(algebra, "WMATIC", "USDC"),
+        ],
+    );
+    let trader = node.accounts()[2];
+    let dir = temp_dir(name);
+    let config = write_config(&node, &world, &dir);
+    let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
+    V3Algebra {
+        node,
+        world,
+        trader,
+        v3,
+        algebra,
+        config,
+        polyarb,
+    }
+}
+
+/// SIGINT, then a clean exit with no transaction rejected, within [`EXIT_PATIENCE`]; polyarb's
+/// stdout (its summary).
+pub(crate) fn stop_cleanly(polyarb: Polyarb) -> String {
     // `Polyarb::stop` waits for the process without a bound; wait for it on another thread.
     let logs = polyarb.logs();
     let (tx, rx) = mpsc::channel();
@@ -582,6 +624,7 @@ fn stop_cleanly(polyarb: Polyarb) {
     });
     assert!(ok, "polyarb exit status after SIGINT\n{stdout}\n{logs}");
     assert!(stdout.contains("0 rejected"), "{stdout}");
+    stdout
 }
 
 #[test]
@@ -621,24 +664,16 @@ fn a_v2_v3_gap_is_mined_at_the_optimal_input() {
 
 #[test]
 fn a_v3_algebra_gap_across_initialized_ticks_is_mined_at_the_optimal_input() {
-    let tc = Toolchain::locate();
-    let node = start_node(&tc);
+    let V3Algebra {
+        node,
+        world,
+        trader,
+        v3,
+        config,
+        polyarb,
+        ..
+    } = v3_algebra_world("cl-v3-algebra");
     let rpc = node.rpc();
-    let v3 = PoolKind::v3(500).unwrap();
-    let algebra = PoolKind::Algebra { fee: None };
-    let world = two_token_world(
-        &node,
-        &tc,
-        Vec::new(),
-        vec![
-            ClmmPoolSpec::new(v3, "WMATIC", "USDC"),
-            ClmmPoolSpec::new(algebra, "WMATIC", "USDC"),
-        ],
-    );
-    let trader = node.accounts()[2];
-    let dir = temp_dir("cl-v3-algebra");
-    let config = write_config(&node, &world, &dir);
-    let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
 
     // The gap is opened on the V3 pool: the Algebra pool's tick has not moved since its last
     // timepoint, so the write at polyarb's swap leaves its fee where it was (100 pips before and
@@ -673,24 +708,16 @@ fn a_v3_algebra_gap_across_initialized_ticks_is_mined_at_the_optimal_input() {
 
 #[test]
 fn an_algebra_gap_is_mined_at_the_fee_the_pool_recomputes_at_polyarbs_swap() {
-    let tc = Toolchain::locate();
-    let node = start_node(&tc);
+    let V3Algebra {
+        node,
+        world,
+        trader,
+        algebra,
+        config,
+        polyarb,
+        ..
+    } = v3_algebra_world("cl-algebra-fee");
     let rpc = node.rpc();
-    let v3 = PoolKind::v3(500).unwrap();
-    let algebra = PoolKind::Algebra { fee: None };
-    let world = two_token_world(
-        &node,
-        &tc,
-        Vec::new(),
-        vec![
-            ClmmPoolSpec::new(v3, "WMATIC", "USDC"),
-            ClmmPoolSpec::new(algebra, "WMATIC", "USDC"),
-        ],
-    );
-    let trader = node.accounts()[2];
-    let dir = temp_dir("cl-algebra-fee");
-    let config = write_config(&node, &world, &dir);
-    let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
 
     // The trader's swap moves the Algebra pool's tick in block B−1; polyarb's route is the pool's
     // first swap of block B, which writes a timepoint holding that jump first and trades at the

@@ -27,7 +27,6 @@
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     path::PathBuf,
-    sync::mpsc,
     thread,
     time::{Duration, Instant},
 };
@@ -43,6 +42,7 @@ use polyarb_tools::{
 use serde_json::{Value, json};
 
 use crate::e2e::{Polyarb, balance_at};
+use crate::e2e_cl::stop_cleanly;
 
 sol! {
     /// `UniswapV2Pair.skim`: sends the pair's balances above its reserves to `to`.
@@ -65,8 +65,6 @@ const SETTLE_PATIENCE: Duration = Duration::from_secs(30);
 /// Priority fee of the test's `skim` transactions, wei per gas: above polyarb's (the config's
 /// 30 gwei), so a skim runs first in its block.
 const SKIM_TIP_WEI: u128 = 100_000_000_000;
-/// How long polyarb may take to exit after SIGINT.
-const EXIT_PATIENCE: Duration = Duration::from_secs(30);
 
 /// How much trading.
 #[derive(Clone, Copy, Debug)]
@@ -765,25 +763,6 @@ fn settle(polyarb: &Polyarb, block: u64) {
             "the node answered {answered} of polyarb's {reported} transactions:\n{logs}"
         );
     }
-}
-
-/// SIGINT, then a clean exit with no transaction rejected, within [`EXIT_PATIENCE`]; polyarb's
-/// stdout (its summary).
-fn stop_cleanly(polyarb: Polyarb) -> String {
-    let logs = polyarb.logs();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(polyarb.stop());
-    });
-    let (ok, stdout) = rx.recv_timeout(EXIT_PATIENCE).unwrap_or_else(|_| {
-        panic!(
-            "polyarb did not exit within {} s of SIGINT; its log before:\n{logs}",
-            EXIT_PATIENCE.as_secs()
-        )
-    });
-    assert!(ok, "polyarb exit status after SIGINT\n{stdout}\n{logs}");
-    assert!(stdout.contains("0 rejected"), "{stdout}");
-    stdout
 }
 
 /// A fresh scratch folder; removed when the test passes, kept (with polyarb's log) when not.

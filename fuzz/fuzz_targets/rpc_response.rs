@@ -26,10 +26,11 @@ fn check_result(raw: &[u8]) {
         // Canonical form of the same quantity reads back to the same number.
         let canon = format!("\"{n:#x}\"");
         assert_eq!(quantity_result(canon.as_bytes()).ok(), Some(n));
-        // And what was accepted is a quoted 0x-hex string.
+        // And what was accepted is a quoted hex string with the prefix the hex reader takes:
+        // `0x`, or `0X` (feeds/src/hex.rs accepts either case, on purpose).
         let t = raw.trim_ascii();
         assert!(
-            t.starts_with(b"\"0x") && t.ends_with(b"\""),
+            (t.starts_with(b"\"0x") || t.starts_with(b"\"0X")) && t.ends_with(b"\""),
             "accepted {t:?}"
         );
     }

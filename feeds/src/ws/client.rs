@@ -32,6 +32,9 @@ pub enum WsError {
     Handshake(HandshakeError),
     /// The server broke the protocol; the connection is closed.
     Protocol(ProtocolError),
+    /// The OS random source failed (handshake key, or masking keys: the codec's
+    /// [`ProtocolError::NoMaskKeys`] arrives as this). The connection cannot send any more.
+    Random(getrandom::Error),
     /// The server closed the connection with this status code (if any).
     Closed(Option<u16>),
     /// The TCP connection ended without a close frame.
@@ -46,6 +49,7 @@ impl core::fmt::Display for WsError {
             Self::Timeout => write!(f, "websocket timed out"),
             Self::Handshake(e) => write!(f, "websocket handshake: {e}"),
             Self::Protocol(e) => write!(f, "websocket protocol violation: {e}"),
+            Self::Random(e) => write!(f, "websocket: os random source failed: {e}"),
             Self::Closed(Some(code)) => write!(f, "websocket closed by server with status {code}"),
             Self::Closed(None) => write!(f, "websocket closed by server"),
             Self::Eof => write!(f, "websocket connection ended without a close frame"),
@@ -80,7 +84,11 @@ impl From<io::Error> for WsError {
 
 impl From<ProtocolError> for WsError {
     fn from(e: ProtocolError) -> Self {
-        Self::Protocol(e)
+        match e {
+            // Not the server's doing.
+            ProtocolError::NoMaskKeys(e) => Self::Random(e),
+            e => Self::Protocol(e),
+        }
     }
 }
 
@@ -106,8 +114,7 @@ fn remaining(deadline: Instant) -> Result<Duration, WsError> {
 
 fn random<const N: usize>() -> Result<[u8; N], WsError> {
     let mut b = [0u8; N];
-    getrandom::fill(&mut b)
-        .map_err(|e| WsError::Io(io::Error::other(format!("os random source: {e}"))))?;
+    getrandom::fill(&mut b).map_err(WsError::Random)?;
     Ok(b)
 }
 
@@ -197,7 +204,7 @@ impl WsClient {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut stream, SOCKET, Interest::READABLE)?;
-        let mut conn = WsConn::new(cfg, u64::from_ne_bytes(random::<8>()?));
+        let mut conn = WsConn::new(cfg)?;
         // The server may send frames right behind its 101 response.
         conn.feed(&buf[head_len..n]);
         Ok(Self {
@@ -216,6 +223,12 @@ impl WsClient {
     /// The address connected to.
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Whether the socket has `TCP_NODELAY` set, read back from the kernel (it is set at connect:
+    /// small frames such as requests and pongs must not wait for Nagle's timer).
+    pub fn tcp_nodelay(&self) -> io::Result<bool> {
+        self.stream.nodelay()
     }
 
     /// True once the server's close frame arrived.
@@ -377,7 +390,7 @@ impl WsClient {
                     // The codec keeps reporting `e` on later calls; no flag needed here.
                     self.conn.close_for_error(e);
                     let _ = self.flush();
-                    return Err(WsError::Protocol(e));
+                    return Err(e.into());
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use polyarb_feeds::{WsClient, WsError};
+use polyarb_feeds::{ProtocolError, WsClient, WsConfig, WsError};
 
 use crate::support::{python_ws_server, recv};
 
@@ -19,6 +19,26 @@ fn pattern(n: usize) -> Vec<u8> {
 fn connect(port: u16, path: &str) -> WsClient {
     WsClient::connect(&format!("ws://127.0.0.1:{port}{path}"), T)
         .unwrap_or_else(|e| panic!("connect {path}: {e}"))
+}
+
+/// Polls until the client reports an error; returns the messages delivered before it, and it.
+fn until_error(ws: &mut WsClient) -> (Vec<Vec<u8>>, WsError) {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + T;
+    loop {
+        assert!(Instant::now() < deadline, "no error within {T:?}");
+        if let Err(e) = ws.poll(Some(Duration::from_millis(100)), |p| got.push(p.to_vec())) {
+            return (got, e);
+        }
+    }
+}
+
+/// The close frame the Python server received on its last connection to `path`, as it reports
+/// it: "<code>" or "<code> <reason>".
+fn received_close(port: u16, path: &str) -> String {
+    let mut ws = connect(port, &format!("/received-close{path}"));
+    let report = recv(&mut ws, 1).remove(0);
+    String::from_utf8(report).expect("the report is text")
 }
 
 #[test]
@@ -57,6 +77,21 @@ fn fragmented_messages_are_reassembled() {
 }
 
 #[test]
+fn control_frames_between_fragments_keep_the_message_whole() {
+    let (_server, port) = python_ws_server();
+    let mut ws = connect(port, "/interleaved");
+    // Text fragment, ping, continuation, unsolicited pong, final continuation; then the server
+    // says whether the pong to its ping came back.
+    assert_eq!(
+        recv(&mut ws, 2),
+        [b"fragments between controls".to_vec(), b"pong ok".to_vec()]
+    );
+    // The connection goes on as normal.
+    ws.send_text(b"after").expect("send");
+    assert_eq!(recv(&mut ws, 1), [b"after".to_vec()]);
+}
+
+#[test]
 fn server_ping_is_answered_with_matching_pong() {
     let (_server, port) = python_ws_server();
     let mut ws = connect(port, "/ping");
@@ -75,27 +110,89 @@ fn large_messages_with_64_bit_lengths() {
 }
 
 #[test]
-fn server_close_is_reported_after_earlier_messages() {
+fn server_close_is_reported_after_earlier_messages_and_answered() {
     let (_server, port) = python_ws_server();
-    let mut ws = connect(port, "/close");
-    let mut got = Vec::new();
-    let deadline = Instant::now() + T;
-    let code = loop {
-        assert!(Instant::now() < deadline, "no close within {T:?}");
-        match ws.poll(Some(Duration::from_millis(100)), |p| got.push(p.to_vec())) {
-            Ok(_) => {}
-            Err(WsError::Closed(code)) => break code,
-            Err(e) => panic!("unexpected error {e}"),
-        }
-    };
-    assert_eq!(code, Some(4001));
-    assert_eq!(got, [b"bye soon".to_vec()]);
+    // "Going away" and a private-use code: both reported as sent and echoed.
+    for code in [1001u16, 4001] {
+        let path = format!("/close/{code}");
+        let mut ws = connect(port, &path);
+        let (got, err) = until_error(&mut ws);
+        assert!(
+            matches!(err, WsError::Closed(Some(c)) if c == code),
+            "got {err}"
+        );
+        assert_eq!(got, [b"bye soon".to_vec()]);
+        assert!(ws.is_closed());
+        assert!(matches!(
+            ws.poll(Some(Duration::ZERO), |_| {}),
+            Err(WsError::Closed(Some(c))) if c == code
+        ));
+        assert!(ws.send_text(b"x").is_err());
+        // The client's reply close carried the same code (and no reason).
+        assert_eq!(received_close(port, &path), code.to_string());
+    }
+}
+
+#[test]
+fn client_close_sends_1000() {
+    let (_server, port) = python_ws_server();
+    let mut ws = connect(port, "/echo/client-close");
+    ws.send_text(b"one").expect("send");
+    assert_eq!(recv(&mut ws, 1), [b"one".to_vec()]);
+    ws.close(T).expect("clean close");
     assert!(ws.is_closed());
-    assert!(matches!(
-        ws.poll(Some(Duration::ZERO), |_| {}),
-        Err(WsError::Closed(Some(4001)))
-    ));
-    assert!(ws.send_text(b"x").is_err());
+    assert_eq!(received_close(port, "/echo/client-close"), "1000");
+}
+
+#[test]
+fn protocol_violations_fail_the_client_and_send_1002() {
+    let (_server, port) = python_ws_server();
+    for (name, want) in [
+        ("rsv1", ProtocolError::ReservedBits),
+        ("close-1-byte", ProtocolError::BadClosePayload),
+        ("close-1005", ProtocolError::BadCloseCode(1005)),
+    ] {
+        let path = format!("/violation/{name}");
+        let mut ws = connect(port, &path);
+        let (got, err) = until_error(&mut ws);
+        assert_eq!(got, [b"before".to_vec()], "{name}");
+        assert!(
+            matches!(err, WsError::Protocol(e) if e == want),
+            "{name}: got {err}"
+        );
+        assert_eq!(received_close(port, &path), "1002", "{name}");
+    }
+}
+
+#[test]
+fn message_over_max_message_fails_the_client_and_sends_1009() {
+    let (_server, port) = python_ws_server();
+    let cfg = WsConfig {
+        max_message: 1000,
+        ..WsConfig::default()
+    };
+    let mut ws = WsClient::connect_with(&format!("ws://127.0.0.1:{port}/echo/too-big"), T, cfg)
+        .expect("connect");
+    // The limit is on what the client receives: these go out, the echo of the second is too big.
+    ws.send_text(&[b'a'; 1000]).expect("send");
+    ws.send_text(&[b'b'; 1001]).expect("send");
+    let (got, err) = until_error(&mut ws);
+    assert_eq!(got, [vec![b'a'; 1000]]);
+    assert!(
+        matches!(
+            err,
+            WsError::Protocol(ProtocolError::MessageTooLarge { max: 1000 })
+        ),
+        "got {err}"
+    );
+    assert_eq!(received_close(port, "/echo/too-big"), "1009");
+}
+
+#[test]
+fn tcp_nodelay_is_set() {
+    let (_server, port) = python_ws_server();
+    let ws = connect(port, "/echo");
+    assert!(ws.tcp_nodelay().expect("read TCP_NODELAY back"));
 }
 
 #[test]

@@ -29,6 +29,7 @@ mod clmm_gen;
 mod clmm_state;
 mod clmm_world;
 mod config;
+pub mod faultproxy;
 mod liquidity;
 mod paths;
 mod rng;

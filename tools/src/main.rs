@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 use std::{
+    io::{self, Write},
+    net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
     sync::{
@@ -12,10 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use polyarb_tools::{
-    LpOpts, RpcError, SampleOpts, ScenarioError, Toolchain, TradeError, TraderOpts, Traders,
-    WorldOpts, lp_seed, make_sample, start_world,
+    LpOpts, RpcError, SampleOpts, ScenarioError, SplitMix64, Toolchain, TradeError, TraderOpts,
+    Traders, WorldOpts,
+    faultproxy::{Fault, FaultKind, FaultProxy, upstream_addr},
+    lp_seed, make_sample, start_world,
 };
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -77,6 +81,33 @@ enum Cmd {
         #[arg(long)]
         executor_artifact: Option<PathBuf>,
     },
+    /// Relay websocket JSON-RPC between a node and polyarb, injecting faults (docs/faultproxy.md).
+    Faultproxy(FaultproxyArgs),
+}
+
+#[derive(Debug, Args)]
+struct FaultproxyArgs {
+    /// The node's websocket URL (loopback only).
+    #[arg(long)]
+    upstream: String,
+    /// Where to listen (loopback only; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Stop after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    max_runtime_s: u64,
+    /// Chaos mode: inject a random fault, from this seed, every --chaos-every-ms.
+    #[arg(long)]
+    chaos_seed: Option<u64>,
+    /// Milliseconds between chaos faults.
+    #[arg(long, default_value_t = 5_000)]
+    chaos_every_ms: u64,
+    /// Comma-separated fault kinds chaos picks from (default: all of them).
+    #[arg(long, value_delimiter = ',')]
+    chaos_faults: Vec<FaultKind>,
+    /// The method that chaos's request faults (lose-answer, null-id-error, reject) aim at.
+    #[arg(long, default_value = "eth_call")]
+    chaos_method: String,
 }
 
 fn main() -> ExitCode {
@@ -99,6 +130,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), ScenarioError> {
     let toolchain = Toolchain::locate();
     match cli.command {
+        Cmd::Faultproxy(args) => faultproxy(&args).map_err(|source| ScenarioError::Io {
+            what: "faultproxy".to_owned(),
+            source,
+        }),
         Cmd::MakeSample {
             polyarb,
             out_dir,
@@ -204,4 +239,56 @@ fn run(cli: Cli) -> Result<(), ScenarioError> {
             Ok(())
         }
     }
+}
+
+/// Chaos injects no more while this many faults wait to be used up.
+const CHAOS_MAX_QUEUED: usize = 4;
+
+/// Runs the fault proxy until --max-runtime-s is over or SIGINT/SIGTERM, with chaos if asked;
+/// prints the listening line first and a summary of what it did last.
+fn faultproxy(args: &FaultproxyArgs) -> io::Result<()> {
+    let upstream = upstream_addr(&args.upstream).map_err(io::Error::other)?;
+    let mut proxy = FaultProxy::start(
+        upstream,
+        args.listen,
+        Duration::from_secs(args.max_runtime_s),
+    )
+    .map_err(io::Error::other)?;
+    {
+        // Flushed at once: a test harness waits for this line to learn the port.
+        let mut out = io::stdout().lock();
+        writeln!(out, "faultproxy listening on {}", proxy.local_addr())?;
+        out.flush()?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    let kinds = if args.chaos_faults.is_empty() {
+        FaultKind::ALL.to_vec()
+    } else {
+        args.chaos_faults.clone()
+    };
+    let mut chaos = args.chaos_seed.map(SplitMix64::new);
+    let every = Duration::from_millis(args.chaos_every_ms.max(1));
+    let mut next = Instant::now() + every;
+    while proxy.is_running() && !stop.load(Ordering::Relaxed) {
+        if let Some(rng) = chaos.as_mut()
+            && Instant::now() >= next
+        {
+            let kind = kinds[rng.below(kinds.len() as u64) as usize];
+            let fault = Fault::random(kind, rng, &args.chaos_method);
+            // Without a client nothing uses faults up; a few queued are enough to greet the
+            // next one, a pile of them would all land on it at once.
+            if proxy.report().pending.len() < CHAOS_MAX_QUEUED {
+                tracing::info!("chaos: {fault}");
+                proxy.inject(fault);
+            }
+            next += every;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let report = proxy.stop();
+    println!("faultproxy stopped\n{report}");
+    Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod clmm;
 mod clmm_abi;
+mod faultproxy;
 mod harness;
 mod market;
 mod sample;

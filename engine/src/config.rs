@@ -389,6 +389,58 @@ pub struct Config {
     /// `[pipeline]`.
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    /// `[submit]`: the live run's submission timers.
+    #[serde(default)]
+    pub submit: SubmitSection,
+}
+
+/// `[submit]`: how the live run follows what it sent (see `engine/src/submission.rs` and
+/// docs/live.md). Times in milliseconds.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmitSection {
+    /// Nonces tracked at once (sent and not yet mined, or refused and waiting to be reused).
+    pub capacity: usize,
+    /// A transaction whose answer has not come after this long is written again.
+    pub answer_timeout_ms: u64,
+    /// A refused nonce that later nonces wait behind is filled with a cancel after this long.
+    pub fill_after_ms: u64,
+    /// The account's next transaction, pooled and unmined this long, is replaced by a cancel.
+    pub stuck_after_ms: u64,
+    /// How often the node's mined transaction count is asked while transactions are out.
+    pub confirm_every_ms: u64,
+    /// At shutdown, how long to keep reading answers and filling nonces.
+    pub shutdown_wait_ms: u64,
+}
+
+/// Largest `submit.capacity`: each tracked nonce keeps its signed bytes (under 600 bytes).
+pub const MAX_SUBMIT_CAPACITY: usize = 1 << 16;
+
+impl Default for SubmitSection {
+    fn default() -> Self {
+        Self {
+            capacity: 256,
+            answer_timeout_ms: 5_000,
+            fill_after_ms: 2_000,
+            stuck_after_ms: 60_000,
+            confirm_every_ms: 1_000,
+            shutdown_wait_ms: 3_000,
+        }
+    }
+}
+
+impl SubmitSection {
+    /// The state machine's settings.
+    pub fn machine(&self) -> crate::submission::SubmitConfig {
+        let ns = |ms: u64| ms.saturating_mul(1_000_000);
+        crate::submission::SubmitConfig {
+            capacity: self.capacity,
+            answer_timeout_ns: ns(self.answer_timeout_ms),
+            fill_after_ns: ns(self.fill_after_ms),
+            stuck_after_ns: ns(self.stuck_after_ms),
+            confirm_every_ns: ns(self.confirm_every_ms),
+        }
+    }
 }
 
 /// A TOML error as one log line: `line L, column C: message` (toml's own text carries a
@@ -597,6 +649,29 @@ impl Config {
                     self.pipeline.ring_capacity
                 ),
             );
+        }
+        let sub = &self.submit;
+        if !(1..=MAX_SUBMIT_CAPACITY).contains(&sub.capacity) {
+            return invalid(
+                "submit.capacity",
+                format!(
+                    "{} is not between 1 and {MAX_SUBMIT_CAPACITY} nonces",
+                    sub.capacity
+                ),
+            );
+        }
+        // A day bounds every timer: longer is a typo, and zero would spin.
+        const DAY_MS: u64 = 86_400_000;
+        for (key, ms) in [
+            ("submit.answer_timeout_ms", sub.answer_timeout_ms),
+            ("submit.fill_after_ms", sub.fill_after_ms),
+            ("submit.stuck_after_ms", sub.stuck_after_ms),
+            ("submit.confirm_every_ms", sub.confirm_every_ms),
+            ("submit.shutdown_wait_ms", sub.shutdown_wait_ms),
+        ] {
+            if !(1..=DAY_MS).contains(&ms) {
+                return invalid(key, format!("{ms} is not between 1 and {DAY_MS} ms"));
+            }
         }
         Ok(())
     }
@@ -818,6 +893,21 @@ decimals = 18
             let e = parse(&text, &[]).unwrap_err().to_string();
             assert!(e.contains("pipeline.ring_capacity"), "{e}");
         }
+        for (key, bad) in [
+            ("capacity", 0u64),
+            ("capacity", (MAX_SUBMIT_CAPACITY + 1) as u64),
+            ("answer_timeout_ms", 0),
+            ("stuck_after_ms", 86_400_001),
+            ("shutdown_wait_ms", 0),
+        ] {
+            let text = format!("{GOOD}\n[submit]\n{key} = {bad}\n");
+            let e = parse(&text, &[]).unwrap_err().to_string();
+            assert!(e.contains(&format!("submit.{key}")), "{e}");
+        }
+        let text = format!("{GOOD}\n[submit]\nfill_after_ms = 250\n");
+        let sub = parse(&text, &[]).unwrap().submit;
+        assert_eq!(sub.machine().fill_after_ns, 250_000_000);
+        assert_eq!(sub.capacity, SubmitSection::default().capacity);
         for bad in [0, 65] {
             let text = GOOD.replace("[search]\n", &format!("[search]\nhold_blocks = {bad}\n"));
             let e = parse(&text, &[]).unwrap_err().to_string();

@@ -20,5 +20,6 @@ pub mod latency;
 pub mod pipeline;
 pub mod report;
 pub mod snapshot;
+pub mod submission;
 pub mod threads;
 pub mod txbuild;

@@ -30,21 +30,15 @@ use polyarb_core::{FLAG_MORE_IN_BATCH, FeedFrame};
 use polyarb_feeds::{Decoded, Reply};
 use rtrb::{Consumer, Producer, RingBuffer};
 
+pub use crate::submission::Control;
 use crate::{
     clock::Clock,
     config::{CoreMap, PipelineConfig},
     latency::{Latency, LatencyReport},
     threads::{Idle, pin_current, stages_share_cores},
-    txbuild::{TxBuildError, TxBuilder},
+    txbuild::{ControlOutcome, TxBuildError, TxBuilder},
 };
-use polyarb_core::{Engine, EngineStats, OpportunityFrame, TxFrame};
-
-/// Feed → signer control messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// The node's pending nonce, after a rejected transaction: sign the next one with this.
-    ResetNonce(u64),
-}
+use polyarb_core::{Engine, EngineStats, OpportunityFrame, TX_KIND_ROUTE, TxFrame};
 
 /// What the feed source reported on one poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,13 +65,27 @@ pub trait FeedPort: Send {
     fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], bool)) -> PortState;
     /// Why a transaction could not be written.
     type SubmitError: std::fmt::Display;
-    /// Writes one signed transaction (socket or sink). Errors are counted and logged by the
-    /// stage.
-    fn submit(&mut self, tx: &TxFrame) -> Result<(), Self::SubmitError>;
+    /// Writes one signed transaction (socket or sink) at `now_ns` (pipeline clock). Errors are
+    /// counted and logged by the stage.
+    fn submit(&mut self, tx: &TxFrame, now_ns: u64) -> Result<(), Self::SubmitError>;
     /// A JSON-RPC response arrived for request `id` (`None`: a null or non-integer id):
-    /// `Ok(result)` or `Err(error object)`, as raw JSON. Returns a control message for the
-    /// signer, if any.
-    fn on_response(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>) -> Option<Control>;
+    /// `Ok(result)` or `Err(error object)`, as raw JSON.
+    fn on_response(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>, now_ns: u64);
+    /// Runs the port's timers (answer timeouts, rewrites, nonce checks) at `now_ns`; returns
+    /// whether it did any work. Called on every turn of the feed stage, so it must be cheap
+    /// when nothing is due.
+    fn tick(&mut self, _now_ns: u64) -> bool {
+        false
+    }
+    /// The next message for the signer, if any (taken out of the port).
+    fn control(&mut self) -> Option<Control> {
+        None
+    }
+    /// Whether nothing written still waits for an answer or a fill: shutdown waits (bounded)
+    /// for this before the signer stops.
+    fn settled(&self) -> bool {
+        true
+    }
 }
 
 /// Counters of the feed stage.
@@ -110,8 +118,16 @@ pub struct SignerStats {
     pub signed: u64,
     /// Opportunities that could not be turned into a transaction.
     pub build_errors: u64,
-    /// Nonce resets applied.
-    pub nonce_resets: u64,
+    /// Refused nonces handed back for reuse.
+    pub nonces_reused: u64,
+    /// Skips past nonces used elsewhere.
+    pub nonce_skips: u64,
+    /// Cancels signed to fill a free nonce that later nonces waited behind.
+    pub fills: u64,
+    /// Cancels signed to replace a stuck transaction.
+    pub replacements: u64,
+    /// Cancels that could not be signed.
+    pub cancel_errors: u64,
     /// Reports dropped because the reporter fell behind.
     pub reports_dropped: u64,
 }
@@ -145,6 +161,9 @@ pub struct PipelineSettings {
     pub cores: Option<CoreMap>,
     /// Rings and idling.
     pub pipeline: PipelineConfig,
+    /// At shutdown, how long (ns) the feed stage keeps reading answers and the signer keeps
+    /// filling nonces before both stop, if the port has not settled by then.
+    pub settle_ns: u64,
 }
 
 /// Everything a finished run reports.
@@ -191,11 +210,21 @@ where
         _ => settings.pipeline.spin_before_yield,
     };
     let cores = settings.cores;
+    // Set by the signer once it has signed every opportunity: from then on only the feed
+    // stage's settling (answers, fills) keeps the two alive.
+    let signer_drained = Arc::new(AtomicBool::new(false));
 
     let feed = {
         let (clock, stop) = (Arc::clone(&clock), Arc::clone(&stop));
+        let drained = Arc::clone(&signer_drained);
+        let settle_ns = settings.settle_ns;
         spawn_stage("feed", cores.map(|c| c.feed), move || {
-            feed_stage(port, frame_tx, tx_rx, ctl_tx, &*clock, &stop, spin)
+            let rings = FeedRings {
+                frames: frame_tx,
+                txs: tx_rx,
+                control: ctl_tx,
+            };
+            feed_stage(port, rings, &*clock, &stop, &drained, settle_ns, spin)
         })
     };
     let eng = {
@@ -207,7 +236,13 @@ where
     let sig = {
         let clock = Arc::clone(&clock);
         spawn_stage("signer", cores.map(|c| c.signer), move || {
-            signer_stage(builder, opp_rx, tx_tx, ctl_rx, rep_tx, &*clock, spin)
+            let rings = SignerRings {
+                opps: opp_rx,
+                txs: tx_tx,
+                control: ctl_rx,
+                reports: rep_tx,
+            };
+            signer_stage(builder, rings, &*clock, &signer_drained, spin)
         })
     };
 
@@ -301,15 +336,48 @@ fn pop_or_done<T>(c: &mut Consumer<T>) -> Result<T, bool> {
 /// A response copied out of the read buffer: request id and `Ok(result)` / `Err(error)` JSON.
 type OwnedResponse = (Option<u64>, Result<Vec<u8>, Vec<u8>>);
 
+/// The feed stage's ends of the rings.
+struct FeedRings {
+    frames: Producer<FeedFrame>,
+    txs: Consumer<TxFrame>,
+    control: Producer<Control>,
+}
+
+/// Moves the port's control messages to the signer without ever waiting: what the ring cannot
+/// take now stays queued (in order) for the next turn.
+fn pass_controls<P: FeedPort>(
+    port: &mut P,
+    queued: &mut VecDeque<Control>,
+    ring: &mut Producer<Control>,
+) -> bool {
+    let mut moved = false;
+    while let Some(c) = port.control() {
+        queued.push_back(c);
+    }
+    while let Some(&c) = queued.front() {
+        if ring.push(c).is_err() {
+            break;
+        }
+        queued.pop_front();
+        moved = true;
+    }
+    moved
+}
+
 fn feed_stage<P: FeedPort>(
     mut port: P,
-    mut frames: Producer<FeedFrame>,
-    mut txs: Consumer<TxFrame>,
-    mut control: Producer<Control>,
+    rings: FeedRings,
     clock: &dyn Clock,
     stop: &AtomicBool,
+    signer_drained: &AtomicBool,
+    settle_ns: u64,
     spin: u32,
 ) -> (P, FeedStats, Latency) {
+    let FeedRings {
+        mut frames,
+        mut txs,
+        mut control,
+    } = rings;
     let mut stats = FeedStats::default();
     let mut submission = Latency::new();
     let mut idle = Idle::new(spin);
@@ -317,6 +385,9 @@ fn feed_stage<P: FeedPort>(
     // payloads, because we stop polling the source until it is empty again.
     let mut pending: VecDeque<FeedFrame> = VecDeque::with_capacity(1024);
     let mut responses: Vec<OwnedResponse> = Vec::new();
+    // Controls the ring could not take yet: the feed stage never waits on the signer, which
+    // may itself be waiting for this stage to take a transaction.
+    let mut controls: VecDeque<Control> = VecDeque::with_capacity(64);
     let mut ended = false;
     // The newest decoded frame, held until we know whether its batch goes on: it leaves with
     // `FLAG_MORE_IN_BATCH` when the next frame is of the same block and no boundary came
@@ -369,21 +440,7 @@ fn feed_stage<P: FeedPort>(
                             }
                             held = Some(f);
                         }
-                        Ok(Decoded::Response(r)) => {
-                            stats.responses += 1;
-                            // Responses are rare (one per sent tx, plus subscription acks);
-                            // copying them out of the read buffer is off the hot path.
-                            let outcome = match r.reply {
-                                Reply::Result(v) => Ok(v.to_vec()),
-                                Reply::Error(e) => Err(e.to_vec()),
-                            };
-                            responses.push((r.id, outcome));
-                        }
-                        Ok(Decoded::Ignored(_)) => stats.ignored += 1,
-                        Err(e) => {
-                            stats.decode_errors += 1;
-                            tracing::warn!(error = %e, len = payload.len(), "undecodable payload skipped");
-                        }
+                        other => note_other(other, payload.len(), &mut stats, &mut responses),
                     }
                 });
                 match state {
@@ -400,26 +457,57 @@ fn feed_stage<P: FeedPort>(
                 }
             }
         }
-        for (id, outcome) in responses.drain(..) {
-            let out = match &outcome {
-                Ok(r) => port.on_response(id, Ok(r)),
-                Err(e) => port.on_response(id, Err(e)),
-            };
-            if let Some(c) = out {
-                // A full control ring means many resets queued; the newest one is what counts,
-                // and the signer applies them in order, so dropping here would be wrong: wait.
-                push_wait(&mut control, c, &mut idle);
-            }
-        }
+        busy |= answer(&mut port, &mut responses, clock);
+        busy |= port.tick(clock.now_ns());
+        busy |= pass_controls(&mut port, &mut controls, &mut control);
 
         if ended && pending.is_empty() {
-            // Let the engine see the end of input, then keep sending until the signer is gone.
+            // Let the engine see the end of input.
             break;
         }
         if busy { idle.reset() } else { idle.idle() }
     }
 
     drop(frames);
+    // Settle: keep writing what the signer signs (its last opportunities, then fills) and
+    // reading answers until the port has nothing on its way, or `settle_ns` after the signer
+    // ran out of opportunities. Payloads other than answers are not decoded into frames now.
+    let mut settle_from: Option<u64> = None;
+    loop {
+        let mut busy = false;
+        while let Ok(tx) = txs.pop() {
+            busy = true;
+            submit(&mut port, &tx, clock, &mut stats, &mut submission);
+        }
+        if !ended {
+            let state = port.poll(&mut |payload: &[u8], _| {
+                stats.payloads += 1;
+                match polyarb_feeds::decode(payload, clock.now_ns()) {
+                    Ok(Decoded::Frame(_)) => {}
+                    other => note_other(other, payload.len(), &mut stats, &mut responses),
+                }
+            });
+            busy |= state == PortState::Busy;
+            ended |= state == PortState::Ended;
+        }
+        busy |= answer(&mut port, &mut responses, clock);
+        let now = clock.now_ns();
+        busy |= port.tick(now);
+        busy |= pass_controls(&mut port, &mut controls, &mut control);
+        if txs.is_abandoned() && txs.is_empty() {
+            break;
+        }
+        if signer_drained.load(Ordering::Acquire) {
+            let from = *settle_from.get_or_insert(now);
+            let settled = port.settled() && controls.is_empty() && txs.is_empty();
+            if settled || now.saturating_sub(from) >= settle_ns {
+                break;
+            }
+        }
+        if busy { idle.reset() } else { idle.idle() }
+    }
+    // Let the signer go; write whatever it still signs before it notices.
+    drop(control);
     loop {
         match pop_or_done(&mut txs) {
             Ok(tx) => submit(&mut port, &tx, clock, &mut stats, &mut submission),
@@ -428,6 +516,49 @@ fn feed_stage<P: FeedPort>(
         }
     }
     (port, stats, submission)
+}
+
+/// Counts a payload that is not a frame, keeping a response (copied: responses are rare, one
+/// per sent transaction or count request, so this is off the hot path) for the port.
+fn note_other(
+    decoded: Result<Decoded<'_>, polyarb_feeds::DecodeError>,
+    len: usize,
+    stats: &mut FeedStats,
+    responses: &mut Vec<OwnedResponse>,
+) {
+    match decoded {
+        Ok(Decoded::Frame(_)) => stats.frames += 1,
+        Ok(Decoded::Response(r)) => {
+            stats.responses += 1;
+            let outcome = match r.reply {
+                Reply::Result(v) => Ok(v.to_vec()),
+                Reply::Error(e) => Err(e.to_vec()),
+            };
+            responses.push((r.id, outcome));
+        }
+        Ok(Decoded::Ignored(_)) => stats.ignored += 1,
+        Err(e) => {
+            stats.decode_errors += 1;
+            tracing::warn!(error = %e, len, "undecodable payload skipped");
+        }
+    }
+}
+
+/// Hands the responses read this turn to the port.
+fn answer<P: FeedPort>(
+    port: &mut P,
+    responses: &mut Vec<OwnedResponse>,
+    clock: &dyn Clock,
+) -> bool {
+    let any = !responses.is_empty();
+    for (id, outcome) in responses.drain(..) {
+        let now = clock.now_ns();
+        match &outcome {
+            Ok(r) => port.on_response(id, Ok(r), now),
+            Err(e) => port.on_response(id, Err(e), now),
+        }
+    }
+    any
 }
 
 /// The feed stage's batch rule: a frame leaves with `FLAG_MORE_IN_BATCH` when the next one is
@@ -464,10 +595,14 @@ fn submit<P: FeedPort>(
     stats: &mut FeedStats,
     submission: &mut Latency,
 ) {
-    match port.submit(tx) {
+    let now = clock.now_ns();
+    match port.submit(tx, now) {
         Ok(()) => {
             stats.submitted += 1;
-            submission.record_span(tx.recv_ns, clock.now_ns());
+            // Cancels answer no log: only routes measure submission latency.
+            if tx.kind == TX_KIND_ROUTE {
+                submission.record_span(tx.recv_ns, now);
+            }
         }
         Err(e) => {
             stats.submit_errors += 1;
@@ -510,22 +645,49 @@ fn engine_stage(
     (*engine.stats(), detection)
 }
 
+/// The signer stage's ends of the rings.
+struct SignerRings {
+    opps: Consumer<OpportunityFrame>,
+    txs: Producer<TxFrame>,
+    control: Consumer<Control>,
+    reports: Producer<Report>,
+}
+
 fn signer_stage(
     mut builder: TxBuilder,
-    mut opps: Consumer<OpportunityFrame>,
-    mut txs: Producer<TxFrame>,
-    mut control: Consumer<Control>,
-    mut reports: Producer<Report>,
+    rings: SignerRings,
     clock: &dyn Clock,
+    drained: &AtomicBool,
     spin: u32,
 ) -> SignerStats {
+    let SignerRings {
+        mut opps,
+        mut txs,
+        mut control,
+        mut reports,
+    } = rings;
     let mut stats = SignerStats::default();
     let mut idle = Idle::new(spin);
     let mut frame = TxFrame::EMPTY;
+    let mut opps_done = false;
     loop {
-        while let Ok(Control::ResetNonce(n)) = control.pop() {
-            builder.reset_nonce(n);
-            stats.nonce_resets += 1;
+        // Nonce news first: a refused nonce is reused by the very next transaction.
+        while let Ok(c) = control.pop() {
+            idle.reset();
+            if !apply_control(c, &mut builder, clock, &mut frame, &mut stats) {
+                continue;
+            }
+            if !push_wait(&mut txs, frame, &mut idle) {
+                return stats;
+            }
+        }
+        if opps_done {
+            // Serve controls (fills during the feed stage's settling) until it lets us go.
+            if control.is_abandoned() && control.is_empty() {
+                break;
+            }
+            idle.idle();
+            continue;
         }
         match pop_or_done(&mut opps) {
             Ok(opp) => {
@@ -562,9 +724,43 @@ fn signer_stage(
                     stats.reports_dropped += 1;
                 }
             }
-            Err(true) => break,
+            Err(true) => {
+                opps_done = true;
+                drained.store(true, Ordering::Release);
+                // No more reports: the main thread may finish while we serve controls.
+                drop(std::mem::replace(&mut reports, RingBuffer::new(1).0));
+            }
             Err(false) => idle.idle(),
         }
     }
+    drained.store(true, Ordering::Release);
     stats
+}
+
+/// Applies one control message; true when it signed a cancel into `frame` to be written.
+fn apply_control(
+    c: Control,
+    builder: &mut TxBuilder,
+    clock: &dyn Clock,
+    frame: &mut TxFrame,
+    stats: &mut SignerStats,
+) -> bool {
+    match builder.on_control(c, clock, frame) {
+        Ok(ControlOutcome::Reused) => stats.nonces_reused += 1,
+        Ok(ControlOutcome::Skipped) => stats.nonce_skips += 1,
+        Ok(ControlOutcome::Signed { fill }) => {
+            if fill {
+                stats.fills += 1;
+            } else {
+                stats.replacements += 1;
+            }
+            return true;
+        }
+        Ok(ControlOutcome::AlreadyUsed) => {}
+        Err(e) => {
+            stats.cancel_errors += 1;
+            tracing::error!(control = %c, error = %e, "cannot sign a cancel");
+        }
+    }
+    false
 }

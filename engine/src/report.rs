@@ -159,8 +159,8 @@ pub fn short_line(r: &Report, names: &Names) -> String {
 pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
     format!(
         "feed: {} payloads, {} frames, {} ignored, {} responses, {} decode errors, {} backpressure pauses\n\
-         signer: {} opportunities, {} signed, {} build errors, {} nonce resets, {} reports dropped\n\
-         sent: {} written, {} write errors",
+         signer: {} opportunities, {} signed, {} build errors, {} reports dropped; nonces: {} reused after a refusal, {} skips, {} fills, {} replacements, {} cancel errors\n\
+         sent: {} written, {} not written",
         feed.payloads,
         feed.frames,
         feed.ignored,
@@ -170,10 +170,38 @@ pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
         signer.opportunities,
         signer.signed,
         signer.build_errors,
-        signer.nonce_resets,
         signer.reports_dropped,
+        signer.nonces_reused,
+        signer.nonce_skips,
+        signer.fills,
+        signer.replacements,
+        signer.cancel_errors,
         feed.submitted,
         feed.submit_errors,
+    )
+}
+
+/// What became of the live run's transactions, two lines.
+pub fn submit_summary(s: &crate::submission::SubmitStats) -> String {
+    format!(
+        "node: {} transactions accepted, {} refused (nonce reused), {} nonce too low, {} nonce held by another, {} confirmed mined; node's mined count {}\n         submission: {} writes ({} rewrites), {} answers timed out, {} null-id errors, {} late answers, {} hash mismatches, {} fills and {} replacements asked, {} over capacity, {} nonce conflicts, {} unreadable counts",
+        s.accepted,
+        s.refused,
+        s.nonce_too_low,
+        s.occupied,
+        s.confirmed,
+        s.node_latest,
+        s.writes,
+        s.rewrites,
+        s.answer_timeouts,
+        s.null_id_errors,
+        s.late_answers,
+        s.hash_mismatches,
+        s.fills_asked,
+        s.replacements_asked,
+        s.over_capacity,
+        s.nonce_conflicts,
+        s.bad_counts,
     )
 }
 

@@ -5,8 +5,17 @@
 use alloy_primitives::{Address, U256};
 use polyarb_signer::{Eip1559Tx, NonceTracker, Signer};
 
-use crate::clock::Clock;
-use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TX_MAX, TxFrame, encode_execute};
+use crate::{clock::Clock, submission::Control};
+use polyarb_core::{
+    CALLDATA_MAX, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame, encode_execute,
+};
+
+/// Gas of a plain transfer: what a cancel costs.
+pub const CANCEL_GAS: u64 = 21_000;
+
+/// Free nonces the builder keeps without allocating (one per refused transaction waiting to be
+/// reused; the submission machine bounds how many can exist).
+const FREE_PREALLOCATED: usize = 64;
 
 /// Why an opportunity did not become a transaction. `Copy` so it rides in a report frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +37,22 @@ impl std::fmt::Display for TxBuildError {
 
 impl std::error::Error for TxBuildError {}
 
+/// What [`TxBuilder::on_control`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlOutcome {
+    /// A refused nonce is free for the next transaction.
+    Reused,
+    /// The nonce counter moved past nonces used elsewhere.
+    Skipped,
+    /// A cancel is in the frame: a fill of a free nonce (`fill`) or a replacement.
+    Signed {
+        /// Fill (true) or replacement (false).
+        fill: bool,
+    },
+    /// A fill for a nonce a transaction took meanwhile: nothing to do.
+    AlreadyUsed,
+}
+
 /// Fee settings the builder bids with.
 #[derive(Debug, Clone, Copy)]
 pub struct FeeBid {
@@ -37,6 +62,11 @@ pub struct FeeBid {
     pub max_fee_multiplier: u32,
     /// Gas limit = the opportunity's gas budget plus this many percent.
     pub limit_headroom_pct: u32,
+}
+
+/// A fee saturated into a [`TxFrame`] field.
+fn fee_field(wei: u128) -> u64 {
+    u64::try_from(wei).unwrap_or(u64::MAX)
 }
 
 impl FeeBid {
@@ -51,6 +81,11 @@ impl FeeBid {
 pub struct TxBuilder {
     signer: Signer,
     nonces: NonceTracker,
+    /// Nonces handed back by the submission machine (refused, so unused), ascending: the next
+    /// transactions take them before new ones, so no gap stays behind a refusal.
+    free: Vec<u64>,
+    /// Base fee of the newest opportunity, wei per gas: what a cancel bids on.
+    last_base_fee: u128,
     chain_id: u64,
     executor: Address,
     fees: FeeBid,
@@ -70,6 +105,8 @@ impl TxBuilder {
         Self {
             signer,
             nonces: NonceTracker::new(first_nonce),
+            free: Vec::with_capacity(FREE_PREALLOCATED),
+            last_base_fee: 0,
             chain_id,
             executor,
             fees,
@@ -82,18 +119,139 @@ impl TxBuilder {
         self.signer.address()
     }
 
-    /// Next nonce to be used.
+    /// Next nonce to be used: the lowest free one, else the next new one.
     pub fn next_nonce(&self) -> u64 {
-        self.nonces.peek()
+        self.free.first().copied().unwrap_or(self.nonces.peek())
     }
 
-    /// Sets the next nonce (after the node rejected a transaction).
-    pub fn reset_nonce(&mut self, next: u64) {
-        self.nonces.reset(next);
+    /// Nonces handed back and not used again yet, ascending.
+    pub fn free_nonces(&self) -> &[u64] {
+        &self.free
+    }
+
+    /// `nonce` was never used (its transaction was refused): sign with it again first.
+    /// Ignored for a nonce not yet handed out or already free.
+    pub fn reuse_nonce(&mut self, nonce: u64) {
+        if nonce >= self.nonces.peek() {
+            return;
+        }
+        if let Err(at) = self.free.binary_search(&nonce) {
+            self.free.insert(at, nonce);
+        }
+    }
+
+    /// Nonces below `next` are used elsewhere: never sign below it. Only ever moves forward.
+    pub fn skip_to(&mut self, next: u64) {
+        self.free.retain(|&n| n >= next);
+        if next > self.nonces.peek() {
+            self.nonces.reset(next);
+        }
+    }
+
+    /// Whether `nonce` is free now; if so it is taken (the caller signs with it).
+    fn take_free(&mut self, nonce: u64) -> bool {
+        match self.free.binary_search(&nonce) {
+            Ok(at) => {
+                self.free.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Marks the nonce [`TxBuilder::next_nonce`] returned as used.
+    fn consume(&mut self, nonce: u64) {
+        if !self.take_free(nonce) {
+            self.nonces.next();
+        }
+    }
+
+    /// Signs a cancel with `nonce`: a zero-value transfer to the sender, 21,000 gas, bidding
+    /// the newest base fee times the multiplier plus the tip, and at least `min_fees`
+    /// (max fee, tip; wei per gas) when it replaces a pooled transaction. With `fill` the
+    /// nonce must still be free (else nothing is signed: a route took it, `Ok(false)`) and is
+    /// taken.
+    pub fn build_cancel(
+        &mut self,
+        nonce: u64,
+        fill: bool,
+        min_fees: (u64, u64),
+        clock: &dyn Clock,
+        out: &mut TxFrame,
+    ) -> Result<bool, TxBuildError> {
+        if fill && self.free.binary_search(&nonce).is_err() {
+            return Ok(false);
+        }
+        let tip = self.fees.tip_wei.max(u128::from(min_fees.1));
+        let max_fee = self
+            .last_base_fee
+            .saturating_mul(u128::from(self.fees.max_fee_multiplier))
+            .saturating_add(tip)
+            .max(u128::from(min_fees.0));
+        let tx = Eip1559Tx {
+            chain_id: self.chain_id,
+            nonce,
+            max_priority_fee_per_gas: tip,
+            max_fee_per_gas: max_fee,
+            gas_limit: CANCEL_GAS,
+            to: self.signer.address(),
+            value: U256::ZERO,
+            input: &[],
+        };
+        let signed = self
+            .signer
+            .sign_eip1559(&tx, &mut out.raw[..TX_MAX])
+            .map_err(|_| TxBuildError::Sign)?;
+        if fill {
+            self.take_free(nonce);
+        }
+        out.nonce = nonce;
+        out.kind = TX_KIND_CANCEL;
+        out.max_fee_wei = fee_field(max_fee);
+        out.tip_wei = fee_field(tip);
+        out.len = signed.len as u32;
+        out.hash = signed.hash.0;
+        let now = clock.now_ns();
+        out.recv_ns = now;
+        out.seq = u64::MAX;
+        out.signed_ns = now;
+        Ok(true)
+    }
+
+    /// Applies a control message from the submission machine. A fill or a replacement signs a
+    /// cancel into `out` ([`ControlOutcome::Signed`]) for the caller to send.
+    pub fn on_control(
+        &mut self,
+        c: Control,
+        clock: &dyn Clock,
+        out: &mut TxFrame,
+    ) -> Result<ControlOutcome, TxBuildError> {
+        let (nonce, fill, min_fees) = match c {
+            Control::Reuse(n) => {
+                self.reuse_nonce(n);
+                return Ok(ControlOutcome::Reused);
+            }
+            Control::Skip(n) => {
+                self.skip_to(n);
+                return Ok(ControlOutcome::Skipped);
+            }
+            Control::Fill(n) => (n, true, (0, 0)),
+            Control::Replace {
+                nonce,
+                min_max_fee,
+                min_tip,
+            } => (nonce, false, (min_max_fee, min_tip)),
+        };
+        Ok(if self.build_cancel(nonce, fill, min_fees, clock, out)? {
+            ControlOutcome::Signed { fill }
+        } else {
+            ControlOutcome::AlreadyUsed
+        })
     }
 
     /// Encodes `opp` as an executor call with `minProfit = opp.profit` (the route pays exactly
-    /// that or reverts), signs it, and fills `out`. The nonce advances only on success.
+    /// that or reverts), signs it with [`TxBuilder::next_nonce`], and fills `out`. The nonce is
+    /// used up only on success.
     pub fn build(
         &mut self,
         opp: &OpportunityFrame,
@@ -103,14 +261,17 @@ impl TxBuilder {
         let n =
             encode_execute(opp, opp.profit, &mut self.calldata).map_err(|_| TxBuildError::Route)?;
         let tip = self.fees.tip_wei;
+        self.last_base_fee = opp.base_fee;
+        let nonce = self.next_nonce();
+        let max_fee = opp
+            .base_fee
+            .saturating_mul(u128::from(self.fees.max_fee_multiplier))
+            .saturating_add(tip);
         let tx = Eip1559Tx {
             chain_id: self.chain_id,
-            nonce: self.nonces.peek(),
+            nonce,
             max_priority_fee_per_gas: tip,
-            max_fee_per_gas: opp
-                .base_fee
-                .saturating_mul(u128::from(self.fees.max_fee_multiplier))
-                .saturating_add(tip),
+            max_fee_per_gas: max_fee,
             gas_limit: self.fees.gas_limit(opp.gas_budget),
             to: self.executor,
             value: U256::ZERO,
@@ -120,7 +281,11 @@ impl TxBuilder {
             .signer
             .sign_eip1559(&tx, &mut out.raw[..TX_MAX])
             .map_err(|_| TxBuildError::Sign)?;
-        out.nonce = self.nonces.next();
+        self.consume(nonce);
+        out.nonce = nonce;
+        out.kind = TX_KIND_ROUTE;
+        out.max_fee_wei = fee_field(max_fee);
+        out.tip_wei = fee_field(tip);
         out.len = signed.len as u32;
         out.hash = signed.hash.0;
         out.recv_ns = opp.recv_ns;

@@ -105,6 +105,11 @@ impl OpportunityFrame {
     }
 }
 
+/// [`TxFrame::kind`]: an executor call for an opportunity.
+pub const TX_KIND_ROUTE: u8 = 0;
+/// [`TxFrame::kind`]: a zero-value transfer to the sender, signed only to fill or free a nonce.
+pub const TX_KIND_CANCEL: u8 = 1;
+
 /// A signed transaction on its way to the node (or the replay sink). 640 bytes.
 #[repr(C, align(64))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,8 +124,17 @@ pub struct TxFrame {
     pub nonce: u64,
     /// Used length of `raw`, bytes.
     pub len: u32,
+    /// What the transaction does: [`TX_KIND_ROUTE`] or [`TX_KIND_CANCEL`].
+    pub kind: u8,
+    /// Explicit padding.
+    pub _pad: [u8; 3],
+    /// `maxFeePerGas` it was signed with, wei per gas (saturated at `u64::MAX`, 18.4 native
+    /// tokens per gas: far above any real bid).
+    pub max_fee_wei: u64,
+    /// `maxPriorityFeePerGas` it was signed with, wei per gas (saturated likewise).
+    pub tip_wei: u64,
     /// Explicit padding to the next cache line.
-    pub _pad: [u8; 28],
+    pub _pad2: [u8; 8],
     /// Transaction hash: keccak256 of `raw[..len]`.
     pub hash: [u8; 32],
     /// EIP-2718 typed transaction bytes, as `eth_sendRawTransaction` takes them.
@@ -135,7 +149,11 @@ impl TxFrame {
         seq: 0,
         nonce: 0,
         len: 0,
-        _pad: [0; 28],
+        kind: TX_KIND_ROUTE,
+        _pad: [0; 3],
+        max_fee_wei: 0,
+        tip_wei: 0,
+        _pad2: [0; 8],
         hash: [0; 32],
         raw: [0; TX_MAX],
     };
@@ -172,6 +190,9 @@ mod tests {
     fn tx_layout_is_fixed() {
         assert_eq!(size_of::<TxFrame>(), 640);
         assert_eq!(align_of::<TxFrame>(), 64);
+        assert_eq!(offset_of!(TxFrame, kind), 36);
+        assert_eq!(offset_of!(TxFrame, max_fee_wei), 40);
+        assert_eq!(offset_of!(TxFrame, tip_wei), 48);
         assert_eq!(offset_of!(TxFrame, hash), 64);
         assert_eq!(offset_of!(TxFrame, raw), 96);
     }

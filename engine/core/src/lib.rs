@@ -34,7 +34,7 @@ pub use engine::{
     GasModel, SearchParams,
 };
 pub use feed_frame::{FLAG_MORE_IN_BATCH, FRAME_WORDS, FeedFrame, FrameKind};
-pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_MAX, TxFrame};
+pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame};
 pub use kind::{PIPS, PoolKind};
 pub use market::{
     AlgebraFeeSpec, CapitalSpec, ClStateSpec, DexSpec, MarketSpec, PoolSpec, PoolState, TickSpec,

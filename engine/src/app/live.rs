@@ -1,7 +1,7 @@
 //! `polyarb run`, `polyarb record` and `polyarb snapshot`: the commands that talk to a node.
 
 use std::{
-    collections::HashMap,
+    collections::VecDeque,
     fmt,
     fs::File,
     io::{BufWriter, Write},
@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, RpcError, TRACKED_TOPICS, quantity_result};
+use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, RpcError, TRACKED_TOPICS};
 use polyarb_signer::Signer;
 
 use super::{
@@ -29,6 +29,7 @@ use crate::{
     },
     report::{self, Names},
     snapshot,
+    submission::{Action, Answered, Refusal, Submissions, SubmitConfig, SubmitStats},
     txbuild::TxBuilder,
 };
 use polyarb_core::{Engine, EngineStats, TxFrame};
@@ -220,10 +221,8 @@ pub struct RunSummary {
     pub signer: SignerStats,
     /// Engine counters.
     pub engine: EngineStats,
-    /// Transactions the node accepted.
-    pub accepted: u64,
-    /// Transactions the node refused.
-    pub rejected: u64,
+    /// What became of the signed transactions.
+    pub submit: SubmitStats,
     /// Latency histograms.
     pub latency: LatencyReport,
     /// Why the connection to the node ended, if it failed: the run is then a failure, after
@@ -235,11 +234,7 @@ impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", report::stage_summary(&self.feed, &self.signer))?;
         writeln!(f, "{}", report::engine_summary(&self.engine))?;
-        writeln!(
-            f,
-            "node: {} transactions accepted, {} rejected",
-            self.accepted, self.rejected
-        )?;
+        writeln!(f, "{}", report::submit_summary(&self.submit))?;
         write!(f, "{}", self.latency)
     }
 }
@@ -294,7 +289,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     );
 
     let builder = TxBuilder::new(signer, chain, nonce, executor, cfg.fee_bid());
-    let port = LivePort::new(rpc, sender.0.0);
+    let port = LivePort::new(rpc, sender.0.0, nonce, cfg.submit.machine());
     let names = Names::new(&market);
     let mut jsonl = super::create_optional(args.opportunities.as_deref())?;
     if let Some(limit) = args.max_runtime {
@@ -308,8 +303,9 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     let settings = PipelineSettings {
         cores: cfg.cores,
         pipeline: cfg.pipeline,
+        settle_ns: cfg.submit.shutdown_wait_ms.saturating_mul(1_000_000),
     };
-    let outcome = pipeline::run(
+    let mut outcome = pipeline::run(
         port,
         engine,
         builder,
@@ -328,51 +324,161 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
             }
         },
     );
+    // Bytes still queued for the socket go out before the close.
+    outcome
+        .port
+        .close(Duration::from_millis(cfg.node.rpc_timeout_ms.min(2_000)));
     Ok(RunSummary {
         feed: outcome.feed,
         signer: outcome.signer,
         engine: outcome.engine,
-        accepted: outcome.port.accepted,
-        rejected: outcome.port.rejected,
+        submit: outcome.port.submit_stats(),
         latency: outcome.latency,
         failure: outcome.port.failure,
     })
 }
 
-/// The live edge: the websocket, with sends matched to their answers.
+/// At most this many node messages are logged per [`LOG_WINDOW_NS`]; the rest are counted and
+/// the count logged when the window ends, so a node that answers every transaction with an
+/// error cannot flood the log.
+const LOG_BURST: u32 = 10;
+/// The rate limiter's window, ns.
+const LOG_WINDOW_NS: u64 = 10_000_000_000;
+
+/// Rate limiter for node-supplied text in the log.
+#[derive(Debug, Default)]
+struct LogLimit {
+    window_start: u64,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl LogLimit {
+    /// Whether a message at `now` may be logged.
+    fn allow(&mut self, now: u64) -> bool {
+        if now.saturating_sub(self.window_start) >= LOG_WINDOW_NS {
+            if self.suppressed > 0 {
+                tracing::warn!(
+                    suppressed = self.suppressed,
+                    "node messages not logged in the last 10 s (rate limit)"
+                );
+            }
+            *self = Self {
+                window_start: now,
+                ..Self::default()
+            };
+        }
+        if self.logged < LOG_BURST {
+            self.logged += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+}
+
+/// The live edge: the websocket, with every signed transaction followed by the submission
+/// state machine ([`Submissions`]) until its nonce settles.
 #[derive(Debug)]
 pub struct LivePort {
     rpc: RpcClient,
-    sender: [u8; 20],
-    /// Request id → (seq, nonce) of transactions awaiting the node's answer.
-    in_flight: HashMap<u64, (u64, u64)>,
-    /// Id of the outstanding `eth_getTransactionCount`, if a resync is under way.
-    nonce_query: Option<u64>,
-    /// Transactions the node accepted.
-    pub accepted: u64,
-    /// Transactions the node refused (each logged with its message).
-    pub rejected: u64,
+    /// `["0x<sender>","` — the count request's params up to the tag.
+    count_params: Vec<u8>,
+    subs: Submissions,
+    /// Controls from the machine, waiting for the feed stage to take them.
+    controls: VecDeque<Control>,
+    log: LogLimit,
     /// Why the connection ended, if it failed.
     pub failure: Option<RpcError>,
 }
 
+/// A signed transaction the submission machine would not write (its reason is counted in
+/// [`SubmitStats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotWritten;
+
+impl fmt::Display for NotWritten {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not written: its nonce is not free or too many transactions are in flight")
+    }
+}
+
 impl LivePort {
-    /// Wraps a connected, subscribed client; `sender` is the signing account.
-    pub fn new(rpc: RpcClient, sender: [u8; 20]) -> Self {
+    /// Wraps a connected, subscribed client; `sender` is the signing account, whose first
+    /// nonce (the node's pending count) the signer starts at.
+    pub fn new(rpc: RpcClient, sender: [u8; 20], first_nonce: u64, cfg: SubmitConfig) -> Self {
+        let mut count_params = Vec::with_capacity(64);
+        count_params.extend_from_slice(b"[\"0x");
+        count_params.extend_from_slice(alloy_primitives::hex::encode(sender).as_bytes());
+        count_params.extend_from_slice(b"\",\"");
         Self {
             rpc,
-            sender,
-            in_flight: HashMap::with_capacity(64),
-            nonce_query: None,
-            accepted: 0,
-            rejected: 0,
+            count_params,
+            subs: Submissions::new(cfg, first_nonce),
+            controls: VecDeque::with_capacity(64),
+            log: LogLimit::default(),
             failure: None,
         }
+    }
+
+    /// What the submission machine counted.
+    pub fn submit_stats(&self) -> SubmitStats {
+        *self.subs.stats()
+    }
+
+    /// Sends a close and waits up to `timeout` for the node's: queued bytes go out first.
+    pub fn close(&mut self, timeout: Duration) {
+        if self.failure.is_none()
+            && let Err(e) = self.rpc.close(timeout)
+        {
+            tracing::warn!(error = %e, "websocket did not close cleanly");
+        }
+    }
+
+    /// Does what the machine asks until it asks nothing; true if it asked anything.
+    fn drive(&mut self, now: u64) -> bool {
+        let mut did = false;
+        let connected = self.failure.is_none();
+        while let Some(action) = self.subs.next_action(now, connected) {
+            did = true;
+            match action {
+                Action::Send { nonce, raw } => match self.rpc.send_raw_transaction(raw) {
+                    Ok(id) => self.subs.on_written(nonce, id, now),
+                    Err(e) => {
+                        self.subs.on_write_failed(nonce, now);
+                        tracing::error!(nonce, error = %e, "cannot write a transaction");
+                        break;
+                    }
+                },
+                Action::Count(tag) => {
+                    let len = self.count_params.len();
+                    self.count_params.extend_from_slice(tag.as_str().as_bytes());
+                    self.count_params.extend_from_slice(b"\"]");
+                    let sent = self
+                        .rpc
+                        .send_request("eth_getTransactionCount", &self.count_params);
+                    self.count_params.truncate(len);
+                    match sent {
+                        Ok(id) => self.subs.on_query_written(tag, id, now),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot ask the transaction count");
+                            break;
+                        }
+                    }
+                }
+                Action::Signer(c) => self.controls.push_back(c),
+            }
+        }
+        did
     }
 }
 
 impl FeedPort for LivePort {
     fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], bool)) -> PortState {
+        if self.failure.is_some() {
+            return PortState::Ended;
+        }
         // A live socket reports its batch boundaries by draining (`Idle`).
         match self
             .rpc
@@ -388,47 +494,59 @@ impl FeedPort for LivePort {
         }
     }
 
-    type SubmitError = RpcError;
+    type SubmitError = NotWritten;
 
-    fn submit(&mut self, tx: &TxFrame) -> Result<(), RpcError> {
-        let id = self.rpc.send_raw_transaction(tx.raw())?;
-        self.in_flight.insert(id, (tx.seq, tx.nonce));
+    fn submit(&mut self, tx: &TxFrame, now_ns: u64) -> Result<(), NotWritten> {
+        self.subs.on_signed(tx, now_ns).map_err(|()| NotWritten)?;
+        self.drive(now_ns);
         Ok(())
     }
 
-    fn on_response(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>) -> Option<Control> {
-        let id = id?;
-        if self.nonce_query == Some(id) {
-            self.nonce_query = None;
-            let n = outcome.ok().and_then(|r| quantity_result(r).ok());
-            if n.is_none() {
-                tracing::error!("eth_getTransactionCount answer unusable; nonce not resynced");
-            }
-            return n.map(Control::ResetNonce);
-        }
-        let (seq, nonce) = self.in_flight.remove(&id)?;
-        match outcome {
-            Ok(hash) => {
-                self.accepted += 1;
-                tracing::info!(seq, nonce, hash = %String::from_utf8_lossy(hash), "node accepted transaction");
-            }
-            Err(err) => {
-                self.rejected += 1;
-                tracing::error!(seq, nonce, error = %String::from_utf8_lossy(err), "node rejected transaction");
-                // The nonce was not used: ask the node which one is next, and let the signer
-                // resync, so later transactions do not queue behind a gap.
-                if self.nonce_query.is_none() {
-                    let mut params = Vec::with_capacity(64);
-                    params.extend_from_slice(b"[\"0x");
-                    params.extend_from_slice(alloy_primitives::hex::encode(self.sender).as_bytes());
-                    params.extend_from_slice(b"\",\"pending\"]");
-                    match self.rpc.send_request("eth_getTransactionCount", &params) {
-                        Ok(q) => self.nonce_query = Some(q),
-                        Err(e) => tracing::error!(error = %e, "cannot ask for the pending nonce"),
-                    }
+    fn on_response(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>, now_ns: u64) {
+        // Node-supplied text is logged here, off the signing path, and rate-limited.
+        let text = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned();
+        match self.subs.on_answer(id, outcome, now_ns) {
+            Answered::Tx {
+                nonce,
+                refusal: Refusal::Known,
+            } => tracing::info!(nonce, "node accepted transaction"),
+            Answered::Tx { nonce, refusal } => {
+                if self.log.allow(now_ns) {
+                    let error = outcome.err().map(text).unwrap_or_default();
+                    tracing::error!(
+                        nonce,
+                        outcome = refusal.describe(),
+                        error,
+                        "node rejected transaction"
+                    );
                 }
             }
+            Answered::NullId => {
+                if self.log.allow(now_ns) {
+                    let error = outcome.err().map(text).unwrap_or_default();
+                    tracing::warn!(
+                        error,
+                        "node answered an error with a null id; unanswered transactions are written again"
+                    );
+                }
+            }
+            Answered::Late { nonce } => tracing::debug!(nonce, "late answer to a settled nonce"),
+            Answered::Count | Answered::NotOurs => {}
         }
-        None
+        self.drive(now_ns);
+    }
+
+    fn tick(&mut self, now_ns: u64) -> bool {
+        self.drive(now_ns)
+    }
+
+    fn control(&mut self) -> Option<Control> {
+        self.controls.pop_front()
+    }
+
+    fn settled(&self) -> bool {
+        self.controls.is_empty()
+            && self.subs.settled()
+            && (self.failure.is_some() || self.rpc.ws().pending_bytes() == 0)
     }
 }

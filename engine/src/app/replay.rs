@@ -17,7 +17,7 @@ use super::AppError;
 use crate::{
     clock::{Clock, MonoClock},
     config::{Config, ProcessEnv},
-    pipeline::{self, Control, FeedPort, PipelineSettings, PortState, Report, RunOutcome},
+    pipeline::{self, FeedPort, PipelineSettings, PortState, Report, RunOutcome},
     report::{self, Names},
     snapshot,
     txbuild::TxBuilder,
@@ -268,7 +268,7 @@ impl FeedPort for ReplayPort {
 
     type SubmitError = std::io::Error;
 
-    fn submit(&mut self, tx: &polyarb_core::TxFrame) -> std::io::Result<()> {
+    fn submit(&mut self, tx: &polyarb_core::TxFrame, _now_ns: u64) -> std::io::Result<()> {
         let raw = tx.raw();
         self.digest.update(raw);
         self.txs += 1;
@@ -279,9 +279,8 @@ impl FeedPort for ReplayPort {
         Ok(())
     }
 
-    fn on_response(&mut self, _id: Option<u64>, _outcome: Result<&[u8], &[u8]>) -> Option<Control> {
+    fn on_response(&mut self, _id: Option<u64>, _outcome: Result<&[u8], &[u8]>, _now_ns: u64) {
         // Responses in a recording answered the recorder's own requests (subscriptions).
-        None
     }
 }
 
@@ -364,6 +363,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     let settings = PipelineSettings {
         cores: cfg.cores,
         pipeline: cfg.pipeline,
+        settle_ns: 0,
     };
     let mut outcome = pipeline::run(
         port,

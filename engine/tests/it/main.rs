@@ -16,3 +16,4 @@ mod replay;
 mod revert_share;
 mod route;
 mod scenario;
+mod submission;

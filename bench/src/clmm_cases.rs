@@ -870,6 +870,8 @@ pub fn table() -> Table {
             token1: token_address(t1),
             fee_pips,
             state,
+            last_log: None,
+            stale: Default::default(),
         });
     }
     let market = MarketSpec {

@@ -11,10 +11,13 @@ use polyarb_core::{AlgebraFeeSpec, MarketSpec, PoolState, TableError};
 
 /// Value of the `format` field.
 pub const SNAPSHOT_FORMAT: &str = "polyarb-snapshot";
-/// Version this build writes: 3, where an Algebra pool's state may carry its adaptive-fee
-/// state (`fee_model`). It also reads version 2 (the same without `fee_model`) and version 1
-/// (V2 pairs only, the fee on the DEX).
-pub const SNAPSHOT_VERSION: u32 = 3;
+/// Version this build writes: 4, where a pool may carry the position of its last applied log
+/// (`last_log`) and a staleness flag (`stale`), and an Algebra fee model the block of its
+/// newest write (`written_block`): what an export of a running engine
+/// ([`Engine::market_spec`](polyarb_core::Engine::market_spec)) needs to restart exactly. It
+/// also reads version 3 (the same without those fields), version 2 (also without
+/// `fee_model`) and version 1 (V2 pairs only, the fee on the DEX).
+pub const SNAPSHOT_VERSION: u32 = 4;
 
 /// Why a snapshot could not be read or written.
 #[derive(Debug)]
@@ -30,8 +33,8 @@ pub enum SnapshotError {
     /// The block is `u64::MAX`: logs at or before the snapshot's block count as applied, so no
     /// log could ever update its pools.
     LastBlock,
-    /// A V2 pair with a zero reserve: never initialized (a pair that has been minted keeps
-    /// reserves above zero for good), which discovery does not keep.
+    /// A V2 pair with a zero reserve and no `stale` flag: never initialized (a pair that has
+    /// been minted keeps reserves above zero for good), which discovery does not keep.
     ZeroReserve(Address),
     /// An Algebra pool's fee model is not a state its `DataStorageOperator` can be in.
     FeeModel {
@@ -284,10 +287,10 @@ pub fn to_json(market: &MarketSpec, chain_id: Option<u64>) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
-/// Parses and checks a snapshot document of version 1, 2 or 3: as the engine's tables would
+/// Parses and checks a snapshot document of version 1 to 4: as the engine's tables would
 /// ([`MarketSpec::check`]), and that it is a state a chain can be in (a block before
-/// `u64::MAX`, no V2 pair with a zero reserve, Algebra fee models that restore:
-/// [`check_fee_model`]).
+/// `u64::MAX`, no V2 pair with a zero reserve unless flagged stale, Algebra fee models that
+/// restore: [`check_fee_model`]).
 pub fn from_json(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
     let (market, chain_id) = parse(text)?;
     // Fee models first: the tables refuse a bad one too, but without saying what is wrong.
@@ -314,8 +317,10 @@ pub fn from_json(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError>
         return Err(SnapshotError::LastBlock);
     }
     for p in &market.pools {
+        // An export flags a pair a `Sync` emptied: out of the search until its next one.
         if let PoolState::UniswapV2 { reserve0, reserve1 } = p.state
             && (reserve0 == 0 || reserve1 == 0)
+            && p.stale.is_fresh()
         {
             return Err(SnapshotError::ZeroReserve(p.address));
         }
@@ -323,7 +328,7 @@ pub fn from_json(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError>
     Ok((market, chain_id))
 }
 
-/// Parses a snapshot document of version 1, 2 or 3 without checking it the way the engine's
+/// Parses a snapshot document of version 1 to 4 without checking it the way the engine's
 /// tables would ([`MarketSpec::check`]): for tools that read what `polyarb snapshot` wrote.
 pub fn parse(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
     let header: Header = serde_json::from_str(text).map_err(SnapshotError::Parse)?;
@@ -333,18 +338,15 @@ pub fn parse(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
                 serde_json::from_str(text).map_err(SnapshotError::Parse)?;
             (doc.market, doc.chain_id)
         }
-        // Version 3 without fee models: its Algebra pools have none.
-        (SNAPSHOT_FORMAT, 2) => {
+        // Version 4 without positions, staleness and write blocks (version 2: nor fee models).
+        (SNAPSHOT_FORMAT, version @ (2 | 3)) => {
             let doc: SnapshotFile<MarketSpec> =
                 serde_json::from_str(text).map_err(SnapshotError::Parse)?;
-            if doc.market.pools.iter().any(|p| match &p.state {
-                PoolState::UniswapV3(s) | PoolState::Algebra(s) => s.fee_model.is_some(),
-                PoolState::UniswapV2 { .. } => false,
-            }) {
-                // As any other field version 2 does not have.
-                return Err(SnapshotError::Parse(serde::de::Error::custom(
-                    "unknown field `fee_model` in a version 2 snapshot (it came in version 3)",
-                )));
+            if let Some(field) = newer_field(&doc.market, version) {
+                // As any other field the version does not have.
+                return Err(SnapshotError::Parse(serde::de::Error::custom(format!(
+                    "unknown field `{field}` in a version {version} snapshot (it came in a later version)"
+                ))));
             }
             (doc.market, doc.chain_id)
         }
@@ -362,6 +364,28 @@ pub fn parse(text: &str) -> Result<(MarketSpec, Option<u64>), SnapshotError> {
         }
     };
     Ok((market, chain_id))
+}
+
+/// A field `market` has that a snapshot of `version` (2 or 3) did not: `fee_model` came in
+/// version 3, `last_log`, `stale` and `written_block` in version 4.
+fn newer_field(market: &MarketSpec, version: u32) -> Option<&'static str> {
+    market.pools.iter().find_map(|p| {
+        let model = match &p.state {
+            PoolState::UniswapV3(s) | PoolState::Algebra(s) => s.fee_model.as_ref(),
+            PoolState::UniswapV2 { .. } => None,
+        };
+        if version < 3 && model.is_some() {
+            Some("fee_model")
+        } else if p.last_log.is_some() {
+            Some("last_log")
+        } else if !p.stale.is_fresh() {
+            Some("stale")
+        } else if model.is_some_and(|m| m.written_block.is_some()) {
+            Some("written_block")
+        } else {
+            None
+        }
+    })
 }
 
 /// Writes a snapshot file (via a temporary file, so a crash never leaves half a snapshot).
@@ -383,7 +407,9 @@ mod tests {
     use alloy_primitives::{Address, U256};
     use polyarb_core::clmm::algebra_fee::{FeeConfig, Record};
     use polyarb_core::clmm::tick_math::{MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK};
-    use polyarb_core::{ClStateSpec, DexSpec, PoolKind, PoolSpec, PoolState, TickSpec, TokenSpec};
+    use polyarb_core::{
+        ClStateSpec, DexSpec, PoolKind, PoolSpec, PoolState, Staleness, TickSpec, TokenSpec,
+    };
 
     fn market() -> MarketSpec {
         let a = Address::repeat_byte(1);
@@ -471,6 +497,8 @@ mod tests {
             token1: b,
             fee_pips: 999_999,
             state: PoolState::UniswapV3(state(MIN_SQRT_RATIO, MIN_TICK, 1)),
+            last_log: None,
+            stale: Default::default(),
         });
         m.pools.push(PoolSpec {
             address: Address::repeat_byte(5),
@@ -479,6 +507,8 @@ mod tests {
             token1: b,
             fee_pips: 65_535,
             state: PoolState::Algebra(state(MAX_SQRT_RATIO - U256::from(1u8), MAX_TICK - 1, 60)),
+            last_log: None,
+            stale: Default::default(),
         });
         m
     }
@@ -507,10 +537,10 @@ mod tests {
 
     #[test]
     fn rejects_other_versions_garbage_and_bad_dex() {
-        let text = to_json(&market(), None).replace("\"version\": 3", "\"version\": 4");
+        let text = to_json(&market(), None).replace("\"version\": 4", "\"version\": 5");
         assert!(matches!(
             from_json(&text),
-            Err(SnapshotError::Version { version: 4, .. })
+            Err(SnapshotError::Version { version: 5, .. })
         ));
         assert!(matches!(from_json("{"), Err(SnapshotError::Parse(_))));
         let cut = to_json(&market(), None);
@@ -587,6 +617,7 @@ mod tests {
             newest,
             earlier,
             volume_per_liquidity_in_block: (7u128 << 64) + 3,
+            written_block: None,
         }
     }
 
@@ -600,11 +631,11 @@ mod tests {
     }
 
     #[test]
-    fn version_3_round_trips_a_fee_model_exactly() {
+    fn round_trips_a_fee_model_exactly() {
         let spec = fee_model();
         let m = with_fee_model(spec.clone());
         let text = to_json(&m, Some(137));
-        assert!(text.contains("\"version\": 3"), "{text}");
+        assert!(text.contains("\"version\": 4"), "{text}");
         for field in [
             "\"fee_model\"",
             "\"timepoint_index\": 40",
@@ -636,15 +667,91 @@ mod tests {
     #[test]
     fn reads_version_2_whose_algebra_pools_have_no_fee_model() {
         let m = concentrated_market();
-        let v2 = to_json(&m, Some(137)).replace("\"version\": 3", "\"version\": 2");
+        let v2 = to_json(&m, Some(137)).replace("\"version\": 4", "\"version\": 2");
         let (back, _) = from_json(&v2).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, m);
         // `fee_model` did not exist in version 2: refused as any unknown field.
         let with =
-            to_json(&with_fee_model(fee_model()), None).replace("\"version\": 3", "\"version\": 2");
+            to_json(&with_fee_model(fee_model()), None).replace("\"version\": 4", "\"version\": 2");
         let e = from_json(&with).unwrap_err();
         assert!(matches!(e, SnapshotError::Parse(_)), "{e}");
         assert!(e.to_string().contains("fee_model"), "{e}");
+    }
+
+    /// What an export adds in version 4: a pool's position, its staleness, a fee model's
+    /// newest write block.
+    fn exported_market() -> MarketSpec {
+        let mut m = with_fee_model(AlgebraFeeSpec {
+            written_block: Some(8),
+            ..fee_model()
+        });
+        m.pools[0].last_log = Some((8, 4_294_967_295));
+        m.pools[1].stale = Staleness::UntilNextState;
+        m.pools[2].last_log = Some((8, 3));
+        m.pools[2].stale = Staleness::NeedsReload;
+        m
+    }
+
+    #[test]
+    fn version_4_round_trips_positions_staleness_and_write_blocks() {
+        let m = exported_market();
+        let text = to_json(&m, Some(137));
+        for field in [
+            "\"version\": 4",
+            "\"last_log\": [\n          8,\n          4294967295\n        ]",
+            "\"stale\": \"until-next-state\"",
+            "\"stale\": \"needs-reload\"",
+            "\"written_block\": 8",
+        ] {
+            assert!(text.contains(field), "{field} not in {text}");
+        }
+        let (back, _) = from_json(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, m);
+        // Absent fields are fresh pools with no position: a discovered snapshot writes none.
+        let plain = to_json(&concentrated_market(), None);
+        for field in ["last_log", "stale", "written_block"] {
+            assert!(!plain.contains(field), "{field} in {plain}");
+        }
+    }
+
+    #[test]
+    fn reads_version_3_and_refuses_the_fields_version_4_added() {
+        let m = with_fee_model(fee_model());
+        let v3 = to_json(&m, Some(137)).replace("\"version\": 4", "\"version\": 3");
+        let (back, chain) = from_json(&v3).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((back, chain), (m, Some(137)));
+        let exported = exported_market();
+        for (field, edit) in [("last_log", 0usize), ("stale", 1), ("written_block", 2)] {
+            // One version 4 field at a time.
+            let mut one = with_fee_model(fee_model());
+            match edit {
+                0 => one.pools[0].last_log = exported.pools[0].last_log,
+                1 => one.pools[1].stale = Staleness::UntilNextState,
+                _ => one.pools[2].state = exported.pools[2].state.clone(),
+            }
+            let v3 = to_json(&one, None).replace("\"version\": 4", "\"version\": 3");
+            let e = from_json(&v3).unwrap_err();
+            assert!(matches!(e, SnapshotError::Parse(_)), "{field}: {e}");
+            assert!(e.to_string().contains(field), "{field}: {e}");
+            // Version 4 reads it.
+            assert!(from_json(&to_json(&one, None)).is_ok(), "{field}");
+        }
+    }
+
+    #[test]
+    fn a_stale_pair_may_have_a_zero_reserve() {
+        let mut m = market();
+        m.pools[0].state = PoolState::UniswapV2 {
+            reserve0: 0,
+            reserve1: 12345,
+        };
+        assert!(matches!(
+            from_json(&to_json(&m, None)),
+            Err(SnapshotError::ZeroReserve(_))
+        ));
+        m.pools[0].stale = Staleness::UntilNextState;
+        let (back, _) = from_json(&to_json(&m, None)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, m);
     }
 
     #[test]

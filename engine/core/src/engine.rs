@@ -21,7 +21,8 @@ use crate::search::{
     simulate, size_after_cost,
 };
 use crate::{
-    FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, Hop, MAX_HOPS, MarketSpec, OpportunityFrame, PoolKind,
+    CapitalSpec, DexSpec, FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, Hop, MAX_HOPS, MarketSpec,
+    OpportunityFrame, PoolKind, PoolSpec, PoolState, TokenSpec,
 };
 
 /// Gas the engine budgets for a route, units: what profit is judged against. Measured on the
@@ -272,6 +273,8 @@ pub struct EngineStats {
 #[derive(Debug)]
 pub struct Engine {
     tokens: Tokens,
+    /// The spec's DEXes, as given (pools index them): for [`Engine::market_spec`].
+    dexes: Vec<DexSpec>,
     pools: Pools,
     cycles: Cycles,
     /// Per pool: screen rate upper bounds for `[token0 → token1, token1 → token0]`, refreshed
@@ -519,6 +522,7 @@ impl Engine {
             .unwrap_or(0);
         Ok(Self {
             tokens,
+            dexes: spec.dexes.clone(),
             pools,
             cycles,
             rates,
@@ -1097,6 +1101,110 @@ impl Engine {
             };
         }
         o
+    }
+
+    /// The engine's confirmed tables as a [`MarketSpec`] that [`Engine::new`] takes back: what
+    /// a live run writes as a snapshot to restart from (docs/engine.md, "Export and warm
+    /// restart"). Allocates; call it off the hot path, between batches (a batch cut short
+    /// keeps its state, but loses its search).
+    ///
+    /// - `block`: the block before the newest one seen on any frame (not before the snapshot
+    ///   the engine was built from): the feed delivers a block's logs before a later block's,
+    ///   so every log up to it is applied. Logs of the newest block may still come.
+    /// - Each pool: its state in the tables (V2 reserves; price, tick, liquidity, spacing and
+    ///   the window's initialized ticks; the current fee; an Algebra pool's fee model as it
+    ///   now stands), with [`PoolSpec::last_log`] when its last applied log is in the newest
+    ///   block, so a restart skips exactly the logs already applied. What an in-flight route
+    ///   holds (the overlay) is never exported.
+    /// - A pool out of the search is exported flagged ([`PoolSpec::stale`]), and a restarted
+    ///   engine keeps it out the same way. Stricter than the tables in three cases, where a
+    ///   restart cannot follow the pool as the running engine would: a concentrated pool
+    ///   waiting for its next `Swap` after a removed log (the replacement chain's Mint or Burn
+    ///   of an earlier block may not have come yet, and a backfill from `block + 1` would not
+    ///   bring it) and an Algebra pool whose fee write waits for its block's time (the write
+    ///   is in no timepoint yet) are flagged as needing a reload; a V2 pair with a zero
+    ///   reserve (a `Sync` emptied it; snapshots refuse such pairs as never minted) is flagged
+    ///   stale until its next `Sync`.
+    /// - Tokens, DEXes and capital as built; the base fee of the newest head.
+    pub fn market_spec(&self) -> MarketSpec {
+        let block = self.snapshot_block.max(self.newest_block.saturating_sub(1));
+        let tokens = (0..self.tokens.len() as TokenId)
+            .filter_map(|t| {
+                Some(TokenSpec {
+                    address: self.tokens.address(t)?,
+                    symbol: self.tokens.symbol(t)?.to_owned(),
+                    decimals: self.tokens.decimals(t)?,
+                })
+            })
+            .collect();
+        let pools = (0..self.pools.len() as PoolId)
+            .filter_map(|p| self.pool_spec(p, block))
+            .collect();
+        let capital = self
+            .capital
+            .iter()
+            .zip(0..)
+            .filter(|&(&amount, _)| amount != u128::MAX)
+            .filter_map(|(&amount, t)| {
+                Some(CapitalSpec {
+                    token: self.tokens.address(t)?,
+                    amount,
+                })
+            })
+            .collect();
+        MarketSpec {
+            block,
+            base_fee: self.base_fee,
+            tokens,
+            dexes: self.dexes.clone(),
+            pools,
+            capital,
+        }
+    }
+
+    /// Pool `p` as [`Engine::market_spec`] exports it in a snapshot complete up to `block`.
+    fn pool_spec(&self, p: PoolId, block: u64) -> Option<PoolSpec> {
+        let pools = &self.pools;
+        let (t0, t1) = pools.tokens(p)?;
+        let kind = pools.kind(p)?;
+        let mut stale = pools.staleness(p);
+        let state = match kind {
+            PoolKind::UniswapV2 => {
+                let (reserve0, reserve1) = pools.reserves(p)?;
+                if reserve0 == 0 || reserve1 == 0 {
+                    stale = stale.max_by(Staleness::UntilNextState);
+                }
+                PoolState::UniswapV2 { reserve0, reserve1 }
+            }
+            PoolKind::UniswapV3 | PoolKind::Algebra => {
+                let mut cl = pools.cl_spec(p)?;
+                if stale == Staleness::UntilNextState {
+                    stale = Staleness::NeedsReload;
+                }
+                if let Some(model) = pools.fee_model(p) {
+                    cl.fee_model = model.to_spec(block);
+                    if cl.fee_model.is_none() {
+                        stale = Staleness::NeedsReload;
+                    }
+                }
+                if kind == PoolKind::Algebra {
+                    PoolState::Algebra(cl)
+                } else {
+                    PoolState::UniswapV3(cl)
+                }
+            }
+        };
+        let last = pools.last_applied(p)?;
+        Some(PoolSpec {
+            address: pools.address(p)?,
+            dex: pools.dex(p)?,
+            token0: self.tokens.address(t0)?,
+            token1: self.tokens.address(t1)?,
+            fee_pips: pools.fee_pips(p)?,
+            state,
+            last_log: (last.0 > block).then_some(last),
+            stale,
+        })
     }
 
     /// Counters so far.

@@ -99,16 +99,53 @@ pub struct FeeModel {
 }
 
 impl FeeModel {
-    /// Restores a pool's model from its state at `block`. Keeps twice the records its window
-    /// holds now, at least [`MIN_MODEL_CAPACITY`]. Allocates.
+    /// Restores a pool's model from its state at `block` (its newest write in
+    /// [`AlgebraFeeSpec::written_block`] when that is later). Keeps twice the records its
+    /// window holds now, at least [`MIN_MODEL_CAPACITY`]. Allocates.
     pub fn from_spec(spec: &AlgebraFeeSpec, block: u64) -> Result<Self, FeeError> {
         let capacity = (2 * (spec.earlier.len() + 1)).clamp(MIN_MODEL_CAPACITY, RING_SIZE);
         let storage = spec.restore(capacity)?;
         Ok(Self {
             storage,
             volume: spec.volume_per_liquidity_in_block,
-            written_block: block,
+            written_block: spec.written_block.unwrap_or(block).max(block),
             pending: None,
+        })
+    }
+
+    /// The model as a snapshot complete up to `block` carries it, what [`FeeModel::from_spec`]
+    /// restores: the configuration, the newest timepoint, the records the fee's one-day window
+    /// can still reach from it (back to the first at or before its time − 1 day, or to
+    /// timepoint 0, as far as they are kept), timepoint 0 where the ring needs it, the volume
+    /// since the newest write, and the newest write's block if it is after `block`. `None`
+    /// while a write waits for its block's time: the write is in no timepoint yet, and a
+    /// snapshot cannot carry it. Allocates.
+    pub fn to_spec(&self, block: u64) -> Option<AlgebraFeeSpec> {
+        if self.pending.is_some() {
+            return None;
+        }
+        let s = &self.storage;
+        let newest = *s.newest()?;
+        let index = s.index();
+        let n = s.window_len(newest.block_timestamp);
+        let earlier = (1..n)
+            .rev()
+            .map(|back| s.record(index.wrapping_sub(u16::try_from(back).ok()?)))
+            .collect::<Option<Vec<_>>>()?;
+        let wrapped = s.wrapped();
+        Some(AlgebraFeeSpec {
+            config: *s.config(),
+            timepoint_index: index,
+            wrapped,
+            first: if wrapped || index == 0 {
+                None
+            } else {
+                s.record(0)
+            },
+            newest,
+            earlier,
+            volume_per_liquidity_in_block: self.volume,
+            written_block: (self.written_block > block).then_some(self.written_block),
         })
     }
 

@@ -1,13 +1,15 @@
 //! What the engine starts from: tokens, DEXes, pools with their state at a known block.
 //!
-//! A [`MarketSpec`] comes from pool discovery on a live node, or from a snapshot file (the same
-//! type serialised as JSON, see `docs/formats.md`). The engine builds its tables from it once.
+//! A [`MarketSpec`] comes from pool discovery on a live node, from a snapshot file (the same
+//! type serialised as JSON, see `docs/formats.md`), or from a running engine's tables
+//! ([`Engine::market_spec`](crate::Engine::market_spec), to restart from). The engine builds its
+//! tables from it once.
 
 use alloy_primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 
-use crate::PoolKind;
 use crate::clmm::algebra_fee::{FeeConfig, Record, Timepoint};
+use crate::{PoolKind, Staleness};
 
 /// A token the engine knows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +93,12 @@ pub struct AlgebraFeeSpec {
     /// The pool's `volumePerLiquidityInBlock` (storage slot 3, high 128 bits): the volume of
     /// the swaps since its newest timepoint, which the next write adds.
     pub volume_per_liquidity_in_block: u128,
+    /// Block of the newest timepoint write, when it is after [`MarketSpec::block`]: an export
+    /// taken in the middle of a block whose pool wrote in it (a `Fee` log of that block came).
+    /// The pool writes once a block, so its later logs of that block write nothing. Absent: the
+    /// newest write is at or before `block` (discovery never writes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_block: Option<u64>,
 }
 
 /// A pool's pricing state, by kind.
@@ -137,6 +145,21 @@ pub struct PoolSpec {
     pub fee_pips: u32,
     /// Pricing state by kind.
     pub state: PoolState,
+    /// `(block, log index)` of the last log of the pool already reflected in `state`, when
+    /// that is after [`MarketSpec::block`]: an export ([`Engine::market_spec`]) taken in the
+    /// middle of the block after `block`. The engine skips the pool's logs at or before it
+    /// (`stale_skipped`), so a backfill from `block + 1` applies no log twice (a Mint or Burn
+    /// is a delta). Absent (discovery): every log after `block` applies.
+    ///
+    /// [`Engine::market_spec`]: crate::Engine::market_spec
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_log: Option<(u64, u32)>,
+    /// Why the pool is out of the search, when an export found it so: until its next `Sync` or
+    /// `Swap` (a removed log), or until it is read from the node again (`state` may then be
+    /// one the tables could no longer follow, e.g. a tick outside the window). The engine
+    /// keeps it out just so. Fresh (the default) writes no field.
+    #[serde(default, skip_serializing_if = "Staleness::is_fresh")]
+    pub stale: Staleness,
 }
 
 impl PoolSpec {
@@ -157,6 +180,8 @@ impl PoolSpec {
             token1,
             fee_pips,
             state: PoolState::UniswapV2 { reserve0, reserve1 },
+            last_log: None,
+            stale: Staleness::Fresh,
         }
     }
 
@@ -178,8 +203,9 @@ pub struct CapitalSpec {
 /// Everything the engine's tables are built from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketSpec {
-    /// Block the reserves were read at. Logs from this block or earlier are already reflected
-    /// and are skipped.
+    /// Block the reserves were read at: every pool's state reflects every log up to the end
+    /// of it. Logs from this block or earlier are skipped (and a pool's logs up to its
+    /// [`PoolSpec::last_log`], when it has one).
     pub block: u64,
     /// Base fee of that block, wei per gas (until the first head arrives).
     pub base_fee: u128,

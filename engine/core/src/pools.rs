@@ -20,7 +20,7 @@ use crate::clmm::tick_math::{
 };
 use crate::clmm::ticks::{PositionChange, TickColumns, TickError, TickRules, TickSlice};
 use crate::fee_model::{FeeModel, FeeModelError};
-use crate::{ClStateSpec, MarketSpec, PIPS, PoolKind, PoolSpec, PoolState};
+use crate::{ClStateSpec, MarketSpec, PIPS, PoolKind, PoolSpec, PoolState, TickSpec};
 
 /// Free tick slots each concentrated pool gets beyond the ticks it starts with, for ranges
 /// minted during the run (36 bytes each). A Mint that needs more marks the pool for reload.
@@ -183,9 +183,11 @@ impl fmt::Display for ClStateError {
     }
 }
 
-/// Why a pool is left out of the search.
+/// Why a pool is left out of the search. In a snapshot (`PoolSpec::stale`, version 4) as
+/// `"until-next-state"` or `"needs-reload"`; a fresh pool writes no field.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Staleness {
     /// Its state is what the logs say.
     #[default]
@@ -395,7 +397,8 @@ impl Pools {
         Some((*self.reserve0.get(i)?, *self.reserve1.get(i)?))
     }
 
-    /// `(block, log index)` of the last applied `Sync` (the snapshot block and 0 before any).
+    /// `(block, log index)` of the last applied log of the pool: before any, the snapshot's
+    /// block and 0, or the pool's `last_log` from the snapshot when that is later.
     pub fn last_applied(&self, id: PoolId) -> Option<(u64, u32)> {
         let i = id as usize;
         Some((*self.last_block.get(i)?, *self.last_log.get(i)?))
@@ -518,6 +521,38 @@ impl Pools {
             },
             ticks,
             liquidity_max: c.liquidity_max[i],
+        })
+    }
+
+    /// A concentrated pool's state as a snapshot carries it (without the fee model): price,
+    /// tick, active liquidity, spacing, the loaded window and its initialized ticks, as the
+    /// tables hold them (never a pending route's state). `None` for V2 pairs and unknown ids.
+    pub(crate) fn cl_spec(&self, id: PoolId) -> Option<ClStateSpec> {
+        let i = id as usize;
+        if !self.kind.get(i)?.is_concentrated() {
+            return None;
+        }
+        let c = &self.cl;
+        let start = c.tick_start[i] as usize;
+        let end = start + c.tick_len[i] as usize;
+        let ticks = c.tick_at[start..end]
+            .iter()
+            .zip(&c.tick_net[start..end])
+            .zip(&c.tick_gross[start..end])
+            .map(|((&tick, &liquidity_net), &liquidity_gross)| TickSpec {
+                tick,
+                liquidity_net,
+                liquidity_gross,
+            })
+            .collect();
+        Some(ClStateSpec {
+            sqrt_price_x96: c.sqrt_price[i],
+            tick: c.tick[i],
+            liquidity: c.liquidity[i],
+            tick_spacing: c.spacing[i],
+            window: [c.window_lo[i], c.window_hi[i]],
+            ticks,
+            fee_model: None,
         })
     }
 
@@ -747,9 +782,14 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
         pools.fee_pips.push(p.fee_pips);
         pools.reserve0.push(reserve0);
         pools.reserve1.push(reserve1);
-        pools.last_block.push(spec.block);
-        pools.last_log.push(0);
-        pools.stale.push(Staleness::Fresh);
+        // A position inside the block after the snapshot's (an export taken in the middle of
+        // a block): the logs up to it are applied already and are skipped.
+        let (last_block, last_log) = p
+            .last_log
+            .map_or((spec.block, 0), |at| at.max((spec.block, 0)));
+        pools.last_block.push(last_block);
+        pools.last_log.push(last_log);
+        pools.stale.push(p.stale);
         let model = match &p.state {
             PoolState::Algebra(ClStateSpec {
                 fee_model: Some(m), ..
@@ -774,8 +814,13 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
 }
 
 impl Staleness {
+    /// True for [`Staleness::Fresh`].
+    pub fn is_fresh(&self) -> bool {
+        *self == Self::Fresh
+    }
+
     /// The more severe of two.
-    fn max_by(self, other: Self) -> Self {
+    pub(crate) fn max_by(self, other: Self) -> Self {
         if other as u8 > self as u8 {
             other
         } else {
@@ -829,7 +874,16 @@ impl ClCols {
 }
 
 /// Checks a concentrated pool's state: what the contract's own invariants allow.
-fn check_cl(kind: PoolKind, fee_pips: u32, s: &ClStateSpec) -> Result<(), ClStateError> {
+///
+/// A pool flagged [`Staleness::NeedsReload`] (an export of a pool a swap moved out of its
+/// loaded window) may have its tick outside the window: that is why it needs a reload, and it
+/// never enters the search.
+fn check_cl(
+    kind: PoolKind,
+    fee_pips: u32,
+    s: &ClStateSpec,
+    stale: Staleness,
+) -> Result<(), ClStateError> {
     let spacing_ok = match kind {
         PoolKind::Algebra => s.tick_spacing == TickRules::algebra().spacing,
         _ => TickRules::uniswap_v3(s.tick_spacing).is_ok(),
@@ -852,7 +906,8 @@ fn check_cl(kind: PoolKind, fee_pips: u32, s: &ClStateSpec) -> Result<(), ClStat
         return Err(ClStateError::Tick);
     }
     let [lo, hi] = s.window;
-    if lo > hi || lo < MIN_TICK || hi > MAX_TICK || !(lo..=hi).contains(&s.tick) {
+    let holds_tick = (lo..=hi).contains(&s.tick) || stale == Staleness::NeedsReload;
+    if lo > hi || lo < MIN_TICK || hi > MAX_TICK || !holds_tick {
         return Err(ClStateError::Window);
     }
     let at: Vec<i32> = s.ticks.iter().map(|t| t.tick).collect();
@@ -920,9 +975,11 @@ fn check_pool(spec: &MarketSpec, p: &PoolSpec) -> Result<(), TableError> {
             }
         }
         PoolState::UniswapV3(s) | PoolState::Algebra(s) => {
-            check_cl(p.kind(), p.fee_pips, s).map_err(|reason| TableError::BadClState {
-                pool: p.address,
-                reason,
+            check_cl(p.kind(), p.fee_pips, s, p.stale).map_err(|reason| {
+                TableError::BadClState {
+                    pool: p.address,
+                    reason,
+                }
             })?;
         }
     }

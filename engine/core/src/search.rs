@@ -1159,6 +1159,8 @@ mod tests {
                             .collect(),
                         fee_model: None,
                     }),
+                    last_log: None,
+                    stale: Default::default(),
                 },
             ],
             capital: Vec::new(),

@@ -219,6 +219,8 @@ fn market(v3: &Model, alg: &Model) -> MarketSpec {
                 token1: B,
                 fee_pips: 3_000,
                 state: SpecState::UniswapV3(v3.spec(WINDOW.0, WINDOW.1)),
+                last_log: None,
+                stale: Default::default(),
             },
             PoolSpec {
                 address: ALG,
@@ -227,6 +229,8 @@ fn market(v3: &Model, alg: &Model) -> MarketSpec {
                 token1: B,
                 fee_pips: 500,
                 state: SpecState::Algebra(alg.spec(WINDOW.0, WINDOW.1)),
+                last_log: None,
+                stale: Default::default(),
             },
         ],
         capital: Vec::new(),
@@ -651,6 +655,7 @@ fn fee_history(alg: &Model, t0: u32) -> (AlgebraFeeSpec, DataStorage) {
         newest: *s.newest().unwrap(),
         earlier: (0..index).map(|i| s.record(i).unwrap()).collect(),
         volume_per_liquidity_in_block: 3 << 64,
+        written_block: None,
     };
     (spec, s)
 }

@@ -17,3 +17,4 @@ mod revert_share;
 mod route;
 mod scenario;
 mod submission;
+mod warm_restart;

@@ -629,6 +629,13 @@ impl DataStorage {
         self.newest as u16
     }
 
+    /// Whether the timepoints written since `initialize` have gone round the ring of 65,536
+    /// (the newest's sequence number is past it): [`DataStorage::restore`]'s `wrapped`, which
+    /// numbers the newest `index + 65,536` then. Timepoint 0 is no longer the oldest.
+    pub fn wrapped(&self) -> bool {
+        self.initialized && self.newest >= RING_SIZE as u64
+    }
+
     /// The newest timepoint, in full.
     pub fn newest(&self) -> Option<&Timepoint> {
         self.initialized.then_some(&self.head)

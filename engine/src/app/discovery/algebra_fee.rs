@@ -438,6 +438,7 @@ impl Walk {
             newest: self.newest,
             earlier,
             volume_per_liquidity_in_block: self.volume,
+            written_block: None,
         };
         let model = check_fee_model(&spec).map_err(PoolFault::FeeModel)?;
         model

@@ -733,6 +733,8 @@ pub(crate) fn discover_dex(
             } else {
                 PoolState::UniswapV3(cl)
             },
+            last_log: None,
+            stale: Default::default(),
         });
     }
     Ok(pools)

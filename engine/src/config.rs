@@ -80,6 +80,36 @@ pub struct NodeConfig {
     /// How many `eth_getLogs` requests that scan keeps in flight at once.
     #[serde(default = "default_logs_in_flight")]
     pub logs_in_flight: usize,
+    /// First wait before reconnecting after the connection dropped, ms; doubled per failed
+    /// attempt up to `reconnect_max_ms`, each wait drawn between half and all of it (jitter).
+    #[serde(default = "default_reconnect_min_ms")]
+    pub reconnect_min_ms: u64,
+    /// Longest wait between reconnect attempts, ms.
+    #[serde(default = "default_reconnect_max_ms")]
+    pub reconnect_max_ms: u64,
+    /// No new head for this long (ms) while connected: warn, stop sending and reconnect.
+    /// 0 turns the watchdog off (a dev node that mines only on demand).
+    #[serde(default = "default_max_head_age_ms")]
+    pub max_head_age_ms: u64,
+    /// Most blocks a reconnect backfills with `eth_getLogs`; a longer outage ends the run (the
+    /// tables would need a fresh discovery).
+    #[serde(default = "default_max_backfill_blocks")]
+    pub max_backfill_blocks: u64,
+}
+
+fn default_reconnect_min_ms() -> u64 {
+    100
+}
+fn default_reconnect_max_ms() -> u64 {
+    10_000
+}
+fn default_max_head_age_ms() -> u64 {
+    // Polygon mines every 2 s: fifteen missed blocks is a stalled feed, not a slow one.
+    30_000
+}
+fn default_max_backfill_blocks() -> u64 {
+    // An hour of 2-second blocks.
+    1_800
 }
 
 fn default_connect_timeout_ms() -> u64 {
@@ -647,6 +677,31 @@ impl Config {
                 format!(
                     "{} is not between 2 and {MAX_RING_CAPACITY} frames",
                     self.pipeline.ring_capacity
+                ),
+            );
+        }
+        let node = &self.node;
+        if node.reconnect_min_ms == 0 || node.reconnect_min_ms > node.reconnect_max_ms {
+            return invalid(
+                "node.reconnect_min_ms",
+                format!(
+                    "{} must be at least 1 and at most node.reconnect_max_ms ({})",
+                    node.reconnect_min_ms, node.reconnect_max_ms
+                ),
+            );
+        }
+        if node.reconnect_max_ms > 3_600_000 {
+            return invalid(
+                "node.reconnect_max_ms",
+                format!("{} is more than an hour", node.reconnect_max_ms),
+            );
+        }
+        if !(1..=1_000_000).contains(&node.max_backfill_blocks) {
+            return invalid(
+                "node.max_backfill_blocks",
+                format!(
+                    "{} is not between 1 and 1,000,000",
+                    node.max_backfill_blocks
                 ),
             );
         }

@@ -38,6 +38,15 @@ enum Command {
         /// Stop after this many seconds instead of waiting for a signal.
         #[arg(long)]
         max_runtime_s: Option<u64>,
+        /// On exit, write the engine's tables (every pool as its logs left it) as a snapshot
+        /// here (docs/formats.md).
+        #[arg(long)]
+        save_snapshot: Option<PathBuf>,
+        /// Start from a snapshot a run saved (--save-snapshot) and backfill the blocks since
+        /// (at most node.max_backfill_blocks), instead of discovering every factory's pools.
+        /// Pools created since the snapshot are not seen until a run without it.
+        #[arg(long)]
+        resume: Option<PathBuf>,
     },
     /// Record every websocket payload (Sync logs and new heads) with its receive time to a
     /// versioned file (docs/recording.md) until SIGINT/SIGTERM. Prints `recording: subscribed`
@@ -151,11 +160,15 @@ fn run(cmd: Command) -> Result<(), Failure> {
             config,
             opportunities,
             max_runtime_s,
+            save_snapshot,
+            resume,
         } => {
             let args = app::live::RunArgs {
                 config,
                 opportunities,
                 max_runtime: max_runtime_s.map(std::time::Duration::from_secs),
+                save_snapshot,
+                resume,
             };
             let summary = app::live::run_cmd(&args, stop_on_signals()?)?;
             print!("{summary}");

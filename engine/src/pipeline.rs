@@ -55,14 +55,36 @@ pub enum PortState {
     Ended,
 }
 
+/// How a payload arrived, for the feed stage's batch rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Read from the source as it came.
+    Live,
+    /// The first payload after the source had drained: a batch boundary before it (sources
+    /// that know it from their own record report it here; sources that learn it by draining
+    /// report [`PortState::Idle`] instead).
+    NewBurst,
+    /// Part of a catch-up (a reconnect's backfill): one batch until it ends, whatever blocks it
+    /// spans, so the engine searches once, on the whole view.
+    CatchUp,
+}
+
+/// What the feed stage decoded in one poll, for the port's link health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Newest head's block number, if a head came.
+    pub head: Option<u64>,
+    /// Newest block a log came from, if a log came.
+    pub log_block: Option<u64>,
+}
+
 /// The edge the feed stage runs on: where payloads come from and where signed transactions go.
 pub trait FeedPort: Send {
     /// Reads what is available without blocking for long, handing each complete payload to
-    /// `on_payload`, which stamps and decodes it. The flag says the payload starts a new burst
-    /// (the source was drained before it arrived): a batch boundary sources that know it from
-    /// their own record report there, and sources that learn it by draining report through
-    /// [`PortState::Idle`] instead.
-    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], bool)) -> PortState;
+    /// `on_payload`, which stamps and decodes it, with how it arrived.
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival)) -> PortState;
+    /// What the last poll's payloads decoded to (heads and log blocks), at `now_ns`.
+    fn seen(&mut self, _seen: Seen, _now_ns: u64) {}
     /// Why a transaction could not be written.
     type SubmitError: std::fmt::Display;
     /// Writes one signed transaction (socket or sink) at `now_ns` (pipeline clock). Errors are
@@ -175,6 +197,8 @@ pub struct RunOutcome<P> {
     pub feed: FeedStats,
     /// Engine counters.
     pub engine: EngineStats,
+    /// The engine as it stopped: its tables hold every log it was given.
+    pub tables: Engine,
     /// Signer counters.
     pub signer: SignerStats,
     /// Latency histograms.
@@ -262,12 +286,13 @@ where
     }
 
     let signer = join(sig, "signer");
-    let (engine_stats, detection) = join(eng, "engine");
+    let (tables, detection) = join(eng, "engine");
     let (port, feed_stats, submission) = join(feed, "feed");
     RunOutcome {
         port,
         feed: feed_stats,
-        engine: engine_stats,
+        engine: *tables.stats(),
+        tables,
         signer,
         latency: LatencyReport {
             detection,
@@ -423,17 +448,21 @@ fn feed_stage<P: FeedPort>(
                     hand_on(h, &mut frames, &mut pending, &mut stats);
                 }
             } else {
-                let state = port.poll(&mut |payload: &[u8], new_burst: bool| {
+                let mut seen = Seen::default();
+                let state = port.poll(&mut |payload: &[u8], arrival: Arrival| {
                     let now = clock.now_ns();
                     stats.payloads += 1;
-                    if new_burst && let Some(h) = held.take() {
+                    if arrival == Arrival::NewBurst
+                        && let Some(h) = held.take()
+                    {
                         hand_on(h, &mut frames, &mut pending, &mut stats);
                     }
                     match polyarb_feeds::decode(payload, now) {
                         Ok(Decoded::Frame(f)) => {
                             stats.frames += 1;
+                            note_seen(&mut seen, &f);
                             if let Some(mut h) = held.take() {
-                                if more_in_batch(&h, &f, false) {
+                                if arrival == Arrival::CatchUp || more_in_batch(&h, &f, false) {
                                     h.flags |= FLAG_MORE_IN_BATCH;
                                 }
                                 hand_on(h, &mut frames, &mut pending, &mut stats);
@@ -443,6 +472,9 @@ fn feed_stage<P: FeedPort>(
                         other => note_other(other, payload.len(), &mut stats, &mut responses),
                     }
                 });
+                if seen != Seen::default() {
+                    port.seen(seen, clock.now_ns());
+                }
                 match state {
                     PortState::Busy => busy = true,
                     PortState::Waiting => {}
@@ -516,6 +548,19 @@ fn feed_stage<P: FeedPort>(
         }
     }
     (port, stats, submission)
+}
+
+/// Notes a decoded frame's block for [`FeedPort::seen`].
+#[inline]
+fn note_seen(seen: &mut Seen, f: &FeedFrame) {
+    if f.kind == polyarb_core::FrameKind::NewHead {
+        seen.head = Some(seen.head.map_or(f.block_number, |b| b.max(f.block_number)));
+    } else {
+        seen.log_block = Some(
+            seen.log_block
+                .map_or(f.block_number, |b| b.max(f.block_number)),
+        );
+    }
 }
 
 /// Counts a payload that is not a frame, keeping a response (copied: responses are rare, one
@@ -617,7 +662,7 @@ fn engine_stage(
     mut opps: Producer<OpportunityFrame>,
     clock: &dyn Clock,
     spin: u32,
-) -> (EngineStats, Latency) {
+) -> (Engine, Latency) {
     let mut detection = Latency::new();
     let mut idle = Idle::new(spin);
     loop {
@@ -633,7 +678,7 @@ fn engine_stage(
                         opp.detect_ns = now;
                         detection.record_span(f.recv_ns, now);
                         if !push_wait(&mut opps, opp, &mut idle) {
-                            return (*engine.stats(), detection);
+                            return (engine, detection);
                         }
                     }
                 }
@@ -642,7 +687,7 @@ fn engine_stage(
             Err(false) => idle.idle(),
         }
     }
-    (*engine.stats(), detection)
+    (engine, detection)
 }
 
 /// The signer stage's ends of the rings.

@@ -184,7 +184,7 @@ pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
 /// What became of the live run's transactions, two lines.
 pub fn submit_summary(s: &crate::submission::SubmitStats) -> String {
     format!(
-        "node: {} transactions accepted, {} refused (nonce reused), {} nonce too low, {} nonce held by another, {} confirmed mined; node's mined count {}\n         submission: {} writes ({} rewrites), {} answers timed out, {} null-id errors, {} late answers, {} hash mismatches, {} fills and {} replacements asked, {} over capacity, {} nonce conflicts, {} unreadable counts",
+        "node: {} transactions accepted, {} refused (nonce reused), {} nonce too low, {} nonce held by another, {} confirmed mined; node's mined count {}\nsubmission: {} writes ({} rewrites), {} answers timed out, {} null-id errors, {} late answers, {} hash mismatches, {} fills and {} replacements asked, {} over capacity, {} nonce conflicts, {} unreadable counts, {} dropped as signed before a reconnect",
         s.accepted,
         s.refused,
         s.nonce_too_low,
@@ -202,6 +202,7 @@ pub fn submit_summary(s: &crate::submission::SubmitStats) -> String {
         s.over_capacity,
         s.nonce_conflicts,
         s.bad_counts,
+        s.dropped_stale,
     )
 }
 

@@ -184,6 +184,9 @@ pub struct SubmitStats {
     pub node_latest: u64,
     /// Count answers that could not be read.
     pub bad_counts: u64,
+    /// Transactions signed on the view from before a reconnect and never written (their
+    /// nonces reused).
+    pub dropped_stale: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -504,6 +507,27 @@ impl Submissions {
             }
         }
         self.next_due = now;
+    }
+
+    /// The connection is back and the chain view complete again. Transactions signed but never
+    /// written were priced on the view from before the drop: none reached the node, so they are
+    /// not written now and their nonces go back to the signer. Returns how many.
+    pub fn on_reconnect(&mut self, now: u64) -> u64 {
+        let mut dropped = 0;
+        for n in self.lo..self.hi {
+            let i = self.index(n);
+            let slot = &mut self.slots[i];
+            if slot.state == State::Queued && slot.writes == 0 && slot.pooled.is_none() {
+                slot.state = State::Freed;
+                slot.since = now;
+                slot.due = now.saturating_add(self.cfg.fill_after_ns);
+                self.controls.push_back(Control::Reuse(n));
+                dropped += 1;
+            }
+        }
+        self.stats.dropped_stale += dropped;
+        self.next_due = now;
+        dropped
     }
 
     /// A JSON-RPC answer: `Ok(result)` or `Err(error object)`, raw JSON. Returns what it was

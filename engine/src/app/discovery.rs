@@ -15,7 +15,7 @@
 mod abi;
 pub mod algebra_fee;
 pub mod clmm;
-mod logscan;
+pub(crate) mod logscan;
 
 use std::collections::HashSet;
 
@@ -376,7 +376,7 @@ fn discover_v2(
 
 /// The executor's balance of each start token: the most a route may take in. Without an
 /// executor in the config (a research snapshot), routes are uncapped and we say so.
-fn read_capital(
+pub(crate) fn read_capital(
     rpc: &mut RpcClient,
     cfg: &Config,
     at: BlockTag,

@@ -3,6 +3,7 @@
 //! files and sockets. Each command returns a summary (its `Display` is what the binary prints)
 //! or an [`AppError`]; the stop flag comes in from the caller, which owns the signal handlers.
 
+pub mod backfill;
 pub mod discovery;
 pub mod live;
 pub mod replay;
@@ -78,8 +79,10 @@ pub enum AppError {
     Discovery(DiscoveryError),
     /// A replay's inputs are missing or disagree.
     Replay(ReplayError),
-    /// The connection to the node failed while running.
-    Connection(RpcError),
+    /// The live edge gave up on the node while running.
+    Connection(live::LinkError),
+    /// A warm start could not catch up from its snapshot.
+    Resume(backfill::BackfillError),
 }
 
 impl fmt::Display for AppError {
@@ -98,7 +101,8 @@ impl fmt::Display for AppError {
             }
             Self::Discovery(e) => write!(f, "discovery: {e}"),
             Self::Replay(e) => write!(f, "replay: {e}"),
-            Self::Connection(e) => write!(f, "connection to the node failed: {e}"),
+            Self::Connection(e) => write!(f, "live edge stopped: {e}"),
+            Self::Resume(e) => write!(f, "resume: {e}"),
         }
     }
 }
@@ -112,9 +116,9 @@ impl std::error::Error for AppError {
             Self::Snapshot { error, .. } => Some(error),
             Self::Key { error, .. } => Some(error),
             Self::Market(e) => Some(e),
-            Self::Connect { error, .. } | Self::Node { error, .. } | Self::Connection(error) => {
-                Some(error)
-            }
+            Self::Connect { error, .. } | Self::Node { error, .. } => Some(error),
+            Self::Connection(e) => Some(e),
+            Self::Resume(e) => Some(e),
             Self::Discovery(e) => Some(e),
             Self::Replay(e) => Some(e),
             Self::WrongChain { .. } => None,

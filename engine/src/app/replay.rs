@@ -17,7 +17,7 @@ use super::AppError;
 use crate::{
     clock::{Clock, MonoClock},
     config::{Config, ProcessEnv},
-    pipeline::{self, FeedPort, PipelineSettings, PortState, Report, RunOutcome},
+    pipeline::{self, Arrival, FeedPort, PipelineSettings, PortState, Report, RunOutcome},
     report::{self, Names},
     snapshot,
     txbuild::TxBuilder,
@@ -212,13 +212,21 @@ fn new_burst(last: &mut Option<u64>, recv_ns: u64) -> bool {
     gap.is_some_and(|g| g > BURST_GAP_NS)
 }
 
+fn arrival(new_burst: bool) -> Arrival {
+    if new_burst {
+        Arrival::NewBurst
+    } else {
+        Arrival::Live
+    }
+}
+
 /// A recorded gap between two payloads longer than this (ns) means the live socket had
 /// drained between them: a batch boundary. Payloads read from one socket read are stamped
 /// microseconds apart.
 pub const BURST_GAP_NS: u64 = 200_000;
 
 impl FeedPort for ReplayPort {
-    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], bool)) -> PortState {
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival)) -> PortState {
         // Batch boundaries come from the recorded receive times, never from how fast this
         // replay runs, so every replay of a recording searches at the same points: a payload
         // received more than `BURST_GAP_NS` after the one before arrived after the live socket
@@ -231,7 +239,7 @@ impl FeedPort for ReplayPort {
             self.held = None;
             self.records += 1;
             let new_burst = new_burst(&mut self.last_recv, t);
-            on_payload(&self.held_payload, new_burst);
+            on_payload(&self.held_payload, arrival(new_burst));
             delivered = true;
         }
         for _ in 0..POLL_BATCH {
@@ -251,7 +259,7 @@ impl FeedPort for ReplayPort {
                     self.records += 1;
                     delivered = true;
                     let new_burst = new_burst(&mut self.last_recv, rec.recv_ns);
-                    on_payload(rec.payload, new_burst);
+                    on_payload(rec.payload, arrival(new_burst));
                 }
                 Some(Err(e)) => {
                     self.record_errors += 1;
@@ -447,6 +455,7 @@ const SHOW: usize = 15;
 
 #[cfg(test)]
 mod tests {
+    use crate::pipeline::Arrival;
     use std::{
         fs::File,
         io::{BufReader, BufWriter},
@@ -483,7 +492,9 @@ mod tests {
         let mut port = ReplayPort::new(reader, Arc::clone(&clock) as _, 2.0, None);
         let poll = |port: &mut ReplayPort| {
             let mut seen = Vec::new();
-            let state = port.poll(&mut |p: &[u8], burst: bool| seen.push((p.to_vec(), burst)));
+            let state = port.poll(&mut |p: &[u8], arrival: Arrival| {
+                seen.push((p.to_vec(), arrival == Arrival::NewBurst));
+            });
             (state, seen)
         };
         let at = |p: &[u8], burst| (p.to_vec(), burst);

@@ -35,12 +35,23 @@ pub(crate) struct Polyarb {
 
 impl Polyarb {
     pub(crate) fn start(config: &Path, key: &str, dir: &Path) -> Self {
+        Self::start_with(config, key, dir, &[])
+    }
+
+    /// [`Polyarb::start`] with more arguments to `polyarb run`.
+    pub(crate) fn start_with(
+        config: &Path,
+        key: &str,
+        dir: &Path,
+        extra: &[&std::ffi::OsStr],
+    ) -> Self {
         let opportunities = dir.join("opportunities.jsonl");
         let mut child = Command::new(env!("CARGO_BIN_EXE_polyarb"))
             .args(["run", "--config"])
             .arg(config)
             .arg("--opportunities")
             .arg(&opportunities)
+            .args(extra)
             .env("POLYARB_PRIVATE_KEY", key)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())

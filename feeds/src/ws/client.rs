@@ -19,6 +19,14 @@ const SOCKET: Token = Token(0);
 /// caller from its other work; the next poll continues without waiting.
 const MAX_READS_PER_POLL: u32 = 64;
 
+/// TCP keepalive: idle time before the first probe.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+/// TCP keepalive: time between unanswered probes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// TCP keepalive: unanswered probes before the kernel drops the connection (10 + 3 × 5 = 25 s
+/// of silence at most).
+const KEEPALIVE_PROBES: u32 = 3;
+
 /// Why a websocket operation failed.
 #[derive(Debug)]
 pub enum WsError {
@@ -170,6 +178,14 @@ impl WsClient {
         };
         // Small frames (requests, pongs) must leave at once, not wait for Nagle's timer.
         stream.set_nodelay(true)?;
+        // A node that vanishes without a FIN (power, cable, a NAT dropping the flow) is found by
+        // the kernel's probes instead of leaving a socket that never reads again.
+        socket2::SockRef::from(&stream).set_tcp_keepalive(
+            &socket2::TcpKeepalive::new()
+                .with_time(KEEPALIVE_IDLE)
+                .with_interval(KEEPALIVE_INTERVAL)
+                .with_retries(KEEPALIVE_PROBES),
+        )?;
 
         let hs = Handshake::new(random::<16>()?);
         let mut req = Vec::with_capacity(256);
@@ -229,6 +245,13 @@ impl WsClient {
     /// small frames such as requests and pongs must not wait for Nagle's timer).
     pub fn tcp_nodelay(&self) -> io::Result<bool> {
         self.stream.nodelay()
+    }
+
+    /// Whether the socket has `SO_KEEPALIVE` set and its idle time before the first probe, read
+    /// back from the kernel.
+    pub fn tcp_keepalive(&self) -> io::Result<(bool, Duration)> {
+        let s = socket2::SockRef::from(&self.stream);
+        Ok((s.keepalive()?, s.tcp_keepalive_time()?))
     }
 
     /// True once the server's close frame arrived.

@@ -196,6 +196,15 @@ fn tcp_nodelay_is_set() {
 }
 
 #[test]
+fn tcp_keepalive_is_set() {
+    let (_server, port) = python_ws_server();
+    let ws = connect(port, "/echo");
+    let (on, idle) = ws.tcp_keepalive().expect("read SO_KEEPALIVE back");
+    assert!(on);
+    assert_eq!(idle, Duration::from_secs(10));
+}
+
+#[test]
 fn busy_poll_never_waits() {
     let (_server, port) = python_ws_server();
     let ws = connect(port, "/echo");

@@ -1,0 +1,401 @@
+//! The fault test (issue 6): polyarb live on the all-kinds world (V2 pairs, Uniswap V3 and
+//! Algebra pools, traders and a liquidity provider every block), connected to anvil through the
+//! fault-injection proxy (`polyarb_tools::faultproxy`), which drops the connection, stalls the
+//! feed past the head-age watchdog while blocks are mined, sends a protocol violation, garbage,
+//! duplicated logs, one-byte segments, delayed messages and held-back heads, loses and
+//! null-ids transaction answers and refuses a transaction.
+//!
+//! The node is the oracle. After the faults and a few calm blocks:
+//! - polyarb is still running, and says it lost and re-established the connection and
+//!   backfilled the blocks it missed;
+//! - no nonce was used twice or skipped: the sender's mined count equals its pending count (no
+//!   transaction of ours waits behind a gap), and the nonces used are exactly the transactions
+//!   polyarb signed less those the node refused (their nonces were reused);
+//! - every transaction polyarb reported signing is accounted for on chain or refused;
+//! - the executor never lost: its balance of each start token did not fall;
+//! - the tables polyarb writes on exit equal the node's state of every pool at the block they
+//!   are complete up to.
+
+use std::{path::PathBuf, thread, time::Duration};
+
+use alloy_primitives::{Address, B256, U256};
+use polyarb_tools::{
+    LpOpts, RpcError, Toolchain, TradeError, TraderOpts, Traders, WorldOpts,
+    faultproxy::{Fault, FaultProxy, upstream_addr},
+    lp_seed, start_world,
+};
+use serde_json::{Value, json};
+
+use crate::e2e::{Polyarb, balance_at};
+use crate::e2e_cl::stop_cleanly;
+
+/// How long the proxy may run: well past the test's own length.
+const PROXY_LIFETIME: Duration = Duration::from_secs(600);
+/// The head-age watchdog polyarb runs with here, ms (blocks come every second or so).
+const HEAD_AGE_MS: u64 = 4_000;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("polyarb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The config pointed at the proxy, with quick reconnects, the watchdog, and short submission
+/// timers so lost answers are written again within the test.
+fn via_proxy(config: &str, anvil_url: &str, proxy_url: &str) -> String {
+    let from = format!("ws_url = \"{anvil_url}\"");
+    assert!(config.contains(&from), "the config names anvil's url");
+    let to = format!(
+        "ws_url = \"{proxy_url}\"\nreconnect_min_ms = 20\nreconnect_max_ms = 500\nmax_head_age_ms = {HEAD_AGE_MS}"
+    );
+    let mut out = config.replacen(&from, &to, 1);
+    out.push_str("\n[submit]\nanswer_timeout_ms = 1000\nfill_after_ms = 500\n");
+    out
+}
+
+/// The number on polyarb's summary line starting with `line`, just before `label`.
+fn count_in(text: &str, line: &str, label: &str) -> u64 {
+    let l = text
+        .lines()
+        .find(|l| l.starts_with(line))
+        .unwrap_or_else(|| panic!("no {line:?} line in {text}"));
+    let end = l
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label:?} in {l}"));
+    let head = &l[..end];
+    let digits = head.len() - head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    head[end - digits..]
+        .parse()
+        .unwrap_or_else(|_| panic!("no count before {label:?} in {l}"))
+}
+
+/// Waits (bounded) until polyarb's log has `n` lines containing `needle`.
+fn wait_log(polyarb: &Polyarb, needle: &str, n: usize, within: Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < within {
+        if polyarb.logs().matches(needle).count() >= n {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(25));
+    }
+    false
+}
+
+#[test]
+fn polyarb_survives_a_faulty_node_and_its_tables_end_equal_to_the_node() {
+    let tc = Toolchain::locate();
+    let dir = scratch("faults");
+    let live = start_world(
+        &tc,
+        &WorldOpts {
+            out_dir: dir.clone(),
+            config_name: "faults.toml".to_owned(),
+            executor_artifact: None,
+            no_mining: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let rpc = &live.rpc;
+    let world = &live.world;
+    let executor = world.executor.expect("the world has an executor");
+    let owner = world.executor_owner.expect("the executor has an owner");
+    let anvil_url = live.anvil.ws_url();
+    let mut proxy = FaultProxy::start(
+        upstream_addr(&anvil_url).expect("anvil's url"),
+        "127.0.0.1:0".parse().unwrap(),
+        PROXY_LIFETIME,
+    )
+    .expect("start the fault proxy");
+    let config = std::fs::read_to_string(&live.config_path).unwrap();
+    std::fs::write(
+        &live.config_path,
+        via_proxy(&config, &anvil_url, &proxy.ws_url()),
+    )
+    .unwrap();
+    let starts: Vec<Address> = world
+        .start_tokens
+        .iter()
+        .map(|&t| world.tokens[t].address)
+        .collect();
+    let first_block = rpc.block_number().unwrap();
+    let balances_before: Vec<U256> = starts
+        .iter()
+        .map(|&t| balance_at(rpc, t, executor, first_block))
+        .collect();
+    let nonce_before = rpc.next_nonce(owner).unwrap();
+    let snapshot_out = dir.join("tables.json");
+    let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
+    let polyarb = Polyarb::start_with(
+        &live.config_path,
+        key,
+        &dir,
+        &["--save-snapshot".as_ref(), snapshot_out.as_os_str()],
+    );
+
+    let mut traders = Traders::new(
+        rpc,
+        world,
+        TraderOpts::new(live.trader, 7, 3).with_liquidity(LpOpts::new(live.lp, lp_seed(7))),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut trade = |blocks: usize| {
+        for _ in 0..blocks {
+            match traders.block(3) {
+                Ok(_) | Err(TradeError::Rpc(RpcError::Reverted { .. })) => {}
+                Err(e) => panic!("trading: {e}\n{}", polyarb.logs()),
+            }
+            // Give polyarb a moment to answer, as blocks further apart would.
+            thread::sleep(Duration::from_millis(300));
+        }
+    };
+    trade(2);
+
+    let send = "eth_sendRawTransaction".to_owned();
+    let plan = [
+        Fault::DropConnection,
+        Fault::ProtocolViolation,
+        Fault::Garbage,
+        Fault::DuplicateLogs { n: 20 },
+        Fault::OneByteSegments { messages: 4 },
+        Fault::Delay {
+            by: Duration::from_millis(300),
+            messages: 10,
+        },
+        Fault::DelayHeads {
+            by: Duration::from_millis(700),
+            n: 2,
+        },
+        Fault::LoseAnswer {
+            method: send.clone(),
+            n: 2,
+        },
+        Fault::NullIdError {
+            method: send.clone(),
+            n: 1,
+        },
+        Fault::Reject {
+            method: send.clone(),
+            n: 1,
+            message: "insufficient funds for gas * price + value (injected)".to_owned(),
+        },
+    ];
+    for fault in plan {
+        proxy.inject(fault);
+        trade(2);
+    }
+    // A stall longer than the watchdog while blocks are mined: polyarb must notice, reconnect
+    // and backfill those blocks.
+    proxy.inject(Fault::Stall(Duration::from_millis(HEAD_AGE_MS * 3)));
+    trade(3);
+    assert!(
+        wait_log(
+            &polyarb,
+            "reconnected; catching up",
+            3,
+            Duration::from_secs(30)
+        ),
+        "no reconnect after the stall:\n{}",
+        polyarb.logs()
+    );
+    // Calm blocks: everything settles.
+    trade(4);
+    thread::sleep(Duration::from_millis(1_500));
+    rpc.mine().unwrap();
+    thread::sleep(Duration::from_millis(1_000));
+    let lines = polyarb.wait_for_opportunities(0);
+    let _ = std::fs::write(dir.join("polyarb.log"), polyarb.logs());
+    let summary = stop_cleanly(polyarb);
+    rpc.mine().unwrap();
+    let report = proxy.stop();
+    println!("fault proxy: {report}");
+    println!("{summary}");
+
+    // Survived, and knows it.
+    assert!(
+        count_in(&summary, "link:", " connections lost") >= 3,
+        "{summary}"
+    );
+    assert!(count_in(&summary, "link:", " reconnects") >= 3, "{summary}");
+    assert!(count_in(&summary, "link:", " stalls") >= 1, "{summary}");
+    assert!(count_in(&summary, "link:", " blocks and") >= 2, "{summary}");
+    assert!(
+        count_in(&summary, "feed:", " decode errors") >= 1,
+        "{summary}"
+    );
+
+    // Nonces: nothing waits behind a gap, nothing skipped, polyarb's view equals the node's.
+    let latest = count(rpc, owner, "latest");
+    let pending = count(rpc, owner, "pending");
+    assert_eq!(
+        latest, pending,
+        "a transaction of ours waits in the pool (a gap?)"
+    );
+    // Each nonce from the start to the end holds exactly one transaction polyarb signed: its
+    // routes and cancels, less the ones the node refused (their nonces were reused) and the ones
+    // dropped unsent at a reconnect (likewise).
+    let routes = count_in(&summary, "signer:", " signed");
+    let fills = count_in(&summary, "signer:", " fills");
+    let replacements = count_in(&summary, "signer:", " replacements");
+    let refused = count_in(&summary, "node:", " refused");
+    let dropped = count_in(&summary, "submission:", " dropped as signed");
+    let used = latest - nonce_before;
+    if replacements == 0 {
+        assert_eq!(used, routes + fills - refused - dropped, "{summary}");
+    } else {
+        // A replaced transaction and its cancel share a nonce.
+        assert!(
+            used <= routes + fills + replacements - refused - dropped,
+            "{summary}"
+        );
+    }
+    // Every transaction polyarb reported is on chain or was refused (injected refusals never
+    // reached the node).
+    let mut on_chain = 0;
+    for l in &lines {
+        let Some(hash) = l["tx_hash"].as_str() else {
+            continue;
+        };
+        let hash: B256 = hash.parse().unwrap();
+        if rpc.receipt(hash).unwrap().is_some() {
+            on_chain += 1;
+        }
+    }
+    let signed = lines.iter().filter(|l| l["tx_hash"].is_string()).count() as u64;
+    assert!(
+        signed > 0,
+        "polyarb signed nothing: the test proves nothing"
+    );
+    assert!(
+        on_chain + refused + dropped >= signed,
+        "{on_chain} on chain + {refused} refused of {signed} signed\n{summary}"
+    );
+    // The executor never lost.
+    let last = rpc.block_number().unwrap();
+    for (t, before) in starts.iter().zip(&balances_before) {
+        assert!(
+            balance_at(rpc, *t, executor, last) >= *before,
+            "executor lost {t}"
+        );
+    }
+    // The tables polyarb ended with equal the node's state at their block.
+    let pools = crate::tables::assert_tables_equal_node(rpc, &snapshot_out);
+    assert_eq!(
+        pools,
+        world.pairs.len() + world.clmm_pools.len(),
+        "pools in the tables"
+    );
+}
+
+/// The sender's transaction count at `tag`.
+fn count(rpc: &polyarb_tools::Rpc, who: Address, tag: &str) -> u64 {
+    let v: Value = rpc
+        .call("eth_getTransactionCount", json!([who, tag]))
+        .unwrap();
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// The warm restart (issue 6): a run saves its tables on exit; while it is down the market
+/// moves (swaps, liquidity minted and burnt); a run started from those tables catches up by
+/// backfill, arbitrages, and ends with tables equal to the node's.
+#[test]
+fn a_restart_resumes_from_saved_tables_and_catches_up_on_what_it_missed() {
+    let tc = Toolchain::locate();
+    let dir = scratch("restart");
+    let live = start_world(
+        &tc,
+        &WorldOpts {
+            out_dir: dir.clone(),
+            config_name: "restart.toml".to_owned(),
+            executor_artifact: None,
+            no_mining: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let rpc = &live.rpc;
+    let world = &live.world;
+    let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
+    let mut traders = Traders::new(
+        rpc,
+        world,
+        TraderOpts::new(live.trader, 11, 3).with_liquidity(LpOpts::new(live.lp, lp_seed(11))),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut trade = |blocks: usize| {
+        for _ in 0..blocks {
+            match traders.block(3) {
+                Ok(_) | Err(TradeError::Rpc(RpcError::Reverted { .. })) => {}
+                Err(e) => panic!("trading: {e}"),
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+    };
+
+    for sub in ["first", "second"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let first = dir.join("first.json");
+    let polyarb = Polyarb::start_with(
+        &live.config_path,
+        key,
+        &dir.join("first"),
+        &["--save-snapshot".as_ref(), first.as_os_str()],
+    );
+    trade(3);
+    thread::sleep(Duration::from_millis(1_000));
+    let first_log = polyarb.logs();
+    stop_cleanly(polyarb);
+    rpc.mine().unwrap();
+    // Down: the market moves.
+    trade(4);
+
+    let second = dir.join("second.json");
+    let polyarb = Polyarb::start_with(
+        &live.config_path,
+        key,
+        &dir.join("second"),
+        &[
+            "--resume".as_ref(),
+            first.as_os_str(),
+            "--save-snapshot".as_ref(),
+            second.as_os_str(),
+        ],
+    );
+    polyarb.wait_for_log("resumed from a snapshot");
+    trade(3);
+    thread::sleep(Duration::from_millis(1_000));
+    let second_log = polyarb.logs();
+    let summary = stop_cleanly(polyarb);
+    rpc.mine().unwrap();
+    let took = |log: &str| -> String {
+        log.lines()
+            .find(|l| l.contains(" ready "))
+            .and_then(|l| l.split("took_ms=").nth(1))
+            .map(|t| t.split_whitespace().next().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    };
+    println!(
+        "start-up: discovery {} ms, resume {} ms\n{summary}",
+        took(&first_log),
+        took(&second_log)
+    );
+    let resumed = second_log
+        .lines()
+        .find(|l| l.contains("resumed from a snapshot"))
+        .unwrap();
+    let blocks: u64 = resumed
+        .split("blocks=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no block count in {resumed}"));
+    assert!(
+        blocks >= 4,
+        "caught up {blocks} blocks, the market moved in 5: {resumed}"
+    );
+    assert!(
+        !second_log.contains("discovered"),
+        "the restart ran a discovery:\n{second_log}"
+    );
+    let pools = crate::tables::assert_tables_equal_node(rpc, &second);
+    assert_eq!(pools, world.pairs.len() + world.clmm_pools.len());
+}

@@ -183,7 +183,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
             max_messages,
         } => {
             let stop = stop_on_signals()?;
-            let summary = app::live::record_cmd(&config, &out, max_messages, &stop, || {
+            let summary = app::record::record_cmd(&config, &out, max_messages, &stop, || {
                 // The scenario tool waits for this line before trading.
                 println!("recording: subscribed");
                 let _ = io::stdout().flush();

@@ -3,8 +3,7 @@
 use std::{
     collections::VecDeque,
     fmt,
-    fs::File,
-    io::{BufWriter, Write},
+    io::Write,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -13,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use polyarb_feeds::{BlockTag, RecordWriter, RpcClient, TRACKED_TOPICS};
+use polyarb_feeds::{BlockTag, RpcClient, TRACKED_TOPICS};
 use polyarb_signer::Signer;
 
 use super::{
@@ -21,7 +20,7 @@ use super::{
     discovery::{self, DiscoveryStats},
 };
 use crate::{
-    clock::{MonoClock, unix_now_ns},
+    clock::MonoClock,
     config::{Config, ProcessEnv},
     latency::LatencyReport,
     pipeline::{
@@ -35,7 +34,7 @@ use crate::{
 };
 use polyarb_core::{Engine, EngineStats, MarketSpec, TxFrame};
 
-fn connect(cfg: &Config) -> Result<RpcClient, AppError> {
+pub(super) fn connect(cfg: &Config) -> Result<RpcClient, AppError> {
     let mut rpc = RpcClient::connect(
         &cfg.node.ws_url,
         Duration::from_millis(cfg.node.connect_timeout_ms),
@@ -48,7 +47,7 @@ fn connect(cfg: &Config) -> Result<RpcClient, AppError> {
     Ok(rpc)
 }
 
-fn check_chain(rpc: &mut RpcClient, cfg: &Config) -> Result<u64, AppError> {
+pub(super) fn check_chain(rpc: &mut RpcClient, cfg: &Config) -> Result<u64, AppError> {
     let chain = rpc.chain_id().map_err(AppError::node("eth_chainId"))?;
     if let Some(want) = cfg.node.expect_chain_id
         && want != chain
@@ -63,7 +62,7 @@ fn check_chain(rpc: &mut RpcClient, cfg: &Config) -> Result<u64, AppError> {
 
 /// Subscribes to the logs we decode (V2 `Sync`, V3/Algebra `Swap`/`Mint`/`Burn`, Algebra `Fee`:
 /// one filter, topic0 any of them) and to new heads; returns once both are confirmed.
-fn subscribe(rpc: &mut RpcClient) -> Result<(), AppError> {
+pub(super) fn subscribe(rpc: &mut RpcClient) -> Result<(), AppError> {
     rpc.subscribe_logs(&[], &TRACKED_TOPICS)
         .map_err(AppError::node("eth_subscribe logs"))?;
     rpc.subscribe_new_heads()
@@ -125,79 +124,6 @@ pub fn snapshot_cmd(config: &Path, out: &Path) -> Result<SnapshotSummary, AppErr
         block,
         stats,
         took: started.elapsed(),
-        out: out.to_owned(),
-    })
-}
-
-/// What `polyarb record` wrote.
-#[derive(Debug, Clone)]
-pub struct RecordSummary {
-    /// Payloads written.
-    pub records: u64,
-    /// The recording.
-    pub out: PathBuf,
-}
-
-impl fmt::Display for RecordSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "recording: {} payloads -> {}",
-            self.records,
-            self.out.display()
-        )
-    }
-}
-
-/// `polyarb record`: subscribes and writes every payload with its receive time (Unix ns) until
-/// `stop` is set or `max_messages` were written. `on_subscribed` runs once the subscriptions
-/// are live (the binary prints a line that the scenario tool waits for before trading).
-pub fn record_cmd(
-    config: &Path,
-    out: &Path,
-    max_messages: Option<u64>,
-    stop: &AtomicBool,
-    on_subscribed: impl FnOnce(),
-) -> Result<RecordSummary, AppError> {
-    let cfg = Config::load(config, &ProcessEnv)?;
-    let mut rpc = connect(&cfg)?;
-    check_chain(&mut rpc, &cfg)?;
-    let file = File::create(out).map_err(AppError::file(out))?;
-    let recording = |error| AppError::Recording {
-        path: out.to_owned(),
-        error,
-    };
-    let source = format!(
-        "polyarb {} record {}",
-        env!("CARGO_PKG_VERSION"),
-        cfg.node.ws_url
-    );
-    let mut w =
-        RecordWriter::new(BufWriter::new(file), unix_now_ns(), &source).map_err(recording)?;
-    subscribe(&mut rpc)?;
-    on_subscribed();
-
-    let mut write_err = None;
-    let limit = max_messages.unwrap_or(u64::MAX);
-    while !stop.load(Ordering::Relaxed) && w.records() < limit && write_err.is_none() {
-        let polled = rpc.poll(Some(Duration::from_millis(100)), |payload| {
-            if write_err.is_none()
-                && let Err(e) = w.write(unix_now_ns(), payload)
-            {
-                write_err = Some(e);
-            }
-        });
-        if let Err(e) = polled {
-            tracing::error!(error = %e, "websocket failed; closing the recording");
-            break;
-        }
-    }
-    if let Some(e) = write_err {
-        return Err(recording(e));
-    }
-    w.flush().map_err(recording)?;
-    Ok(RecordSummary {
-        records: w.records(),
         out: out.to_owned(),
     })
 }

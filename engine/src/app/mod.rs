@@ -6,6 +6,7 @@
 pub mod backfill;
 pub mod discovery;
 pub mod live;
+pub mod record;
 pub mod replay;
 
 use std::{fmt, io, path::PathBuf};

@@ -95,6 +95,15 @@ pub struct NodeConfig {
     /// tables would need a fresh discovery).
     #[serde(default = "default_max_backfill_blocks")]
     pub max_backfill_blocks: u64,
+    /// Start-up (connect, discovery or resume, nonce) must finish within this, ms, however
+    /// steadily the node answers; SIGINT/SIGTERM interrupt it at any time.
+    #[serde(default = "default_startup_timeout_ms")]
+    pub startup_timeout_ms: u64,
+}
+
+fn default_startup_timeout_ms() -> u64 {
+    // A full Polygon discovery with Algebra fee models runs for minutes, not an hour.
+    1_800_000
 }
 
 fn default_reconnect_min_ms() -> u64 {
@@ -694,6 +703,15 @@ impl Config {
             return invalid(
                 "node.reconnect_max_ms",
                 format!("{} is more than an hour", node.reconnect_max_ms),
+            );
+        }
+        if !(1_000..=86_400_000).contains(&node.startup_timeout_ms) {
+            return invalid(
+                "node.startup_timeout_ms",
+                format!(
+                    "{} is not between 1,000 (a second) and 86,400,000 (a day)",
+                    node.startup_timeout_ms
+                ),
             );
         }
         if !(1..=1_000_000).contains(&node.max_backfill_blocks) {

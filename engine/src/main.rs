@@ -192,7 +192,8 @@ fn run(cmd: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Snapshot { config, out } => {
-            print!("{}", app::live::snapshot_cmd(&config, &out)?);
+            let stop = stop_on_signals()?;
+            print!("{}", app::live::snapshot_cmd(&config, &out, &stop)?);
             Ok(())
         }
         Command::Replay {

@@ -12,6 +12,10 @@
 //! handed out, so it is late by the length of the wait.
 
 use std::collections::VecDeque;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -47,6 +51,10 @@ pub enum RpcError {
     BadMethod,
     /// An `eth_getLogs` answer with a log that is malformed or outside the filter.
     Log(LogError),
+    /// The abort flag ([`RpcClient::set_abort`]) was raised while waiting (a signal).
+    Aborted,
+    /// The overall deadline ([`RpcClient::set_deadline`]) passed while waiting.
+    Deadline,
 }
 
 impl core::fmt::Display for RpcError {
@@ -59,6 +67,8 @@ impl core::fmt::Display for RpcError {
             Self::Params(e) => write!(f, "cannot write rpc params: {e}"),
             Self::BadMethod => write!(f, "rpc method name must be letters, digits and `_`"),
             Self::Log(e) => write!(f, "bad eth_getLogs answer: {e}"),
+            Self::Aborted => write!(f, "interrupted while waiting for the node"),
+            Self::Deadline => write!(f, "the deadline for the node's answers passed"),
         }
     }
 }
@@ -213,7 +223,14 @@ pub struct RpcClient {
     stats: RpcStats,
     /// How long a blocking call waits with no progress.
     timeout: Duration,
+    /// Raised (by a signal handler) to make blocking calls give up.
+    abort: Option<Arc<AtomicBool>>,
+    /// Blocking calls give up once this passes, progress or not.
+    deadline: Option<Instant>,
 }
+
+/// How often a blocking call looks at the abort flag and the deadline while it waits.
+const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// Default no-progress timeout of blocking calls.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -237,7 +254,21 @@ impl RpcClient {
             spare: Vec::new(),
             stats: RpcStats::default(),
             timeout: DEFAULT_TIMEOUT,
+            abort: None,
+            deadline: None,
         }
+    }
+
+    /// Blocking calls return [`RpcError::Aborted`] within about 50 ms of `flag` being raised
+    /// (a signal during start-up or a reconnect must not wait out a slow node).
+    pub fn set_abort(&mut self, flag: Arc<AtomicBool>) {
+        self.abort = Some(flag);
+    }
+
+    /// Blocking calls return [`RpcError::Deadline`] once `at` passes (a bound on a whole phase,
+    /// such as start-up, however steadily the node answers); `None` lifts it.
+    pub fn set_deadline(&mut self, at: Option<Instant>) {
+        self.deadline = at;
     }
 
     /// Sets how long blocking calls wait without progress before [`RpcError::Timeout`].
@@ -389,9 +420,17 @@ impl RpcClient {
         let mut missing = n;
         let mut deadline = Instant::now() + self.timeout;
         while missing > 0 {
+            if self.abort.as_ref().is_some_and(|a| a.load(Ordering::Relaxed)) {
+                return Err(RpcError::Aborted);
+            }
+            let now = Instant::now();
+            if self.deadline.is_some_and(|d| now >= d) {
+                return Err(RpcError::Deadline);
+            }
             let left = deadline
-                .checked_duration_since(Instant::now())
-                .ok_or(RpcError::Timeout)?;
+                .checked_duration_since(now)
+                .ok_or(RpcError::Timeout)?
+                .min(CHECK_EVERY);
             let Self {
                 ws,
                 backlog,

@@ -106,10 +106,19 @@ impl fmt::Display for SnapshotSummary {
     }
 }
 
-/// `polyarb snapshot`: discovers the market at the node's current block and writes it.
-pub fn snapshot_cmd(config: &Path, out: &Path) -> Result<SnapshotSummary, AppError> {
+/// `polyarb snapshot`: discovers the market at the node's current block and writes it. `stop`
+/// (a signal) or `node.startup_timeout_ms` interrupt it.
+pub fn snapshot_cmd(
+    config: &Path,
+    out: &Path,
+    stop: &Arc<AtomicBool>,
+) -> Result<SnapshotSummary, AppError> {
     let cfg = Config::load(config, &ProcessEnv)?;
     let mut rpc = connect(&cfg)?;
+    rpc.set_abort(Arc::clone(stop));
+    rpc.set_deadline(Some(
+        Instant::now() + Duration::from_millis(cfg.node.startup_timeout_ms),
+    ));
     let chain = check_chain(&mut rpc, &cfg)?;
     let block = rpc
         .block_number()
@@ -243,6 +252,11 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     let executor = cfg.executor()?;
 
     let mut rpc = connect(&cfg)?;
+    // A signal or the start-up bound ends any wait on the node during start-up.
+    rpc.set_abort(Arc::clone(&stop));
+    rpc.set_deadline(Some(
+        Instant::now() + Duration::from_millis(cfg.node.startup_timeout_ms),
+    ));
     let chain = check_chain(&mut rpc, &cfg)?;
     // Subscribe before reading state: every log after the snapshot block is then on its way to
     // us, and the engine skips the ones at or before it.
@@ -287,13 +301,14 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         "ready"
     );
 
+    rpc.set_deadline(None);
     let builder = TxBuilder::new(signer, chain, nonce, executor, cfg.fee_bid());
     let mut port = LivePort::new(
         rpc,
         sender.0.0,
         nonce,
         cfg.submit.machine(),
-        LinkSettings::new(&cfg, chain),
+        LinkSettings::new(&cfg, chain, Arc::clone(&stop)),
         block,
     );
     port.catch_up(catch_up);
@@ -418,11 +433,13 @@ pub struct LinkSettings {
     pub max_head_age_ns: u64,
     /// Most blocks one reconnect backfills.
     pub max_backfill_blocks: u64,
+    /// The run's stop flag: a signal interrupts a reconnect's blocking calls too.
+    pub abort: Arc<AtomicBool>,
 }
 
 impl LinkSettings {
-    /// From the config, for a run on `chain_id`.
-    pub fn new(cfg: &Config, chain_id: u64) -> Self {
+    /// From the config, for a run on `chain_id` stopped by `abort`.
+    pub fn new(cfg: &Config, chain_id: u64, abort: Arc<AtomicBool>) -> Self {
         let ns = |ms: u64| ms.saturating_mul(1_000_000);
         Self {
             url: cfg.node.ws_url.clone(),
@@ -433,6 +450,7 @@ impl LinkSettings {
             reconnect_max_ns: ns(cfg.node.reconnect_max_ms),
             max_head_age_ns: ns(cfg.node.max_head_age_ms),
             max_backfill_blocks: cfg.node.max_backfill_blocks,
+            abort,
         }
     }
 }
@@ -644,6 +662,7 @@ impl LivePort {
         let mut rpc =
             RpcClient::connect(&s.url, s.connect_timeout).map_err(|e| retry("connect", &e))?;
         rpc.set_timeout(s.rpc_timeout);
+        rpc.set_abort(Arc::clone(&s.abort));
         let chain = rpc.chain_id().map_err(|e| retry("eth_chainId", &e))?;
         if chain != s.chain_id {
             return Err(Attempt::Fatal(LinkError::WrongChain {

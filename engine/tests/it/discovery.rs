@@ -385,7 +385,8 @@ fn v3_and_algebra_pools_are_loaded_exactly_at_one_block() {
     let dir = crate::replay::scratch("discovery-snapshot");
     let (cfg_file, out) = (dir.join("lab.toml"), dir.join("lab.snapshot.json"));
     std::fs::write(&cfg_file, config_text(&lab, &[0, 1], "", "", n)).unwrap();
-    let summary = snapshot_cmd(&cfg_file, &out).unwrap_or_else(|e| panic!("{e}"));
+    let never = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let summary = snapshot_cmd(&cfg_file, &out, &never).unwrap_or_else(|e| panic!("{e}"));
     let (written, chain) = snapshot::parse(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(chain, Some(137));
     assert_eq!(written.block, rpc.block_number().unwrap());

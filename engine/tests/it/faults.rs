@@ -399,3 +399,86 @@ fn a_restart_resumes_from_saved_tables_and_catches_up_on_what_it_missed() {
     let pools = crate::tables::assert_tables_equal_node(rpc, &second);
     assert_eq!(pools, world.pairs.len() + world.clmm_pools.len());
 }
+
+/// Start-up against a node that stops answering: a signal ends it at once, and
+/// `node.startup_timeout_ms` ends it when nobody sends one; both with a clear message.
+#[test]
+fn start_up_against_a_stalled_node_ends_on_a_signal_or_its_deadline() {
+    let tc = Toolchain::locate();
+    let dir = scratch("startup");
+    let live = start_world(
+        &tc,
+        &WorldOpts {
+            out_dir: dir.clone(),
+            config_name: "startup.toml".to_owned(),
+            executor_artifact: None,
+            no_mining: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let anvil_url = live.anvil.ws_url();
+    let proxy = FaultProxy::start(
+        upstream_addr(&anvil_url).expect("anvil's url"),
+        "127.0.0.1:0".parse().unwrap(),
+        PROXY_LIFETIME,
+    )
+    .expect("start the fault proxy");
+    let config = std::fs::read_to_string(&live.config_path).unwrap();
+    let config = via_proxy(&config, &anvil_url, &proxy.ws_url()).replacen(
+        "reconnect_min_ms",
+        "startup_timeout_ms = 2000\nreconnect_min_ms",
+        1,
+    );
+    std::fs::write(&live.config_path, config).unwrap();
+    let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_polyarb"))
+            .args(["run", "--config"])
+            .arg(&live.config_path)
+            .env("POLYARB_PRIVATE_KEY", key)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn polyarb")
+    };
+    // Waits (bounded) for the process to end: its exit status and stderr.
+    let finish = |mut child: std::process::Child, within: Duration| {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+                return (status, err, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < within,
+                "polyarb still running after {within:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    // The deadline: nobody interrupts; the node never answers within 2 s.
+    proxy.inject(Fault::Stall(Duration::from_secs(30)));
+    let (status, err, took) = finish(start(), Duration::from_secs(20));
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("deadline"), "{err}");
+    println!("start-up deadline of 2 s ended the run after {took:?}");
+
+    // A signal: it ends at once, however long the node would take.
+    proxy.inject(Fault::Stall(Duration::from_secs(30)));
+    let child = start();
+    thread::sleep(Duration::from_millis(700));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (status, err, took) = finish(child, Duration::from_secs(10));
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    println!("SIGINT during start-up ended the run {took:?} after the signal");
+}

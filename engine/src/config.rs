@@ -60,6 +60,10 @@ impl std::error::Error for ConfigError {}
 pub struct NodeConfig {
     /// Websocket JSON-RPC endpoint, `ws://host:port[/path]`. Env: `POLYARB_WS_URL`.
     pub ws_url: String,
+    /// More endpoints read at once during a live run: the first to deliver a log wins, later
+    /// copies are skipped. Start-up reads the market from `ws_url` alone.
+    #[serde(default)]
+    pub extra_ws_urls: Vec<String>,
     /// Refuse to run if the node reports another chain id.
     #[serde(default)]
     pub expect_chain_id: Option<u64>,
@@ -564,6 +568,20 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        if self.node.extra_ws_urls.len() > 8 {
+            return invalid(
+                "node.extra_ws_urls",
+                format!("{} endpoints; at most 8", self.node.extra_ws_urls.len()),
+            );
+        }
+        if let Some(bad) = self
+            .node
+            .extra_ws_urls
+            .iter()
+            .find(|u| !u.starts_with("ws://"))
+        {
+            return invalid("node.extra_ws_urls", format!("{bad:?} is not a ws:// URL"));
+        }
         if !self.node.ws_url.starts_with("ws://") {
             return invalid(
                 "node.ws_url",

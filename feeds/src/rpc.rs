@@ -259,6 +259,17 @@ impl RpcClient {
         }
     }
 
+    /// The id the next request gets.
+    pub fn next_request_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Sets the id the next request gets (at least 1): a client replacing another carries on
+    /// its ids, so an answer meant for the old connection never matches a new request.
+    pub fn set_next_request_id(&mut self, id: u64) {
+        self.next_id = id.max(1);
+    }
+
     /// Blocking calls return [`RpcError::Aborted`] within about 50 ms of `flag` being raised
     /// (a signal during start-up or a reconnect must not wait out a slow node).
     pub fn set_abort(&mut self, flag: Arc<AtomicBool>) {
@@ -420,7 +431,11 @@ impl RpcClient {
         let mut missing = n;
         let mut deadline = Instant::now() + self.timeout;
         while missing > 0 {
-            if self.abort.as_ref().is_some_and(|a| a.load(Ordering::Relaxed)) {
+            if self
+                .abort
+                .as_ref()
+                .is_some_and(|a| a.load(Ordering::Relaxed))
+            {
                 return Err(RpcError::Aborted);
             }
             let now = Instant::now();

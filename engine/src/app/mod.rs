@@ -6,6 +6,7 @@
 pub mod backfill;
 pub mod discovery;
 pub mod live;
+pub mod port;
 pub mod record;
 pub mod replay;
 
@@ -81,7 +82,7 @@ pub enum AppError {
     /// A replay's inputs are missing or disagree.
     Replay(ReplayError),
     /// The live edge gave up on the node while running.
-    Connection(live::LinkError),
+    Connection(port::LinkError),
     /// A warm start could not catch up from its snapshot.
     Resume(backfill::BackfillError),
 }

@@ -482,3 +482,94 @@ fn start_up_against_a_stalled_node_ends_on_a_signal_or_its_deadline() {
     assert!(err.contains("interrupted"), "{err}");
     println!("SIGINT during start-up ended the run {took:?} after the signal");
 }
+
+/// Two endpoints (two proxies in front of the same node): both are read, the first copy of
+/// each log wins and the other is skipped; one endpoint stalling or dropping does not stop the
+/// feed or the sending, and the tables end equal to the node.
+#[test]
+fn two_endpoints_first_arrival_wins_and_one_failing_loses_nothing() {
+    let tc = Toolchain::locate();
+    let dir = scratch("endpoints");
+    let live = start_world(
+        &tc,
+        &WorldOpts {
+            out_dir: dir.clone(),
+            config_name: "endpoints.toml".to_owned(),
+            executor_artifact: None,
+            no_mining: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let rpc = &live.rpc;
+    let world = &live.world;
+    let anvil_url = live.anvil.ws_url();
+    let proxy = |_: u8| {
+        FaultProxy::start(
+            upstream_addr(&anvil_url).expect("anvil's url"),
+            "127.0.0.1:0".parse().unwrap(),
+            PROXY_LIFETIME,
+        )
+        .expect("start the fault proxy")
+    };
+    let (mut a, mut b) = (proxy(0), proxy(1));
+    let config = std::fs::read_to_string(&live.config_path).unwrap();
+    let config = via_proxy(&config, &anvil_url, &a.ws_url()).replacen(
+        "reconnect_min_ms",
+        &format!("extra_ws_urls = [\"{}\"]\nreconnect_min_ms", b.ws_url()),
+        1,
+    );
+    std::fs::write(&live.config_path, config).unwrap();
+    let tables = dir.join("tables.json");
+    let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
+    let polyarb = Polyarb::start_with(
+        &live.config_path,
+        key,
+        &dir,
+        &["--save-snapshot".as_ref(), tables.as_os_str()],
+    );
+    let mut traders = Traders::new(
+        rpc,
+        world,
+        TraderOpts::new(live.trader, 5, 3).with_liquidity(LpOpts::new(live.lp, lp_seed(5))),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut trade = |blocks: usize| {
+        for _ in 0..blocks {
+            match traders.block(3) {
+                Ok(_) | Err(TradeError::Rpc(RpcError::Reverted { .. })) => {}
+                Err(e) => panic!("trading: {e}\n{}", polyarb.logs()),
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+    };
+    trade(3);
+    // The second endpoint stalls: the first keeps the feed going.
+    b.inject(Fault::Stall(Duration::from_secs(2)));
+    trade(3);
+    // The first drops: the second carries the feed and the sending while it reconnects.
+    a.inject(Fault::DropConnection);
+    trade(3);
+    a.inject(Fault::DuplicateLogs { n: 10 });
+    trade(3);
+    thread::sleep(Duration::from_millis(1_500));
+    rpc.mine().unwrap();
+    thread::sleep(Duration::from_millis(1_000));
+    let summary = stop_cleanly(polyarb);
+    rpc.mine().unwrap();
+    println!(
+        "endpoint a: {}\nendpoint b: {}\n{summary}",
+        a.stop(),
+        b.stop()
+    );
+    assert!(
+        count_in(&summary, "engine:", " already applied") > 0,
+        "no copy was skipped: was the second endpoint read?\n{summary}"
+    );
+    assert!(
+        count_in(&summary, "link:", " connections lost") >= 1,
+        "{summary}"
+    );
+    assert!(count_in(&summary, "signer:", " signed") > 0, "{summary}");
+    let pools = crate::tables::assert_tables_equal_node(rpc, &tables);
+    assert_eq!(pools, world.pairs.len() + world.clmm_pools.len());
+}

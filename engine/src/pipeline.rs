@@ -35,6 +35,7 @@ use crate::{
     clock::Clock,
     config::{CoreMap, PipelineConfig},
     latency::{Latency, LatencyReport},
+    report::LogLimit,
     threads::{Idle, pin_current, stages_share_cores},
     txbuild::{ControlOutcome, TxBuildError, TxBuilder},
 };
@@ -413,6 +414,7 @@ fn feed_stage<P: FeedPort>(
     // Controls the ring could not take yet: the feed stage never waits on the signer, which
     // may itself be waiting for this stage to take a transaction.
     let mut controls: VecDeque<Control> = VecDeque::with_capacity(64);
+    let mut log = LogLimit::default();
     let mut ended = false;
     // The newest decoded frame, held until we know whether its batch goes on: it leaves with
     // `FLAG_MORE_IN_BATCH` when the next frame is of the same block and no boundary came
@@ -469,7 +471,14 @@ fn feed_stage<P: FeedPort>(
                             }
                             held = Some(f);
                         }
-                        other => note_other(other, payload.len(), &mut stats, &mut responses),
+                        other => note_other(
+                            other,
+                            payload.len(),
+                            &mut stats,
+                            &mut responses,
+                            &mut log,
+                            now,
+                        ),
                     }
                 });
                 if seen != Seen::default() {
@@ -514,9 +523,17 @@ fn feed_stage<P: FeedPort>(
         if !ended {
             let state = port.poll(&mut |payload: &[u8], _| {
                 stats.payloads += 1;
-                match polyarb_feeds::decode(payload, clock.now_ns()) {
+                let now = clock.now_ns();
+                match polyarb_feeds::decode(payload, now) {
                     Ok(Decoded::Frame(_)) => {}
-                    other => note_other(other, payload.len(), &mut stats, &mut responses),
+                    other => note_other(
+                        other,
+                        payload.len(),
+                        &mut stats,
+                        &mut responses,
+                        &mut log,
+                        now,
+                    ),
                 }
             });
             busy |= state == PortState::Busy;
@@ -570,6 +587,8 @@ fn note_other(
     len: usize,
     stats: &mut FeedStats,
     responses: &mut Vec<OwnedResponse>,
+    log: &mut LogLimit,
+    now: u64,
 ) {
     match decoded {
         Ok(Decoded::Frame(_)) => stats.frames += 1,
@@ -584,7 +603,11 @@ fn note_other(
         Ok(Decoded::Ignored(_)) => stats.ignored += 1,
         Err(e) => {
             stats.decode_errors += 1;
-            tracing::warn!(error = %e, len, "undecodable payload skipped");
+            // Counted always; logged rate-limited, so a node sending garbage cannot make the
+            // feed thread spend its time formatting log lines.
+            if log.allow(now) {
+                tracing::warn!(error = %e, len, "undecodable payload skipped");
+            }
         }
     }
 }

@@ -319,3 +319,43 @@ mod tests {
         );
     }
 }
+
+/// At most this many node messages are logged per [`LOG_WINDOW_NS`]; the rest are counted and
+/// the count logged when the window ends, so a node that answers every transaction with an
+/// error cannot flood the log.
+const LOG_BURST: u32 = 10;
+/// The rate limiter's window, ns.
+const LOG_WINDOW_NS: u64 = 10_000_000_000;
+
+/// Rate limiter for node-supplied text in the log.
+#[derive(Debug, Default)]
+pub struct LogLimit {
+    window_start: u64,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl LogLimit {
+    /// Whether a message at `now` (ns) may be logged.
+    pub fn allow(&mut self, now: u64) -> bool {
+        if now.saturating_sub(self.window_start) >= LOG_WINDOW_NS {
+            if self.suppressed > 0 {
+                tracing::warn!(
+                    suppressed = self.suppressed,
+                    "messages not logged in the last 10 s (rate limit)"
+                );
+            }
+            *self = Self {
+                window_start: now,
+                ..Self::default()
+            };
+        }
+        if self.logged < LOG_BURST {
+            self.logged += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+}

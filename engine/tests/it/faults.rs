@@ -573,3 +573,76 @@ fn two_endpoints_first_arrival_wins_and_one_failing_loses_nothing() {
     let pools = crate::tables::assert_tables_equal_node(rpc, &tables);
     assert_eq!(pools, world.pairs.len() + world.clmm_pools.len());
 }
+
+/// A factory that answers a huge `allPairsLength` (2^40, 10^7): discovery refuses it at once
+/// with a message naming `max_pairs`, instead of allocating and calling for every index; with
+/// `max_pairs` set it reads that many and skips what does not answer as a pair.
+#[test]
+fn a_factory_claiming_huge_pair_counts_is_refused_or_capped() {
+    let tc = Toolchain::locate();
+    let dir = scratch("hostile-factory");
+    let live = start_world(
+        &tc,
+        &WorldOpts {
+            out_dir: dir.clone(),
+            config_name: "hostile.toml".to_owned(),
+            executor_artifact: None,
+            no_mining: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let rpc = &live.rpc;
+    let text = std::fs::read_to_string(&live.config_path).unwrap();
+    let cfg = polyarb_engine::config::Config::parse(
+        &text,
+        &live.config_path,
+        &std::collections::HashMap::<String, String>::new(),
+    )
+    .unwrap();
+    let factory = cfg.dexes[0].factory;
+    let out = dir.join("snapshot.json");
+    let never = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Runtime code answering any call with one 32-byte word: PUSHn value, PUSH1 0, MSTORE,
+    // PUSH1 32, PUSH1 0, RETURN.
+    let answering = |value: &[u8]| {
+        let mut code = vec![0x5f + value.len() as u8];
+        code.extend_from_slice(value);
+        code.extend_from_slice(&[0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]);
+        format!("0x{}", alloy_primitives::hex::encode(code))
+    };
+    for (value, what) in [
+        (&[0x01, 0, 0, 0, 0, 0][..], "2^40"),
+        (&[0x98, 0x96, 0x80][..], "10^7"),
+    ] {
+        rpc.request("anvil_setCode", json!([factory, answering(value)]))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let e = polyarb_engine::app::live::snapshot_cmd(&live.config_path, &out, &never)
+            .expect_err("a factory listing that many pairs is refused");
+        let msg = e.to_string();
+        assert!(msg.contains("max_pairs"), "{what}: {msg}");
+        println!("{what} pairs: refused in {:?}: {msg}", started.elapsed());
+    }
+    // With a cap, the three "pairs" it names (the same word, read as an address with no
+    // contract) are read and skipped; the other dexes load.
+    let capped = text.replacen(
+        &format!("factory = \"{factory:#x}\""),
+        &format!("factory = \"{factory:#x}\"\nmax_pairs = 3"),
+        1,
+    );
+    assert_ne!(capped, text, "the factory line is in the config");
+    std::fs::write(&live.config_path, capped).unwrap();
+    let summary = polyarb_engine::app::live::snapshot_cmd(&live.config_path, &out, &never)
+        .unwrap_or_else(|e| panic!("capped: {e}"));
+    println!("capped: {summary}");
+    // The three read are skipped as failed; every pool of the other dexes is kept.
+    let on_hostile = live
+        .world
+        .pairs
+        .iter()
+        .filter(|p| p.dex == polyarb_tools::Dex::UniswapV2)
+        .count() as u64;
+    let all = (live.world.pairs.len() + live.world.clmm_pools.len()) as u64;
+    assert_eq!(summary.stats.failed, 3, "{summary}");
+    assert_eq!(summary.stats.kept, all - on_hostile, "{summary}");
+}

@@ -61,6 +61,11 @@ enum Command {
         /// Stop after this many payloads.
         #[arg(long)]
         max_messages: Option<u64>,
+        /// How the recording is written: auto (io-uring if it can be set up, else plain
+        /// writes), plain, or uring (fail if io-uring cannot be set up). The choice is logged
+        /// and printed in the summary.
+        #[arg(long, default_value = "auto", value_name = "auto|plain|uring")]
+        writer: app::record::WriterChoice,
     },
     /// Discover the configured factories' pools at the node's current block and write a pool
     /// snapshot (docs/formats.md) that a replay can start from.
@@ -181,13 +186,15 @@ fn run(cmd: Command) -> Result<(), Failure> {
             config,
             out,
             max_messages,
+            writer,
         } => {
             let stop = stop_on_signals()?;
-            let summary = app::record::record_cmd(&config, &out, max_messages, &stop, || {
-                // The scenario tool waits for this line before trading.
-                println!("recording: subscribed");
-                let _ = io::stdout().flush();
-            })?;
+            let summary =
+                app::record::record_cmd(&config, &out, max_messages, writer, &stop, || {
+                    // The scenario tool waits for this line before trading.
+                    println!("recording: subscribed");
+                    let _ = io::stdout().flush();
+                })?;
             print!("{summary}");
             Ok(())
         }

@@ -44,6 +44,28 @@ pub struct RecordHeader {
     pub source: String,
 }
 
+impl RecordHeader {
+    /// The header bytes a recording starts with, as [`RecordWriter::new`] writes them (version
+    /// [`RECORD_VERSION`], no flags). For other writers of the format (`polyarb-recorder`), so
+    /// that every writer produces the same bytes. `source` is at most 1024 bytes.
+    pub fn encode(created_unix_ns: u64, source: &str) -> Result<Vec<u8>, RecordError> {
+        if source.len() > MAX_SOURCE {
+            return Err(RecordError::TooLarge(source.len()));
+        }
+        let header_len = HEADER_FIXED + source.len();
+        let mut h = Vec::with_capacity(header_len);
+        h.extend_from_slice(&RECORD_MAGIC);
+        h.extend_from_slice(&RECORD_VERSION.to_le_bytes());
+        h.extend_from_slice(&(header_len as u16).to_le_bytes());
+        h.extend_from_slice(&0u32.to_le_bytes()); // flags: none defined in version 1
+        h.extend_from_slice(&created_unix_ns.to_le_bytes());
+        h.extend_from_slice(&(source.len() as u16).to_le_bytes());
+        h.extend_from_slice(source.as_bytes());
+        h.extend_from_slice(&crc32fast::hash(&h).to_le_bytes());
+        Ok(h)
+    }
+}
+
 /// One record, owned (from the iterator).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
@@ -60,6 +82,26 @@ pub struct RecordRef<'a> {
     pub recv_ns: u64,
     /// The websocket message payload, as received.
     pub payload: &'a [u8],
+}
+
+impl RecordRef<'_> {
+    /// Bytes a record puts before its payload: marker, `recv_ns`, `len`, `crc`.
+    pub const HEAD_LEN: usize = RECORD_HEAD;
+
+    /// The [`Self::HEAD_LEN`] bytes that go before the payload in the file, as
+    /// [`RecordWriter::write`] writes them; the record is these bytes followed by the payload.
+    /// For other writers of the format (`polyarb-recorder`). No allocation.
+    pub fn head(&self) -> Result<[u8; RECORD_HEAD], RecordError> {
+        if self.payload.len() > MAX_RECORD_PAYLOAD {
+            return Err(RecordError::TooLarge(self.payload.len()));
+        }
+        let mut head = [0u8; RECORD_HEAD];
+        head[..4].copy_from_slice(&MARKER);
+        head[4..12].copy_from_slice(&self.recv_ns.to_le_bytes());
+        head[12..16].copy_from_slice(&(self.payload.len() as u32).to_le_bytes());
+        head[16..20].copy_from_slice(&record_crc(self.recv_ns, self.payload).to_le_bytes());
+        Ok(head)
+    }
 }
 
 /// What was wrong with a damaged record.
@@ -177,19 +219,7 @@ impl<W: Write> RecordWriter<W> {
     /// Writes the header. `created_unix_ns`: wall-clock start time (0 if unknown); `source`: where
     /// the payloads come from (at most 1024 bytes).
     pub fn new(inner: W, created_unix_ns: u64, source: &str) -> Result<Self, RecordError> {
-        if source.len() > MAX_SOURCE {
-            return Err(RecordError::TooLarge(source.len()));
-        }
-        let header_len = HEADER_FIXED + source.len();
-        let mut h = Vec::with_capacity(header_len);
-        h.extend_from_slice(&RECORD_MAGIC);
-        h.extend_from_slice(&RECORD_VERSION.to_le_bytes());
-        h.extend_from_slice(&(header_len as u16).to_le_bytes());
-        h.extend_from_slice(&0u32.to_le_bytes()); // flags: none defined in version 1
-        h.extend_from_slice(&created_unix_ns.to_le_bytes());
-        h.extend_from_slice(&(source.len() as u16).to_le_bytes());
-        h.extend_from_slice(source.as_bytes());
-        h.extend_from_slice(&crc32fast::hash(&h).to_le_bytes());
+        let h = RecordHeader::encode(created_unix_ns, source)?;
         // Payloads are mostly under 2 KiB; 1 MiB batches a few hundred into one write syscall.
         let mut out = BufWriter::with_capacity(1 << 20, inner);
         out.write_all(&h)?;
@@ -198,14 +228,7 @@ impl<W: Write> RecordWriter<W> {
 
     /// Appends one record.
     pub fn write(&mut self, recv_ns: u64, payload: &[u8]) -> Result<(), RecordError> {
-        if payload.len() > MAX_RECORD_PAYLOAD {
-            return Err(RecordError::TooLarge(payload.len()));
-        }
-        let mut head = [0u8; RECORD_HEAD];
-        head[..4].copy_from_slice(&MARKER);
-        head[4..12].copy_from_slice(&recv_ns.to_le_bytes());
-        head[12..16].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-        head[16..20].copy_from_slice(&record_crc(recv_ns, payload).to_le_bytes());
+        let head = RecordRef { recv_ns, payload }.head()?;
         self.out.write_all(&head)?;
         self.out.write_all(payload)?;
         self.records += 1;

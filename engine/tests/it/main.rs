@@ -13,6 +13,7 @@ mod e2e;
 mod e2e_cl;
 mod faults;
 mod log_limit_peer;
+mod record_writer;
 mod replay;
 mod revert_share;
 mod route;

@@ -233,9 +233,9 @@ pub(crate) fn decode_head(protocol: Clmm, out: &[u8]) -> Result<Head, RpcError> 
     })
 }
 
-/// The pool's `Swap` event in `receipt` (same layout in V3 and Algebra).
-pub(crate) fn swap_event(receipt: &Receipt, pool: Address) -> Option<IUniswapV3Pool::Swap> {
-    event_of::<IUniswapV3Pool::Swap>(&receipt.events, pool)
+/// The pool's `Swap` event among a transaction's logs (same layout in V3 and Algebra).
+pub(crate) fn swap_event(logs: &[Log], pool: Address) -> Option<IUniswapV3Pool::Swap> {
+    event_of::<IUniswapV3Pool::Swap>(logs, pool)
 }
 
 /// The pool's `Mint` event in `receipt` (same layout in V3 and Algebra).

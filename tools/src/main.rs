@@ -44,8 +44,9 @@ enum Cmd {
         /// Number of swaps.
         #[arg(long, default_value_t = 2_000)]
         swaps: usize,
-        /// Swaps per block (each on a different pair or pool).
-        #[arg(long, default_value_t = 4)]
+        /// Swaps per block, 1 to 5,000: on distinct pairs and pools while the world has enough,
+        /// then venues repeat.
+        #[arg(long, default_value_t = 4, value_parser = swaps_per_block())]
         swaps_per_block: usize,
         /// Trader RNG seed (the liquidity provider's is derived from it).
         #[arg(long, default_value_t = 137)]
@@ -68,10 +69,11 @@ enum Cmd {
         /// Keep anvil running until interrupted.
         #[arg(long)]
         keep_running: bool,
-        /// With --keep-running: keep swapping, one block of this many swaps every --interval-ms.
-        #[arg(long)]
+        /// With --keep-running: keep swapping, one block of this many swaps (1 to 5,000; beyond
+        /// the world's 63 pairs and pools venues repeat) every --interval-ms.
+        #[arg(long, value_parser = swaps_per_block())]
         trade: Option<usize>,
-        /// Pause between trading blocks, ms.
+        /// Pause between trading blocks (from one block mined to the next one's first swap), ms.
         #[arg(long, default_value_t = 2_000)]
         interval_ms: u64,
         /// Start anvil with --no-mining (blocks only by evm_mine; --trade mines its own).
@@ -108,6 +110,11 @@ struct FaultproxyArgs {
     /// The method that chaos's request faults (lose-answer, null-id-error, reject) aim at.
     #[arg(long, default_value = "eth_call")]
     chaos_method: String,
+}
+
+/// Swaps a block: 1 to [`TraderOpts::MAX_SWAPS_PER_BLOCK`], refused before anvil starts.
+fn swaps_per_block() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..=TraderOpts::MAX_SWAPS_PER_BLOCK as u64)
 }
 
 fn main() -> ExitCode {
@@ -217,10 +224,12 @@ fn run(cli: Cli) -> Result<(), ScenarioError> {
                 if let (Some(traders), Some(per_block)) = (traders.as_mut(), trade)
                     && Instant::now() >= next
                 {
+                    let started = Instant::now();
                     match traders.block(per_block) {
                         Ok(swaps) => tracing::info!(
                             swaps = swaps.len(),
                             block = swaps.first().map(|s| s.block),
+                            ms = started.elapsed().as_millis() as u64,
                             "traded"
                         ),
                         // An arbitrageur (polyarb, run against this world) may move a pool in
@@ -228,6 +237,12 @@ fn run(cli: Cli) -> Result<(), ScenarioError> {
                         // reverts, the block is mined anyway, and trading goes on.
                         Err(TradeError::Rpc(e @ RpcError::Reverted { .. })) => {
                             tracing::warn!(error = %e, "a trade reverted; trading on");
+                        }
+                        // A terminal's Ctrl-C reaches anvil too (same process group), and with
+                        // big blocks it mostly lands while one is being sent or read back.
+                        Err(e) if stop.load(Ordering::Relaxed) => {
+                            tracing::info!(error = %e, "stopped during a block");
+                            break;
                         }
                         Err(e) => return Err(e.into()),
                     }

@@ -99,10 +99,21 @@ pub struct NodeConfig {
     /// tables would need a fresh discovery).
     #[serde(default = "default_max_backfill_blocks")]
     pub max_backfill_blocks: u64,
+    /// A drained socket ends a batch (the engine searches) only once no payload has come for
+    /// this long, µs: a node streams a block's logs one notification at a time, and the socket
+    /// drains between them. 0: every drain ends a batch. Detection waits this long after a
+    /// block's last log.
+    #[serde(default = "default_batch_quiet_us")]
+    pub batch_quiet_us: u64,
     /// Start-up (connect, discovery or resume, nonce) must finish within this, ms, however
     /// steadily the node answers; SIGINT/SIGTERM interrupt it at any time.
     #[serde(default = "default_startup_timeout_ms")]
     pub startup_timeout_ms: u64,
+}
+
+fn default_batch_quiet_us() -> u64 {
+    // Replay's burst gap (`app::replay::BURST_GAP_NS`): live and replay cut batches alike.
+    200
 }
 
 fn default_startup_timeout_ms() -> u64 {
@@ -730,6 +741,12 @@ impl Config {
                     "{} is not between 1,000 (a second) and 86,400,000 (a day)",
                     node.startup_timeout_ms
                 ),
+            );
+        }
+        if node.batch_quiet_us > 1_000_000 {
+            return invalid(
+                "node.batch_quiet_us",
+                format!("{} is more than a second", node.batch_quiet_us),
             );
         }
         if !(1..=1_000_000).contains(&node.max_backfill_blocks) {

@@ -342,6 +342,9 @@ pub struct Submissions {
     lo: u64,
     /// One past the highest tracked nonce.
     hi: u64,
+    /// The highest count the signer was told to skip to: nonces below it that the window
+    /// jumps over are someone else's.
+    skip_floor: u64,
     /// The node's confirmed count, once known.
     confirmed: Option<u64>,
     /// The outstanding count request: id, tag, when written.
@@ -379,6 +382,7 @@ impl Submissions {
             slots: vec![Slot::EMPTY; cap],
             lo: first_nonce,
             hi: first_nonce,
+            skip_floor: first_nonce,
             confirmed: None,
             query: None,
             want: None,
@@ -433,24 +437,33 @@ impl Submissions {
             self.next_due = now;
             return Ok(());
         }
-        // Beyond the window: nonces skipped to (`Control::Skip`) are someone else's.
+        // Beyond the window.
         let needed = nonce - self.lo + 1;
         if needed > self.slots.len() as u64 {
+            // Not written, so unused: back to the signer. The signer may have signed later
+            // nonces before this control reaches it; each comes back the same way.
             self.stats.over_capacity += 1;
-            if nonce == self.hi {
-                self.controls.push_back(Control::Reuse(nonce));
-            }
+            self.controls.push_back(Control::Reuse(nonce));
             return Err(());
         }
+        // The nonces between were skipped to (`Control::Skip`: someone else's) or handed back
+        // (refused before writing, and signed again later, lowest first): the latter are free
+        // and block this one until they are used or filled.
+        let fill_after = self.cfg.fill_after_ns;
         while self.hi < nonce {
             let n = self.hi;
             let i = self.index(n);
+            let skipped = n < self.skip_floor;
             self.slots[i] = Slot {
                 nonce: n,
-                state: State::Taken,
+                state: if skipped { State::Taken } else { State::Freed },
                 since: now,
+                due: now.saturating_add(fill_after),
                 ..Slot::EMPTY
             };
+            if !skipped {
+                self.controls.push_back(Control::Reuse(n));
+            }
             self.hi += 1;
         }
         let i = self.index(nonce);
@@ -658,7 +671,10 @@ impl Submissions {
 
     fn on_count(&mut self, tag: CountTag, count: u64, now: u64) {
         match tag {
-            CountTag::Pending => self.controls.push_back(Control::Skip(count)),
+            CountTag::Pending => {
+                self.skip_floor = self.skip_floor.max(count);
+                self.controls.push_back(Control::Skip(count));
+            }
             CountTag::Latest => {
                 self.stats.node_latest = count;
                 let confirmed = self.confirmed.map_or(count, |c| c.max(count));
@@ -674,6 +690,7 @@ impl Submissions {
                     if confirmed > self.hi {
                         // The account moved past everything we signed: someone else sends
                         // from it, and the signer must not sign below the node's count.
+                        self.skip_floor = self.skip_floor.max(confirmed);
                         self.controls.push_back(Control::Skip(confirmed));
                     }
                     self.lo = self.lo.max(confirmed);

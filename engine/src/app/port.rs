@@ -44,6 +44,8 @@ pub struct LinkSettings {
     pub max_head_age_ns: u64,
     /// Most blocks one reconnect backfills.
     pub max_backfill_blocks: u64,
+    /// A drained socket ends a batch only after this long without a payload, ns.
+    pub batch_quiet_ns: u64,
     /// The run's stop flag: a signal interrupts a reconnect's blocking calls too.
     pub abort: Arc<AtomicBool>,
 }
@@ -63,6 +65,7 @@ impl LinkSettings {
             reconnect_max_ns: ns(cfg.node.reconnect_max_ms),
             max_head_age_ns: ns(cfg.node.max_head_age_ms),
             max_backfill_blocks: cfg.node.max_backfill_blocks,
+            batch_quiet_ns: cfg.node.batch_quiet_us.saturating_mul(1_000),
             abort,
         }
     }
@@ -163,6 +166,8 @@ struct Endpoint {
     backfill: VecDeque<Vec<u8>>,
     /// When this endpoint last delivered a head (ns), for its watchdog; 0 before the first.
     last_head_ns: u64,
+    /// When a poll of it last delivered anything (ns).
+    last_payload_ns: u64,
     /// The id its next request gets: carried across reconnects so ids never repeat.
     next_id: u64,
     /// Why it was given up, if it was.
@@ -243,6 +248,7 @@ impl LivePort {
                 },
                 backfill: VecDeque::new(),
                 last_head_ns: 0,
+                last_payload_ns: 0,
                 next_id: ((k as u64) << ID_SPACE_BITS).max(1),
                 failure: None,
             })
@@ -461,8 +467,16 @@ impl LivePort {
         match rpc.poll(Some(Duration::ZERO), &mut |p: &[u8]| {
             on_payload(p, Arrival::Live)
         }) {
-            Ok(0) => PortState::Idle,
-            Ok(_) => PortState::Busy,
+            // Drained, but a node streams a block's logs one notification at a time: only a
+            // drain that has stayed quiet for `batch_quiet` ends the batch.
+            Ok(0) if self.now.saturating_sub(e.last_payload_ns) >= self.settings.batch_quiet_ns => {
+                PortState::Idle
+            }
+            Ok(0) => PortState::Waiting,
+            Ok(_) => {
+                e.last_payload_ns = self.now;
+                PortState::Busy
+            }
             Err(err) => {
                 // Any failure, a protocol violation included: reconnect, never end the run.
                 self.lost(k, &err);

@@ -217,6 +217,9 @@ struct Run {
     /// Hashes the machine would not write.
     not_written: HashSet<B256>,
     frame: TxFrame,
+    /// Controls on their way to the signer (a ring in the real pipeline): it signs more
+    /// transactions before it sees them.
+    in_transit: Vec<(u64, polyarb_engine::submission::Control)>,
 }
 
 fn opportunity(base_fee: u128) -> OpportunityFrame {
@@ -262,6 +265,7 @@ impl Run {
             signed: HashMap::new(),
             not_written: HashSet::new(),
             frame: TxFrame::EMPTY,
+            in_transit: Vec::new(),
         }
     }
 
@@ -332,16 +336,9 @@ impl Run {
                     }
                 }
                 Action::Signer(c) => {
-                    match self
-                        .builder
-                        .on_control(c, &self.clock, &mut self.frame)
-                        .expect("cancel signs")
-                    {
-                        ControlOutcome::Signed { .. } => self.hand_over(),
-                        ControlOutcome::Reused
-                        | ControlOutcome::Skipped
-                        | ControlOutcome::AlreadyUsed => {}
-                    }
+                    // Delivered a few steps later: the signer goes on signing meanwhile.
+                    let at = now + self.rng.below(8) * MS;
+                    self.in_transit.push((at, c));
                 }
             }
         }
@@ -358,11 +355,31 @@ impl Run {
         }
     }
 
+    /// The signer takes the controls that reached it, in order.
+    fn signer_reads(&mut self) {
+        let now = self.now();
+        let due: Vec<_> = self.in_transit.extract_if(.., |(at, _)| *at <= now).collect();
+        for (_, c) in due {
+            match self
+                .builder
+                .on_control(c, &self.clock, &mut self.frame)
+                .expect("cancel signs")
+            {
+                ControlOutcome::Signed { .. } => self.hand_over(),
+                ControlOutcome::Reused | ControlOutcome::Skipped | ControlOutcome::AlreadyUsed => {}
+            }
+        }
+    }
+
     fn step(&mut self, f: Faults, opportunities: bool) {
         let dt = self.rng.below(5) * MS + 1;
         self.clock.0.fetch_add(dt, Ordering::Relaxed);
+        self.signer_reads();
         if opportunities && self.rng.pct(20) {
-            self.opportunity();
+            // Sometimes a burst: several routes signed before any control arrives.
+            for _ in 0..1 + self.rng.below(3) * u64::from(self.rng.pct(30)) {
+                self.opportunity();
+            }
         }
         if self.rng.pct(f.disconnect) {
             // The connection drops: answers on the way are gone.
@@ -391,6 +408,7 @@ fn run(seed: u64, steps: u32, faults: Faults, capacity: usize) -> SubmitStats {
         r.node.mine(false);
         if r.node.pool.is_empty()
             && r.answers.is_empty()
+            && r.in_transit.is_empty()
             && r.subs.settled()
             && r.subs.window().0 == r.node.chain.len() as u64
         {

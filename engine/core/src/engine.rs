@@ -12,6 +12,7 @@ use crate::clmm::swap::PoolState as ClState;
 use crate::clmm::tick_math::{MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK};
 use crate::cycles::{Cycle, Cycles, PairIndex, enumerate};
 use crate::fee_model::FeeWrite;
+use crate::journal::{Check, Clock, DEFAULT_REORG_DEPTH, Journal, Removal, block_tag};
 use crate::pools::{
     PoolId, Pools, QUOTE_UNKNOWN, Staleness, TableError, TokenId, Tokens, U112_MAX, build_tables,
     tick_holds_price,
@@ -90,6 +91,12 @@ pub struct SearchParams {
     /// refused and counted (`future_logs`), never applied: applied, it would move its pool's
     /// last position so far ahead that no real log could follow it.
     pub max_blocks_ahead: u64,
+    /// Blocks a reorg can be undone across (docs/engine.md, "Reorgs"): the engine journals what
+    /// the logs of the newest this many blocks changed, and a removed log or a head whose parent
+    /// is not the block seen at its height undoes them. A removed log of an older block marks
+    /// its pool stale instead (`reorg_beyond_depth`). 0 turns the journal off (every removed log
+    /// marks its pool stale); at most [`MAX_REORG_DEPTH`](crate::MAX_REORG_DEPTH).
+    pub reorg_depth: u64,
 }
 
 impl SearchParams {
@@ -114,6 +121,7 @@ impl SearchParams {
             block_time_s: DEFAULT_BLOCK_TIME_S,
             hold_blocks: DEFAULT_HOLD_BLOCKS,
             max_blocks_ahead: DEFAULT_MAX_BLOCKS_AHEAD,
+            reorg_depth: DEFAULT_REORG_DEPTH,
         }
     }
 }
@@ -213,7 +221,9 @@ pub struct EngineStats {
     /// Syncs at or before the snapshot block, or not after the pool's last applied
     /// (block, log index): already reflected, or out of order.
     pub stale_skipped: u64,
-    /// Removed (reorged-out) logs; each marks its pool stale.
+    /// Removed (reorged-out) logs: each undoes its block and every later one from the journal
+    /// (a no-op if that block was undone already), or, older than the journal reaches, marks its
+    /// pool stale (`reorg_beyond_depth`).
     pub removed: u64,
     /// Frames with values out of range: reserves above uint112, or a base fee above u128.
     pub rejected: u64,
@@ -267,6 +277,29 @@ pub struct EngineStats {
     pub deferred: u64,
     /// Logs refused for a block more than `max_blocks_ahead` past the newest head.
     pub future_logs: u64,
+    /// Reorgs undone from the journal (a removed log, a head's or a log's block hash): each took
+    /// back at least one block or change.
+    pub reorgs: u64,
+    /// Blocks those reorgs took back.
+    pub reorg_blocks: u64,
+    /// Journal entries they took back (pool states, ticks, fee models, holds).
+    pub reorg_entries: u64,
+    /// Reorgs found by block hashes rather than removed logs: a head (or a log) whose block is
+    /// another one than the journal's at its height, or a head whose parent is not.
+    pub reorg_by_hash: u64,
+    /// Of those, heads whose parent was not the block seen at its height: how far back the fork
+    /// is could not be known, and the engine undid from the parent's height.
+    pub reorg_fork_unknown: u64,
+    /// Pools a reorg found by a head left stale: a log without a block hash changed them after
+    /// its block's head, and may have been the new chain's.
+    pub reorg_doubtful: u64,
+    /// Removed logs of blocks older than the journal reaches (or with the journal off): their
+    /// pools are marked stale, as a V2 pair until its next `Sync`, else until reloaded.
+    pub reorg_beyond_depth: u64,
+    /// Times the journal ran out of room and gave up its oldest block early.
+    pub reorg_journal_full: u64,
+    /// Holds released because the route was made in a block a reorg took back.
+    pub holds_reorged: u64,
 }
 
 /// The arbitrage engine. See the module docs.
@@ -308,6 +341,8 @@ pub struct Engine {
     newest_block: u64,
     /// Newest head's block number (the snapshot's before any).
     newest_head: u64,
+    /// What undoing the newest `reorg_depth` blocks needs.
+    journal: Journal,
     /// The current search's screened candidates (capacity: every rotation of every cycle
     /// through the busiest pool, so pushing never allocates).
     pending: Vec<Pending>,
@@ -363,7 +398,7 @@ struct Overlay {
 
 /// A pool a pending route will move.
 #[derive(Clone, Copy, Debug)]
-struct Held {
+pub(crate) struct Held {
     moved: Moved,
     /// Newest block seen when the route was made: a log of the pool from a later block ends
     /// the hold.
@@ -397,13 +432,13 @@ impl Overlay {
         self.slot.get(p as usize).copied().flatten()
     }
 
-    fn set(&mut self, p: PoolId, held: Held) {
-        if let Some(s) = self.slot.get_mut(p as usize) {
-            if s.is_none() {
-                self.active.push(p);
-            }
-            *s = Some(held);
+    /// Holds pool `p`; the hold it replaces, if any.
+    fn set(&mut self, p: PoolId, held: Held) -> Option<Held> {
+        let s = self.slot.get_mut(p as usize)?;
+        if s.is_none() {
+            self.active.push(p);
         }
+        s.replace(held)
     }
 
     /// Ends pool `p`'s hold; true if it had one.
@@ -418,12 +453,28 @@ impl Overlay {
         }
     }
 
-    /// Ends every hold due by the head of `block`; how many.
-    fn expire(&mut self, block: u64) -> u64 {
+    /// Ends every hold due by the head of `block`, handing each to `ended`; how many.
+    fn expire(&mut self, block: u64, mut ended: impl FnMut(PoolId, Held)) -> u64 {
         let slot = &mut self.slot;
         let before = self.active.len();
         self.active.retain(|&p| match slot.get_mut(p as usize) {
             Some(s) if s.is_some_and(|h| h.until <= block) => {
+                if let Some(h) = s.take() {
+                    ended(p, h);
+                }
+                false
+            }
+            _ => true,
+        });
+        (before - self.active.len()) as u64
+    }
+
+    /// Ends every hold of a route made at `block` or later; how many.
+    fn release_made_since(&mut self, block: u64) -> u64 {
+        let slot = &mut self.slot;
+        let before = self.active.len();
+        self.active.retain(|&p| match slot.get_mut(p as usize) {
+            Some(s) if s.is_some_and(|h| h.made_at >= block) => {
                 *s = None;
                 false
             }
@@ -434,8 +485,15 @@ impl Overlay {
 
     /// Moves the pools of `b`'s route as executing it would: a V2 pair takes the hop's input
     /// and gives its output; a concentrated pool ends where its exact swap ends. Held from
-    /// `made_at` until the head of `until`.
-    fn apply(&mut self, pools: &Pools, b: &Best, made_at: u64, until: u64) -> u64 {
+    /// `made_at` until the head of `until`. A hold it replaces goes to `ended`.
+    fn apply(
+        &mut self,
+        pools: &Pools,
+        b: &Best,
+        made_at: u64,
+        until: u64,
+        mut ended: impl FnMut(PoolId, Held),
+    ) -> u64 {
         let n = usize::from(b.cycle.len).min(MAX_HOPS);
         let Some(run) = simulate(pools, &b.hops[..n], b.sizing.amount_in) else {
             return 0;
@@ -457,7 +515,7 @@ impl Overlay {
                 HopState::Cl(_) => run.after[i].map(Moved::Cl),
             };
             if let Some(moved) = moved {
-                self.set(
+                let old = self.set(
                     p,
                     Held {
                         moved,
@@ -465,6 +523,9 @@ impl Overlay {
                         until,
                     },
                 );
+                if let Some(h) = old {
+                    ended(p, h);
+                }
                 held += 1;
             }
             amount_in = out;
@@ -520,6 +581,15 @@ impl Engine {
             .map(|p| cycles.through(p).len())
             .max()
             .unwrap_or(0);
+        // Changes start after the newest position any pool was loaded at (a snapshot taken in
+        // the middle of a block already holds that block's first logs, which are not
+        // journaled).
+        let first = (0..pools.len() as PoolId)
+            .filter_map(|p| pools.last_applied(p))
+            .map(|(b, _)| b)
+            .fold(spec.block, u64::max)
+            .saturating_add(1);
+        let journal = Journal::new(params.reorg_depth, n_pools, pools.modelled().len(), first);
         Ok(Self {
             tokens,
             dexes: spec.dexes.clone(),
@@ -543,6 +613,7 @@ impl Engine {
             trigger: vec![None; n_pools],
             newest_block: spec.block,
             newest_head: spec.block,
+            journal,
             pending: Vec::with_capacity(busiest * MAX_HOPS),
         })
     }
@@ -581,12 +652,25 @@ impl Engine {
     /// Applies one frame that passed the block bound: the clock, the newest block (and the
     /// holds it expires), then the frame by kind.
     fn apply(&mut self, f: &FeedFrame) {
-        self.observe_time(f);
-        if f.removed == 0 && f.block_number > self.newest_block {
-            self.newest_block = f.block_number;
-            // Holds end `hold_blocks` after their route whatever brings the block: a head, or
-            // a log when heads are late or missing.
-            self.stats.holds_expired += self.overlay.expire(f.block_number);
+        if f.removed == 0 && f.kind != FrameKind::Empty {
+            self.follow_chain(f);
+            // A removed log's time is its dropped block's: it moves no clock.
+            self.observe_time(f);
+            if f.block_number > self.newest_block {
+                self.newest_block = f.block_number;
+                // Holds end `hold_blocks` after their route whatever brings the block: a head,
+                // or a log when heads are late or missing.
+                let Self {
+                    overlay,
+                    journal,
+                    stats,
+                    ..
+                } = self;
+                let expired = overlay.expire(f.block_number, |p, h| {
+                    journal.hold(p, f.block_number, h, stats);
+                });
+                stats.holds_expired += expired;
+            }
         }
         match f.kind {
             FrameKind::NewHead => {
@@ -626,32 +710,167 @@ impl Engine {
             return None;
         }
         if f.removed != 0 {
-            // Our state may now come from a block that is no longer canonical.
-            self.pools
-                .mark_removed(id, f.block_number, removed_needs_reload);
             self.stats.removed += 1;
-            // An Algebra pool's writes and volume cannot be undone from logs.
-            if self.pools.fee_model(id).is_some() {
-                self.lose_fee_model(id);
-            }
+            self.on_removed(f, id, removed_needs_reload);
             return None;
         }
+        self.journal.note_log(id, f.block_number, f.block_tag);
         let last = self.pools.last_applied(id)?;
         if f.block_number <= self.snapshot_block || (f.block_number, f.log_index) <= last {
             self.stats.stale_skipped += 1;
             return None;
         }
+        // What a reorg of this block would have to put back.
+        self.journal
+            .touch(&self.pools, id, f.block_number, &mut self.stats);
         // The chain moved the pool after a route held it: the route landed, or someone else
         // got there first. Either way its state comes from logs again.
-        if self
-            .overlay
-            .held(id)
-            .is_some_and(|h| f.block_number > h.made_at)
-        {
+        if let Some(h) = self.overlay.held(id).filter(|h| f.block_number > h.made_at) {
             self.overlay.release(id);
+            self.journal.hold(id, f.block_number, h, &mut self.stats);
             self.stats.holds_released += 1;
         }
         Some(id)
+    }
+
+    /// A removed log of pool `id`: its block and every later one are no longer the chain's.
+    /// Undone from the journal; a block older than the journal reaches marks the pool stale, as
+    /// the log's kind allows (for good with `needs_reload`: a removed Mint, Burn or Fee).
+    fn on_removed(&mut self, f: &FeedFrame, id: PoolId, needs_reload: bool) {
+        match self.journal.removed(f.block_number, f.block_tag) {
+            Removal::Undo(from) => self.undo(from, f, false),
+            Removal::AlreadyUndone => {}
+            Removal::Beyond => {
+                self.stats.reorg_beyond_depth += 1;
+                // Every block the journal holds is after it: of the old chain too.
+                if let Some(from) = self.journal.beyond_undo_from() {
+                    self.undo(from, f, false);
+                }
+                // Our state may now come from a block that is no longer canonical.
+                self.pools.mark_removed(id, f.block_number, needs_reload);
+                let stale = if needs_reload {
+                    Staleness::NeedsReload
+                } else {
+                    Staleness::UntilNextState
+                };
+                let at = (f.block_number.saturating_sub(1), u32::MAX);
+                self.journal.taint(id, stale, at);
+                // An Algebra pool's writes and volume cannot be undone from logs.
+                if self.pools.fee_model(id).is_some() {
+                    self.lose_fee_model(id);
+                }
+            }
+        }
+    }
+
+    /// Before a frame of the chain is applied: whether its block hash (a head's hash and
+    /// parent, a log's tag) shows that the journal holds blocks of another chain, undoing them
+    /// if so; then the frame's block is opened in the journal.
+    fn follow_chain(&mut self, f: &FeedFrame) {
+        let head = (f.kind == FrameKind::NewHead).then_some((f.words[2], f.words[3]));
+        let tag = match &head {
+            Some((hash, _)) => block_tag(hash),
+            None => f.block_tag,
+        };
+        let check = self
+            .journal
+            .check(f.block_number, tag, head.as_ref().map(|(h, p)| (h, p)));
+        if head.is_some() {
+            self.journal.head_seen();
+        }
+        match check {
+            Check::Same => {}
+            Check::Replaced(from) => {
+                self.stats.reorg_by_hash += 1;
+                self.undo(from, f, true);
+            }
+            Check::ForkUnknown(from) => {
+                self.stats.reorg_by_hash += 1;
+                self.stats.reorg_fork_unknown += 1;
+                self.undo(from, f, true);
+            }
+        }
+        let clock = Clock {
+            now: self.now,
+            base_fee: self.base_fee,
+            newest_block: self.newest_block,
+            newest_head: self.newest_head,
+        };
+        let hash = head.as_ref().map(|(h, _)| h);
+        self.journal
+            .begin(f.block_number, tag, hash, clock, &mut self.stats);
+    }
+
+    /// Undoes every journaled change of block `from` and later (a reorg, found by frame `f`):
+    /// the pools, ticks, fee models and holds as at the end of block `from − 1`, the engine's
+    /// clock as before block `from`; holds of routes made since are released. The pools it
+    /// changed are searched at the batch's end. `by_hash`: found by a block hash, not a removed
+    /// log; then a pool a hashless log changed after its block's head is left stale (that log
+    /// may have been the new chain's, and will not come again).
+    fn undo(&mut self, from: u64, f: &FeedFrame, by_hash: bool) {
+        let from = from.max(self.journal.floor());
+        let released = self.overlay.release_made_since(from);
+        let Self {
+            journal,
+            pools,
+            overlay,
+            ..
+        } = self;
+        let undone = journal.undo(from, pools, |p, held| {
+            if held.made_at < from {
+                overlay.set(p, held);
+            }
+        });
+        self.stats.holds_reorged += released;
+        if undone.blocks == 0 && undone.entries == 0 {
+            return;
+        }
+        self.stats.reorgs += 1;
+        self.stats.reorg_blocks += undone.blocks;
+        self.stats.reorg_entries += undone.entries;
+        if let Some(c) = undone.clock {
+            self.now = c.now;
+            self.base_fee = c.base_fee;
+            self.newest_block = c.newest_block;
+            self.newest_head = c.newest_head;
+        }
+        for t in &mut self.times {
+            if t.0 >= from && t.0 != u64::MAX {
+                *t = (u64::MAX, 0);
+            }
+        }
+        if by_hash {
+            for k in 0..self.journal.doubtful().len() {
+                let Some(&id) = self.journal.doubtful().get(k) else {
+                    break;
+                };
+                let concentrated = self.pools.kind(id).is_some_and(PoolKind::is_concentrated);
+                self.pools.mark_removed(id, from, concentrated);
+                if self.pools.fee_model(id).is_some() {
+                    self.lose_fee_model(id);
+                }
+                self.stats.reorg_doubtful += 1;
+            }
+        }
+        let trigger = Trigger {
+            recv_ns: f.recv_ns,
+            block: f.block_number,
+            log_index: f.log_index,
+        };
+        for k in 0..self.journal.changed().len() {
+            let Some(&id) = self.journal.changed().get(k) else {
+                break;
+            };
+            self.pools.refresh_liquidity_max(id);
+            self.refresh_rates(id);
+            self.touch(id, trigger);
+        }
+        // The clock went back: every modelled pool is quoted for the block after it again.
+        for k in 0..self.pools.modelled().len() {
+            if let Some(&id) = self.pools.modelled().get(k) {
+                self.refresh_quote(id);
+            }
+        }
     }
 
     fn on_sync(&mut self, f: &FeedFrame) {
@@ -724,6 +943,10 @@ impl Engine {
             return;
         };
         let mint = f.kind == FrameKind::ClMint;
+        let before = [
+            (lower, self.pools.tick_before(id, lower)),
+            (upper, self.pools.tick_before(id, upper)),
+        ];
         match self.pools.apply_cl_position(
             id,
             mint,
@@ -734,6 +957,12 @@ impl Engine {
             f.log_index,
         ) {
             Ok(change) => {
+                for (tick, b) in before {
+                    if let Some(b) = b {
+                        self.journal
+                            .tick(id, f.block_number, tick, b, &mut self.stats);
+                    }
+                }
                 if change.active_changed && amount > 0 {
                     let time = self.frame_time(f);
                     if let Some(model) = self.pools.fee_model_mut(id) {
@@ -862,6 +1091,18 @@ impl Engine {
     fn updated(&mut self, f: &FeedFrame, id: PoolId) {
         self.refresh_rates(id);
         self.stats.applied += 1;
+        self.touch(
+            id,
+            Trigger {
+                recv_ns: f.recv_ns,
+                block: f.block_number,
+                log_index: f.log_index,
+            },
+        );
+    }
+
+    /// Notes pool `id` for the batch's search, with what its routes report as their trigger.
+    fn touch(&mut self, id: PoolId, t: Trigger) {
         let Some(slot) = self.trigger.get_mut(id as usize) else {
             return;
         };
@@ -869,11 +1110,7 @@ impl Engine {
             Some(_) => self.stats.coalesced += 1,
             None => self.touched.push(id),
         }
-        *slot = Some(Trigger {
-            recv_ns: f.recv_ns,
-            block: f.block_number,
-            log_index: f.log_index,
-        });
+        *slot = Some(t);
     }
 
     /// The end of a batch: searches the cycles through every pool it touched, once each, at
@@ -905,9 +1142,22 @@ impl Engine {
                 let until = self
                     .newest_block
                     .saturating_add(self.params.hold_blocks.max(1));
-                self.stats.holds +=
-                    self.overlay
-                        .apply(&self.pools, &best, self.newest_block, until);
+                let Self {
+                    overlay,
+                    pools,
+                    journal,
+                    stats,
+                    newest_block,
+                    ..
+                } = self;
+                let made_at = *newest_block;
+                stats.holds += overlay.apply(pools, &best, made_at, until, |p, h| {
+                    // A hold of this block's own routes needs no undo: an undo of the block
+                    // releases its holds.
+                    if h.made_at < made_at {
+                        journal.hold(p, made_at, h, stats);
+                    }
+                });
             }
         }
         self.touched.clear();

@@ -19,7 +19,7 @@ use alloy_primitives::I256;
 
 use crate::AlgebraFeeSpec;
 use crate::clmm::algebra_fee::{
-    DataStorage, FeeError, RING_SIZE, add_volume_in_block, volume_per_liquidity,
+    DataStorage, FeeError, RING_SIZE, WriteMark, add_volume_in_block, volume_per_liquidity,
 };
 
 /// Records a restored model keeps at the least (40 bytes each): room for this many timepoint
@@ -85,6 +85,18 @@ struct PendingWrite {
     liquidity: u128,
     volume: u128,
     fee: u16,
+}
+
+/// What undoing a block's changes to a [`FeeModel`] needs, taken before the first of them
+/// (the undo journal, docs/engine.md "Reorgs"): the volume, the newest write's block, a write
+/// waiting for its time, and the storage before the block's one timepoint write (the newest
+/// timepoint and the record that write overwrites, never the ring). About 250 bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ModelImage {
+    mark: WriteMark,
+    volume: u128,
+    written_block: u64,
+    pending: Option<PendingWrite>,
 }
 
 /// One Algebra pool's adaptive fee as its logs drive it. See the module docs.
@@ -287,6 +299,26 @@ impl FeeModel {
             Ok(None) => Ok(Some(current)),
             Err(e) => Err(FeeModelError::Model(e)),
         }
+    }
+
+    /// The model as it is now, for [`FeeModel::restore_image`]. A pool writes at most one
+    /// timepoint a block (a second is an error that ends the model), so an image taken at the
+    /// start of a block undoes the whole block.
+    pub(crate) fn image(&self) -> ModelImage {
+        ModelImage {
+            mark: self.storage.mark(),
+            volume: self.volume,
+            written_block: self.written_block,
+            pending: self.pending,
+        }
+    }
+
+    /// Takes the model back to `image`. Images of several blocks are restored newest first.
+    pub(crate) fn restore_image(&mut self, image: &ModelImage) {
+        self.storage.rewind(&image.mark);
+        self.volume = image.volume;
+        self.written_block = image.written_block;
+        self.pending = image.pending;
     }
 
     /// The pool's `volumePerLiquidityInBlock` as the model has it.

@@ -14,7 +14,9 @@ pub enum FrameKind {
     /// `words[0]` = reserve0, `words[1]` = reserve1 (32-byte big-endian, raw units of each token).
     V2Sync = 1,
     /// A `newHeads` notification. `words[0]` = base fee (wei per gas), `words[1]` = timestamp (s,
-    /// also in `block_time`). `address` is zero; `block_number` is the head's number.
+    /// also in `block_time`), `words[2]` = the block's `hash`, `words[3]` = its `parentHash`
+    /// (zeros: not sent; the engine then cannot see a reorg from heads). `address` is zero;
+    /// `block_number` is the head's number.
     NewHead = 2,
     /// A concentrated-liquidity pool's `Swap(address,address,int256,int256,uint160,uint128,int24)`
     /// (Uniswap V3 and Algebra share the signature; the engine tells them apart by pool).
@@ -77,8 +79,10 @@ pub struct FeedFrame {
     /// [`FrameKind::ClSwap`]: the pool's tick after the swap (an ABI `int24`, checked by the
     /// decoder). 0 for other kinds.
     pub tick: i32,
-    /// Explicit padding to the cache-line multiple.
-    pub _tail: [u8; 4],
+    /// The first four bytes of the log's `blockHash`, big-endian ([`crate::block_tag`]); 0 when
+    /// not sent (or for heads, whose whole hash is in `words[2]`). The engine tells the logs of
+    /// two blocks at one height apart by it (docs/engine.md, "Reorgs").
+    pub block_tag: u32,
 }
 
 impl FeedFrame {
@@ -96,7 +100,7 @@ impl FeedFrame {
         words: [[0; 32]; FRAME_WORDS],
         block_time: 0,
         tick: 0,
-        _tail: [0; 4],
+        block_tag: 0,
     };
 
     /// Word `i` read as a big-endian `u128`, or `None` if it does not fit (high 16 bytes set).
@@ -155,7 +159,7 @@ mod tests {
         assert_eq!(offset_of!(FeedFrame, words), 48);
         assert_eq!(offset_of!(FeedFrame, block_time), 176);
         assert_eq!(offset_of!(FeedFrame, tick), 184);
-        assert_eq!(offset_of!(FeedFrame, _tail), 188);
+        assert_eq!(offset_of!(FeedFrame, block_tag), 188);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! - [`MarketSpec`]: what the tables are built from (discovery or a snapshot).
 //! - Struct-of-arrays tables ([`Tokens`], [`Pools`]), exact swap math per pool kind, cycle
 //!   enumeration, the screen/size/value search, and the executor's calldata ([`encode_execute`]).
-//! - [`Engine`]: `on_frame(&FeedFrame) -> &[OpportunityFrame]`; time comes in on the frames.
+//! - [`Engine`]: `on_frame(&FeedFrame) -> &[OpportunityFrame]`; time comes in on the frames. A
+//!   reorg (a removed log, a block hash that is not the one seen) is taken back out of an undo
+//!   journal of the newest [`SearchParams::reorg_depth`] blocks.
 //! - [`clmm`]: exact Uniswap V3 and Algebra swap math (tick math, steps, whole swaps over tick
 //!   windows), reproducing the contracts' rounding.
 //!
@@ -21,6 +23,7 @@ mod engine;
 pub mod fee_model;
 mod feed_frame;
 mod frame;
+mod journal;
 mod kind;
 mod market;
 mod pools;
@@ -35,6 +38,7 @@ pub use engine::{
 };
 pub use feed_frame::{FLAG_MORE_IN_BATCH, FRAME_WORDS, FeedFrame, FrameKind};
 pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame};
+pub use journal::{DEFAULT_REORG_DEPTH, MAX_REORG_DEPTH, block_tag};
 pub use kind::{PIPS, PoolKind};
 pub use market::{
     AlgebraFeeSpec, CapitalSpec, ClStateSpec, DexSpec, MarketSpec, PoolSpec, PoolState, TickSpec,

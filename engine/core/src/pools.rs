@@ -19,7 +19,7 @@ use crate::clmm::tick_math::{
     MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick,
 };
 use crate::clmm::ticks::{PositionChange, TickColumns, TickError, TickRules, TickSlice};
-use crate::fee_model::{FeeModel, FeeModelError};
+use crate::fee_model::{FeeModel, FeeModelError, ModelImage};
 use crate::{ClStateSpec, MarketSpec, PIPS, PoolKind, PoolSpec, PoolState, TickSpec};
 
 /// Free tick slots each concentrated pool gets beyond the ticks it starts with, for ranges
@@ -268,6 +268,9 @@ pub struct Pools {
     /// Algebra pools loaded with their fee state: the model that follows it (`None` for other
     /// kinds, for Algebra pools loaded without one, and once a model has failed).
     fee_model: Vec<Option<Box<FeeModel>>>,
+    /// Models that failed, kept (not freed) so that undoing the block they failed in brings
+    /// them back (docs/engine.md, "Reorgs").
+    lost_model: Vec<Option<Box<FeeModel>>>,
     /// The fee the search prices a pool's swap at, pips: an Algebra pool with a model, the fee
     /// its first swap in the next block pays ([`QUOTE_UNKNOWN`] until that is known); any other
     /// pool, its fee.
@@ -436,7 +439,8 @@ impl Pools {
     pub(crate) fn lose_fee_model(&mut self, id: PoolId) {
         let i = id as usize;
         if let Some(m) = self.fee_model.get_mut(i) {
-            *m = None;
+            // Kept aside: an undo of the block it failed in puts it back.
+            self.lost_model[i] = m.take();
             self.stale[i] = Staleness::NeedsReload;
             self.modelled.retain(|&p| p != id);
         }
@@ -716,6 +720,171 @@ impl Pools {
     }
 }
 
+/// A pool's scalar state, as the undo journal keeps it from before a block's first change of
+/// the pool (docs/engine.md, "Reorgs"): every column a log moves but the ticks, which have
+/// their own before-images ([`Pools::tick_before`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PoolImage {
+    pub(crate) id: PoolId,
+    reserve0: u128,
+    reserve1: u128,
+    sqrt_price: U256,
+    liquidity: u128,
+    tick: i32,
+    fee_pips: u32,
+    quote_fee: u32,
+    last_log: u32,
+    last_block: u64,
+    pub(crate) stale: Staleness,
+}
+
+impl PoolImage {
+    /// Makes what restoring the image leaves at least as stale as `s`, and its position no
+    /// later than `at`: a removed log the journal could not undo taints every older image.
+    pub(crate) fn taint(&mut self, s: Staleness, at: (u64, u32)) {
+        self.stale = self.stale.max_by(s);
+        if at < (self.last_block, self.last_log) {
+            (self.last_block, self.last_log) = at;
+        }
+    }
+}
+
+impl Pools {
+    /// Pool `id`'s scalar state now.
+    pub(crate) fn image(&self, id: PoolId) -> Option<PoolImage> {
+        let i = id as usize;
+        Some(PoolImage {
+            id,
+            reserve0: *self.reserve0.get(i)?,
+            reserve1: self.reserve1[i],
+            sqrt_price: self.cl.sqrt_price[i],
+            liquidity: self.cl.liquidity[i],
+            tick: self.cl.tick[i],
+            fee_pips: self.fee_pips[i],
+            quote_fee: self.quote_fee[i],
+            last_log: self.last_log[i],
+            last_block: self.last_block[i],
+            stale: self.stale[i],
+        })
+    }
+
+    /// Puts a pool's scalar state back. Its tick table is restored separately, and its
+    /// `liquidity_max` recomputed by [`Pools::refresh_liquidity_max`] once both are back.
+    pub(crate) fn restore_image(&mut self, m: &PoolImage) {
+        let i = m.id as usize;
+        if i >= self.len() {
+            return;
+        }
+        self.reserve0[i] = m.reserve0;
+        self.reserve1[i] = m.reserve1;
+        self.cl.sqrt_price[i] = m.sqrt_price;
+        self.cl.liquidity[i] = m.liquidity;
+        self.cl.tick[i] = m.tick;
+        self.fee_pips[i] = m.fee_pips;
+        self.quote_fee[i] = m.quote_fee;
+        self.last_log[i] = m.last_log;
+        self.last_block[i] = m.last_block;
+        self.stale[i] = m.stale;
+    }
+
+    /// Recomputes a concentrated pool's most active liquidity (after an undo).
+    pub(crate) fn refresh_liquidity_max(&mut self, id: PoolId) {
+        let i = id as usize;
+        if self.kind.get(i).is_some_and(|k| k.is_concentrated()) {
+            self.cl.liquidity_max[i] = self.cl.liquidity_max(i);
+        }
+    }
+
+    /// `tick` of a concentrated pool as a Mint or Burn is about to change it: `Some(None)` if it
+    /// is not initialized, `Some(Some((net, gross)))` if it is, `None` if the pool keeps no
+    /// record of it (outside the loaded window, or not a concentrated pool).
+    pub(crate) fn tick_before(&self, id: PoolId, tick: i32) -> Option<Option<(i128, u128)>> {
+        let i = id as usize;
+        if !self.kind.get(i)?.is_concentrated() {
+            return None;
+        }
+        let c = &self.cl;
+        if tick < c.window_lo[i] || tick > c.window_hi[i] {
+            return None;
+        }
+        let start = c.tick_start[i] as usize;
+        let end = start + c.tick_len[i] as usize;
+        let at = c.tick_at.get(start..end)?;
+        Some(
+            at.binary_search(&tick)
+                .ok()
+                .map(|k| (c.tick_net[start + k], c.tick_gross[start + k])),
+        )
+    }
+
+    /// Puts one tick of a concentrated pool back as [`Pools::tick_before`] read it. False if
+    /// the table refused (it cannot, for a before-image of itself: then the pool needs a
+    /// reload).
+    pub(crate) fn restore_tick(
+        &mut self,
+        id: PoolId,
+        tick: i32,
+        before: Option<(i128, u128)>,
+    ) -> bool {
+        let i = id as usize;
+        if !self.kind.get(i).is_some_and(|k| k.is_concentrated()) {
+            return false;
+        }
+        let c = &mut self.cl;
+        let start = c.tick_start[i] as usize;
+        let cap = c.tick_cap[i] as usize;
+        let restored = TickColumns::new(
+            &mut c.tick_at[start..start + cap],
+            &mut c.tick_net[start..start + cap],
+            &mut c.tick_gross[start..start + cap],
+            c.tick_len[i] as usize,
+            c.window_lo[i],
+            c.window_hi[i],
+        )
+        .and_then(|mut cols| {
+            cols.restore(tick, before)?;
+            Ok(cols.len())
+        });
+        match restored {
+            Ok(len) => {
+                c.tick_len[i] = u32::try_from(len).unwrap_or(u32::MAX);
+                true
+            }
+            Err(_) => {
+                self.stale[i] = Staleness::NeedsReload;
+                false
+            }
+        }
+    }
+
+    /// The pool's fee model as it is now, if it has one.
+    pub(crate) fn model_image(&self, id: PoolId) -> Option<ModelImage> {
+        self.fee_model(id).map(FeeModel::image)
+    }
+
+    /// Takes the pool's fee model back to `image`, bringing back a model that failed since
+    /// (kept by [`Pools::lose_fee_model`]). False if the pool has neither.
+    pub(crate) fn restore_model(&mut self, id: PoolId, image: &ModelImage) -> bool {
+        let i = id as usize;
+        let Some(slot) = self.fee_model.get_mut(i) else {
+            return false;
+        };
+        if slot.is_none() {
+            let Some(lost) = self.lost_model[i].take() else {
+                return false;
+            };
+            *slot = Some(lost);
+            // Ids in order; within the capacity the list had when built, so no allocation.
+            let at = self.modelled.partition_point(|&p| p < id);
+            self.modelled.insert(at, id);
+        }
+        if let Some(m) = slot.as_deref_mut() {
+            m.restore_image(image);
+        }
+        true
+    }
+}
+
 /// Builds the token and pool tables from a spec. Pools naming a token that is not in
 /// `spec.tokens` are dropped (as [`MarketSpec::tokens`] documents) and counted in the second
 /// return value.
@@ -754,6 +923,7 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
         stale: Vec::with_capacity(n),
         cl: ClCols::default(),
         fee_model: Vec::with_capacity(n),
+        lost_model: Vec::with_capacity(n),
         quote_fee: Vec::with_capacity(n),
         modelled: Vec::new(),
         index: AddrMap::with_capacity_and_hasher(n, Default::default()),
@@ -809,6 +979,7 @@ pub(crate) fn build_tables(spec: &MarketSpec) -> Result<(Tokens, Pools, u64), Ta
             p.fee_pips
         });
         pools.fee_model.push(model);
+        pools.lost_model.push(None);
     }
     Ok((tokens, pools, dropped))
 }

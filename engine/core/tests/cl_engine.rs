@@ -554,7 +554,12 @@ fn a_swap_past_the_loaded_window_takes_the_pool_out_of_the_search() {
 #[test]
 fn removed_logs_mark_pools_stale_by_what_they_undo() {
     let (v3, alg) = models();
-    let mut e = Engine::new(&market(&v3, &alg), params()).unwrap();
+    // Without the undo journal (tests/reorg.rs has it): what a removed log can still say.
+    let no_journal = SearchParams {
+        reorg_depth: 0,
+        ..params()
+    };
+    let mut e = Engine::new(&market(&v3, &alg), no_journal).unwrap();
     let p = v3.state;
     // A removed Swap: the next Swap carries the whole state again.
     let mut gone = swap_frame(V3, SNAPSHOT + 2, 0, p.sqrt_price_x96, p.liquidity, p.tick);
@@ -830,8 +835,15 @@ fn what_the_logs_cannot_explain_takes_the_pool_out_for_good() {
     let _ = e.on_frame(&timed(fee_frame(ALG, SNAPSHOT + 2, 1, fee.into()), t + 2));
     lost(&e);
 
-    // A removed log of the pool: its volume and writes cannot be undone.
-    let (mut e, alg, _) = build();
+    // A removed log of the pool, without the undo journal (tests/reorg.rs has it): its volume
+    // and writes cannot be undone.
+    let (m, alg, _, _) = modelled_market(t0);
+    let no_journal = SearchParams {
+        reorg_depth: 0,
+        ..params()
+    };
+    let mut e = Engine::new(&m, no_journal).unwrap();
+    let _ = e.on_frame(&timed_head(SNAPSHOT + 1, t));
     let s = alg.state;
     let mut removed = swap_frame(ALG, SNAPSHOT + 1, 1, s.sqrt_price_x96, s.liquidity, s.tick);
     removed.removed = 1;

@@ -22,7 +22,13 @@ fn on_frame_does_not_allocate() {
         Q_WETH_MATIC_POOL,
         P_WETH_USDC_POOL,
     ]);
-    let mut engine = Engine::new(&spec, SearchParams::new(WMATIC, vec![WMATIC, USDC])).unwrap();
+    // The removed log below takes the stale path, without the undo journal (whose own proof
+    // is in engine/core/tests/reorg.rs).
+    let no_journal = SearchParams {
+        reorg_depth: 0,
+        ..SearchParams::new(WMATIC, vec![WMATIC, USDC])
+    };
+    let mut engine = Engine::new(&spec, no_journal).unwrap();
 
     // Every path of `on_frame`, built before measuring (building frames is the test's cost).
     let b = SNAPSHOT + 1;

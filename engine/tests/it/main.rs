@@ -15,6 +15,7 @@ mod faults;
 mod log_limit_peer;
 mod record_writer;
 mod replay;
+mod reorg_replay;
 mod revert_share;
 mod route;
 mod scenario;

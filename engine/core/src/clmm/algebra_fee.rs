@@ -466,7 +466,7 @@ pub struct Averages {
 
 /// One kept record packed into 320 bits: timestamp (32), tick cumulative (56), volatility
 /// cumulative (88), volume cumulative (144), low bits first.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Slot([u64; 5]);
 
 const MASK24: u64 = (1 << 24) - 1;
@@ -510,6 +510,17 @@ impl Slot {
             ]),
         }
     }
+}
+
+/// A [`DataStorage`] before a write, as [`DataStorage::mark`] takes it: enough to take that one
+/// write back ([`DataStorage::rewind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteMark {
+    newest: u64,
+    head: Timepoint,
+    /// The record at the slot the next write fills.
+    next: Slot,
+    initialized: bool,
 }
 
 /// One pool's `DataStorageOperator`: its fee configuration and the timepoints the fee can
@@ -600,6 +611,34 @@ impl DataStorage {
         s.head = newest;
         s.initialized = true;
         Ok(s)
+    }
+
+    /// What [`DataStorage::rewind`] needs to take back the next [`DataStorage::write`]: the
+    /// newest timepoint and the record the write will overwrite (the ring's oldest when full).
+    /// 120 bytes, whatever the capacity: an undo journal keeps one per write, never the ring.
+    pub fn mark(&self) -> WriteMark {
+        WriteMark {
+            newest: self.newest,
+            head: self.head,
+            next: self.slots[self.slot_index(self.newest + 1)],
+            initialized: self.initialized,
+        }
+    }
+
+    /// Takes the state back to where [`DataStorage::mark`] was taken, provided at most one
+    /// write came after it (a pool writes at most once a block, so a mark taken at a block's
+    /// start undoes that block; marks restored newest first undo any number of blocks).
+    /// `initialize` and `resize` are not undone (the engine calls neither after building).
+    pub fn rewind(&mut self, mark: &WriteMark) {
+        debug_assert!(
+            self.newest <= mark.newest + 1,
+            "rewind past more than one write"
+        );
+        let i = self.slot_index(mark.newest + 1);
+        self.slots[i] = mark.next;
+        self.newest = mark.newest;
+        self.head = mark.head;
+        self.initialized = mark.initialized;
     }
 
     /// How many records it keeps at most.
@@ -1409,6 +1448,36 @@ mod tests {
         small.resize(200);
         assert_eq!(small.capacity(), 200);
         assert_eq!(small.record(small.index()), newest);
+    }
+
+    /// Every field of the state, for comparing two of them.
+    fn parts(s: &DataStorage) -> (Vec<Slot>, u64, Timepoint, Slot, bool) {
+        (s.slots.to_vec(), s.newest, s.head, s.first, s.initialized)
+    }
+
+    proptest! {
+        /// Marks taken before each of a run of writes, rewound newest first, give back the state
+        /// before each write exactly, the ring full and wrapping or not.
+        #[test]
+        fn rewinding_marks_newest_first_undoes_each_write(
+            capacity in 2usize..6,
+            steps in prop::collection::vec((1u32..4_000, -300i32..300, any::<u64>()), 1..24),
+            back in 1usize..24,
+        ) {
+            let mut s = DataStorage::new(capacity, FeeConfig::DEFAULT);
+            s.initialize(1_000, 0).unwrap();
+            let mut t = 1_000u32;
+            let mut saved = Vec::new();
+            for &(dt, tick, volume) in &steps {
+                t += dt;
+                saved.push((s.mark(), parts(&s)));
+                s.write(s.index(), t, tick, 1 << 70, u128::from(volume) << 40).unwrap();
+            }
+            for (mark, before) in saved.iter().rev().take(back) {
+                s.rewind(mark);
+                prop_assert_eq!(&parts(&s), before);
+            }
+        }
     }
 
     #[test]

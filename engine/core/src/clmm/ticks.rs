@@ -775,6 +775,37 @@ impl<'a> TickColumns<'a> {
         self.ticks[..self.len].binary_search(&tick)
     }
 
+    /// `(liquidity_net, liquidity_gross)` of a stored tick; `None` if it is not initialized
+    /// (or outside the window).
+    pub fn get(&self, tick: i32) -> Option<(i128, u128)> {
+        self.find(tick).ok().map(|i| (self.net[i], self.gross[i]))
+    }
+
+    /// Puts one tick back as it was before a Mint or Burn (an undo journal's before-image):
+    /// `Some((net, gross))` stores it (inserting it if the change cleared it), `None` clears it
+    /// (if the change initialized it). A tick outside the window is left alone. Fails only if
+    /// the storage is full, which a before-image of the same table cannot make it.
+    pub fn restore(&mut self, tick: i32, before: Option<(i128, u128)>) -> Result<(), TickError> {
+        if tick < self.lo || tick > self.hi {
+            return Ok(());
+        }
+        match (self.find(tick), before) {
+            (Ok(i), Some((net, gross))) => {
+                self.net[i] = net;
+                self.gross[i] = gross;
+            }
+            (Ok(i), None) => self.remove(i),
+            (Err(i), Some((net, gross))) => {
+                if self.len == self.ticks.len() {
+                    return Err(TickError::Full);
+                }
+                self.insert(i, tick, net, gross);
+            }
+            (Err(_), None) => {}
+        }
+        Ok(())
+    }
+
     fn modify(
         &mut self,
         rules: TickRules,

@@ -290,6 +290,15 @@ pub struct SearchConfig {
     /// block's log of the pool comes first (1 to 64).
     #[serde(default = "default_hold_blocks")]
     pub hold_blocks: u64,
+    /// Blocks the engine can take back on a reorg (its undo journal's depth, docs/engine.md
+    /// "Reorgs"); 0 turns the journal off (a removed log then marks its pool stale). At most
+    /// 1,024.
+    #[serde(default = "default_reorg_depth")]
+    pub reorg_depth: u64,
+}
+
+fn default_reorg_depth() -> u64 {
+    polyarb_core::DEFAULT_REORG_DEPTH
 }
 
 /// Largest `pipeline.ring_capacity`: each of the three rings preallocates this many frames
@@ -612,6 +621,16 @@ impl Config {
                 ),
             );
         }
+        if self.search.reorg_depth > polyarb_core::MAX_REORG_DEPTH {
+            return invalid(
+                "search.reorg_depth",
+                format!(
+                    "{} is more than {} blocks",
+                    self.search.reorg_depth,
+                    polyarb_core::MAX_REORG_DEPTH
+                ),
+            );
+        }
         if !(1..=64).contains(&self.search.hold_blocks) {
             return invalid(
                 "search.hold_blocks",
@@ -853,6 +872,7 @@ impl Config {
         p.max_hops = self.search.max_hops;
         p.block_time_s = self.search.block_time_s;
         p.hold_blocks = self.search.hold_blocks;
+        p.reorg_depth = self.search.reorg_depth;
         p.min_profit_native = self.search.min_profit_native_wei;
         p.max_cycles = self.search.max_cycles;
         p

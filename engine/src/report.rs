@@ -184,7 +184,7 @@ pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
 /// What became of the live run's transactions, two lines.
 pub fn submit_summary(s: &crate::submission::SubmitStats) -> String {
     format!(
-        "node: {} transactions accepted, {} refused (nonce reused), {} nonce too low, {} nonce held by another, {} confirmed mined; node's mined count {}\nsubmission: {} writes ({} rewrites), {} answers timed out, {} null-id errors, {} late answers, {} hash mismatches, {} fills and {} replacements asked, {} over capacity, {} nonce conflicts, {} unreadable counts, {} dropped as signed before a reconnect",
+        "node: {} transactions accepted, {} refused (nonce reused), {} nonce too low, {} nonce held by another, {} confirmed mined; node's mined count {}\nsubmission: {} writes ({} rewrites), {} answers timed out, {} null-id errors, {} late answers, {} hash mismatches, {} fills and {} replacements asked, {} over capacity, {} nonce conflicts, {} unreadable counts, {} dropped as signed before a reconnect, {} mined ones taken back by reorgs ({} used nonces freed again, {} reorgs deeper than the window), {} rechecks of pooled ones",
         s.accepted,
         s.refused,
         s.nonce_too_low,
@@ -203,6 +203,10 @@ pub fn submit_summary(s: &crate::submission::SubmitStats) -> String {
         s.nonce_conflicts,
         s.bad_counts,
         s.dropped_stale,
+        s.unmined_by_reorg,
+        s.retaken,
+        s.reorg_too_deep,
+        s.rechecks,
     )
 }
 
@@ -245,7 +249,10 @@ pub fn engine_summary(e: &EngineStats) -> String {
          {} searches ({} pool updates coalesced into a later one of the same batch, {} pools \
          left for the next batch)\n\
          in flight: {} pools held at the state a route leaves them in, {} released by a later \
-         block's log, {} expired; {} cycles priced at a pending route's state",
+         block's log, {} expired; {} cycles priced at a pending route's state\n\
+         reorgs: {} undone ({} found by a block hash, {} with the fork point unknown), {} blocks \
+         and {} journal entries taken back, {} holds released; {} removed logs beyond the \
+         journal, {} pools left stale in doubt, {} times the journal gave up its oldest block",
         e.frames,
         e.heads,
         e.syncs,
@@ -281,6 +288,15 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.holds_released,
         e.holds_expired,
         e.in_flight_priced,
+        e.reorgs,
+        e.reorg_by_hash,
+        e.reorg_fork_unknown,
+        e.reorg_blocks,
+        e.reorg_entries,
+        e.holds_reorged,
+        e.reorg_beyond_depth,
+        e.reorg_doubtful,
+        e.reorg_journal_full,
     )
 }
 

@@ -100,6 +100,10 @@ impl CountTag {
     }
 }
 
+/// How far [`Submissions`] may grow its window past `capacity` when a reorg takes back
+/// transactions it had retired.
+const MAX_GROWTH: u64 = 16;
+
 /// What the I/O side must do next.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action<'a> {
@@ -187,6 +191,15 @@ pub struct SubmitStats {
     /// Transactions signed on the view from before a reconnect and never written (their
     /// nonces reused).
     pub dropped_stale: u64,
+    /// Mined transactions a reorg took back (their nonces tracked again as free).
+    pub unmined_by_reorg: u64,
+    /// The account's next nonce, pooled but unmined, written again to check the node still
+    /// holds it.
+    pub rechecks: u64,
+    /// Nonces used (mined, or held by another) that a reorg freed again.
+    pub retaken: u64,
+    /// Reorgs that took back more than the window could grow to hold.
+    pub reorg_too_deep: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,6 +225,12 @@ struct Slot {
     since: u64,
     /// The state's next timer, ns.
     due: u64,
+    /// Pooled: when the replacement of a stuck next nonce is due, ns (kept across the
+    /// re-announcements below).
+    stuck_at: u64,
+    /// Pooled: when the same bytes are written again if the nonce is still the account's next
+    /// and unmined (a node may have dropped it: a reorg, an evicted pool entry), ns.
+    recheck_at: u64,
     /// Ids of the two newest writes; an answer to either settles the slot.
     ids: [Option<u64>; 2],
     /// Writes of the current bytes so far.
@@ -221,6 +240,8 @@ struct Slot {
     pooled: Option<(u64, u64)>,
     /// Fees of the current bytes.
     fees: (u64, u64),
+    /// Pooled once and written again to check it is still there: the stuck clock runs on.
+    state_was_pooled: bool,
     hash: [u8; 32],
     len: usize,
     raw: [u8; TX_MAX],
@@ -232,10 +253,13 @@ impl Slot {
         state: State::Taken,
         since: 0,
         due: 0,
+        stuck_at: 0,
+        recheck_at: 0,
         ids: [None; 2],
         writes: 0,
         pooled: None,
         fees: (0, 0),
+        state_was_pooled: false,
         hash: [0; 32],
         len: 0,
         raw: [0; TX_MAX],
@@ -247,6 +271,7 @@ impl Slot {
         self.due = now;
         self.ids = [None; 2];
         self.writes = 0;
+        self.state_was_pooled = false;
         self.fees = (tx.max_fee_wei, tip_of(tx));
         self.hash = tx.hash;
         let raw = tx.raw();
@@ -618,15 +643,22 @@ impl Submissions {
         match refusal {
             Refusal::Known => {
                 self.stats.accepted += 1;
+                if slot.state_was_pooled {
+                    // A re-announcement answered: the stuck clock runs on.
+                } else {
+                    slot.since = now;
+                    slot.stuck_at = now.saturating_add(self.cfg.stuck_after_ns);
+                }
                 slot.state = State::Pooled;
                 slot.pooled = Some(slot.fees);
-                slot.since = now;
-                slot.due = now.saturating_add(self.cfg.stuck_after_ns);
+                slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
+                slot.due = slot.stuck_at;
             }
             Refusal::NonceTooLow => {
                 self.stats.nonce_too_low += 1;
                 let first_write = slot.writes <= 1 && slot.pooled.is_none();
                 slot.state = State::Taken;
+                slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
                 if first_write {
                     // Never ours before: someone else sends from this account.
                     self.want = Some(CountTag::Pending);
@@ -635,11 +667,17 @@ impl Submissions {
             Refusal::Underpriced => {
                 self.stats.occupied += 1;
                 if slot.pooled.is_some() {
-                    // Our replacement was too cheap; the pooled version stands.
+                    // Our replacement was too cheap (or our own bytes are still there); the
+                    // pooled version stands.
                     slot.state = State::Pooled;
-                    slot.due = now.saturating_add(self.cfg.stuck_after_ns);
+                    if !slot.state_was_pooled {
+                        slot.stuck_at = now.saturating_add(self.cfg.stuck_after_ns);
+                    }
+                    slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
+                    slot.due = slot.stuck_at;
                 } else {
                     slot.state = State::Taken;
+                    slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
                 }
             }
             Refusal::NonceTooHigh => {
@@ -656,7 +694,11 @@ impl Submissions {
                     // A refused replacement: the version in the pool still holds the nonce.
                     slot.state = State::Pooled;
                     slot.fees = fees;
-                    slot.due = now.saturating_add(self.cfg.stuck_after_ns);
+                    if !slot.state_was_pooled {
+                        slot.stuck_at = now.saturating_add(self.cfg.stuck_after_ns);
+                    }
+                    slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
+                    slot.due = slot.stuck_at;
                 } else {
                     slot.state = State::Freed;
                     slot.since = now;
@@ -677,14 +719,28 @@ impl Submissions {
             }
             CountTag::Latest => {
                 self.stats.node_latest = count;
-                let confirmed = self.confirmed.map_or(count, |c| c.max(count));
+                // One count request is out at a time, so answers come in order: a count below
+                // the last is a reorg that took back mined transactions.
+                if count < self.lo {
+                    self.unmined(count, now);
+                }
+                let confirmed = count;
                 self.confirmed = Some(confirmed);
+                let mut freed_below = false;
                 while self.lo < self.hi && self.lo < confirmed {
                     let i = self.index(self.lo);
-                    if self.slots[i].state != State::Taken {
-                        self.stats.confirmed += 1;
+                    match self.slots[i].state {
+                        State::Taken => {}
+                        // A free nonce the chain used after all (a reorg undone, another
+                        // sender): the signer must not hand it out any more.
+                        State::Freed => freed_below = true,
+                        _ => self.stats.confirmed += 1,
                     }
                     self.lo += 1;
+                }
+                if freed_below {
+                    self.skip_floor = self.skip_floor.max(confirmed);
+                    self.controls.push_back(Control::Skip(confirmed));
                 }
                 if self.lo >= self.hi {
                     if confirmed > self.hi {
@@ -699,6 +755,57 @@ impl Submissions {
                 self.next_due = now;
             }
         }
+    }
+
+    /// A reorg took back transactions of nonces `count..lo` that the machine had seen mined and
+    /// no longer tracks. A node may put them back in its pool (geth does) or drop them (anvil
+    /// does); either way the nonces are tracked again as free: the signer reuses them, and fills
+    /// them if nothing does. A new transaction there meets the old one if it is pooled again
+    /// ("underpriced": taken, harmless), or fills the gap if it is gone.
+    fn unmined(&mut self, count: u64, now: u64) {
+        // The window must reach down to `count`: grow the ring if it has to (a rare, bounded
+        // allocation: at most `MAX_GROWTH` times the configured capacity, so a node reporting
+        // a count of 0 cannot make it allocate without bound).
+        let needed = self.hi - count;
+        if needed > self.slots.len() as u64 {
+            let limit = (self.cfg.capacity as u64).saturating_mul(MAX_GROWTH);
+            let cap = needed.max(2 * self.slots.len() as u64).min(limit);
+            self.regrow(cap as usize);
+        }
+        let floor = count.max(self.hi.saturating_sub(self.slots.len() as u64));
+        if floor > count {
+            self.stats.reorg_too_deep += 1;
+            tracing::error!(
+                count,
+                floor,
+                "a reorg took back more of our transactions than the submission window holds; \
+                 nonces below the window are not refilled"
+            );
+        }
+        self.stats.unmined_by_reorg += self.lo - count;
+        for n in (floor..self.lo).rev() {
+            let i = self.index(n);
+            self.slots[i] = Slot {
+                nonce: n,
+                state: State::Freed,
+                since: now,
+                due: now.saturating_add(self.cfg.fill_after_ns),
+                ..Slot::EMPTY
+            };
+            self.controls.push_back(Control::Reuse(n));
+        }
+        self.lo = floor;
+        self.next_due = now;
+    }
+
+    /// Moves the tracked slots into a ring of `cap` slots (each nonce at `nonce % cap`).
+    fn regrow(&mut self, cap: usize) {
+        let mut slots = vec![Slot::EMPTY; cap.max(1)];
+        for n in self.lo..self.hi {
+            let old = &self.slots[self.index(n)];
+            slots[(n % cap as u64) as usize] = old.clone();
+        }
+        self.slots = slots;
     }
 
     /// Whether nothing is on its way: no transaction waits to be written or answered, no freed
@@ -774,6 +881,18 @@ impl Submissions {
         let mut send = None;
         // Whether a nonce above the one looked at is on its way (so a free one blocks it).
         let mut later_in_flight = false;
+        // The account's next nonce pooled, unmined past its recheck: the node may have dropped
+        // it and everything after it (a reorg, an evicted pool), so every pooled one is
+        // written again, lowest first.
+        let recheck = self.confirmed.is_some_and(|c| {
+            (self.lo..self.hi).contains(&c) && {
+                let s = &self.slots[self.index(c)];
+                s.state == State::Pooled && s.stuck_at > now && s.recheck_at <= now
+            }
+        });
+        if recheck {
+            self.stats.rechecks += 1;
+        }
         for n in (self.lo..self.hi).rev() {
             let i = self.index(n);
             let slot = &mut self.slots[i];
@@ -800,7 +919,7 @@ impl Submissions {
                 }
                 State::Pooled => {
                     let next_of_account = self.confirmed == Some(n);
-                    if next_of_account && slot.due <= now {
+                    if next_of_account && slot.stuck_at <= now {
                         let (max_fee, tip) = slot.pooled.unwrap_or(slot.fees);
                         self.controls.push_back(Control::Replace {
                             nonce: n,
@@ -808,9 +927,18 @@ impl Submissions {
                             min_tip: bump(tip),
                         });
                         self.stats.replacements_asked += 1;
-                        slot.due = now.saturating_add(self.cfg.stuck_after_ns);
+                        slot.stuck_at = now.saturating_add(self.cfg.stuck_after_ns);
+                    } else if recheck {
+                        // The same bytes again are harmless: "already known" if the node still
+                        // has them.
+                        slot.state = State::Queued;
+                        slot.state_was_pooled = true;
+                        slot.due = now;
+                        send = Some(n);
                     }
-                    next_due = next_due.min(slot.due);
+                    if next_of_account {
+                        next_due = next_due.min(slot.stuck_at).min(slot.recheck_at);
+                    }
                     later_in_flight = true;
                 }
                 State::Freed => {
@@ -823,7 +951,24 @@ impl Submissions {
                         next_due = next_due.min(slot.due);
                     }
                 }
-                State::Taken => {}
+                State::Taken => {
+                    // Used, yet the account's next nonce and unmined past its recheck: a reorg
+                    // took back the transaction that used it (ours, or another's). Free again:
+                    // reused or filled; if another's is back in the pool, ours meets it
+                    // ("underpriced") and it is taken again.
+                    if self.confirmed == Some(n) {
+                        if slot.recheck_at <= now {
+                            self.stats.retaken += 1;
+                            slot.state = State::Freed;
+                            slot.since = now;
+                            slot.due = now;
+                            self.controls.push_back(Control::Reuse(n));
+                            next_due = now;
+                        } else {
+                            next_due = next_due.min(slot.recheck_at);
+                        }
+                    }
+                }
             }
         }
         self.next_due = if send.is_some() { now } else { next_due };

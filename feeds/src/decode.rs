@@ -341,6 +341,10 @@ struct Fields<'a> {
     base_fee: Option<JStr<'a>>,
     timestamp: Option<JStr<'a>>,
     block_timestamp: Option<JStr<'a>>,
+    /// A head's own hash and its parent's; a log's block hash.
+    hash: Option<JStr<'a>>,
+    parent_hash: Option<JStr<'a>>,
+    block_hash: Option<JStr<'a>>,
 }
 
 impl Fields<'_> {
@@ -369,6 +373,8 @@ const F_BASE_FEE: u32 = 1 << 8;
 const F_TIMESTAMP: u32 = 1 << 9;
 const F_PARENT_HASH: u32 = 1 << 10;
 const F_BLOCK_TIMESTAMP: u32 = 1 << 11;
+const F_HASH: u32 = 1 << 12;
+const F_BLOCK_HASH: u32 = 1 << 13;
 
 /// Reads a hex string value or `null`; any other JSON type is `BadHex`.
 #[inline]
@@ -446,7 +452,15 @@ fn event(s: &mut Scanner<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
             }
             Some(b"parentHash") => {
                 f.mark(F_PARENT_HASH, "parentHash")?;
-                s.value()?;
+                f.parent_hash = hex_or_null(s, "parentHash")?;
+            }
+            Some(b"hash") => {
+                f.mark(F_HASH, "hash")?;
+                f.hash = hex_or_null(s, "hash")?;
+            }
+            Some(b"blockHash") => {
+                f.mark(F_BLOCK_HASH, "blockHash")?;
+                f.block_hash = hex_or_null(s, "blockHash")?;
             }
             _ => {
                 s.value()?;
@@ -627,6 +641,13 @@ fn log(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
     }
     // Nodes that omit `removed` only do so for live logs; a reorged log always says `true`.
     frame.removed = u8::from(f.removed.unwrap_or(false));
+    // Which block the log is from, for the engine's reorg check (absent or null: 0, unknown).
+    if f.block_hash.is_some() {
+        let mut hash = [0u8; 32];
+        hex::decode_fixed(required(f.block_hash, "blockHash")?, &mut hash)
+            .map_err(hex_err("blockHash"))?;
+        frame.block_tag = polyarb_core::block_tag(&hash);
+    }
     Ok(Decoded::Frame(frame))
 }
 
@@ -639,6 +660,12 @@ fn head(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
     frame.block_number = q_u64(f.number, "number")?;
     frame.words[0] = q_u256(f.base_fee, "baseFeePerGas")?;
     frame.words[1] = q_u256(f.timestamp, "timestamp")?;
+    // The block's hash and its parent's, for the engine's reorg check (absent or null: zero).
+    for (v, word, name) in [(f.hash, 2, "hash"), (f.parent_hash, 3, "parentHash")] {
+        if v.is_some() {
+            hex::decode_fixed(required(v, name)?, &mut frame.words[word]).map_err(hex_err(name))?;
+        }
+    }
     // A timestamp beyond u64 seconds is no real block's: unknown (0), as the engine reads it.
     let ts = &frame.words[1];
     if ts[..24].iter().all(|&b| b == 0) {
@@ -660,6 +687,8 @@ pub(crate) mod tests {
     const PAIR: &str = "0x6e7a5fafcec6bb1e78bae2a1f0b612012bf14827";
     const TX_HASH: &str = "0x3ad7c5a1b0e8a7b38c2c6b5bf1e1c7d6a5a3b0a6a6b6c2d2e3f4a5b6c7d8e9f0";
     const BLOCK_HASH: &str = "0x8f2a5e1c0b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f";
+    /// The first four bytes of [`BLOCK_HASH`]: the tag every log frame below carries.
+    const BLOCK_TAG: u32 = 0x8f2a_5e1c;
 
     /// ABI data of `Sync(r0, r1)`.
     fn sync_data(r0: u128, r1: u128) -> String {
@@ -717,6 +746,7 @@ pub(crate) mod tests {
             tx_index: tx,
             kind: FrameKind::V2Sync,
             removed: u8::from(removed),
+            block_tag: BLOCK_TAG,
             ..FeedFrame::EMPTY
         };
         crate::hex::decode_fixed(PAIR.as_bytes(), &mut f.address).unwrap();
@@ -789,7 +819,7 @@ pub(crate) mod tests {
     #[test]
     fn geth_new_head() {
         let head = format!(
-            r#"{{"parentHash":"{BLOCK_HASH}","sha3Uncles":"{TX_HASH}","miner":"{PAIR}","stateRoot":"{TX_HASH}","transactionsRoot":"{TX_HASH}","receiptsRoot":"{TX_HASH}","logsBloom":"0x{bloom}","difficulty":"0x2","number":"0x3a2b1c1","gasLimit":"0x1c9c380","gasUsed":"0x5208","timestamp":"0x6553f100","extraData":"0xd883","mixHash":"{TX_HASH}","nonce":"0x0000000000000000","baseFeePerGas":"0x1c8e9b4f0a","withdrawalsRoot":"{TX_HASH}","hash":"{BLOCK_HASH}"}}"#,
+            r#"{{"parentHash":"{TX_HASH}","sha3Uncles":"{TX_HASH}","miner":"{PAIR}","stateRoot":"{TX_HASH}","transactionsRoot":"{TX_HASH}","receiptsRoot":"{TX_HASH}","logsBloom":"0x{bloom}","difficulty":"0x2","number":"0x3a2b1c1","gasLimit":"0x1c9c380","gasUsed":"0x5208","timestamp":"0x6553f100","extraData":"0xd883","mixHash":"{TX_HASH}","nonce":"0x0000000000000000","baseFeePerGas":"0x1c8e9b4f0a","withdrawalsRoot":"{TX_HASH}","hash":"{BLOCK_HASH}"}}"#,
             bloom = "0".repeat(512)
         );
         let p = notification(&head);
@@ -800,6 +830,21 @@ pub(crate) mod tests {
         assert_eq!(f.word_u128(0), Some(0x1c8e9b4f0a));
         assert_eq!(f.word_u128(1), Some(0x6553f100));
         assert_eq!((f.recv_ns, f.address, f.log_index), (5, [0; 20], 0));
+        // The block's hash and its parent's, for the reorg check.
+        let bytes = |h: &str| alloy_primitives::hex::decode(h).unwrap();
+        assert_eq!(f.words[2].to_vec(), bytes(BLOCK_HASH));
+        assert_eq!(f.words[3].to_vec(), bytes(TX_HASH));
+        // Without them (a node that leaves them out): zero, not an error.
+        let bare = head.replace(&format!(",\"hash\":\"{BLOCK_HASH}\""), "");
+        let bare = bare.replace(&format!("\"parentHash\":\"{TX_HASH}\","), "");
+        let f = *decode(notification(&bare).as_bytes(), 5)
+            .unwrap()
+            .frame()
+            .unwrap();
+        assert_eq!((f.words[2], f.words[3]), ([0; 32], [0; 32]), "{bare}");
+        // A hash that is not 32 bytes of hex is refused.
+        let bad = head.replace(BLOCK_HASH, "0x1234");
+        assert!(decode(notification(&bad).as_bytes(), 5).is_err());
     }
 
     #[test]
@@ -1143,6 +1188,7 @@ pub(crate) mod tests {
                         kind: FrameKind::V2Sync,
                         removed: u8::from(removed),
                         address: addr,
+                        block_tag: BLOCK_TAG,
                         ..FeedFrame::EMPTY
                     };
                     f.words[0][16..].copy_from_slice(&r0.to_be_bytes());
@@ -1279,6 +1325,7 @@ pub(crate) mod tests {
             tx_index: at.tx,
             kind,
             removed: u8::from(at.removed),
+            block_tag: BLOCK_TAG,
             ..FeedFrame::EMPTY
         };
         f.address = POOL.parse::<Address>().unwrap().into_array();

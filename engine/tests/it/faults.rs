@@ -286,6 +286,19 @@ fn polyarb_survives_a_faulty_node_and_its_tables_end_equal_to_the_node() {
     );
 }
 
+/// How many of `who`'s transactions the node's pool holds behind a nonce gap.
+fn queued(rpc: &polyarb_tools::Rpc, who: Address) -> usize {
+    let pool: Value = rpc.call("txpool_inspect", json!([])).unwrap();
+    let queued = &pool["queued"];
+    queued
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .filter(|(k, _)| k.parse::<Address>().ok() == Some(who))
+        .map(|(_, v)| v.as_object().map_or(0, |n| n.len()))
+        .sum()
+}
+
 /// The sender's transaction count at `tag`.
 fn count(rpc: &polyarb_tools::Rpc, who: Address, tag: &str) -> u64 {
     let v: Value = rpc
@@ -645,4 +658,89 @@ fn a_factory_claiming_huge_pair_counts_is_refused_or_capped() {
     let all = (live.world.pairs.len() + live.world.clmm_pools.len()) as u64;
     assert_eq!(summary.stats.failed, 3, "{summary}");
     assert_eq!(summary.stats.kept, all - on_hostile, "{summary}");
+}
+
+/// Reorgs on the node (`anvil_reorg`: the newest blocks replaced; `anvil_rollback`: the newest
+/// dropped and mined again with other transactions): polyarb takes back what it applied from
+/// the abandoned blocks and its tables end equal to the node's.
+#[test]
+fn reorgs_on_the_node_are_undone_and_the_tables_end_equal_to_the_node() {
+    let tc = Toolchain::locate();
+    let dir = scratch("reorg");
+    let live = start_world(
+        &tc,
+        &WorldOpts {
+            out_dir: dir.clone(),
+            config_name: "reorg.toml".to_owned(),
+            executor_artifact: None,
+            no_mining: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let rpc = &live.rpc;
+    let world = &live.world;
+    // Short submission timers: the node drops the transactions of blocks it takes back, and
+    // the test should see them written again within its run.
+    let mut config = std::fs::read_to_string(&live.config_path).unwrap();
+    config.push_str("\n[submit]\nanswer_timeout_ms = 1000\nfill_after_ms = 500\n");
+    std::fs::write(&live.config_path, config).unwrap();
+    let tables = dir.join("tables.json");
+    let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
+    let polyarb = Polyarb::start_with(
+        &live.config_path,
+        key,
+        &dir,
+        &["--save-snapshot".as_ref(), tables.as_os_str()],
+    );
+    let mut traders = Traders::new(
+        rpc,
+        world,
+        TraderOpts::new(live.trader, 9, 3).with_liquidity(LpOpts::new(live.lp, lp_seed(9))),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut trade = |blocks: usize| {
+        for _ in 0..blocks {
+            match traders.block(3) {
+                Ok(_) | Err(TradeError::Rpc(RpcError::Reverted { .. })) => {}
+                Err(e) => panic!("trading: {e}\n{}", polyarb.logs()),
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+    };
+    trade(4);
+    // The two newest blocks replaced by empty ones.
+    rpc.request("anvil_reorg", json!([2, []]))
+        .expect("anvil_reorg");
+    thread::sleep(Duration::from_millis(500));
+    trade(3);
+    // The newest block dropped; the next ones are mined at its height with other swaps.
+    rpc.request("anvil_rollback", json!([1]))
+        .expect("anvil_rollback");
+    trade(3);
+    thread::sleep(Duration::from_millis(1_500));
+    rpc.mine().unwrap();
+    thread::sleep(Duration::from_millis(1_000));
+    let summary = stop_cleanly(polyarb);
+    rpc.mine().unwrap();
+    println!("{summary}");
+    assert!(count_in(&summary, "reorgs:", " undone") >= 2, "{summary}");
+    // anvil drops the transactions of the blocks it takes back: polyarb's nonces there are
+    // filled again, and none of its transactions waits behind a gap.
+    let owner = world.executor_owner.expect("the executor has an owner");
+    assert_eq!(
+        count(rpc, owner, "latest"),
+        count(rpc, owner, "pending"),
+        "a transaction of ours waits in the pool (a gap?)\n{summary}"
+    );
+    if queued(rpc, owner) > 0 {
+        let pool: Value = rpc.call("txpool_inspect", json!([])).unwrap();
+        println!("POOL {pool}\nLATEST {}", count(rpc, owner, "latest"));
+    }
+    assert_eq!(
+        queued(rpc, owner),
+        0,
+        "transactions of ours wait behind a gap\n{summary}"
+    );
+    let pools = crate::tables::assert_tables_equal_node(rpc, &tables);
+    assert_eq!(pools, world.pairs.len() + world.clmm_pools.len());
 }

@@ -70,6 +70,10 @@ struct Faults {
     disconnect: u64,
     stuck: u64,
     foreign: u64,
+    /// A pooled transaction of ours dropped by the node (evicted).
+    evict: u64,
+    /// A reorg: the newest block taken back, its transactions dropped (as anvil does).
+    reorg: u64,
 }
 
 const CALM: Faults = Faults {
@@ -79,6 +83,8 @@ const CALM: Faults = Faults {
     disconnect: 0,
     stuck: 0,
     foreign: 0,
+    evict: 0,
+    reorg: 0,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +183,26 @@ impl FakeNode {
             },
         );
         Ok(format!("\"{hash}\"").into_bytes())
+    }
+
+    /// The node forgets a pooled transaction (evicted, or its block reorged away).
+    fn evict(&mut self, pick: u64) {
+        if self.pool.is_empty() {
+            return;
+        }
+        let k = *self
+            .pool
+            .keys()
+            .nth((pick % self.pool.len() as u64) as usize)
+            .unwrap();
+        self.pool.remove(&k);
+    }
+
+    /// The newest block is taken back and its transactions dropped.
+    fn reorg(&mut self) {
+        if let Some(Mined::Ours(_)) = self.chain.last() {
+            self.chain.pop();
+        }
     }
 
     /// One block: mines our pooled transactions in nonce order (a stuck one stops the rest),
@@ -358,7 +384,10 @@ impl Run {
     /// The signer takes the controls that reached it, in order.
     fn signer_reads(&mut self) {
         let now = self.now();
-        let due: Vec<_> = self.in_transit.extract_if(.., |(at, _)| *at <= now).collect();
+        let due: Vec<_> = self
+            .in_transit
+            .extract_if(.., |(at, _)| *at <= now)
+            .collect();
         for (_, c) in due {
             match self
                 .builder
@@ -392,6 +421,13 @@ impl Run {
             let foreign = self.rng.pct(f.foreign);
             self.node.mine(foreign);
         }
+        if self.rng.pct(f.evict) {
+            let pick = self.rng.next();
+            self.node.evict(pick);
+        }
+        if self.rng.pct(f.reorg) {
+            self.node.reorg();
+        }
     }
 }
 
@@ -420,8 +456,13 @@ fn run(seed: u64, steps: u32, faults: Faults, capacity: usize) -> SubmitStats {
     assert!(r.subs.settled(), "{ctx}: still settling");
     assert!(
         r.node.pool.is_empty(),
-        "{ctx}: pool left {:?}",
-        r.node.pool.keys()
+        "{ctx}: pool left {:?}; chain {}, machine window {:?}, signer next {} free {:?}, {:?}",
+        r.node.pool.keys(),
+        r.node.chain.len(),
+        r.subs.window(),
+        r.builder.next_nonce(),
+        r.builder.free_nonces(),
+        r.subs.stats()
     );
     let mined = r.node.chain.len() as u64;
     // None skipped: the signer continues exactly where the account is.
@@ -493,6 +534,8 @@ fn no_nonce_is_reused_or_skipped_under_faults() {
         disconnect: 1,
         stuck: 5,
         foreign: 5,
+        evict: 0,
+        reorg: 1,
     };
     let mut total = SubmitStats::default();
     for seed in 0..seeds() {

@@ -249,7 +249,8 @@ pub fn engine_summary(e: &EngineStats) -> String {
          {} searches ({} pool updates coalesced into a later one of the same batch, {} pools \
          left for the next batch)\n\
          in flight: {} pools held at the state a route leaves them in, {} released by a later \
-         block's log, {} expired; {} cycles priced at a pending route's state\n\
+         block's log, {} expired; {} cycles priced at a pending route's state, {} left out for a \
+         pool a route from the same block holds\n\
          reorgs: {} undone ({} found by a block hash, {} with the fork point unknown), {} blocks \
          and {} journal entries taken back, {} holds released; {} removed logs beyond the \
          journal, {} pools left stale in doubt, {} times the journal gave up its oldest block",
@@ -288,6 +289,7 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.holds_released,
         e.holds_expired,
         e.in_flight_priced,
+        e.same_block_held,
         e.reorgs,
         e.reorg_by_hash,
         e.reorg_fork_unknown,

@@ -372,6 +372,8 @@ pub struct Submissions {
     skip_floor: u64,
     /// The node's confirmed count, once known.
     confirmed: Option<u64>,
+    /// When that count arrived, ns.
+    confirmed_at: u64,
     /// The outstanding count request: id, tag, when written.
     query: Option<(u64, CountTag, u64)>,
     /// A count request to write when none is outstanding.
@@ -409,6 +411,7 @@ impl Submissions {
             hi: first_nonce,
             skip_floor: first_nonce,
             confirmed: None,
+            confirmed_at: 0,
             query: None,
             want: None,
             last_confirm_ask: 0,
@@ -726,6 +729,7 @@ impl Submissions {
                 }
                 let confirmed = count;
                 self.confirmed = Some(confirmed);
+                self.confirmed_at = now;
                 let mut freed_below = false;
                 while self.lo < self.hi && self.lo < confirmed {
                     let i = self.index(self.lo);
@@ -887,7 +891,10 @@ impl Submissions {
         let recheck = self.confirmed.is_some_and(|c| {
             (self.lo..self.hi).contains(&c) && {
                 let s = &self.slots[self.index(c)];
-                s.state == State::Pooled && s.stuck_at > now && s.recheck_at <= now
+                s.state == State::Pooled
+                    && s.stuck_at > now
+                    && s.recheck_at <= now
+                    && self.confirmed_at > s.recheck_at
             }
         });
         if recheck {
@@ -956,8 +963,10 @@ impl Submissions {
                     // took back the transaction that used it (ours, or another's). Free again:
                     // reused or filled; if another's is back in the pool, ours meets it
                     // ("underpriced") and it is taken again.
+                    // Only on a count read after the recheck time: a count read before it may
+                    // not show the block that used the nonce yet.
                     if self.confirmed == Some(n) {
-                        if slot.recheck_at <= now {
+                        if slot.recheck_at <= now && self.confirmed_at > slot.recheck_at {
                             self.stats.retaken += 1;
                             slot.state = State::Freed;
                             slot.since = now;

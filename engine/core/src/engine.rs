@@ -87,6 +87,11 @@ pub struct SearchParams {
     /// blocks after the newest one seen when the route was made. While held, a pool is priced
     /// at the state the route leaves it in. At least 1.
     pub hold_blocks: u64,
+    /// Whether a route may be priced on the state a route made from the same block leaves a
+    /// pool in. Off (the default): the routes one block's logs lead to use disjoint pools, so
+    /// each depends on the chain alone and one that reverts (or lands with other amounts) sinks
+    /// no other; routes of earlier blocks still in flight are priced through as before.
+    pub chain_routes: bool,
     /// A log from more than this many blocks past the newest head (or the snapshot) is
     /// refused and counted (`future_logs`), never applied: applied, it would move its pool's
     /// last position so far ahead that no real log could follow it.
@@ -120,6 +125,7 @@ impl SearchParams {
             max_hops: MAX_HOPS,
             block_time_s: DEFAULT_BLOCK_TIME_S,
             hold_blocks: DEFAULT_HOLD_BLOCKS,
+            chain_routes: false,
             max_blocks_ahead: DEFAULT_MAX_BLOCKS_AHEAD,
             reorg_depth: DEFAULT_REORG_DEPTH,
         }
@@ -273,6 +279,9 @@ pub struct EngineStats {
     /// Cycles priced with at least one pool at a pending route's expected state: what was held
     /// back from being sent again at the tables' state.
     pub in_flight_priced: u64,
+    /// Cycles left out because a pool of theirs is held by a route made from the same block
+    /// (`chain_routes` off).
+    pub same_block_held: u64,
     /// Touched pools left for a later batch because this batch's routes buffer was full.
     pub deferred: u64,
     /// Logs refused for a block more than `max_blocks_ahead` past the newest head.
@@ -1182,6 +1191,7 @@ impl Engine {
             stats,
             overlay,
             pending,
+            newest_block,
             ..
         } = self;
         pending.clear();
@@ -1207,6 +1217,15 @@ impl Engine {
             }
             if !usable {
                 stats.stale_cycles += 1;
+                continue;
+            }
+            if !params.chain_routes
+                && cycle
+                    .pools()
+                    .iter()
+                    .any(|&p| overlay.held(p).is_some_and(|h| h.made_at >= *newest_block))
+            {
+                stats.same_block_held += 1;
                 continue;
             }
             stats.screened += 1;

@@ -171,10 +171,33 @@ fn a_route_holds_its_pools_until_the_chain_moves_them() {
     assert_eq!(e.held_reserves(&P2), Some(after[1]));
 
     // The same pool state logged again in the same block (another transaction left P1 as it
-    // was): priced at what the pending route leaves, the gap is gone, nothing is sent twice.
+    // was): a cycle through a pool a route from this block holds is left out (by default), so
+    // nothing is sent twice and no route depends on another's landing.
     assert!(e.on_frame(&sync(P1, SNAPSHOT + 1, 5, m, false)).is_empty());
-    assert!(e.stats().in_flight_priced > 0);
+    assert!(e.stats().same_block_held > 0);
+    assert_eq!(e.stats().in_flight_priced, 0);
     assert_eq!(e.stats().opportunities, 1);
+    // With `chain_routes` it is priced at what the pending route leaves instead: the gap is
+    // gone there too.
+    let mut chained = Engine::new(
+        &market(),
+        SearchParams {
+            chain_routes: true,
+            ..params()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        chained.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).len(),
+        1
+    );
+    assert!(
+        chained
+            .on_frame(&sync(P1, SNAPSHOT + 1, 5, m, false))
+            .is_empty()
+    );
+    assert!(chained.stats().in_flight_priced > 0);
+    assert_eq!(chained.stats().same_block_held, 0);
 
     // The route lands in the next block: its logs release both pools, now at the chain's
     // state, which is what the route left.

@@ -353,7 +353,16 @@ fn a_swap_opens_a_gap_and_the_route_is_exact_across_kinds() {
         SpecState::UniswapV2 { reserve0, reserve1 } => (reserve0, reserve1),
         _ => unreachable!(),
     };
-    let mut e = Engine::new(&spec, params()).unwrap();
+    // Routes priced through each other (`chain_routes`): the second is checked on the pools as
+    // the first leaves them.
+    let mut e = Engine::new(
+        &spec,
+        SearchParams {
+            chain_routes: true,
+            ..params()
+        },
+    )
+    .unwrap();
     // Someone sells 1,000 A into the V3 pool: its price falls past the initialized tick 6_900.
     let r = polyarb_core::clmm::swap::swap(
         v3.kind,

@@ -23,9 +23,11 @@ fn on_frame_does_not_allocate() {
         P_WETH_USDC_POOL,
     ]);
     // The removed log below takes the stale path, without the undo journal (whose own proof
-    // is in engine/core/tests/reorg.rs).
+    // is in engine/core/tests/reorg.rs). Routes priced through each other (`chain_routes`), so
+    // the held-pool pricing is on the measured path too.
     let no_journal = SearchParams {
         reorg_depth: 0,
+        chain_routes: true,
         ..SearchParams::new(WMATIC, vec![WMATIC, USDC])
     };
     let mut engine = Engine::new(&spec, no_journal).unwrap();

@@ -80,7 +80,16 @@ fn check_near_optimal(model: &Model, opp: &OpportunityFrame) {
 #[test]
 fn two_dex_price_gap_gives_an_exact_opportunity() {
     let (spec, mut model) = full();
-    let mut e = Engine::new(&spec, params(&[WMATIC])).unwrap();
+    // Routes priced through each other (`chain_routes`): the second below is checked on the
+    // pools as the first leaves them.
+    let mut e = Engine::new(
+        &spec,
+        SearchParams {
+            chain_routes: true,
+            ..params(&[WMATIC])
+        },
+    )
+    .unwrap();
     // From WMATIC: 2 two-hop cycles (Q→P, P→Q) and 2 triangles in each direction.
     assert_eq!(e.cycle_count(), 6);
     assert_eq!(e.build_report().cycles_dropped, 0);

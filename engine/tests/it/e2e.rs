@@ -509,7 +509,7 @@ fn a_node_that_rejects_the_transaction_is_logged_and_polyarb_keeps_running() {
 
 /// On the summary line starting with `line`, the number printed just before `label`
 /// (`"node: 0 transactions accepted, 3 rejected"`, `" rejected"` → 3).
-fn count_in(text: &str, line: &str, label: &str) -> u64 {
+pub(crate) fn count_in(text: &str, line: &str, label: &str) -> u64 {
     let l = text
         .lines()
         .find(|l| l.starts_with(line))

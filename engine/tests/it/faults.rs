@@ -20,13 +20,13 @@ use std::{path::PathBuf, thread, time::Duration};
 
 use alloy_primitives::{Address, B256, U256};
 use polyarb_tools::{
-    LpOpts, RpcError, Toolchain, TradeError, TraderOpts, Traders, WorldOpts,
+    LiveWorld, LpOpts, RpcError, Toolchain, TradeError, TraderOpts, Traders, WorldOpts,
     faultproxy::{Fault, FaultProxy, upstream_addr},
     lp_seed, start_world,
 };
 use serde_json::{Value, json};
 
-use crate::e2e::{Polyarb, balance_at};
+use crate::e2e::{Polyarb, balance_at, count_in};
 use crate::e2e_cl::stop_cleanly;
 
 /// How long the proxy may run: well past the test's own length.
@@ -40,6 +40,45 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The all-kinds world (no automatic mining) in a fresh scratch folder named `name`, its config
+/// written there as `name.toml`.
+fn world_in(name: &str) -> (LiveWorld, PathBuf) {
+    let dir = scratch(name);
+    let live = start_world(
+        &Toolchain::locate(),
+        &WorldOpts {
+            out_dir: dir.clone(),
+            config_name: format!("{name}.toml"),
+            executor_artifact: None,
+            no_mining: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    (live, dir)
+}
+
+/// Traders swapping 3 times a block on `live`, with its liquidity provider, seeded.
+fn traders(live: &LiveWorld, seed: u64) -> Traders<'_> {
+    Traders::new(
+        &live.rpc,
+        &live.world,
+        TraderOpts::new(live.trader, seed, 3).with_liquidity(LpOpts::new(live.lp, lp_seed(seed))),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `blocks` trading blocks, each followed by a pause for polyarb to answer (as blocks further
+/// apart would). A block where a trader's swap reverted is mined anyway and trading goes on.
+fn trade_blocks(traders: &mut Traders<'_>, blocks: usize) {
+    for _ in 0..blocks {
+        match traders.block(3) {
+            Ok(_) | Err(TradeError::Rpc(RpcError::Reverted { .. })) => {}
+            Err(e) => panic!("trading: {e}"),
+        }
+        thread::sleep(Duration::from_millis(300));
+    }
+}
+
 /// The config pointed at the proxy, with quick reconnects, the watchdog, and short submission
 /// timers so lost answers are written again within the test.
 fn via_proxy(config: &str, anvil_url: &str, proxy_url: &str) -> String {
@@ -51,22 +90,6 @@ fn via_proxy(config: &str, anvil_url: &str, proxy_url: &str) -> String {
     let mut out = config.replacen(&from, &to, 1);
     out.push_str("\n[submit]\nanswer_timeout_ms = 1000\nfill_after_ms = 500\n");
     out
-}
-
-/// The number on polyarb's summary line starting with `line`, just before `label`.
-fn count_in(text: &str, line: &str, label: &str) -> u64 {
-    let l = text
-        .lines()
-        .find(|l| l.starts_with(line))
-        .unwrap_or_else(|| panic!("no {line:?} line in {text}"));
-    let end = l
-        .find(label)
-        .unwrap_or_else(|| panic!("no {label:?} in {l}"));
-    let head = &l[..end];
-    let digits = head.len() - head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    head[end - digits..]
-        .parse()
-        .unwrap_or_else(|_| panic!("no count before {label:?} in {l}"))
 }
 
 /// Waits (bounded) until polyarb's log has `n` lines containing `needle`.
@@ -83,18 +106,7 @@ fn wait_log(polyarb: &Polyarb, needle: &str, n: usize, within: Duration) -> bool
 
 #[test]
 fn polyarb_survives_a_faulty_node_and_its_tables_end_equal_to_the_node() {
-    let tc = Toolchain::locate();
-    let dir = scratch("faults");
-    let live = start_world(
-        &tc,
-        &WorldOpts {
-            out_dir: dir.clone(),
-            config_name: "faults.toml".to_owned(),
-            executor_artifact: None,
-            no_mining: true,
-        },
-    )
-    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let (live, dir) = world_in("faults");
     let rpc = &live.rpc;
     let world = &live.world;
     let executor = world.executor.expect("the world has an executor");
@@ -132,22 +144,8 @@ fn polyarb_survives_a_faulty_node_and_its_tables_end_equal_to_the_node() {
         &["--save-snapshot".as_ref(), snapshot_out.as_os_str()],
     );
 
-    let mut traders = Traders::new(
-        rpc,
-        world,
-        TraderOpts::new(live.trader, 7, 3).with_liquidity(LpOpts::new(live.lp, lp_seed(7))),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut trade = |blocks: usize| {
-        for _ in 0..blocks {
-            match traders.block(3) {
-                Ok(_) | Err(TradeError::Rpc(RpcError::Reverted { .. })) => {}
-                Err(e) => panic!("trading: {e}\n{}", polyarb.logs()),
-            }
-            // Give polyarb a moment to answer, as blocks further apart would.
-            thread::sleep(Duration::from_millis(300));
-        }
-    };
+    let mut traders = traders(&live, 7);
+    let mut trade = |blocks: usize| trade_blocks(&mut traders, blocks);
     trade(2);
 
     let send = "eth_sendRawTransaction".to_owned();
@@ -312,36 +310,12 @@ fn count(rpc: &polyarb_tools::Rpc, who: Address, tag: &str) -> u64 {
 /// backfill, arbitrages, and ends with tables equal to the node's.
 #[test]
 fn a_restart_resumes_from_saved_tables_and_catches_up_on_what_it_missed() {
-    let tc = Toolchain::locate();
-    let dir = scratch("restart");
-    let live = start_world(
-        &tc,
-        &WorldOpts {
-            out_dir: dir.clone(),
-            config_name: "restart.toml".to_owned(),
-            executor_artifact: None,
-            no_mining: true,
-        },
-    )
-    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let (live, dir) = world_in("restart");
     let rpc = &live.rpc;
     let world = &live.world;
     let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
-    let mut traders = Traders::new(
-        rpc,
-        world,
-        TraderOpts::new(live.trader, 11, 3).with_liquidity(LpOpts::new(live.lp, lp_seed(11))),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut trade = |blocks: usize| {
-        for _ in 0..blocks {
-            match traders.block(3) {
-                Ok(_) | Err(TradeError::Rpc(RpcError::Reverted { .. })) => {}
-                Err(e) => panic!("trading: {e}"),
-            }
-            thread::sleep(Duration::from_millis(300));
-        }
-    };
+    let mut traders = traders(&live, 11);
+    let mut trade = |blocks: usize| trade_blocks(&mut traders, blocks);
 
     for sub in ["first", "second"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -417,18 +391,7 @@ fn a_restart_resumes_from_saved_tables_and_catches_up_on_what_it_missed() {
 /// `node.startup_timeout_ms` ends it when nobody sends one; both with a clear message.
 #[test]
 fn start_up_against_a_stalled_node_ends_on_a_signal_or_its_deadline() {
-    let tc = Toolchain::locate();
-    let dir = scratch("startup");
-    let live = start_world(
-        &tc,
-        &WorldOpts {
-            out_dir: dir.clone(),
-            config_name: "startup.toml".to_owned(),
-            executor_artifact: None,
-            no_mining: true,
-        },
-    )
-    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let (live, _dir) = world_in("startup");
     let anvil_url = live.anvil.ws_url();
     let proxy = FaultProxy::start(
         upstream_addr(&anvil_url).expect("anvil's url"),
@@ -501,18 +464,7 @@ fn start_up_against_a_stalled_node_ends_on_a_signal_or_its_deadline() {
 /// feed or the sending, and the tables end equal to the node.
 #[test]
 fn two_endpoints_first_arrival_wins_and_one_failing_loses_nothing() {
-    let tc = Toolchain::locate();
-    let dir = scratch("endpoints");
-    let live = start_world(
-        &tc,
-        &WorldOpts {
-            out_dir: dir.clone(),
-            config_name: "endpoints.toml".to_owned(),
-            executor_artifact: None,
-            no_mining: true,
-        },
-    )
-    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let (live, dir) = world_in("endpoints");
     let rpc = &live.rpc;
     let world = &live.world;
     let anvil_url = live.anvil.ws_url();
@@ -540,21 +492,8 @@ fn two_endpoints_first_arrival_wins_and_one_failing_loses_nothing() {
         &dir,
         &["--save-snapshot".as_ref(), tables.as_os_str()],
     );
-    let mut traders = Traders::new(
-        rpc,
-        world,
-        TraderOpts::new(live.trader, 5, 3).with_liquidity(LpOpts::new(live.lp, lp_seed(5))),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut trade = |blocks: usize| {
-        for _ in 0..blocks {
-            match traders.block(3) {
-                Ok(_) | Err(TradeError::Rpc(RpcError::Reverted { .. })) => {}
-                Err(e) => panic!("trading: {e}\n{}", polyarb.logs()),
-            }
-            thread::sleep(Duration::from_millis(300));
-        }
-    };
+    let mut traders = traders(&live, 5);
+    let mut trade = |blocks: usize| trade_blocks(&mut traders, blocks);
     trade(3);
     // The second endpoint stalls: the first keeps the feed going.
     b.inject(Fault::Stall(Duration::from_secs(2)));
@@ -592,18 +531,7 @@ fn two_endpoints_first_arrival_wins_and_one_failing_loses_nothing() {
 /// `max_pairs` set it reads that many and skips what does not answer as a pair.
 #[test]
 fn a_factory_claiming_huge_pair_counts_is_refused_or_capped() {
-    let tc = Toolchain::locate();
-    let dir = scratch("hostile-factory");
-    let live = start_world(
-        &tc,
-        &WorldOpts {
-            out_dir: dir.clone(),
-            config_name: "hostile.toml".to_owned(),
-            executor_artifact: None,
-            no_mining: true,
-        },
-    )
-    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let (live, dir) = world_in("hostile-factory");
     let rpc = &live.rpc;
     let text = std::fs::read_to_string(&live.config_path).unwrap();
     let cfg = polyarb_engine::config::Config::parse(
@@ -665,18 +593,7 @@ fn a_factory_claiming_huge_pair_counts_is_refused_or_capped() {
 /// the abandoned blocks and its tables end equal to the node's.
 #[test]
 fn reorgs_on_the_node_are_undone_and_the_tables_end_equal_to_the_node() {
-    let tc = Toolchain::locate();
-    let dir = scratch("reorg");
-    let live = start_world(
-        &tc,
-        &WorldOpts {
-            out_dir: dir.clone(),
-            config_name: "reorg.toml".to_owned(),
-            executor_artifact: None,
-            no_mining: true,
-        },
-    )
-    .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
+    let (live, dir) = world_in("reorg");
     let rpc = &live.rpc;
     let world = &live.world;
     // Short submission timers: the node drops the transactions of blocks it takes back, and
@@ -692,21 +609,8 @@ fn reorgs_on_the_node_are_undone_and_the_tables_end_equal_to_the_node() {
         &dir,
         &["--save-snapshot".as_ref(), tables.as_os_str()],
     );
-    let mut traders = Traders::new(
-        rpc,
-        world,
-        TraderOpts::new(live.trader, 9, 3).with_liquidity(LpOpts::new(live.lp, lp_seed(9))),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut trade = |blocks: usize| {
-        for _ in 0..blocks {
-            match traders.block(3) {
-                Ok(_) | Err(TradeError::Rpc(RpcError::Reverted { .. })) => {}
-                Err(e) => panic!("trading: {e}\n{}", polyarb.logs()),
-            }
-            thread::sleep(Duration::from_millis(300));
-        }
-    };
+    let mut traders = traders(&live, 9);
+    let mut trade = |blocks: usize| trade_blocks(&mut traders, blocks);
     trade(4);
     // The two newest blocks replaced by empty ones.
     rpc.request("anvil_reorg", json!([2, []]))

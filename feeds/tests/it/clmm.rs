@@ -190,6 +190,14 @@ fn expected_frame(log: &Value, algebra: Address) -> FeedFrame {
         address: address.into_array(),
         // anvil's logs carry their block's timestamp; the frame must too.
         block_time: quantity(log, "blockTimestamp"),
+        // And their block's hash: the frame carries its first four bytes, big-endian.
+        block_tag: {
+            let hash: B256 = log["blockHash"]
+                .as_str()
+                .and_then(|h| h.parse().ok())
+                .expect("blockHash");
+            u32::from_be_bytes(hash[..4].try_into().expect("4 bytes"))
+        },
         ..FeedFrame::EMPTY
     };
     let is_algebra = address == algebra;

@@ -498,9 +498,13 @@ fn feed_stage<P: FeedPort>(
                 }
             }
         }
-        busy |= answer(&mut port, &mut responses, clock);
-        busy |= port.tick(clock.now_ns());
-        busy |= pass_controls(&mut port, &mut controls, &mut control);
+        busy |= service(
+            &mut port,
+            &mut responses,
+            &mut controls,
+            &mut control,
+            clock,
+        );
 
         if ended && pending.is_empty() {
             // Let the engine see the end of input.
@@ -539,10 +543,14 @@ fn feed_stage<P: FeedPort>(
             busy |= state == PortState::Busy;
             ended |= state == PortState::Ended;
         }
-        busy |= answer(&mut port, &mut responses, clock);
+        busy |= service(
+            &mut port,
+            &mut responses,
+            &mut controls,
+            &mut control,
+            clock,
+        );
         let now = clock.now_ns();
-        busy |= port.tick(now);
-        busy |= pass_controls(&mut port, &mut controls, &mut control);
         if txs.is_abandoned() && txs.is_empty() {
             break;
         }
@@ -610,6 +618,20 @@ fn note_other(
             }
         }
     }
+}
+
+/// The port's turn after a read: the answers read, its timers, and its controls for the
+/// signer; whether any of it did work.
+fn service<P: FeedPort>(
+    port: &mut P,
+    responses: &mut Vec<OwnedResponse>,
+    controls: &mut VecDeque<Control>,
+    ring: &mut Producer<Control>,
+    clock: &dyn Clock,
+) -> bool {
+    let mut busy = answer(port, responses, clock);
+    busy |= port.tick(clock.now_ns());
+    busy | pass_controls(port, controls, ring)
 }
 
 /// Hands the responses read this turn to the port.

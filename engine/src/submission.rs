@@ -272,16 +272,12 @@ impl Slot {
         self.ids = [None; 2];
         self.writes = 0;
         self.state_was_pooled = false;
-        self.fees = (tx.max_fee_wei, tip_of(tx));
+        self.fees = (tx.max_fee_wei, tx.tip_wei);
         self.hash = tx.hash;
         let raw = tx.raw();
         self.len = raw.len();
         self.raw[..raw.len()].copy_from_slice(raw);
     }
-}
-
-fn tip_of(tx: &TxFrame) -> u64 {
-    tx.tip_wei
 }
 
 /// What an answer was to the machine.

@@ -27,6 +27,7 @@ use polyarb_engine::{
     txbuild::{ControlOutcome, FeeBid, TxBuilder},
 };
 use polyarb_signer::Signer;
+use polyarb_tools::SplitMix64;
 
 const KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const MS: u64 = 1_000_000;
@@ -41,24 +42,9 @@ impl Clock for FakeClock {
     }
 }
 
-/// SplitMix64: a seeded, reproducible stream.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// True with probability `p` percent.
-    fn pct(&mut self, p: u64) -> bool {
-        self.next() % 100 < p
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
+/// True with probability `p` percent.
+fn pct(rng: &mut SplitMix64, p: u64) -> bool {
+    rng.below(100) < p
 }
 
 /// Fault rates of the wire and the chain, percent.
@@ -234,7 +220,7 @@ struct Run {
     subs: Submissions,
     builder: TxBuilder,
     clock: FakeClock,
-    rng: Rng,
+    rng: SplitMix64,
     answers: Vec<Answer>,
     /// Ids the wire handed out and the request each stands for.
     sender: Address,
@@ -285,7 +271,7 @@ impl Run {
             subs: Submissions::new(cfg, 0),
             builder: TxBuilder::new(signer, 31_337, 0, Address::repeat_byte(0xEE), fees),
             clock: FakeClock(AtomicU64::new(1_000 * MS)),
-            rng: Rng(seed),
+            rng: SplitMix64::new(seed),
             answers: Vec::new(),
             sender,
             signed: HashMap::new(),
@@ -328,7 +314,7 @@ impl Run {
                 Action::Send { nonce, raw } => {
                     let raw = raw.to_vec();
                     self.subs.on_written(nonce, id, now);
-                    if self.rng.pct(f.null_id) {
+                    if pct(&mut self.rng, f.null_id) {
                         // The node could not read it: not executed, answered with id null.
                         self.answers.push(Answer {
                             at: now + delay,
@@ -337,9 +323,10 @@ impl Run {
                         });
                         continue;
                     }
-                    let (refuse, stuck) = (self.rng.pct(f.refuse), self.rng.pct(f.stuck));
+                    let (refuse, stuck) =
+                        (pct(&mut self.rng, f.refuse), pct(&mut self.rng, f.stuck));
                     let outcome = self.node.send(&raw, self.sender, refuse, stuck);
-                    if !self.rng.pct(f.lose_answer) {
+                    if !pct(&mut self.rng, f.lose_answer) {
                         self.answers.push(Answer {
                             at: now + delay,
                             id: Some(id),
@@ -353,7 +340,7 @@ impl Run {
                         CountTag::Latest => self.node.chain.len() as u64,
                         CountTag::Pending => self.node.pending(),
                     };
-                    if !self.rng.pct(f.lose_answer) {
+                    if !pct(&mut self.rng, f.lose_answer) {
                         self.answers.push(Answer {
                             at: now + delay,
                             id: Some(id),
@@ -404,28 +391,28 @@ impl Run {
         let dt = self.rng.below(5) * MS + 1;
         self.clock.0.fetch_add(dt, Ordering::Relaxed);
         self.signer_reads();
-        if opportunities && self.rng.pct(20) {
+        if opportunities && pct(&mut self.rng, 20) {
             // Sometimes a burst: several routes signed before any control arrives.
-            for _ in 0..1 + self.rng.below(3) * u64::from(self.rng.pct(30)) {
+            for _ in 0..1 + self.rng.below(3) * u64::from(pct(&mut self.rng, 30)) {
                 self.opportunity();
             }
         }
-        if self.rng.pct(f.disconnect) {
+        if pct(&mut self.rng, f.disconnect) {
             // The connection drops: answers on the way are gone.
             self.answers.clear();
             self.subs.on_disconnect(self.now());
         }
         self.deliver();
         self.drive(f);
-        if self.rng.pct(10) {
-            let foreign = self.rng.pct(f.foreign);
+        if pct(&mut self.rng, 10) {
+            let foreign = pct(&mut self.rng, f.foreign);
             self.node.mine(foreign);
         }
-        if self.rng.pct(f.evict) {
-            let pick = self.rng.next();
+        if pct(&mut self.rng, f.evict) {
+            let pick = self.rng.next_u64();
             self.node.evict(pick);
         }
-        if self.rng.pct(f.reorg) {
+        if pct(&mut self.rng, f.reorg) {
             self.node.reorg();
         }
     }

@@ -346,9 +346,15 @@ fn pass_benches(c: &mut Criterion, s: &Sample) {
                 )
             },
             |(engine, builder, frame)| {
-                replay_pass(&s.payloads, engine, &clock, |opp| {
-                    black_box(builder.build(opp, &clock, frame).is_ok());
-                })
+                replay_pass(
+                    &s.payloads,
+                    s.config.node.batch_quiet_ns(),
+                    engine,
+                    &clock,
+                    |opp| {
+                        black_box(builder.build(opp, &clock, frame).is_ok());
+                    },
+                )
             },
             BatchSize::PerIteration,
         )
@@ -359,18 +365,24 @@ fn pass_benches(c: &mut Criterion, s: &Sample) {
             || (s.engine().expect("engine"), s.first_nonce),
             |(engine, nonce)| {
                 let mut calldata = [0u8; CALLDATA_MAX];
-                replay_pass(&s.payloads, engine, &clock, |opp| {
-                    if let Ok(n) = encode_execute(opp, opp.profit, &mut calldata) {
-                        black_box(alloy_build_sign(
-                            &alloy,
-                            opp,
-                            &calldata[..n],
-                            &fields,
-                            *nonce,
-                        ));
-                        *nonce += 1;
-                    }
-                })
+                replay_pass(
+                    &s.payloads,
+                    s.config.node.batch_quiet_ns(),
+                    engine,
+                    &clock,
+                    |opp| {
+                        if let Ok(n) = encode_execute(opp, opp.profit, &mut calldata) {
+                            black_box(alloy_build_sign(
+                                &alloy,
+                                opp,
+                                &calldata[..n],
+                                &fields,
+                                *nonce,
+                            ));
+                            *nonce += 1;
+                        }
+                    },
+                )
             },
             BatchSize::PerIteration,
         )
@@ -380,9 +392,15 @@ fn pass_benches(c: &mut Criterion, s: &Sample) {
         b.iter_batched_ref(
             || s.engine().expect("engine"),
             |engine| {
-                replay_pass(&s.payloads, engine, &clock, |opp| {
-                    black_box(opp);
-                })
+                replay_pass(
+                    &s.payloads,
+                    s.config.node.batch_quiet_ns(),
+                    engine,
+                    &clock,
+                    |opp| {
+                        black_box(opp);
+                    },
+                )
             },
             BatchSize::PerIteration,
         )
@@ -393,7 +411,13 @@ fn pass_benches(c: &mut Criterion, s: &Sample) {
 /// One line of context for the report: what a pass over the sample does.
 fn describe(s: &Sample) {
     let mut engine = s.engine().expect("engine");
-    let n = replay_pass(&s.payloads, &mut engine, &MonoClock::new(), |_| {});
+    let n = replay_pass(
+        &s.payloads,
+        s.config.node.batch_quiet_ns(),
+        &mut engine,
+        &MonoClock::new(),
+        |_| {},
+    );
     let e = engine.stats();
     println!(
         "sample: {} payloads ({} Sync logs, {} newHeads); {} pools, {} cycles; per pass: {} \

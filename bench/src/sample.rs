@@ -6,10 +6,9 @@ use alloy_primitives::Address;
 use polyarb_core::{BuildError, Engine, MarketSpec, OpportunityFrame};
 use polyarb_core::{FLAG_MORE_IN_BATCH, FeedFrame, FrameKind};
 use polyarb_engine::{
-    app::replay::BURST_GAP_NS,
     clock::Clock,
     config::{Config, ConfigError},
-    pipeline::more_in_batch,
+    pipeline::{more_in_batch, quiet_ends_batch},
     snapshot::{self, SnapshotError},
     txbuild::TxBuilder,
 };
@@ -188,12 +187,14 @@ impl Sample {
     /// batches as `polyarb replay`'s feed stage flags them (`FLAG_MORE_IN_BATCH` on every frame
     /// of a batch but the last).
     pub fn frames(&self) -> Vec<FeedFrame> {
+        let quiet_ns = self.config.node.batch_quiet_ns();
         let mut frames: Vec<FeedFrame> = Vec::with_capacity(self.payloads.len());
         let mut last_recv: Option<u64> = None;
         // A new burst since the last frame: that frame ended its batch.
         let mut boundary = false;
         for p in &self.payloads {
-            boundary |= last_recv.is_some_and(|l| p.recv_ns.saturating_sub(l) > BURST_GAP_NS);
+            boundary |=
+                last_recv.is_some_and(|l| quiet_ends_batch(p.recv_ns.saturating_sub(l), quiet_ns));
             last_recv = Some(p.recv_ns);
             if let Ok(Decoded::Frame(f)) = decode(&p.bytes, p.recv_ns) {
                 if let Some(prev) = frames.last_mut()
@@ -241,6 +242,7 @@ pub struct PassCounts {
 #[inline]
 pub fn replay_pass(
     payloads: &[Payload],
+    quiet_ns: u64,
     engine: &mut Engine,
     clock: &dyn Clock,
     mut on_opportunity: impl FnMut(&OpportunityFrame),
@@ -264,7 +266,8 @@ pub fn replay_pass(
     };
     for p in payloads {
         n.payloads += 1;
-        let new_burst = last_recv.is_some_and(|l| p.recv_ns.saturating_sub(l) > BURST_GAP_NS);
+        let new_burst =
+            last_recv.is_some_and(|l| quiet_ends_batch(p.recv_ns.saturating_sub(l), quiet_ns));
         last_recv = Some(p.recv_ns);
         if new_burst && let Some(h) = held.take() {
             run(&h, &mut n);
@@ -331,11 +334,17 @@ mod tests {
         let clock = MonoClock::new();
         let mut tx = TxFrame::EMPTY;
         let mut signed = 0u64;
-        let n = replay_pass(&s.payloads, &mut engine, &clock, |opp| {
-            if builder.build(opp, &clock, &mut tx).is_ok() {
-                signed += 1;
-            }
-        });
+        let n = replay_pass(
+            &s.payloads,
+            s.config.node.batch_quiet_ns(),
+            &mut engine,
+            &clock,
+            |opp| {
+                if builder.build(opp, &clock, &mut tx).is_ok() {
+                    signed += 1;
+                }
+            },
+        );
         assert_eq!(n.payloads, s.payloads.len() as u64);
         assert_eq!(n.frames, n.payloads);
         assert_eq!(n.decode_errors + n.other, 0);
@@ -384,11 +393,17 @@ mod tests {
         let mut tx = TxFrame::EMPTY;
         let mut digest = Keccak256::new();
         let mut signed = 0u64;
-        replay_pass(&s.payloads[..PREFIX], &mut engine, &clock, |opp| {
-            builder.build(opp, &clock, &mut tx).expect("signs");
-            digest.update(tx.raw());
-            signed += 1;
-        });
+        replay_pass(
+            &s.payloads[..PREFIX],
+            s.config.node.batch_quiet_ns(),
+            &mut engine,
+            &clock,
+            |opp| {
+                builder.build(opp, &clock, &mut tx).expect("signs");
+                digest.update(tx.raw());
+                signed += 1;
+            },
+        );
         assert!(signed > 0);
         assert_eq!(summary.outcome.port.txs, signed);
         assert_eq!(

@@ -111,6 +111,13 @@ pub struct NodeConfig {
     pub startup_timeout_ms: u64,
 }
 
+impl NodeConfig {
+    /// `batch_quiet_us` in ns: the live port and a replay end a batch at a gap this long.
+    pub fn batch_quiet_ns(&self) -> u64 {
+        self.batch_quiet_us.saturating_mul(1_000)
+    }
+}
+
 fn default_batch_quiet_us() -> u64 {
     // Measured on anvil with 1,000 swaps a block on a loaded two-core machine: a block's logs
     // came with gaps of up to 4.5 ms, and searching at such a gap sent routes priced on half a

@@ -26,7 +26,7 @@ use std::{
     thread,
 };
 
-use polyarb_core::{FLAG_MORE_IN_BATCH, FeedFrame};
+use polyarb_core::{FLAG_MORE_IN_BATCH, FeedFrame, FrameKind};
 use polyarb_feeds::{Decoded, Reply};
 use rtrb::{Consumer, Producer, RingBuffer};
 
@@ -130,6 +130,10 @@ pub struct FeedStats {
     pub submit_errors: u64,
     /// Times the engine ring was full and the source was paused.
     pub backpressure: u64,
+    /// Pool frames that came after a quiet period (or a recorded gap) had already ended their
+    /// block's batch: the engine searched on part of that block (docs/live.md, "Where a batch
+    /// ends").
+    pub late_in_block: u64,
 }
 
 /// Counters of the signer stage.
@@ -416,11 +420,7 @@ fn feed_stage<P: FeedPort>(
     let mut controls: VecDeque<Control> = VecDeque::with_capacity(64);
     let mut log = LogLimit::default();
     let mut ended = false;
-    // The newest decoded frame, held until we know whether its batch goes on: it leaves with
-    // `FLAG_MORE_IN_BATCH` when the next frame is of the same block and no boundary came
-    // between, without it (the engine then searches) at a block change, a drained source, a
-    // new burst, or the end.
-    let mut held: Option<FeedFrame> = None;
+    let mut batcher = Batcher::default();
 
     loop {
         let mut busy = false;
@@ -446,7 +446,7 @@ fn feed_stage<P: FeedPort>(
         if !ended && pending.is_empty() {
             if stop.load(Ordering::Relaxed) {
                 ended = true;
-                if let Some(h) = held.take() {
+                if let Some(h) = batcher.boundary() {
                     hand_on(h, &mut frames, &mut pending, &mut stats);
                 }
             } else {
@@ -455,7 +455,7 @@ fn feed_stage<P: FeedPort>(
                     let now = clock.now_ns();
                     stats.payloads += 1;
                     if arrival == Arrival::NewBurst
-                        && let Some(h) = held.take()
+                        && let Some(h) = batcher.boundary()
                     {
                         hand_on(h, &mut frames, &mut pending, &mut stats);
                     }
@@ -463,13 +463,10 @@ fn feed_stage<P: FeedPort>(
                         Ok(Decoded::Frame(f)) => {
                             stats.frames += 1;
                             note_seen(&mut seen, &f);
-                            if let Some(mut h) = held.take() {
-                                if arrival == Arrival::CatchUp || more_in_batch(&h, &f, false) {
-                                    h.flags |= FLAG_MORE_IN_BATCH;
-                                }
+                            let catch_up = arrival == Arrival::CatchUp;
+                            if let Some(h) = batcher.next(f, catch_up) {
                                 hand_on(h, &mut frames, &mut pending, &mut stats);
                             }
-                            held = Some(f);
                         }
                         other => note_other(
                             other,
@@ -489,7 +486,7 @@ fn feed_stage<P: FeedPort>(
                     PortState::Waiting => {}
                     PortState::Idle | PortState::Ended => {
                         // Drained or done: the batch is complete.
-                        if let Some(h) = held.take() {
+                        if let Some(h) = batcher.boundary() {
                             hand_on(h, &mut frames, &mut pending, &mut stats);
                             busy = true;
                         }
@@ -513,6 +510,7 @@ fn feed_stage<P: FeedPort>(
         if busy { idle.reset() } else { idle.idle() }
     }
 
+    stats.late_in_block = batcher.late_in_block;
     drop(frames);
     // Settle: keep writing what the signer signs (its last opportunities, then fills) and
     // reading answers until the port has nothing on its way, or `settle_ns` after the signer
@@ -652,11 +650,63 @@ fn answer<P: FeedPort>(
 }
 
 /// The feed stage's batch rule: a frame leaves with `FLAG_MORE_IN_BATCH` when the next one is
-/// of the same block and nothing ended the burst between them (the source drained, or the next
-/// payload came in a new burst). Replay and tests apply the same rule.
+/// of the same block and nothing ended the burst between them (the source drained and stayed
+/// quiet, or the next payload came in a new burst: see [`quiet_ends_batch`]). Replay and tests
+/// apply the same rule.
 #[inline]
 pub fn more_in_batch(frame: &FeedFrame, next: &FeedFrame, new_burst: bool) -> bool {
     !new_burst && frame.block_number == next.block_number
+}
+
+/// Whether `gap_ns` without a payload ends a batch, for a quiet period of `quiet_ns`
+/// (`node.batch_quiet_us`): live, a drained socket that has stayed quiet this long; in a
+/// replay, a recorded gap this long between two payloads, so a replay searches where the run
+/// that recorded it (with the same setting) did.
+#[inline]
+pub fn quiet_ends_batch(gap_ns: u64, quiet_ns: u64) -> bool {
+    gap_ns >= quiet_ns
+}
+
+/// The feed stage's batches: the newest decoded frame is held until the next shows whether
+/// its batch goes on. It leaves with `FLAG_MORE_IN_BATCH` when the next frame is of the same
+/// block and no boundary came between ([`more_in_batch`]; backfilled frames always go on, a
+/// catch-up is one batch), without it (the engine then searches) at a block change or a
+/// boundary: a drained source that stayed quiet, a new burst, the end. Sans-IO.
+#[derive(Debug, Default)]
+pub struct Batcher {
+    held: Option<FeedFrame>,
+    /// The block of the last pool frame a boundary (not a block change) let go.
+    boundary_ended: Option<u64>,
+    /// Pool frames of a block whose batch a boundary had already ended.
+    pub late_in_block: u64,
+}
+
+impl Batcher {
+    /// A boundary: the held frame, if any, leaves without the flag.
+    pub fn boundary(&mut self) -> Option<FeedFrame> {
+        let h = self.held.take()?;
+        self.boundary_ended = pool_block(&h);
+        Some(h)
+    }
+
+    /// The next frame in; the frame it lets go, flagged when its batch goes on.
+    pub fn next(&mut self, f: FeedFrame, catch_up: bool) -> Option<FeedFrame> {
+        if self.boundary_ended.is_some() && self.boundary_ended == pool_block(&f) {
+            self.late_in_block += 1;
+        }
+        let mut h = self.held.replace(f)?;
+        if catch_up || more_in_batch(&h, &f, false) {
+            h.flags |= FLAG_MORE_IN_BATCH;
+        }
+        Some(h)
+    }
+}
+
+/// The block of a pool frame (a log, not a head): what a batch is searched for.
+#[inline]
+fn pool_block(f: &FeedFrame) -> Option<u64> {
+    (f.kind != FrameKind::NewHead && f.kind != FrameKind::Empty && f.removed == 0)
+        .then_some(f.block_number)
 }
 
 /// Passes a frame to the engine ring, or queues it behind frames already waiting (counting the
@@ -853,4 +903,90 @@ fn apply_control(
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: FrameKind, block: u64, log_index: u32) -> FeedFrame {
+        FeedFrame {
+            kind,
+            block_number: block,
+            log_index,
+            ..FeedFrame::EMPTY
+        }
+    }
+
+    /// Feeds `(frame, boundary before it)` and returns each frame as it left: (block, log
+    /// index, flagged), then the late count.
+    fn batches(input: &[(FeedFrame, bool)]) -> (Vec<(u64, u32, bool)>, u64) {
+        let mut b = Batcher::default();
+        let mut out = Vec::new();
+        let mut push = |f: FeedFrame| {
+            out.push((
+                f.block_number,
+                f.log_index,
+                f.flags & FLAG_MORE_IN_BATCH != 0,
+            ))
+        };
+        for &(f, boundary) in input {
+            if boundary && let Some(h) = b.boundary() {
+                push(h);
+            }
+            if let Some(h) = b.next(f, false) {
+                push(h);
+            }
+        }
+        if let Some(h) = b.boundary() {
+            push(h);
+        }
+        (out, b.late_in_block)
+    }
+
+    #[test]
+    fn a_batch_ends_at_a_block_change_or_a_boundary_and_late_logs_are_counted() {
+        let (out, late) = batches(&[
+            (frame(FrameKind::NewHead, 7, 0), false),
+            (frame(FrameKind::V2Sync, 7, 1), false),
+            (frame(FrameKind::V2Sync, 7, 2), false),
+            // A quiet gap inside block 7: its batch ends at log 2, and logs 3 and 4 are late.
+            (frame(FrameKind::ClSwap, 7, 3), true),
+            (frame(FrameKind::V2Sync, 7, 4), false),
+            // Block 8's head ends block 7's second batch; nothing of 8 is late.
+            (frame(FrameKind::NewHead, 8, 0), false),
+            (frame(FrameKind::V2Sync, 8, 1), false),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                (7, 0, true),
+                (7, 1, true),
+                (7, 2, false),
+                (7, 3, true),
+                (7, 4, false),
+                (8, 0, true),
+                (8, 1, false),
+            ]
+        );
+        assert_eq!(late, 2);
+    }
+
+    #[test]
+    fn a_boundary_between_a_head_and_its_logs_is_not_late() {
+        // Anvil and geth send the head first: a gap after it splits nothing worth searching.
+        let (_, late) = batches(&[
+            (frame(FrameKind::NewHead, 9, 0), false),
+            (frame(FrameKind::V2Sync, 9, 1), true),
+            (frame(FrameKind::V2Sync, 9, 2), false),
+        ]);
+        assert_eq!(late, 0);
+    }
+
+    #[test]
+    fn the_quiet_rule_is_a_gap_at_least_the_setting() {
+        assert!(!quiet_ends_batch(4_999_999, 5_000_000));
+        assert!(quiet_ends_batch(5_000_000, 5_000_000));
+        assert!(quiet_ends_batch(0, 0));
+    }
 }

@@ -158,7 +158,7 @@ pub fn short_line(r: &Report, names: &Names) -> String {
 /// Totals printed at the end of a run.
 pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
     format!(
-        "feed: {} payloads, {} frames, {} ignored, {} responses, {} decode errors, {} backpressure pauses\n\
+        "feed: {} payloads, {} frames, {} ignored, {} responses, {} decode errors, {} backpressure pauses, {} pool logs after their block's batch had ended\n\
          signer: {} opportunities, {} signed, {} build errors, {} reports dropped; nonces: {} reused after a refusal, {} skips, {} fills, {} replacements, {} cancel errors\n\
          sent: {} written, {} not written",
         feed.payloads,
@@ -167,6 +167,7 @@ pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
         feed.responses,
         feed.decode_errors,
         feed.backpressure,
+        feed.late_in_block,
         signer.opportunities,
         signer.signed,
         signer.build_errors,

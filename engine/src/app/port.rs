@@ -65,7 +65,7 @@ impl LinkSettings {
             reconnect_max_ns: ns(cfg.node.reconnect_max_ms),
             max_head_age_ns: ns(cfg.node.max_head_age_ms),
             max_backfill_blocks: cfg.node.max_backfill_blocks,
-            batch_quiet_ns: cfg.node.batch_quiet_us.saturating_mul(1_000),
+            batch_quiet_ns: cfg.node.batch_quiet_ns(),
             abort,
         }
     }
@@ -469,7 +469,12 @@ impl LivePort {
         }) {
             // Drained, but a node streams a block's logs one notification at a time: only a
             // drain that has stayed quiet for `batch_quiet` ends the batch.
-            Ok(0) if self.now.saturating_sub(e.last_payload_ns) >= self.settings.batch_quiet_ns => {
+            Ok(0)
+                if crate::pipeline::quiet_ends_batch(
+                    self.now.saturating_sub(e.last_payload_ns),
+                    self.settings.batch_quiet_ns,
+                ) =>
+            {
                 PortState::Idle
             }
             Ok(0) => PortState::Waiting,

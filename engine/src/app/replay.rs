@@ -17,7 +17,9 @@ use super::AppError;
 use crate::{
     clock::{Clock, MonoClock},
     config::{Config, ProcessEnv},
-    pipeline::{self, Arrival, FeedPort, PipelineSettings, PortState, Report, RunOutcome},
+    pipeline::{
+        self, Arrival, FeedPort, PipelineSettings, PortState, Report, RunOutcome, quiet_ends_batch,
+    },
     report::{self, Names},
     snapshot,
     txbuild::TxBuilder,
@@ -133,6 +135,8 @@ pub struct ReplayPort {
     held_payload: Vec<u8>,
     /// Recorded receive time of the last payload delivered.
     last_recv: Option<u64>,
+    /// A recorded gap this long ends a batch, ns (`node.batch_quiet_us`).
+    quiet_ns: u64,
     digest: Keccak256,
     txs_out: Option<BufWriter<File>>,
     /// Records read.
@@ -170,12 +174,14 @@ impl Pace {
 }
 
 impl ReplayPort {
-    /// A port delivering `reader`'s records paced by `clock` at `speed` (0: unpaced), signed
-    /// transactions to the digest and `txs_out`.
+    /// A port delivering `reader`'s records paced by `clock` at `speed` (0: unpaced), a batch
+    /// ending at recorded gaps of `quiet_ns` or more, signed transactions to the digest and
+    /// `txs_out`.
     fn new(
         reader: RecordReader<BufReader<File>>,
         clock: Arc<dyn Clock>,
         speed: f64,
+        quiet_ns: u64,
         txs_out: Option<BufWriter<File>>,
     ) -> Self {
         Self {
@@ -188,6 +194,7 @@ impl ReplayPort {
             held: None,
             held_payload: Vec::with_capacity(4096),
             last_recv: None,
+            quiet_ns,
             digest: Keccak256::new(),
             txs_out,
             records: 0,
@@ -205,11 +212,12 @@ impl ReplayPort {
 }
 
 /// Whether a record received at `recv_ns` (recording clock) starts a new burst after the last
-/// one delivered (`last`), which it then becomes.
-fn new_burst(last: &mut Option<u64>, recv_ns: u64) -> bool {
+/// one delivered (`last`), which it then becomes: the live rule ([`quiet_ends_batch`]) applied
+/// to the recorded gap.
+fn new_burst(last: &mut Option<u64>, recv_ns: u64, quiet_ns: u64) -> bool {
     let gap = last.map(|l| recv_ns.saturating_sub(l));
     *last = Some(recv_ns);
-    gap.is_some_and(|g| g > BURST_GAP_NS)
+    gap.is_some_and(|g| quiet_ends_batch(g, quiet_ns))
 }
 
 fn arrival(new_burst: bool) -> Arrival {
@@ -220,17 +228,13 @@ fn arrival(new_burst: bool) -> Arrival {
     }
 }
 
-/// A recorded gap between two payloads longer than this (ns) means the live socket had
-/// drained between them: a batch boundary. Payloads read from one socket read are stamped
-/// microseconds apart.
-pub const BURST_GAP_NS: u64 = 200_000;
-
 impl FeedPort for ReplayPort {
     fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival)) -> PortState {
         // Batch boundaries come from the recorded receive times, never from how fast this
         // replay runs, so every replay of a recording searches at the same points: a payload
-        // received more than `BURST_GAP_NS` after the one before arrived after the live socket
-        // had drained. So this port never reports `Idle` while records remain.
+        // received `node.batch_quiet_us` or more after the one before arrived after the live
+        // socket had drained and stayed quiet. So this port never reports `Idle` while records
+        // remain.
         let mut delivered = false;
         if let Some(t) = self.held {
             if !self.pace.due(t, self.clock.now_ns()) {
@@ -238,7 +242,7 @@ impl FeedPort for ReplayPort {
             }
             self.held = None;
             self.records += 1;
-            let new_burst = new_burst(&mut self.last_recv, t);
+            let new_burst = new_burst(&mut self.last_recv, t, self.quiet_ns);
             on_payload(&self.held_payload, arrival(new_burst));
             delivered = true;
         }
@@ -258,7 +262,7 @@ impl FeedPort for ReplayPort {
                     }
                     self.records += 1;
                     delivered = true;
-                    let new_burst = new_burst(&mut self.last_recv, rec.recv_ns);
+                    let new_burst = new_burst(&mut self.last_recv, rec.recv_ns, self.quiet_ns);
                     on_payload(rec.payload, arrival(new_burst));
                 }
                 Some(Err(e)) => {
@@ -362,7 +366,13 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     }
     // One clock for the whole run: the stages' stamps and the replay pacing share its origin.
     let clock = Arc::new(MonoClock::new());
-    let port = ReplayPort::new(reader, Arc::clone(&clock) as _, args.speed, txs_out);
+    let port = ReplayPort::new(
+        reader,
+        Arc::clone(&clock) as _,
+        args.speed,
+        cfg.node.batch_quiet_ns(),
+        txs_out,
+    );
 
     let mut jsonl = super::create_optional(args.opportunities.as_deref())?;
     let names = Names::new(&market);
@@ -489,7 +499,7 @@ mod tests {
         let reader = RecordReader::new(BufReader::new(File::open(&path).unwrap())).unwrap();
         let _ = std::fs::remove_file(&path);
         let clock = Arc::new(ManualClock::at(7 * S));
-        let mut port = ReplayPort::new(reader, Arc::clone(&clock) as _, 2.0, None);
+        let mut port = ReplayPort::new(reader, Arc::clone(&clock) as _, 2.0, 200_000, None);
         let poll = |port: &mut ReplayPort| {
             let mut seen = Vec::new();
             let state = port.poll(&mut |p: &[u8], arrival: Arrival| {

@@ -22,9 +22,8 @@ use polyarb_core::{
     AlgebraFeeSpec, Engine, FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, MarketSpec, SearchParams,
     Staleness, block_tag,
 };
-use polyarb_engine::app::replay::BURST_GAP_NS;
 use polyarb_engine::config::{Config, ProcessEnv};
-use polyarb_engine::pipeline::more_in_batch;
+use polyarb_engine::pipeline::{more_in_batch, quiet_ends_batch};
 use polyarb_engine::snapshot;
 use polyarb_feeds::{Decoded, RecordReader};
 
@@ -76,8 +75,11 @@ fn load() -> &'static Sample {
                 (hash(res, "blockHash"), [0; 32])
             });
         }
+        let cfg = Config::load(&sample("toml"), &ProcessEnv).unwrap();
+        let quiet_ns = cfg.node.batch_quiet_ns();
         for i in 1..frames.len() {
-            let burst = records[i].recv_ns.saturating_sub(records[i - 1].recv_ns) > BURST_GAP_NS;
+            let gap = records[i].recv_ns.saturating_sub(records[i - 1].recv_ns);
+            let burst = quiet_ends_batch(gap, quiet_ns);
             if more_in_batch(&frames[i - 1], &frames[i], burst) {
                 frames[i - 1].flags |= FLAG_MORE_IN_BATCH;
             }
@@ -89,7 +91,7 @@ fn load() -> &'static Sample {
                 _ => blocks.push(i..i + 1),
             }
         }
-        let cfg = Config::load(&sample("toml"), &ProcessEnv).unwrap();
+
         let (market, _) = snapshot::read(&sample("snapshot.json")).unwrap();
         Sample {
             market,

@@ -25,10 +25,10 @@ use polyarb_core::{
 use polyarb_engine::{
     app::{
         AppError,
-        replay::{BURST_GAP_NS, ReplayArgs, replay},
+        replay::{ReplayArgs, replay},
     },
     config::{Config, ProcessEnv},
-    pipeline::{FeedStats, Report, SignerStats, more_in_batch},
+    pipeline::{FeedStats, Report, SignerStats, more_in_batch, quiet_ends_batch},
     snapshot,
 };
 use polyarb_feeds::{DecodeError, Decoded, Record, RecordReader, RecordWriter};
@@ -186,8 +186,10 @@ fn baseline() -> &'static Baseline {
             )
             .collect();
         // Batches as the pipeline's feed stage forms them from the recording.
+        let quiet_ns = cfg.node.batch_quiet_ns();
         for i in 1..frames.len() {
-            let burst = records[i].recv_ns.saturating_sub(records[i - 1].recv_ns) > BURST_GAP_NS;
+            let gap = records[i].recv_ns.saturating_sub(records[i - 1].recv_ns);
+            let burst = quiet_ends_batch(gap, quiet_ns);
             if more_in_batch(&frames[i - 1], &frames[i], burst) {
                 frames[i - 1].flags |= FLAG_MORE_IN_BATCH;
             }

@@ -295,10 +295,13 @@ pub struct SearchConfig {
     /// the newest block seen (1 to 3,600).
     #[serde(default = "default_block_time_s")]
     pub block_time_s: u32,
-    /// Blocks a sent route holds its pools at the state it leaves them in, unless a later
-    /// block's log of the pool comes first (1 to 64).
-    #[serde(default = "default_hold_blocks")]
-    pub hold_blocks: u64,
+    /// Blocks a sent route holds its pools at the state it leaves them in at most, unless a
+    /// later block's log of the pool comes first (1 to 64). A live run ends a hold sooner when
+    /// the node's answers show the transaction will not land or was mined, so there this is
+    /// a timeout for what it is never told (default [`LIVE_HOLD_BLOCKS`]); a replay has no
+    /// answers and models inclusion in the next block (default 2).
+    #[serde(default)]
+    pub hold_blocks: Option<u64>,
     /// Blocks the engine can take back on a reorg (its undo journal's depth, docs/engine.md
     /// "Reorgs"); 0 turns the journal off (a removed log then marks its pool stale). At most
     /// 1,024.
@@ -319,9 +322,10 @@ fn default_reorg_depth() -> u64 {
 /// (up to 640 bytes each), 1 Mi frames is about 1.2 GB; more would fail to allocate and abort.
 pub const MAX_RING_CAPACITY: usize = 1 << 20;
 
-fn default_hold_blocks() -> u64 {
-    polyarb_core::DEFAULT_HOLD_BLOCKS
-}
+/// [`SearchConfig::hold_blocks`] of a live run when the config names none: about a minute of
+/// Polygon blocks. Answers end holds long before (a stuck transaction is replaced after
+/// `submit.stuck_after_ms`, and the replacement taken by the node ends its route's hold).
+pub const LIVE_HOLD_BLOCKS: u64 = 32;
 
 fn default_block_time_s() -> u32 {
     polyarb_core::DEFAULT_BLOCK_TIME_S
@@ -645,10 +649,12 @@ impl Config {
                 ),
             );
         }
-        if !(1..=64).contains(&self.search.hold_blocks) {
+        if let Some(h) = self.search.hold_blocks
+            && !(1..=64).contains(&h)
+        {
             return invalid(
                 "search.hold_blocks",
-                format!("{} is not between 1 and 64 blocks", self.search.hold_blocks),
+                format!("{h} is not between 1 and 64 blocks"),
             );
         }
         if !(1..=3_600).contains(&self.search.block_time_s) {
@@ -868,7 +874,15 @@ impl Config {
             .collect()
     }
 
-    /// Search parameters for the engine.
+    /// Search parameters for a live run: [`Config::search_params`] with holds timed out after
+    /// [`LIVE_HOLD_BLOCKS`] unless the config says otherwise.
+    pub fn live_search_params(&self) -> polyarb_core::SearchParams {
+        let mut p = self.search_params();
+        p.hold_blocks = self.search.hold_blocks.unwrap_or(LIVE_HOLD_BLOCKS);
+        p
+    }
+
+    /// Search parameters for the engine (a replay's: see [`Config::live_search_params`]).
     pub fn search_params(&self) -> polyarb_core::SearchParams {
         let mut p =
             polyarb_core::SearchParams::new(self.native_address(), self.start_token_addresses());
@@ -885,7 +899,10 @@ impl Config {
         p.max_routes = self.search.max_routes;
         p.max_hops = self.search.max_hops;
         p.block_time_s = self.search.block_time_s;
-        p.hold_blocks = self.search.hold_blocks;
+        p.hold_blocks = self
+            .search
+            .hold_blocks
+            .unwrap_or(polyarb_core::DEFAULT_HOLD_BLOCKS);
         p.reorg_depth = self.search.reorg_depth;
         p.chain_routes = self.search.chain_routes;
         p.min_profit_native = self.search.min_profit_native_wei;
@@ -1031,6 +1048,14 @@ decimals = 18
         );
         assert_eq!(parse(GOOD, &[]).unwrap().search_params().block_time_s, 2);
         assert_eq!(parse(GOOD, &[]).unwrap().search_params().hold_blocks, 2);
+        assert_eq!(
+            parse(GOOD, &[]).unwrap().live_search_params().hold_blocks,
+            LIVE_HOLD_BLOCKS
+        );
+        let five = GOOD.replace("[search]\n", "[search]\nhold_blocks = 5\n");
+        let five = parse(&five, &[]).unwrap();
+        assert_eq!(five.search_params().hold_blocks, 5);
+        assert_eq!(five.live_search_params().hold_blocks, 5);
         for bad in [1usize, MAX_RING_CAPACITY + 1, 1 << 40] {
             let text = format!("{GOOD}\n[pipeline]\nring_capacity = {bad}\n");
             let e = parse(&text, &[]).unwrap_err().to_string();

@@ -104,6 +104,12 @@ pub trait FeedPort: Send {
     fn control(&mut self) -> Option<Control> {
         None
     }
+    /// The next word for the engine on a sent route's transaction, if any (taken out of the
+    /// port): (opportunity `seq`, `ROUTE_DROPPED` or `ROUTE_MINED`). It reaches the engine as
+    /// a `RouteEnded` frame, behind every frame read before it.
+    fn route_end(&mut self) -> Option<(u64, u8)> {
+        None
+    }
     /// Whether nothing written still waits for an answer or a fill: shutdown waits (bounded)
     /// for this before the signer stops.
     fn settled(&self) -> bool {
@@ -130,6 +136,8 @@ pub struct FeedStats {
     pub submit_errors: u64,
     /// Times the engine ring was full and the source was paused.
     pub backpressure: u64,
+    /// Words on sent routes passed to the engine (`RouteEnded` frames).
+    pub route_ends: u64,
     /// Pool frames that came after a quiet period (or a recorded gap) had already ended their
     /// block's batch: the engine searched on part of that block (docs/live.md, "Where a batch
     /// ends").
@@ -502,6 +510,12 @@ fn feed_stage<P: FeedPort>(
             &mut control,
             clock,
         );
+        while let Some((seq, how)) = port.route_end() {
+            busy = true;
+            stats.route_ends += 1;
+            let f = batcher.word(FeedFrame::route_ended(seq, how, clock.now_ns()));
+            hand_on(f, &mut frames, &mut pending, &mut stats);
+        }
 
         if ended && pending.is_empty() {
             // Let the engine see the end of input.
@@ -687,6 +701,16 @@ impl Batcher {
         let h = self.held.take()?;
         self.boundary_ended = pool_block(&h);
         Some(h)
+    }
+
+    /// A frame that is no event of the chain (a `RouteEnded` word) to pass on now, ahead of the
+    /// held frame: flagged if a batch is open, so the engine does not search that batch before
+    /// its end.
+    pub fn word(&self, mut f: FeedFrame) -> FeedFrame {
+        if self.held.is_some() {
+            f.flags |= FLAG_MORE_IN_BATCH;
+        }
+        f
     }
 
     /// The next frame in; the frame it lets go, flagged when its batch goes on.

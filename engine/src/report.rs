@@ -250,7 +250,8 @@ pub fn engine_summary(e: &EngineStats) -> String {
          {} searches ({} pool updates coalesced into a later one of the same batch, {} pools \
          left for the next batch)\n\
          in flight: {} pools held at the state a route leaves them in, {} released by a later \
-         block's log, {} expired; {} cycles priced at a pending route's state, {} left out for a \
+         block's log, {} released as their transaction will not land, {} cut short as it was \
+         mined, {} expired ({} words on routes that held nothing); {} cycles priced at a pending route's state, {} left out for a \
          pool a route from the same block holds\n\
          reorgs: {} undone ({} found by a block hash, {} with the fork point unknown), {} blocks \
          and {} journal entries taken back, {} holds released; {} removed logs beyond the \
@@ -288,7 +289,10 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.deferred,
         e.holds,
         e.holds_released,
+        e.holds_dropped,
+        e.holds_mined,
         e.holds_expired,
+        e.route_ends_unheld,
         e.in_flight_priced,
         e.same_block_held,
         e.reorgs,

@@ -26,7 +26,7 @@
 //! Bounded: at most `capacity` nonces are tracked; a transaction beyond that is refused before
 //! it is written and its nonce handed back, so nothing untracked reaches the node.
 
-use polyarb_core::{TX_KIND_CANCEL, TX_MAX, TxFrame};
+use polyarb_core::{ROUTE_DROPPED, ROUTE_MINED, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame};
 
 /// Feed → signer control messages: what the signer must do with a nonce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +200,10 @@ pub struct SubmitStats {
     pub retaken: u64,
     /// Reorgs that took back more than the window could grow to hold.
     pub reorg_too_deep: u64,
+    /// Routes reported to the engine as never landing (their pools searched again).
+    pub routes_dropped: u64,
+    /// Routes reported to the engine as mined (landed or reverted).
+    pub routes_mined: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +246,11 @@ struct Slot {
     fees: (u64, u64),
     /// Pooled once and written again to check it is still there: the stuck clock runs on.
     state_was_pooled: bool,
+    /// The route (opportunity `seq`) whose transaction at this nonce may still land, until
+    /// the engine is told it will not or was mined.
+    route: Option<u64>,
+    /// [`TX_KIND_ROUTE`] or [`TX_KIND_CANCEL`]: what the current bytes are.
+    kind: u8,
     hash: [u8; 32],
     len: usize,
     raw: [u8; TX_MAX],
@@ -260,6 +269,8 @@ impl Slot {
         pooled: None,
         fees: (0, 0),
         state_was_pooled: false,
+        route: None,
+        kind: TX_KIND_CANCEL,
         hash: [0; 32],
         len: 0,
         raw: [0; TX_MAX],
@@ -273,6 +284,10 @@ impl Slot {
         self.writes = 0;
         self.state_was_pooled = false;
         self.fees = (tx.max_fee_wei, tx.tip_wei);
+        self.kind = tx.kind;
+        if tx.kind == TX_KIND_ROUTE {
+            self.route = Some(tx.seq);
+        }
         self.hash = tx.hash;
         let raw = tx.raw();
         self.len = raw.len();
@@ -378,6 +393,9 @@ pub struct Submissions {
     last_confirm_ask: u64,
     /// Controls for the signer, oldest first; bounded by `capacity` (one per slot event).
     controls: std::collections::VecDeque<Control>,
+    /// Routes whose fate the engine is to learn, oldest first: (opportunity `seq`,
+    /// `ROUTE_DROPPED` or `ROUTE_MINED`). One per route signed.
+    ended: std::collections::VecDeque<(u64, u8)>,
     /// Earliest timer among the slots, ns (a scan before it would find nothing).
     next_due: u64,
     stats: SubmitStats,
@@ -412,8 +430,27 @@ impl Submissions {
             want: None,
             last_confirm_ask: 0,
             controls: std::collections::VecDeque::with_capacity(cap * 2),
+            ended: std::collections::VecDeque::with_capacity(cap * 2),
             next_due: 0,
             stats: SubmitStats::default(),
+        }
+    }
+
+    /// The next route whose fate the engine is to learn: (opportunity `seq`,
+    /// [`ROUTE_DROPPED`] or [`ROUTE_MINED`]).
+    pub fn pop_ended(&mut self) -> Option<(u64, u8)> {
+        self.ended.pop_front()
+    }
+
+    /// Route `seq` will not land.
+    fn dropped(
+        ended: &mut std::collections::VecDeque<(u64, u8)>,
+        stats: &mut SubmitStats,
+        seq: Option<u64>,
+    ) {
+        if let Some(seq) = seq {
+            stats.routes_dropped += 1;
+            ended.push_back((seq, ROUTE_DROPPED));
         }
     }
 
@@ -445,16 +482,20 @@ impl Submissions {
     pub fn on_signed(&mut self, tx: &TxFrame, now: u64) -> Result<(), ()> {
         self.stats.signed += 1;
         let nonce = tx.nonce;
+        let route = (tx.kind == TX_KIND_ROUTE).then_some(tx.seq);
         if nonce < self.lo {
             // Settled already (a replacement or fill that lost the race with a block).
             self.stats.nonce_conflicts += 1;
+            Self::dropped(&mut self.ended, &mut self.stats, route);
             return Err(());
         }
         if nonce < self.hi {
-            let slot = self.slot(nonce).ok_or(())?;
+            let i = self.index(nonce);
+            let slot = &mut self.slots[i];
             let replacing = tx.kind == TX_KIND_CANCEL && slot.state == State::Pooled;
             if slot.state != State::Freed && !replacing {
                 self.stats.nonce_conflicts += 1;
+                Self::dropped(&mut self.ended, &mut self.stats, route);
                 return Err(());
             }
             slot.load(tx, now);
@@ -468,6 +509,7 @@ impl Submissions {
             // nonces before this control reaches it; each comes back the same way.
             self.stats.over_capacity += 1;
             self.controls.push_back(Control::Reuse(nonce));
+            Self::dropped(&mut self.ended, &mut self.stats, route);
             return Err(());
         }
         // The nonces between were skipped to (`Control::Skip`: someone else's) or handed back
@@ -494,6 +536,7 @@ impl Submissions {
         let slot = &mut self.slots[i];
         slot.nonce = nonce;
         slot.pooled = None;
+        slot.route = None;
         slot.load(tx, now);
         self.hi = nonce + 1;
         self.next_due = now;
@@ -555,6 +598,7 @@ impl Submissions {
             let i = self.index(n);
             let slot = &mut self.slots[i];
             if slot.state == State::Queued && slot.writes == 0 && slot.pooled.is_none() {
+                Self::dropped(&mut self.ended, &mut self.stats, slot.route.take());
                 slot.state = State::Freed;
                 slot.since = now;
                 slot.due = now.saturating_add(self.cfg.fill_after_ns);
@@ -642,6 +686,10 @@ impl Submissions {
         match refusal {
             Refusal::Known => {
                 self.stats.accepted += 1;
+                if slot.kind == TX_KIND_CANCEL {
+                    // The node swapped the route in its pool for our cancel: it will not land.
+                    Self::dropped(&mut self.ended, &mut self.stats, slot.route.take());
+                }
                 if slot.state_was_pooled {
                     // A re-announcement answered: the stuck clock runs on.
                 } else {
@@ -656,6 +704,13 @@ impl Submissions {
             Refusal::NonceTooLow => {
                 self.stats.nonce_too_low += 1;
                 let first_write = slot.writes <= 1 && slot.pooled.is_none();
+                if first_write {
+                    Self::dropped(&mut self.ended, &mut self.stats, slot.route.take());
+                } else if let Some(seq) = slot.route.take() {
+                    // Ours was pooled, or written before: it is what was mined.
+                    self.stats.routes_mined += 1;
+                    self.ended.push_back((seq, ROUTE_MINED));
+                }
                 slot.state = State::Taken;
                 slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
                 if first_write {
@@ -675,6 +730,8 @@ impl Submissions {
                     slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
                     slot.due = slot.stuck_at;
                 } else {
+                    // Another transaction holds the nonce: ours will not land.
+                    Self::dropped(&mut self.ended, &mut self.stats, slot.route.take());
                     slot.state = State::Taken;
                     slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
                 }
@@ -699,6 +756,7 @@ impl Submissions {
                     slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
                     slot.due = slot.stuck_at;
                 } else {
+                    Self::dropped(&mut self.ended, &mut self.stats, slot.route.take());
                     slot.state = State::Freed;
                     slot.since = now;
                     slot.due = now.saturating_add(fill_after);
@@ -729,6 +787,10 @@ impl Submissions {
                 let mut freed_below = false;
                 while self.lo < self.hi && self.lo < confirmed {
                     let i = self.index(self.lo);
+                    if let Some(seq) = self.slots[i].route.take() {
+                        self.stats.routes_mined += 1;
+                        self.ended.push_back((seq, ROUTE_MINED));
+                    }
                     match self.slots[i].state {
                         State::Taken => {}
                         // A free nonce the chain used after all (a reorg undone, another
@@ -1157,6 +1219,98 @@ mod tests {
         // A route signed with a nonce already on its way is refused too.
         assert!(s.on_signed(&tx(1, 4), 0).is_err());
         assert_eq!(s.stats().nonce_conflicts, 1);
+    }
+
+    fn ended(s: &mut Submissions) -> Vec<(u64, u8)> {
+        std::iter::from_fn(|| s.pop_ended()).collect()
+    }
+
+    fn route(nonce: u64, byte: u8) -> TxFrame {
+        let mut t = tx(nonce, byte);
+        t.seq = 100 + nonce;
+        t
+    }
+
+    #[test]
+    fn the_engine_hears_once_of_each_route_that_will_not_land_or_was_mined() {
+        let hash = |b: u8| format!("\"0x{}\"", format!("{b:02x}").repeat(32));
+        let mut s = Submissions::new(cfg(), 0);
+        let mut id = 0;
+        for n in 0..4 {
+            s.on_signed(&route(n, n as u8 + 1), 0).unwrap();
+        }
+        assert_eq!(drain(&mut s, 0, &mut id).0.len(), 4);
+        // 0 accepted, 1 refused, 2 "nonce too low" on its first write (another sender), 3
+        // accepted.
+        s.on_answer(Some(1), Ok(hash(1).as_bytes()), MS);
+        s.on_answer(Some(2), Err(REFUSED), MS);
+        s.on_answer(Some(3), Err(br#"{"message":"nonce too low"}"#), MS);
+        s.on_answer(Some(4), Ok(hash(4).as_bytes()), MS);
+        assert_eq!(
+            ended(&mut s),
+            vec![(101, ROUTE_DROPPED), (102, ROUTE_DROPPED)]
+        );
+        // A cancel replaces 3 (the node takes it): 3 will not land.
+        let mut cancel = tx(3, 9);
+        cancel.kind = TX_KIND_CANCEL;
+        cancel.seq = 777;
+        s.on_signed(&cancel, 2 * MS).unwrap();
+        let (sent, _) = drain(&mut s, 2 * MS, &mut id);
+        let cancel_id = sent.iter().find(|w| w.0 == 3).unwrap().1;
+        s.on_answer(Some(cancel_id), Ok(hash(9).as_bytes()), 3 * MS);
+        assert_eq!(ended(&mut s), vec![(103, ROUTE_DROPPED)]);
+        // The count passes 0..=3 (the pending count 2's refusal asked for, then the confirmed
+        // one): only 0 is news (mined); the cancel at 3 names no route.
+        for t in [10_000 * MS, 20_000 * MS] {
+            let before = id;
+            drain(&mut s, t, &mut id);
+            assert_eq!(id, before + 1, "one count asked");
+            s.on_answer(Some(id), Ok(b"\"0x4\""), t);
+        }
+        assert_eq!(ended(&mut s), vec![(100, ROUTE_MINED)]);
+        assert_eq!((s.stats().routes_dropped, s.stats().routes_mined), (3, 1));
+
+        // Over capacity, a nonce conflict, and a reconnect before the first write: dropped.
+        let mut s = Submissions::new(
+            SubmitConfig {
+                capacity: 2,
+                ..cfg()
+            },
+            0,
+        );
+        s.on_signed(&route(0, 1), 0).unwrap();
+        s.on_signed(&route(1, 2), 0).unwrap();
+        assert!(s.on_signed(&route(2, 3), 0).is_err());
+        let mut conflict = route(1, 5);
+        conflict.seq = 555;
+        assert!(s.on_signed(&conflict, 0).is_err());
+        s.on_disconnect(0);
+        assert_eq!(s.on_reconnect(MS), 2);
+        assert_eq!(
+            ended(&mut s),
+            vec![
+                (102, ROUTE_DROPPED),
+                (555, ROUTE_DROPPED),
+                (100, ROUTE_DROPPED),
+                (101, ROUTE_DROPPED)
+            ]
+        );
+
+        // "nonce too low" on a rewrite: our first write was mined.
+        let mut s = Submissions::new(cfg(), 0);
+        let mut id = 0;
+        s.on_signed(&route(0, 1), 0).unwrap();
+        drain(&mut s, 0, &mut id);
+        drain(&mut s, 100 * MS, &mut id);
+        s.on_answer(Some(2), Err(br#"{"message":"nonce too low"}"#), 101 * MS);
+        assert_eq!(ended(&mut s), vec![(100, ROUTE_MINED)]);
+        // Nothing more about it when the count passes it.
+        let before = id;
+        drain(&mut s, 20_000 * MS, &mut id);
+        if id > before {
+            s.on_answer(Some(id), Ok(b"\"0x1\""), 20_000 * MS);
+        }
+        assert_eq!(ended(&mut s), vec![]);
     }
 
     #[test]

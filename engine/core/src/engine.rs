@@ -276,6 +276,15 @@ pub struct EngineStats {
     pub holds_released: u64,
     /// Holds ended by the head `hold_blocks` after their route without such a log.
     pub holds_expired: u64,
+    /// Holds ended because their route's transaction will not land (`RouteEnded` frames:
+    /// refused, replaced, its nonce used by another, never written); their pools' next logs
+    /// price them at the tables' state again.
+    pub holds_dropped: u64,
+    /// Holds cut short because their route's transaction was mined (it landed or reverted):
+    /// they end two blocks after the newest seen, once its block's logs are in.
+    pub holds_mined: u64,
+    /// `RouteEnded` frames whose route held no pool any more (or never did).
+    pub route_ends_unheld: u64,
     /// Cycles priced with at least one pool at a pending route's expected state: what was held
     /// back from being sent again at the tables' state.
     pub in_flight_priced: u64,
@@ -409,6 +418,8 @@ struct Overlay {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Held {
     moved: Moved,
+    /// The route's opportunity `seq` (what `RouteEnded` frames name).
+    seq: u64,
     /// Newest block seen when the route was made: a log of the pool from a later block ends
     /// the hold.
     made_at: u64,
@@ -478,6 +489,36 @@ impl Overlay {
         (before - self.active.len()) as u64
     }
 
+    /// Ends the holds of route `seq`, handing each to `ended`; how many.
+    fn release_route(&mut self, seq: u64, mut ended: impl FnMut(PoolId, Held)) -> u64 {
+        let slot = &mut self.slot;
+        let before = self.active.len();
+        self.active.retain(|&p| match slot.get_mut(p as usize) {
+            Some(s) if s.is_some_and(|h| h.seq == seq) => {
+                if let Some(h) = s.take() {
+                    ended(p, h);
+                }
+                false
+            }
+            _ => true,
+        });
+        (before - self.active.len()) as u64
+    }
+
+    /// Ends route `seq`'s holds by the head of `until` at the latest; how many it holds.
+    fn shorten_route(&mut self, seq: u64, until: u64) -> u64 {
+        let mut n = 0;
+        for &p in &self.active {
+            if let Some(Some(h)) = self.slot.get_mut(p as usize)
+                && h.seq == seq
+            {
+                h.until = h.until.min(until);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Ends every hold of a route made at `block` or later; how many.
     fn release_made_since(&mut self, block: u64) -> u64 {
         let slot = &mut self.slot;
@@ -499,6 +540,7 @@ impl Overlay {
         &mut self,
         pools: &Pools,
         b: &Best,
+        seq: u64,
         made_at: u64,
         until: u64,
         mut ended: impl FnMut(PoolId, Held),
@@ -528,6 +570,7 @@ impl Overlay {
                     p,
                     Held {
                         moved,
+                        seq,
                         made_at,
                         until,
                     },
@@ -637,7 +680,8 @@ impl Engine {
     /// next best, up to [`SearchParams::max_routes`]. An `AlgebraFee` replays the pool's
     /// timepoint write and checks its fee, without a search (its transaction's `Swap`, `Mint`
     /// or `Burn` follows). Every frame that fails a check only moves a counter in
-    /// [`EngineStats`]. Each
+    /// [`EngineStats`]. A `RouteEnded` frame ends or shortens the holds of the route it names
+    /// ([`Engine::on_route_ended`]). Each
     /// returned frame has `recv_ns`, `block_number` and `log_index` from `f`, `detect_ns = 0`
     /// (the caller stamps it) and the next sequence number. Does not allocate.
     pub fn on_frame(&mut self, f: &FeedFrame) -> &[OpportunityFrame] {
@@ -646,7 +690,9 @@ impl Engine {
         let far = self
             .newest_head
             .saturating_add(self.params.max_blocks_ahead);
-        if !matches!(f.kind, FrameKind::NewHead | FrameKind::Empty) && f.block_number > far {
+        if f.kind == FrameKind::RouteEnded {
+            self.on_route_ended(f);
+        } else if !matches!(f.kind, FrameKind::NewHead | FrameKind::Empty) && f.block_number > far {
             // Checked before anything reads the frame: its time and block move nothing.
             self.stats.future_logs += 1;
         } else {
@@ -695,6 +741,35 @@ impl Engine {
             FrameKind::ClMint | FrameKind::ClBurn => self.on_position(f),
             FrameKind::AlgebraFee => self.on_fee(f),
             FrameKind::Empty => self.stats.other += 1,
+            // Taken before `apply`: it carries no block.
+            FrameKind::RouteEnded => {}
+        }
+    }
+
+    /// The live edge's word on a sent route's transaction. Dropped (it will not land): the
+    /// route's holds end now, and the next log of a pool of its prices the pool at the tables'
+    /// state again, where the gap it was sent for may still be open. No search runs on the word
+    /// itself: a refusal that would repeat (no funds for gas, a fee cap under the base fee)
+    /// would otherwise send the same route again at once, over and over. Mined (landed or
+    /// reverted): a landed route's own logs release its pools; a reverted one's never come, so
+    /// its holds end two blocks after the newest seen, by when the mined block's logs are in
+    /// (its logs may still be on their way when the count that showed it mined arrives).
+    fn on_route_ended(&mut self, f: &FeedFrame) {
+        let seq = u64::from_be_bytes(f.words[0][24..].try_into().unwrap_or([0; 8]));
+        let held = if f.words[1][31] == crate::ROUTE_MINED {
+            let n = self
+                .overlay
+                .shorten_route(seq, self.newest_block.saturating_add(2));
+            self.stats.holds_mined += n;
+            n
+        } else {
+            // Not journaled: a reorg does not bring back a transaction the node refused.
+            let n = self.overlay.release_route(seq, |_, _| {});
+            self.stats.holds_dropped += n;
+            n
+        };
+        if held == 0 {
+            self.stats.route_ends_unheld += 1;
         }
     }
 
@@ -1147,6 +1222,7 @@ impl Engine {
                 };
                 self.stats.opportunities += 1;
                 let frame = self.frame(&t, &best);
+                let seq = frame.seq;
                 self.routes.push(frame);
                 let until = self
                     .newest_block
@@ -1160,7 +1236,7 @@ impl Engine {
                     ..
                 } = self;
                 let made_at = *newest_block;
-                stats.holds += overlay.apply(pools, &best, made_at, until, |p, h| {
+                stats.holds += overlay.apply(pools, &best, seq, made_at, until, |p, h| {
                     // A hold of this block's own routes needs no undo: an undo of the block
                     // releases its holds.
                     if h.made_at < made_at {

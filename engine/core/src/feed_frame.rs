@@ -34,7 +34,19 @@ pub enum FrameKind {
     ClBurn = 5,
     /// An Algebra pool's `Fee(uint16)`: `words[0]` = the new fee, pips (uint16).
     AlgebraFee = 6,
+    /// Not from the node: the live edge's word on a sent route's transaction
+    /// ([`FeedFrame::route_ended`]). `words[0]` = the route's opportunity `seq` (u64, big-endian
+    /// in the word's last 8 bytes); `words[1]` = [`ROUTE_DROPPED`] or [`ROUTE_MINED`].
+    /// `block_number` is 0: the frame moves no block or clock.
+    RouteEnded = 7,
 }
+
+/// [`FrameKind::RouteEnded`]: the transaction will not land (refused, replaced by a cancel the
+/// node took, its nonce used by another, never written).
+pub const ROUTE_DROPPED: u8 = 0;
+/// [`FrameKind::RouteEnded`]: the account's count passed the transaction's nonce with the route
+/// as its newest version: it was mined, and landed or reverted.
+pub const ROUTE_MINED: u8 = 1;
 
 /// [`FeedFrame::flags`]: more frames of the same batch follow this one (the feed stage read them
 /// together: same block, nothing in between that ended the burst). The engine applies the frame
@@ -129,6 +141,21 @@ impl FeedFrame {
             return None;
         }
         Some(i32::from_be_bytes([fill, w[29], w[30], w[31]]))
+    }
+}
+
+impl FeedFrame {
+    /// A [`FrameKind::RouteEnded`] frame for route `seq`, `how` ([`ROUTE_DROPPED`] or
+    /// [`ROUTE_MINED`]), stamped `recv_ns`.
+    pub fn route_ended(seq: u64, how: u8, recv_ns: u64) -> Self {
+        let mut f = Self {
+            recv_ns,
+            kind: FrameKind::RouteEnded,
+            ..Self::EMPTY
+        };
+        f.words[0][24..].copy_from_slice(&seq.to_be_bytes());
+        f.words[1][31] = how;
+        f
     }
 }
 

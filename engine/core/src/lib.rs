@@ -36,7 +36,9 @@ pub use engine::{
     DEFAULT_MAX_BLOCKS_AHEAD, DEFAULT_MAX_CYCLES, DEFAULT_MAX_ROUTES, Engine, EngineStats,
     GasModel, SearchParams,
 };
-pub use feed_frame::{FLAG_MORE_IN_BATCH, FRAME_WORDS, FeedFrame, FrameKind};
+pub use feed_frame::{
+    FLAG_MORE_IN_BATCH, FRAME_WORDS, FeedFrame, FrameKind, ROUTE_DROPPED, ROUTE_MINED,
+};
 pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame};
 pub use journal::{DEFAULT_REORG_DEPTH, MAX_REORG_DEPTH, block_tag};
 pub use kind::{PIPS, PoolKind};

@@ -4,14 +4,16 @@
 //!   a transaction (one pool moved, the other not yet) is never taken for a gap;
 //! - a route holds its pools at the state it leaves them in: the same gap is not sent again
 //!   while it is pending, a log of the pool from a later block releases the hold, and a head
-//!   `hold_blocks` later expires it.
+//!   `hold_blocks` later expires it;
+//! - the live edge's `RouteEnded` frames end a hold early: a dropped route's at once (its pools'
+//!   next logs price them at the chain's state), a mined one's two blocks after the newest seen.
 //!
 //! The amounts' oracle is the V2 formula on the reserves the test itself tracks.
 
 use alloy_primitives::{Address, U256};
 use polyarb_core::{
     DexSpec, Engine, FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, MarketSpec, OpportunityFrame,
-    PoolKind, PoolSpec, SearchParams, TokenSpec, get_amount_out,
+    PoolKind, PoolSpec, ROUTE_DROPPED, ROUTE_MINED, SearchParams, TokenSpec, get_amount_out,
 };
 
 const SNAPSHOT: u64 = 100;
@@ -238,6 +240,84 @@ fn a_hold_expires_when_the_route_did_not_land() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].amount_in, first[0].amount_in);
     check(&again[0], m, (R0, R1));
+}
+
+#[test]
+fn a_dropped_route_frees_its_pools_at_once_and_the_gap_is_found_again() {
+    let mut p = params();
+    p.hold_blocks = 32;
+    let mut e = Engine::new(&market(), p).unwrap();
+    let m = moved();
+    let first = e.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).to_vec();
+    assert_eq!(first.len(), 1);
+    // Another route's end touches nothing.
+    assert!(
+        e.on_frame(&FeedFrame::route_ended(first[0].seq + 7, ROUTE_DROPPED, 5))
+            .is_empty()
+    );
+    assert_eq!(e.stats().route_ends_unheld, 1);
+    assert!(e.held_reserves(&P1).is_some());
+    // The node refused it: both pools are free now, in the same block. The word itself
+    // searches nothing (a refusal that repeats would otherwise resend at once, forever)...
+    let searches = e.stats().searches;
+    assert!(
+        e.on_frame(&FeedFrame::route_ended(first[0].seq, ROUTE_DROPPED, 9))
+            .is_empty()
+    );
+    let s = e.stats();
+    assert_eq!((s.holds_dropped, s.holds_expired), (2, 0), "{s:?}");
+    assert_eq!(s.searches, searches);
+    assert_eq!(e.held_reserves(&P1), None);
+    // ... the pool's next log does: the gap, still on chain, is sent again, sized at the
+    // chain's state.
+    let again = e.on_frame(&sync(P1, SNAPSHOT + 1, 4, m, false)).to_vec();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].amount_in, first[0].amount_in);
+    assert_eq!(again[0].seq, first[0].seq + 1);
+    check(&again[0], m, (R0, R1));
+    // The new route holds the pools; the old one's word again finds nothing.
+    assert!(
+        e.on_frame(&FeedFrame::route_ended(first[0].seq, ROUTE_DROPPED, 10))
+            .is_empty()
+    );
+    assert_eq!(e.stats().route_ends_unheld, 2);
+    assert!(e.held_reserves(&P1).is_some());
+}
+
+#[test]
+fn a_mined_route_that_moved_nothing_is_released_two_blocks_later() {
+    let mut p = params();
+    p.hold_blocks = 32;
+    let mut e = Engine::new(&market(), p).unwrap();
+    let m = moved();
+    let first = e.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).to_vec();
+    assert_eq!(first.len(), 1);
+    let _ = e.on_frame(&head(SNAPSHOT + 2));
+    // Mined in block 102, reverted: no log of its pools. The hold outlives block 103 (the
+    // mined block's logs could still be on their way) and ends at 104, far before 32 blocks.
+    assert!(
+        e.on_frame(&FeedFrame::route_ended(first[0].seq, ROUTE_MINED, 11))
+            .is_empty()
+    );
+    assert_eq!(e.stats().holds_mined, 2);
+    let _ = e.on_frame(&head(SNAPSHOT + 3));
+    assert!(e.held_reserves(&P1).is_some());
+    let _ = e.on_frame(&head(SNAPSHOT + 4));
+    assert_eq!(e.held_reserves(&P1), None);
+    assert_eq!(e.stats().holds_expired, 2);
+    // Never without a word: 32 blocks.
+    let mut quiet = Engine::new(&market(), {
+        let mut p = params();
+        p.hold_blocks = 32;
+        p
+    })
+    .unwrap();
+    assert_eq!(
+        quiet.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).len(),
+        1
+    );
+    let _ = quiet.on_frame(&head(SNAPSHOT + 4));
+    assert!(quiet.held_reserves(&P1).is_some());
 }
 
 #[test]

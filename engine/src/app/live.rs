@@ -287,7 +287,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     let nonce = rpc
         .transaction_count(&sender.0.0, BlockTag::Pending)
         .map_err(AppError::node("eth_getTransactionCount"))?;
-    let engine = Engine::new(&market, cfg.search_params()).map_err(AppError::Market)?;
+    let engine = Engine::new(&market, cfg.live_search_params()).map_err(AppError::Market)?;
     tracing::info!(
         chain,
         block,

@@ -646,6 +646,10 @@ impl FeedPort for LivePort {
         self.controls.pop_front()
     }
 
+    fn route_end(&mut self) -> Option<(u64, u8)> {
+        self.subs.pop_ended()
+    }
+
     fn settled(&self) -> bool {
         let Some(w) = self
             .writer

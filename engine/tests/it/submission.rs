@@ -20,7 +20,7 @@ use std::{
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_primitives::{Address, B256};
-use polyarb_core::{Hop, OpportunityFrame, TxFrame};
+use polyarb_core::{Hop, OpportunityFrame, ROUTE_DROPPED, TxFrame};
 use polyarb_engine::{
     clock::Clock,
     submission::{Action, CountTag, Submissions, SubmitConfig, SubmitStats, bump, classify},
@@ -232,6 +232,10 @@ struct Run {
     /// Controls on their way to the signer (a ring in the real pipeline): it signs more
     /// transactions before it sees them.
     in_transit: Vec<(u64, polyarb_engine::submission::Control)>,
+    /// Routes signed: opportunity seq → transaction hash.
+    routes: HashMap<u64, B256>,
+    /// What the machine told the engine of each route, in order: (seq, how).
+    ends: Vec<(u64, u8)>,
 }
 
 fn opportunity(base_fee: u128) -> OpportunityFrame {
@@ -278,6 +282,8 @@ impl Run {
             not_written: HashSet::new(),
             frame: TxFrame::EMPTY,
             in_transit: Vec::new(),
+            routes: HashMap::new(),
+            ends: Vec::new(),
         }
     }
 
@@ -296,10 +302,15 @@ impl Run {
 
     fn opportunity(&mut self) {
         let base_fee = 25_000_000_000 + u128::from(self.rng.below(1_000)) * 1_000_000;
-        let opp = opportunity(base_fee);
+        let mut opp = opportunity(base_fee);
+        opp.seq = self.routes.len() as u64;
+        // Each route its own bytes: two routes signed alike at one nonce would be one
+        // transaction, and the test could not tell which of them landed.
+        opp.amount_in += u128::from(opp.seq);
         self.builder
             .build(&opp, &self.clock, &mut self.frame)
             .expect("signs");
+        self.routes.insert(opp.seq, B256::from(self.frame.hash));
         self.hand_over();
     }
 
@@ -404,6 +415,9 @@ impl Run {
         }
         self.deliver();
         self.drive(f);
+        while let Some(end) = self.subs.pop_ended() {
+            self.ends.push(end);
+        }
         if pct(&mut self.rng, 10) {
             let foreign = pct(&mut self.rng, f.foreign);
             self.node.mine(foreign);
@@ -486,6 +500,31 @@ fn run(seed: u64, steps: u32, faults: Faults, capacity: usize) -> SubmitStats {
             || r.not_written.contains(h)
             || n < mined;
         assert!(accounted, "{ctx}: {h} (nonce {n}) unaccounted for");
+    }
+    // The engine hears of every route exactly once, and a route it was told will not land
+    // never did (its pools were freed for a new transaction).
+    let mut heard = HashMap::new();
+    for &(seq, how) in &r.ends {
+        assert!(
+            r.routes.contains_key(&seq),
+            "{ctx}: a word on unknown route {seq}"
+        );
+        assert!(
+            heard.insert(seq, how).is_none(),
+            "{ctx}: route {seq} ended twice"
+        );
+    }
+    for (seq, h) in &r.routes {
+        match heard.get(seq) {
+            Some(&ROUTE_DROPPED) => {
+                assert!(
+                    !ours_mined.contains(h),
+                    "{ctx}: route {seq} dropped, yet mined"
+                )
+            }
+            Some(_) => {}
+            None => panic!("{ctx}: route {seq} never ended"),
+        }
     }
     *r.subs.stats()
 }

@@ -427,6 +427,7 @@ fn feed_stage<P: FeedPort>(
     // may itself be waiting for this stage to take a transaction.
     let mut controls: VecDeque<Control> = VecDeque::with_capacity(64);
     let mut log = LogLimit::default();
+    let mut late_log = LogLimit::default();
     let mut ended = false;
     let mut batcher = Batcher::default();
 
@@ -472,8 +473,17 @@ fn feed_stage<P: FeedPort>(
                             stats.frames += 1;
                             note_seen(&mut seen, &f);
                             let catch_up = arrival == Arrival::CatchUp;
+                            let late = batcher.late_in_block;
                             if let Some(h) = batcher.next(f, catch_up) {
                                 hand_on(h, &mut frames, &mut pending, &mut stats);
+                            }
+                            if batcher.late_in_block > late && late_log.allow(now) {
+                                tracing::warn!(
+                                    block = f.block_number,
+                                    "a log came after its block's batch had ended: routes were \
+                                     priced on part of the block; raise node.batch_quiet_us if \
+                                     this repeats"
+                                );
                             }
                         }
                         other => note_other(

@@ -38,8 +38,8 @@ enum Command {
         /// Stop after this many seconds instead of waiting for a signal.
         #[arg(long)]
         max_runtime_s: Option<u64>,
-        /// On exit, write the engine's tables (every pool as its logs left it) as a snapshot
-        /// here (docs/formats.md).
+        /// On exit, and on SIGUSR1 while running, write the engine's tables (every pool as its
+        /// logs left it) as a snapshot here (docs/formats.md).
         #[arg(long)]
         save_snapshot: Option<PathBuf>,
         /// Start from a snapshot a run saved (--save-snapshot) and backfill the blocks since
@@ -159,6 +159,14 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     Ok(stop)
 }
 
+/// SIGUSR1 asks a live run to write its snapshot and go on: the returned flag is set.
+fn export_on_sigusr1() -> Result<Arc<AtomicBool>, Failure> {
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&flag))
+        .map_err(Failure::Signals)?;
+    Ok(flag)
+}
+
 fn run(cmd: Command) -> Result<(), Failure> {
     match cmd {
         Command::Run {
@@ -174,6 +182,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
                 max_runtime: max_runtime_s.map(std::time::Duration::from_secs),
                 save_snapshot,
                 resume,
+                export_now: Some(export_on_sigusr1()?),
             };
             let summary = app::live::run_cmd(&args, stop_on_signals()?)?;
             print!("{summary}");

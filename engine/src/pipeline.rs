@@ -39,7 +39,9 @@ use crate::{
     threads::{Idle, pin_current, stages_share_cores},
     txbuild::{ControlOutcome, TxBuildError, TxBuilder},
 };
-use polyarb_core::{Engine, EngineStats, OpportunityFrame, TX_KIND_ROUTE, TxFrame};
+use polyarb_core::{
+    ChainTip, Engine, EngineStats, MarketSpec, OpportunityFrame, TX_KIND_ROUTE, TxFrame,
+};
 
 /// What the feed source reported on one poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +192,7 @@ pub struct SignedInfo {
 }
 
 /// Stage threads' settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PipelineSettings {
     /// Stage → core map; `None` leaves threads unpinned.
     pub cores: Option<CoreMap>,
@@ -199,6 +201,21 @@ pub struct PipelineSettings {
     /// At shutdown, how long (ns) the feed stage keeps reading answers and the signer keeps
     /// filling nonces before both stop, if the port has not settled by then.
     pub settle_ns: u64,
+    /// Tables exported on request while the run goes on (a live run's SIGUSR1).
+    pub export: Option<Export>,
+}
+
+/// A request line from outside to the engine stage: when `requested` is set, the engine stage
+/// clears it and sends its tables ([`Engine::market_spec`]), their chain tip
+/// ([`Engine::chain_tip`]) and the time the export took, ns, to `to`, between two frames (never inside a batch). A request that finds the channel full
+/// (the last export not yet written) is dropped and counted by the receiver's absence of a new
+/// file; the next request works.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// Set by the requester (a signal handler).
+    pub requested: Arc<AtomicBool>,
+    /// Where the tables go; `None`: nowhere (a request is logged and ignored).
+    pub to: Option<std::sync::mpsc::SyncSender<(MarketSpec, Option<ChainTip>, u64)>>,
 }
 
 /// Everything a finished run reports.
@@ -266,8 +283,9 @@ where
     };
     let eng = {
         let clock = Arc::clone(&clock);
+        let export = settings.export.clone();
         spawn_stage("engine", cores.map(|c| c.engine), move || {
-            engine_stage(engine, frame_rx, opp_tx, &*clock, spin)
+            engine_stage(engine, frame_rx, opp_tx, &*clock, spin, export.as_ref())
         })
     };
     let sig = {
@@ -791,13 +809,33 @@ fn engine_stage(
     mut opps: Producer<OpportunityFrame>,
     clock: &dyn Clock,
     spin: u32,
+    export: Option<&Export>,
 ) -> (Engine, Latency) {
     let mut detection = Latency::new();
     let mut idle = Idle::new(spin);
+    // Whether the last frame ended its batch: exports happen only between batches.
+    let mut between = true;
     loop {
+        if between
+            && let Some(x) = export
+            && x.requested.swap(false, Ordering::Relaxed)
+        {
+            if let Some(to) = &x.to {
+                let started = clock.now_ns();
+                let spec = engine.market_spec();
+                let tip = engine.chain_tip();
+                let took = clock.now_ns().saturating_sub(started);
+                if to.try_send((spec, tip, took)).is_err() {
+                    tracing::warn!("tables not exported: the last export is still being written");
+                }
+            } else {
+                tracing::warn!("snapshot requested, but no --save-snapshot FILE was given");
+            }
+        }
         match pop_or_done(&mut frames) {
             Ok(f) => {
                 idle.reset();
+                between = f.flags & FLAG_MORE_IN_BATCH == 0;
                 let routes = engine.on_frame(&f);
                 if !routes.is_empty() {
                     // One search produced them all: they are detected at the same instant.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use alloy_primitives::Address;
 use polyarb_core::clmm::algebra_fee::{ConfigError, DataStorage, FeeError, RING_SIZE};
-use polyarb_core::{AlgebraFeeSpec, MarketSpec, PoolState, TableError};
+use polyarb_core::{AlgebraFeeSpec, ChainTip, MarketSpec, PoolState, TableError};
 
 /// Value of the `format` field.
 pub const SNAPSHOT_FORMAT: &str = "polyarb-snapshot";
@@ -191,6 +191,10 @@ struct SnapshotFile<M> {
     version: u32,
     /// Chain the snapshot was taken on, if known.
     chain_id: Option<u64>,
+    /// The newest block the tables hold logs of, as the chain named it (version 4 files a run
+    /// wrote since the tip was added; absent in others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tip: Option<ChainTip>,
     market: M,
 }
 
@@ -277,10 +281,16 @@ mod v1 {
 
 /// Serialises `market` as a snapshot document (the current version).
 pub fn to_json(market: &MarketSpec, chain_id: Option<u64>) -> String {
+    to_json_at(market, chain_id, None)
+}
+
+/// [`to_json`] naming the chain's `tip` the tables were exported at.
+pub fn to_json_at(market: &MarketSpec, chain_id: Option<u64>, tip: Option<ChainTip>) -> String {
     let doc = SnapshotFile {
         format: SNAPSHOT_FORMAT.into(),
         version: SNAPSHOT_VERSION,
         chain_id,
+        tip,
         market: market.clone(),
     };
     // Serialising plain structs with string keys cannot fail.
@@ -390,9 +400,31 @@ fn newer_field(market: &MarketSpec, version: u32) -> Option<&'static str> {
 
 /// Writes a snapshot file (via a temporary file, so a crash never leaves half a snapshot).
 pub fn write(path: &Path, market: &MarketSpec, chain_id: Option<u64>) -> Result<(), SnapshotError> {
+    write_at(path, market, chain_id, None)
+}
+
+/// [`write`] naming the chain's `tip` the tables were exported at (what `--resume` checks).
+pub fn write_at(
+    path: &Path,
+    market: &MarketSpec,
+    chain_id: Option<u64>,
+    tip: Option<ChainTip>,
+) -> Result<(), SnapshotError> {
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, to_json(market, chain_id) + "\n").map_err(SnapshotError::Io)?;
+    std::fs::write(&tmp, to_json_at(market, chain_id, tip) + "\n").map_err(SnapshotError::Io)?;
     std::fs::rename(&tmp, path).map_err(SnapshotError::Io)
+}
+
+/// The chain tip a snapshot document names, if any (files written before it was added, and
+/// discovery's, name none).
+pub fn tip(text: &str) -> Result<Option<ChainTip>, SnapshotError> {
+    #[derive(Deserialize)]
+    struct TipOnly {
+        #[serde(default)]
+        tip: Option<ChainTip>,
+    }
+    let t: TipOnly = serde_json::from_str(text).map_err(SnapshotError::Parse)?;
+    Ok(t.tip)
 }
 
 /// Reads a snapshot file.

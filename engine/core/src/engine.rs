@@ -1507,6 +1507,18 @@ impl Engine {
         }
     }
 
+    /// The newest block the tables hold logs of (or a head of) whose hash or hash tag the
+    /// undo journal knows, for a snapshot to name ([`ChainTip`]); `None` with the journal off
+    /// or before any block came.
+    pub fn chain_tip(&self) -> Option<crate::ChainTip> {
+        let (block, hash, tag) = self.journal.newest_known(self.newest_block)?;
+        Some(crate::ChainTip {
+            block,
+            hash: (hash != [0; 32]).then_some(alloy_primitives::B256::from(hash)),
+            tag: (hash == [0; 32] && tag != 0).then_some(tag),
+        })
+    }
+
     /// Pool `p` as [`Engine::market_spec`] exports it in a snapshot complete up to `block`.
     fn pool_spec(&self, p: PoolId, block: u64) -> Option<PoolSpec> {
         let pools = &self.pools;

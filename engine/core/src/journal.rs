@@ -236,6 +236,18 @@ impl Journal {
         self.floor
     }
 
+    /// The newest block at or before `block` whose hash (from its head) or hash tag (from its
+    /// logs) the journal knows: `(number, hash or zeros, tag)`.
+    pub(crate) fn newest_known(&self, block: u64) -> Option<(u64, [u8; 32], u32)> {
+        self.marks
+            .items
+            .iter()
+            .rev()
+            .filter(|m| m.number <= block && (m.hash != ZERO_HASH || m.tag != 0))
+            .map(|m| (m.number, m.hash, m.tag))
+            .next()
+    }
+
     fn mark(&self, block: u64) -> Option<&Mark> {
         self.marks.items.iter().rev().find(|m| m.number == block)
     }

@@ -43,8 +43,8 @@ pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, 
 pub use journal::{DEFAULT_REORG_DEPTH, MAX_REORG_DEPTH, block_tag};
 pub use kind::{PIPS, PoolKind};
 pub use market::{
-    AlgebraFeeSpec, CapitalSpec, ClStateSpec, DexSpec, MarketSpec, PoolSpec, PoolState, TickSpec,
-    TokenSpec,
+    AlgebraFeeSpec, CapitalSpec, ChainTip, ClStateSpec, DexSpec, MarketSpec, PoolSpec, PoolState,
+    TickSpec, TokenSpec,
 };
 pub use pools::{
     ClStateError, ClView, PoolId, Pools, QUOTE_UNKNOWN, Staleness, TICK_HEADROOM, TableError,

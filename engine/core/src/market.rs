@@ -191,6 +191,34 @@ impl PoolSpec {
     }
 }
 
+/// The newest block the engine's tables hold logs of, as the chain named it: what a warm
+/// restart checks against the node, so tables of a block a reorg has since replaced are not
+/// resumed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainTip {
+    /// Block number.
+    pub block: u64,
+    /// Its hash, when a head showed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<alloy_primitives::B256>,
+    /// The first four bytes of its hash, big-endian ([`crate::block_tag`]), when only its logs
+    /// showed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<u32>,
+}
+
+impl ChainTip {
+    /// Whether `hash` (the node's block at [`ChainTip::block`]) is this block.
+    pub fn matches(&self, hash: &[u8; 32]) -> bool {
+        match (self.hash, self.tag) {
+            (Some(h), _) => h.0 == *hash,
+            (None, Some(t)) => crate::block_tag(hash) == t,
+            (None, None) => true,
+        }
+    }
+}
+
 /// How much of a start token the executor can put into one route.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapitalSpec {

@@ -1054,6 +1054,66 @@ fn block_hashes_alone_undo_a_reorg_exactly() {
 }
 
 #[test]
+fn the_chain_tip_names_the_newest_block_by_its_heads_hash_or_its_logs_tag() {
+    for (hashes, tags) in [(true, true), (false, true), (false, false)] {
+        let style = Style {
+            hashes,
+            tags,
+            head_first: true,
+            timed_logs: true,
+            removed_logs: false,
+        };
+        let (mut sim, spec) = Sim::new(3, style, K_ALL);
+        let mut e = Engine::new(&spec, params(DEPTH)).unwrap();
+        assert_eq!(e.chain_tip(), None, "nothing seen yet");
+        for b in sim.extend(5) {
+            feed(&mut e, &b);
+        }
+        let (_, hash, height) = sim.tip();
+        let tip = e.chain_tip();
+        let what = format!("hashes {hashes}, tags {tags}: {tip:?}");
+        match (hashes, tags) {
+            (true, _) => {
+                let t = tip.expect(&what);
+                assert_eq!(
+                    (t.block, t.hash.map(|h| h.0), t.tag),
+                    (height, Some(hash), None)
+                );
+                assert!(t.matches(&hash), "{what}");
+                assert!(!t.matches(&hash_of(9_999, height)), "{what}");
+            }
+            (false, true) => {
+                let t = tip.expect(&what);
+                assert_eq!(
+                    (t.block, t.hash, t.tag),
+                    (height, None, Some(block_tag(&hash)))
+                );
+                assert!(t.matches(&hash), "{what}");
+            }
+            // Nothing named its blocks: nothing to check a restart against.
+            (false, false) => assert_eq!(tip, None, "{what}"),
+        }
+    }
+    // With the journal off there is no tip to name.
+    let (mut sim, spec) = Sim::new(
+        3,
+        Style {
+            hashes: true,
+            tags: true,
+            head_first: true,
+            timed_logs: true,
+            removed_logs: false,
+        },
+        K_ALL,
+    );
+    let mut e = Engine::new(&spec, params(0)).unwrap();
+    for b in sim.extend(2) {
+        feed(&mut e, &b);
+    }
+    assert_eq!(e.chain_tip(), None);
+}
+
+#[test]
 fn a_head_whose_parent_is_not_the_block_seen_undoes_from_its_height() {
     for seed in 0..6 {
         let style = Style {

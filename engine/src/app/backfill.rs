@@ -51,6 +51,17 @@ pub enum BackfillError {
     },
     /// A head or log without the fields the feed needs.
     Malformed(&'static str),
+    /// The snapshot's newest block is not the node's block at that height (a reorg since it
+    /// was written), or the node has no such block: its tables may hold logs of a chain that
+    /// is gone.
+    Forked {
+        /// The block.
+        block: u64,
+        /// What the snapshot names it (hash, or `tag 0x…` for the first four bytes).
+        ours: String,
+        /// The node's hash at that height, if it has the block.
+        node: Option<String>,
+    },
 }
 
 impl fmt::Display for BackfillError {
@@ -62,6 +73,12 @@ impl fmt::Display for BackfillError {
             ),
             Self::Rpc { what, source } => write!(f, "{what}: {source}"),
             Self::Malformed(what) => write!(f, "backfill answer malformed: {what}"),
+            Self::Forked { block, ours, node } => write!(
+                f,
+                "the snapshot's block {block} is {ours}, but the node's is {}: a reorg since the \
+                 snapshot was written; start without --resume to rediscover",
+                node.as_deref().unwrap_or("missing")
+            ),
         }
     }
 }

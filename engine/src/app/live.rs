@@ -25,13 +25,13 @@ use crate::{
     clock::MonoClock,
     config::{Config, ProcessEnv},
     latency::LatencyReport,
-    pipeline::{self, FeedStats, PipelineSettings, Report, SignerStats},
+    pipeline::{self, Export, FeedStats, PipelineSettings, Report, SignerStats},
     report::{self, Names},
     snapshot,
     submission::SubmitStats,
     txbuild::TxBuilder,
 };
-use polyarb_core::{Engine, EngineStats, MarketSpec};
+use polyarb_core::{ChainTip, Engine, EngineStats, MarketSpec};
 
 pub(super) fn connect(cfg: &Config) -> Result<RpcClient, AppError> {
     let mut rpc = RpcClient::connect(
@@ -145,11 +145,59 @@ pub struct RunArgs {
     pub opportunities: Option<PathBuf>,
     /// Stop after this long (for tests and trials); default: until SIGINT/SIGTERM.
     pub max_runtime: Option<Duration>,
-    /// Write the engine's tables as a snapshot here on exit.
+    /// Write the engine's tables as a snapshot here on exit, and whenever `export_now` is set.
     pub save_snapshot: Option<PathBuf>,
+    /// Set from outside (the binary's SIGUSR1 handler) to write the snapshot while the run
+    /// goes on; the run clears it.
+    pub export_now: Option<Arc<AtomicBool>>,
     /// Start from this snapshot (one a run saved) plus a backfill of the blocks since, instead
     /// of a full discovery.
     pub resume: Option<PathBuf>,
+}
+
+/// The snapshot-on-request line: the engine stage exports when `args.export_now` is set, and a
+/// housekeeping thread writes the file (`--save-snapshot`), so the hot stages never touch the
+/// disk. Without a path a request is only logged. `None` when nothing can request one.
+fn exporter(args: &RunArgs, chain: u64) -> Option<(Export, Option<std::thread::JoinHandle<()>>)> {
+    let requested = Arc::clone(args.export_now.as_ref()?);
+    let Some(path) = args.save_snapshot.clone() else {
+        return Some((
+            Export {
+                requested,
+                to: None,
+            },
+            None,
+        ));
+    };
+    let (to, from) = std::sync::mpsc::sync_channel::<(MarketSpec, Option<ChainTip>, u64)>(1);
+    let writer = std::thread::Builder::new()
+        .name("polyarb-export".into())
+        .spawn(move || {
+            for (market, tip, took_ns) in from {
+                match snapshot::write_at(&path, &market, Some(chain), tip) {
+                    Ok(()) => tracing::info!(
+                        block = market.block,
+                        pools = market.pools.len(),
+                        path = %path.display(),
+                        engine_paused_us = took_ns / 1_000,
+                        "tables written on request"
+                    ),
+                    Err(e) => tracing::error!(
+                        path = %path.display(),
+                        error = %e,
+                        "cannot write the requested snapshot"
+                    ),
+                }
+            }
+        })
+        .ok()?;
+    Some((
+        Export {
+            requested,
+            to: Some(to),
+        },
+        Some(writer),
+    ))
 }
 
 /// A warm start: the tables a run saved (`--save-snapshot`), the executor's capital read
@@ -173,6 +221,44 @@ fn resume(
             node: chain,
             config: c,
         });
+    }
+    // Tables of a block a reorg has since replaced would start from a state the chain is not
+    // in, and the backfill's positions would skip the new chain's logs.
+    let text = std::fs::read_to_string(path).map_err(|error| AppError::Snapshot {
+        path: path.to_owned(),
+        error: snapshot::SnapshotError::Io(error),
+    })?;
+    match snapshot::tip(&text).map_err(|error| AppError::Snapshot {
+        path: path.to_owned(),
+        error,
+    })? {
+        Some(tip) => {
+            let node = rpc
+                .block_header(BlockTag::Number(tip.block))
+                .map_err(|source| {
+                    AppError::Resume(super::backfill::BackfillError::Rpc {
+                        what: "the snapshot's newest block",
+                        source,
+                    })
+                })?;
+            if !node.as_ref().is_some_and(|h| tip.matches(&h.hash)) {
+                let ours = match (tip.hash, tip.tag) {
+                    (Some(h), _) => format!("{h}"),
+                    (None, Some(t)) => format!("tag {t:#010x}"),
+                    (None, None) => "unnamed".to_owned(),
+                };
+                return Err(AppError::Resume(super::backfill::BackfillError::Forked {
+                    block: tip.block,
+                    ours,
+                    node: node.map(|h| format!("0x{}", alloy_primitives::hex::encode(h.hash))),
+                }));
+            }
+        }
+        None => tracing::warn!(
+            path = %path.display(),
+            "the snapshot names no block hash (written by an older build or a discovery): a \
+             reorg since it was written would go unseen"
+        ),
     }
     // Capital moves with every route and is in no log: read it at the head.
     market.capital = discovery::read_capital(rpc, cfg, BlockTag::Number(head))?;
@@ -321,10 +407,12 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         });
     }
 
+    let export = exporter(args, chain);
     let settings = PipelineSettings {
         cores: cfg.cores,
         pipeline: cfg.pipeline,
         settle_ns: cfg.submit.shutdown_wait_ms.saturating_mul(1_000_000),
+        export: export.as_ref().map(|(x, _)| x.clone()),
     };
     let mut outcome = pipeline::run(
         port,
@@ -345,15 +433,25 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
             }
         },
     );
+    if let Some((x, writer)) = export {
+        // The engine stage is gone; the writer ends once its channel is closed.
+        drop(x);
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
+    }
     // Bytes still queued for the socket go out before the close.
     outcome
         .port
         .close(Duration::from_millis(cfg.node.rpc_timeout_ms.min(2_000)));
     if let Some(path) = &args.save_snapshot {
         let market = outcome.tables.market_spec();
-        snapshot::write(path, &market, Some(chain)).map_err(|error| AppError::Snapshot {
-            path: path.clone(),
-            error,
+        let tip = outcome.tables.chain_tip();
+        snapshot::write_at(path, &market, Some(chain), tip).map_err(|error| {
+            AppError::Snapshot {
+                path: path.clone(),
+                error,
+            }
         })?;
         tracing::info!(
             block = market.block,

@@ -382,6 +382,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
         cores: cfg.cores,
         pipeline: cfg.pipeline,
         settle_ns: 0,
+        export: None,
     };
     let mut outcome = pipeline::run(
         port,

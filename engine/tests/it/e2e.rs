@@ -138,6 +138,21 @@ impl Polyarb {
         }
     }
 
+    /// Sends `signal` (`"USR1"`, …) to the running process.
+    pub(crate) fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args([format!("-{signal}").as_str(), &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
+    /// Whether the process is still running.
+    pub(crate) fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGINT, then the exit status and stdout.
     pub(crate) fn stop(mut self) -> (bool, String) {
         let pid = self.child.id().to_string();

@@ -305,8 +305,8 @@ fn count(rpc: &polyarb_tools::Rpc, who: Address, tag: &str) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
-/// The warm restart (issue 6): a run saves its tables on exit; while it is down the market
-/// moves (swaps, liquidity minted and burnt); a run started from those tables catches up by
+/// The warm restart (issue 6): a run saves its tables on SIGUSR1 (and goes on) and on exit;
+/// while it is down the market moves (swaps, liquidity minted and burnt); a run started from those tables catches up by
 /// backfill, arbitrages, and ends with tables equal to the node's.
 #[test]
 fn a_restart_resumes_from_saved_tables_and_catches_up_on_what_it_missed() {
@@ -329,8 +329,38 @@ fn a_restart_resumes_from_saved_tables_and_catches_up_on_what_it_missed() {
     );
     trade(3);
     thread::sleep(Duration::from_millis(1_000));
+    // SIGUSR1: the tables are written and the run goes on.
+    let mut polyarb = polyarb;
+    polyarb.signal("USR1");
+    assert!(
+        wait_log(
+            &polyarb,
+            "tables written on request",
+            1,
+            Duration::from_secs(30)
+        ),
+        "no snapshot on SIGUSR1:\n{}",
+        polyarb.logs()
+    );
+    assert!(
+        polyarb.running(),
+        "SIGUSR1 ended the run:\n{}",
+        polyarb.logs()
+    );
+    let on_request = crate::tables::assert_tables_equal_node(rpc, &first);
+    assert_eq!(on_request, world.pairs.len() + world.clmm_pools.len());
+    let (requested_at, _) = polyarb_engine::snapshot::read(&first).unwrap();
+    trade(2);
+    thread::sleep(Duration::from_millis(1_000));
     let first_log = polyarb.logs();
     stop_cleanly(polyarb);
+    let (at_exit, _) = polyarb_engine::snapshot::read(&first).unwrap();
+    assert!(
+        at_exit.block > requested_at.block,
+        "the exit snapshot ({}) is newer than the requested one ({})",
+        at_exit.block,
+        requested_at.block
+    );
     rpc.mine().unwrap();
     // Down: the market moves.
     trade(4);
@@ -385,6 +415,37 @@ fn a_restart_resumes_from_saved_tables_and_catches_up_on_what_it_missed() {
     );
     let pools = crate::tables::assert_tables_equal_node(rpc, &second);
     assert_eq!(pools, world.pairs.len() + world.clmm_pools.len());
+
+    // The snapshot names its newest block by hash; a reorg that replaces that block while the
+    // engine is down makes a resume from it refuse, saying why.
+    let text = std::fs::read_to_string(&second).unwrap();
+    let tip = polyarb_engine::snapshot::tip(&text)
+        .unwrap()
+        .expect("a run's snapshot names its tip");
+    let head: Value = rpc.call("eth_blockNumber", json!([])).unwrap();
+    let head = u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    assert!(
+        tip.block <= head && head - tip.block < 8,
+        "tip {tip:?}, head {head}"
+    );
+    let depth = head - tip.block + 1;
+    rpc.request("anvil_reorg", json!([depth, []]))
+        .expect("anvil_reorg");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_polyarb"))
+        .args(["run", "--config"])
+        .arg(&live.config_path)
+        .arg("--resume")
+        .arg(&second)
+        .env("POLYARB_PRIVATE_KEY", key)
+        .output()
+        .expect("run polyarb");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "resumed across a reorg:\n{err}");
+    assert!(
+        err.contains(&format!("the snapshot's block {} is", tip.block))
+            && err.contains("a reorg since the snapshot was written"),
+        "{err}"
+    );
 }
 
 /// Start-up against a node that stops answering: a signal ends it at once, and

@@ -18,8 +18,8 @@ use alloy_primitives::{B256, Bytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use polyarb_bench::{Sample, replay_pass};
-use polyarb_core::FrameKind;
 use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TxFrame, encode_execute};
+use polyarb_core::{Engine, FLAG_MORE_IN_BATCH, FrameKind};
 use polyarb_engine::{clock::MonoClock, txbuild::FeeBid};
 use polyarb_feeds::decode;
 use polyarb_signer::{Eip1559Tx, Signer};
@@ -169,6 +169,47 @@ fn engine_benches(c: &mut Criterion, s: &Sample) {
                 black_box(black_box(f).block_number);
             }
         })
+    });
+    g.finish();
+}
+
+/// What the undo journal (docs/engine.md, "Reorgs") adds to applying a log: every frame of the
+/// sample applied with no search (all flagged as one batch), journal at the default depth
+/// against the same engine with the journal off.
+fn journal_benches(c: &mut Criterion, s: &Sample) {
+    let mut frames = s.frames();
+    for f in &mut frames {
+        f.flags |= FLAG_MORE_IN_BATCH;
+    }
+    let build = |depth: u64| {
+        let mut p = s.config.search_params();
+        p.reorg_depth = depth;
+        Engine::new(&s.market, p).expect("engine builds")
+    };
+    let mut g = c.benchmark_group("engine/journal");
+    quick(&mut g);
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    g.bench_function("apply_journal_64", |b| {
+        b.iter_batched_ref(
+            || build(polyarb_core::DEFAULT_REORG_DEPTH),
+            |engine| {
+                for f in &frames {
+                    black_box(engine.on_frame(black_box(f)));
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("apply_journal_off_baseline", |b| {
+        b.iter_batched_ref(
+            || build(0),
+            |engine| {
+                for f in &frames {
+                    black_box(engine.on_frame(black_box(f)));
+                }
+            },
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }
@@ -458,6 +499,7 @@ fn main() {
     pass_benches(&mut c, &sample);
     decode_benches(&mut c, &sample);
     engine_benches(&mut c, &sample);
+    journal_benches(&mut c, &sample);
     sign_benches(&mut c, &sample);
     c.final_summary();
 }

@@ -189,28 +189,22 @@ fn journal_benches(c: &mut Criterion, s: &Sample) {
     let mut g = c.benchmark_group("engine/journal");
     quick(&mut g);
     g.throughput(Throughput::Elements(frames.len() as u64));
-    g.bench_function("apply_journal_64", |b| {
-        b.iter_batched_ref(
-            || build(polyarb_core::DEFAULT_REORG_DEPTH),
-            |engine| {
-                for f in &frames {
-                    black_box(engine.on_frame(black_box(f)));
-                }
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    g.bench_function("apply_journal_off_baseline", |b| {
-        b.iter_batched_ref(
-            || build(0),
-            |engine| {
-                for f in &frames {
-                    black_box(engine.on_frame(black_box(f)));
-                }
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    for (name, depth) in [
+        ("apply_journal_64", polyarb_core::DEFAULT_REORG_DEPTH),
+        ("apply_journal_off_baseline", 0),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || build(depth),
+                |engine| {
+                    for f in &frames {
+                        black_box(engine.on_frame(black_box(f)));
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 }
 

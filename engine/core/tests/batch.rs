@@ -116,6 +116,19 @@ fn check(o: &OpportunityFrame, p1: (u128, u128), p2: (u128, u128)) -> [(u128, u1
     state
 }
 
+/// An engine holding routes `hold_blocks` at most, and the one route it sent for [`moved`]
+/// in the block after the snapshot.
+fn routed(hold_blocks: u64) -> (Engine, Vec<OpportunityFrame>) {
+    let mut p = params();
+    p.hold_blocks = hold_blocks;
+    let mut e = Engine::new(&market(), p).unwrap();
+    let first = e
+        .on_frame(&sync(P1, SNAPSHOT + 1, 0, moved(), false))
+        .to_vec();
+    assert_eq!(first.len(), 1);
+    (e, first)
+}
+
 #[test]
 fn the_middle_of_a_transaction_is_not_a_gap() {
     let mut e = Engine::new(&market(), params()).unwrap();
@@ -220,12 +233,8 @@ fn a_route_holds_its_pools_until_the_chain_moves_them() {
 
 #[test]
 fn a_hold_expires_when_the_route_did_not_land() {
-    let mut p = params();
-    p.hold_blocks = 2;
-    let mut e = Engine::new(&market(), p).unwrap();
     let m = moved();
-    let first = e.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).to_vec();
-    assert_eq!(first.len(), 1);
+    let (mut e, first) = routed(2);
     // The next block passes without the route's logs (it reverted, or is still pending): the
     // pools stay held.
     let _ = e.on_frame(&head(SNAPSHOT + 2));
@@ -244,12 +253,8 @@ fn a_hold_expires_when_the_route_did_not_land() {
 
 #[test]
 fn a_dropped_route_frees_its_pools_at_once_and_the_gap_is_found_again() {
-    let mut p = params();
-    p.hold_blocks = 32;
-    let mut e = Engine::new(&market(), p).unwrap();
     let m = moved();
-    let first = e.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).to_vec();
-    assert_eq!(first.len(), 1);
+    let (mut e, first) = routed(32);
     // Another route's end touches nothing.
     assert!(
         e.on_frame(&FeedFrame::route_ended(first[0].seq + 7, ROUTE_DROPPED, 5))
@@ -286,12 +291,7 @@ fn a_dropped_route_frees_its_pools_at_once_and_the_gap_is_found_again() {
 
 #[test]
 fn a_mined_route_that_moved_nothing_is_released_two_blocks_later() {
-    let mut p = params();
-    p.hold_blocks = 32;
-    let mut e = Engine::new(&market(), p).unwrap();
-    let m = moved();
-    let first = e.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).to_vec();
-    assert_eq!(first.len(), 1);
+    let (mut e, first) = routed(32);
     let _ = e.on_frame(&head(SNAPSHOT + 2));
     // Mined in block 102, reverted: no log of its pools. The hold outlives block 103 (the
     // mined block's logs could still be on their way) and ends at 104, far before 32 blocks.
@@ -306,16 +306,7 @@ fn a_mined_route_that_moved_nothing_is_released_two_blocks_later() {
     assert_eq!(e.held_reserves(&P1), None);
     assert_eq!(e.stats().holds_expired, 2);
     // Never without a word: 32 blocks.
-    let mut quiet = Engine::new(&market(), {
-        let mut p = params();
-        p.hold_blocks = 32;
-        p
-    })
-    .unwrap();
-    assert_eq!(
-        quiet.on_frame(&sync(P1, SNAPSHOT + 1, 0, m, false)).len(),
-        1
-    );
+    let (mut quiet, _) = routed(32);
     let _ = quiet.on_frame(&head(SNAPSHOT + 4));
     assert!(quiet.held_reserves(&P1).is_some());
 }

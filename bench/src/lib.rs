@@ -6,6 +6,8 @@
 //!   search over it in order, as the pipeline's stages do, minus the rings and threads.
 //! - [`rings`]: SPSC ping-pong between two pinned threads through `rtrb` or
 //!   `crossbeam-channel`, a [`FeedFrame`](polyarb_core::FeedFrame) as the payload.
+//! - [`synthetic`]: a seeded market of any number of pools (V2, Uniswap V3, Algebra) whose
+//!   snapshot round-trips, for the warm-start bench.
 //!
 //! Timing lives in the benches and the report binary, never in tests.
 //!
@@ -14,5 +16,6 @@
 
 pub mod rings;
 mod sample;
+pub mod synthetic;
 
 pub use sample::{FixtureError, PassCounts, Payload, Sample, replay_pass};

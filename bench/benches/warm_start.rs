@@ -135,7 +135,7 @@ fn describe(case: &Case) {
     println!(
         "warm_start_{}: snapshot {:.1} MB; {} pools (V2 {}, Uniswap V3 {}, Algebra {}; {} \
          initialized ticks; {} with a last_log), {} tokens; Engine::new keeps {} cycles and \
-         walks {} more past max_cycles",
+         counts {} more past max_cycles",
         case.name,
         case.text.len() as f64 / 1e6,
         m.pools.len(),

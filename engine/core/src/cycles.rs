@@ -271,6 +271,22 @@ fn emit_pool_choices(
             rotations |= 1 << i;
         }
     }
+    if out.list.len() >= cap {
+        // Full: count this loop's cycles without walking them (a hub-heavy market has billions
+        // of pool choices past the cap, and walking them only to count took hours).
+        let lens: [u64; MAX_HOPS] =
+            core::array::from_fn(|i| if i < n { edge(i).len() as u64 } else { 1 });
+        let all = lens[..n].iter().fold(1u64, |a, &m| a.saturating_mul(m));
+        // A longer loop's tokens are distinct, so its edges are distinct pairs and its pools
+        // differ; a 2-token loop uses one pair twice and needs two different pools of it.
+        let cycles = if n == 2 {
+            lens[0].saturating_mul(lens[0].saturating_sub(1))
+        } else {
+            all
+        };
+        out.dropped = out.dropped.saturating_add(cycles);
+        return;
+    }
     let mut choice = [0usize; MAX_HOPS];
     loop {
         let mut c = Cycle {
@@ -490,6 +506,48 @@ mod tests {
         assert_eq!(capped.get(0).unwrap().len, 2);
         assert_eq!(capped.get(1).unwrap().len, 2);
         assert_eq!(capped.get(2).unwrap().len, 3);
+    }
+
+    #[test]
+    fn past_the_cap_cycles_are_counted_as_walking_them_would() {
+        // Several pools per pair (2-hop loops need two different ones), triangles and squares
+        // over four tokens, two start tokens: every cap from none to all stores a prefix and
+        // counts the rest, the same total.
+        let mut list = Vec::new();
+        let mut addr = 0x10;
+        for (a, b, n) in [
+            (1, 2, 3),
+            (2, 3, 2),
+            (3, 1, 2),
+            (3, 4, 3),
+            (4, 1, 1),
+            (2, 4, 2),
+        ] {
+            for _ in 0..n {
+                list.push((addr, a, b));
+                addr += 1;
+            }
+        }
+        let spec = market(4, &list);
+        let (_, all) = build(&spec, &[0, 1], usize::MAX);
+        let total = all.len() as u64;
+        assert_eq!(all.dropped(), 0);
+        assert!(total > 50, "{total}");
+        for cap in [
+            0,
+            1,
+            5,
+            total as usize / 2,
+            total as usize - 1,
+            total as usize,
+        ] {
+            let (_, capped) = build(&spec, &[0, 1], cap);
+            assert_eq!(capped.len(), cap, "cap {cap}");
+            assert_eq!(capped.len() as u64 + capped.dropped(), total, "cap {cap}");
+            for id in 0..cap as CycleId {
+                assert_eq!(capped.get(id), all.get(id), "cap {cap}, cycle {id}");
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@
 use std::collections::HashMap;
 
 use alloy_primitives::{Address, I256, U256};
+use polyarb_bench::rng::{Rng, token_address};
 use polyarb_core::clmm::swap::{PoolState, SwapKind, SwapResult, swap};
 use polyarb_core::clmm::tick_math::{
     MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick, tick_at_sqrt_ratio,
@@ -384,64 +385,6 @@ const TAILS: usize = 4_800;
 pub const SNAPSHOT_BLOCK: u64 = 1_000;
 /// How far each case frame moves its pool's price: 1 % down, 1 % up.
 const MOVE: f64 = 0.01;
-
-/// SplitMix64: small, seeded, good enough to spread a table.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (modulo bias is irrelevant here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Log-uniform in `[lo, hi)`.
-    fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo * (hi / lo).powf(self.unit())
-    }
-
-    /// An index drawn with the given weights.
-    fn weighted(&mut self, weights: &[u64]) -> usize {
-        let mut x = self.below(weights.iter().sum());
-        for (i, &w) in weights.iter().enumerate() {
-            if x < w {
-                return i;
-            }
-            x -= w;
-        }
-        weights.len() - 1
-    }
-
-    fn address(&mut self) -> Address {
-        let mut b = [0u8; 20];
-        for chunk in b.chunks_mut(8) {
-            let w = self.next().to_be_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
-        }
-        Address::from(b)
-    }
-}
-
-/// Token addresses sort by id (token0 is the lower id).
-fn token_address(id: usize) -> Address {
-    let mut b = [0u8; 20];
-    b[0] = 0x70;
-    b[12..].copy_from_slice(&(id as u64).to_be_bytes());
-    Address::from(b)
-}
 
 /// The DEXes of the table: two V2 forks, Uniswap V3, Algebra.
 const DEX_V2: [u8; 2] = [0, 1];

@@ -6,6 +6,7 @@
 //!   search over it in order, as the pipeline's stages do, minus the rings and threads.
 //! - [`rings`]: SPSC ping-pong between two pinned threads through `rtrb` or
 //!   `crossbeam-channel`, a [`FeedFrame`](polyarb_core::FeedFrame) as the payload.
+//! - [`rng`]: the seeded generator (SplitMix64) behind the synthetic markets.
 //! - [`synthetic`]: a seeded market of any number of pools (V2, Uniswap V3, Algebra) whose
 //!   snapshot round-trips, for the warm-start bench.
 //!
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod rings;
+pub mod rng;
 mod sample;
 pub mod synthetic;
 

@@ -26,6 +26,7 @@
 //!
 //! Everything comes from `seed` (SplitMix64): the same arguments give the same market.
 
+use crate::rng::{Rng, token_address};
 use alloy_primitives::{Address, B256, U256};
 use polyarb_core::clmm::tick_math::{MAX_TICK, tick_at_sqrt_ratio};
 use polyarb_core::clmm::ticks::{TickBitmap, TickRules};
@@ -93,69 +94,6 @@ pub fn start_tokens() -> Vec<Address> {
 /// default (notably `max_cycles`: 1,000,000).
 pub fn search_params() -> SearchParams {
     SearchParams::new(native(), start_tokens())
-}
-
-/// SplitMix64. A copy of `polyarb_tools::SplitMix64` (ten lines) rather than a dependency on
-/// polyarb-tools, which brings an HTTP client and a CLI parser to a crate of benches.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (the modulo bias is irrelevant here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Log-uniform in `[lo, hi)`.
-    fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo * (hi / lo).powf(self.unit())
-    }
-
-    /// An index drawn with the given weights.
-    fn weighted(&mut self, weights: &[u64]) -> usize {
-        let mut x = self.below(weights.iter().sum());
-        for (i, &w) in weights.iter().enumerate() {
-            if x < w {
-                return i;
-            }
-            x -= w;
-        }
-        weights.len() - 1
-    }
-
-    fn address(&mut self) -> Address {
-        let mut b = [0u8; 20];
-        for chunk in b.chunks_mut(8) {
-            let w = self.next().to_be_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
-        }
-        // 0x70… is where the tokens live (`token_address`); pools stay out of it.
-        if b[0] == 0x70 {
-            b[0] = 0x71;
-        }
-        Address::from(b)
-    }
-}
-
-/// Token addresses sort by id, so a pool's token0 is its lower id.
-fn token_address(id: usize) -> Address {
-    let mut b = [0u8; 20];
-    b[0] = 0x70;
-    b[12..].copy_from_slice(&(id as u64).to_be_bytes());
-    Address::from(b)
 }
 
 /// A token's decimals and price in the native token (per whole token).

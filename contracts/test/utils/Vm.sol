@@ -18,6 +18,12 @@ interface Vm {
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
+    function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
+    function parseBytes(string calldata stringifiedValue) external pure returns (bytes memory);
+    function replace(string calldata input, string calldata from, string calldata to)
+        external
+        pure
+        returns (string memory output);
     /// Gas figures of the last call made by the test contract.
     function lastCallGas() external view returns (Gas memory);
     /// Saves the whole EVM state; `revertToState` restores it (the snapshot stays usable).

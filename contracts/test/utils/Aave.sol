@@ -8,9 +8,50 @@ import {V2Fixture} from "./V2.sol";
 interface IAavePoolAddressesProvider {
     function setPoolImpl(address newPoolImpl) external;
     function getPool() external view returns (address);
+    function setACLAdmin(address newAclAdmin) external;
+    function setACLManager(address newAclManager) external;
+    function setPoolConfiguratorImpl(address newPoolConfiguratorImpl) external;
+    function getPoolConfigurator() external view returns (address);
+}
+
+interface IAaveACLManager {
+    function addPoolAdmin(address admin) external;
+}
+
+/// `ConfiguratorInputTypes.InitReserveInput`, field for field.
+struct InitReserveInput {
+    address aTokenImpl;
+    address stableDebtTokenImpl;
+    address variableDebtTokenImpl;
+    uint8 underlyingAssetDecimals;
+    address interestRateStrategyAddress;
+    address underlyingAsset;
+    address treasury;
+    address incentivesController;
+    string aTokenName;
+    string aTokenSymbol;
+    string variableDebtTokenName;
+    string variableDebtTokenSymbol;
+    string stableDebtTokenName;
+    string stableDebtTokenSymbol;
+    bytes params;
+}
+
+interface IAaveConfigurator {
+    function initReserves(InitReserveInput[] calldata input) external;
+    function updateFlashloanPremiumTotal(uint128 newFlashloanPremiumTotal) external;
+    function setReserveFlashLoaning(address asset, bool enabled) external;
 }
 
 interface IAavePool {
+    function supply(address asset, uint256 amount, address onBehalfOf, uint16 referralCode) external;
+    function flashLoanSimple(
+        address receiverAddress,
+        address asset,
+        uint256 amount,
+        bytes calldata params,
+        uint16 referralCode
+    ) external;
     function FLASHLOAN_PREMIUM_TOTAL() external view returns (uint128);
     function FLASHLOAN_PREMIUM_TO_PROTOCOL() external view returns (uint128);
     function ADDRESSES_PROVIDER() external view returns (address);
@@ -25,6 +66,7 @@ abstract contract AaveFixture is V2Fixture {
 
     IAavePoolAddressesProvider internal provider;
     IAavePool internal pool;
+    IAaveConfigurator internal configurator;
 
     /// Library names (under `LOGIC`) and where each was deployed.
     string[] internal libNames;
@@ -73,6 +115,55 @@ abstract contract AaveFixture is V2Fixture {
         address impl = deployAave("protocol/pool/Pool.sol/Pool.json", abi.encode(address(provider)));
         provider.setPoolImpl(impl);
         pool = IAavePool(provider.getPool());
+    }
+
+    /// The market's governance: this test as ACL admin and pool admin, and the configurator
+    /// (its library linked) behind the provider's proxy.
+    function deployAaveConfigurator() internal {
+        provider.setACLAdmin(holder());
+        address acl = deployAave("protocol/configuration/ACLManager.sol/ACLManager.json", abi.encode(address(provider)));
+        provider.setACLManager(acl);
+        IAaveACLManager(acl).addPoolAdmin(holder());
+        deployLib("ConfiguratorLogic");
+        provider.setPoolConfiguratorImpl(deployAave("protocol/pool/PoolConfigurator.sol/PoolConfigurator.json", ""));
+        configurator = IAaveConfigurator(provider.getPoolConfigurator());
+    }
+
+    /// Lists `asset` (18 decimals) as a reserve with the real token implementations and interest
+    /// rate strategy (rates as Aave's stablecoin presets), flash loans enabled, and supplies
+    /// `amount` of it from this test: what the pool can lend.
+    function listAndSupply(address asset, uint256 amount) internal {
+        address strategy = deployAave(
+            "protocol/pool/DefaultReserveInterestRateStrategy.sol/DefaultReserveInterestRateStrategy.json",
+            abi.encode(address(provider), 0.9e27, 0, 0.04e27, 0.6e27, 0.005e27, 0.6e27, 0.01e27, 0.08e27, 0.2e27)
+        );
+        InitReserveInput[] memory input = new InitReserveInput[](1);
+        input[0] = InitReserveInput({
+            aTokenImpl: deployAave("protocol/tokenization/AToken.sol/AToken.json", abi.encode(address(pool))),
+            stableDebtTokenImpl: deployAave(
+                "protocol/tokenization/StableDebtToken.sol/StableDebtToken.json", abi.encode(address(pool))
+            ),
+            variableDebtTokenImpl: deployAave(
+                "protocol/tokenization/VariableDebtToken.sol/VariableDebtToken.json", abi.encode(address(pool))
+            ),
+            underlyingAssetDecimals: 18,
+            interestRateStrategyAddress: strategy,
+            underlyingAsset: asset,
+            treasury: address(0xFEE),
+            incentivesController: address(0),
+            aTokenName: "aToken",
+            aTokenSymbol: "aT",
+            variableDebtTokenName: "variable debt",
+            variableDebtTokenSymbol: "vd",
+            stableDebtTokenName: "stable debt",
+            stableDebtTokenSymbol: "sd",
+            params: ""
+        });
+        configurator.initReserves(input);
+        configurator.setReserveFlashLoaning(asset, true);
+        (bool ok,) = asset.call(abi.encodeWithSignature("approve(address,uint256)", address(pool), amount));
+        assertTrue(ok, "approve");
+        pool.supply(asset, amount, holder(), 0);
     }
 
     /// Solidity's library placeholder for fully qualified name `fq`.

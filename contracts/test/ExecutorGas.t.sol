@@ -77,18 +77,7 @@ contract ExecutorGasTest is ExecutorFixture {
         assertTrue(ok, "execute reverted");
         assertEq(abi.decode(ret, (uint256)), profitOf[hops], "profit");
 
-        uint256 calldataGas;
-        for (uint256 i; i < data.length; ++i) {
-            calldataGas += data[i] == 0 ? 4 : 16;
-        }
-        uint256 gross = 21000 + calldataGas + g.gasTotalUsed;
-        uint256 refund = g.gasRefunded > 0 ? uint256(uint64(g.gasRefunded)) : 0;
-        if (refund > gross / 5) refund = gross / 5;
-
         string memory name = string.concat(toString(hops), "-hop");
-        emit log_named_uint(string.concat(name, " frame"), g.gasTotalUsed);
-        emit log_named_uint(string.concat(name, " refund"), refund);
-        emit log_named_uint(string.concat(name, " calldata"), calldataGas);
-        emit log_named_uint(string.concat(name, " tx"), gross - refund);
+        emit log_named_uint(string.concat(name, " tx"), txGas(data, g, name));
     }
 }

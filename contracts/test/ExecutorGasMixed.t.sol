@@ -263,19 +263,7 @@ contract ExecutorGasMixedTest is MixedFixture {
         assertTrue(ok, string.concat("execute reverted: ", name));
         assertEq(abi.decode(ret, (uint256)), profit, string.concat("profit of ", name));
 
-        uint256 calldataGas;
-        for (uint256 i; i < data.length; ++i) {
-            calldataGas += data[i] == 0 ? 4 : 16;
-        }
-        uint256 gross = 21000 + calldataGas + g.gasTotalUsed;
-        // casting to 'uint256' is safe because the value is positive in the branch taken
-        // forge-lint: disable-next-line(unsafe-typecast)
-        uint256 refund = g.gasRefunded > 0 ? uint256(uint64(g.gasRefunded)) : 0;
-        if (refund > gross / 5) refund = gross / 5;
-        emit log_named_uint(string.concat(name, " frame"), g.gasTotalUsed);
-        emit log_named_uint(string.concat(name, " refund"), refund);
-        emit log_named_uint(string.concat(name, " calldata"), calldataGas);
-        return gross - refund;
+        return txGas(data, g, name);
     }
 
     function ticksCrossed(Route storage rt) internal view returns (string memory s) {

@@ -134,17 +134,8 @@ contract RouterBaselineGasTest is V2Fixture {
     }
 
     /// Logs the call's gas as `ExecutorGas.t.sol` does and returns the transaction's gasUsed.
-    function report(string memory name, bytes memory data, Vm.Gas memory g) internal returns (uint256 txGas) {
-        uint256 calldataGas;
-        for (uint256 i; i < data.length; ++i) {
-            calldataGas += data[i] == 0 ? 4 : 16;
-        }
-        uint256 gross = 21000 + calldataGas + g.gasTotalUsed;
-        uint256 refund = g.gasRefunded > 0 ? uint256(uint64(g.gasRefunded)) : 0;
-        if (refund > gross / 5) refund = gross / 5;
-        txGas = gross - refund;
-        emit log_named_uint(string.concat(name, " frame"), g.gasTotalUsed);
-        emit log_named_uint(string.concat(name, " calldata"), calldataGas);
-        emit log_named_uint(string.concat(name, " tx"), txGas);
+    function report(string memory name, bytes memory data, Vm.Gas memory g) internal returns (uint256 used) {
+        used = txGas(data, g, name);
+        emit log_named_uint(string.concat(name, " tx"), used);
     }
 }

@@ -754,6 +754,19 @@ impl Batcher {
     }
 }
 
+/// Flags recorded `frames` into batches in place, as a replay's feed stage forms them:
+/// `recv_ns[i]` is the recorded receive time of frame `i`'s payload, and a gap of `quiet_ns`
+/// or more between two payloads ([`quiet_ends_batch`]) or a block change ([`more_in_batch`])
+/// ends a batch. For tests and benches that feed a recording to an [`Engine`] directly.
+pub fn flag_recorded_batches(frames: &mut [FeedFrame], recv_ns: &[u64], quiet_ns: u64) {
+    for i in 1..frames.len().min(recv_ns.len()) {
+        let burst = quiet_ends_batch(recv_ns[i].saturating_sub(recv_ns[i - 1]), quiet_ns);
+        if more_in_batch(&frames[i - 1], &frames[i], burst) {
+            frames[i - 1].flags |= FLAG_MORE_IN_BATCH;
+        }
+    }
+}
+
 /// The block of a pool frame (a log, not a head): what a batch is searched for.
 #[inline]
 fn pool_block(f: &FeedFrame) -> Option<u64> {

@@ -442,6 +442,18 @@ impl Submissions {
         self.ended.pop_front()
     }
 
+    /// Route `seq` was mined (landed or reverted).
+    fn mined(
+        ended: &mut std::collections::VecDeque<(u64, u8)>,
+        stats: &mut SubmitStats,
+        seq: Option<u64>,
+    ) {
+        if let Some(seq) = seq {
+            stats.routes_mined += 1;
+            ended.push_back((seq, ROUTE_MINED));
+        }
+    }
+
     /// Route `seq` will not land.
     fn dropped(
         ended: &mut std::collections::VecDeque<(u64, u8)>,
@@ -706,10 +718,9 @@ impl Submissions {
                 let first_write = slot.writes <= 1 && slot.pooled.is_none();
                 if first_write {
                     Self::dropped(&mut self.ended, &mut self.stats, slot.route.take());
-                } else if let Some(seq) = slot.route.take() {
+                } else {
                     // Ours was pooled, or written before: it is what was mined.
-                    self.stats.routes_mined += 1;
-                    self.ended.push_back((seq, ROUTE_MINED));
+                    Self::mined(&mut self.ended, &mut self.stats, slot.route.take());
                 }
                 slot.state = State::Taken;
                 slot.recheck_at = now.saturating_add(self.cfg.answer_timeout_ns);
@@ -787,10 +798,7 @@ impl Submissions {
                 let mut freed_below = false;
                 while self.lo < self.hi && self.lo < confirmed {
                     let i = self.index(self.lo);
-                    if let Some(seq) = self.slots[i].route.take() {
-                        self.stats.routes_mined += 1;
-                        self.ended.push_back((seq, ROUTE_MINED));
-                    }
+                    Self::mined(&mut self.ended, &mut self.stats, self.slots[i].route.take());
                     match self.slots[i].state {
                         State::Taken => {}
                         // A free nonce the chain used after all (a reorg undone, another

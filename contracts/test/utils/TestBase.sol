@@ -11,6 +11,26 @@ abstract contract TestBase {
     event log_named_uint(string key, uint256 val);
     event log_named_string(string key, string val);
 
+    /// The gasUsed of a transaction that sends exactly `data` to a call whose frame used `g`
+    /// (vm.lastCallGas): 21000 + EIP-2028 calldata (4 per zero byte, 16 per other) + the frame,
+    /// less the refund capped at a fifth (EIP-3529). Logs the frame, refund and calldata parts
+    /// under `name`.
+    function txGas(bytes memory data, Vm.Gas memory g, string memory name) internal returns (uint256) {
+        uint256 calldataGas;
+        for (uint256 i; i < data.length; ++i) {
+            calldataGas += data[i] == 0 ? 4 : 16;
+        }
+        uint256 gross = 21000 + calldataGas + g.gasTotalUsed;
+        // casting to 'uint256' is safe because the value is positive in the branch taken
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint256 refund = g.gasRefunded > 0 ? uint256(uint64(g.gasRefunded)) : 0;
+        if (refund > gross / 5) refund = gross / 5;
+        emit log_named_uint(string.concat(name, " frame"), g.gasTotalUsed);
+        emit log_named_uint(string.concat(name, " refund"), refund);
+        emit log_named_uint(string.concat(name, " calldata"), calldataGas);
+        return gross - refund;
+    }
+
     function assertEq(uint256 a, uint256 b, string memory what) internal pure {
         if (a != b) revert(string.concat(what, ": ", toString(a), " != ", toString(b)));
     }

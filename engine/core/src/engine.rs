@@ -489,15 +489,13 @@ impl Overlay {
         (before - self.active.len()) as u64
     }
 
-    /// Ends the holds of route `seq`, handing each to `ended`; how many.
-    fn release_route(&mut self, seq: u64, mut ended: impl FnMut(PoolId, Held)) -> u64 {
+    /// Ends the holds of route `seq`; how many.
+    fn release_route(&mut self, seq: u64) -> u64 {
         let slot = &mut self.slot;
         let before = self.active.len();
         self.active.retain(|&p| match slot.get_mut(p as usize) {
             Some(s) if s.is_some_and(|h| h.seq == seq) => {
-                if let Some(h) = s.take() {
-                    ended(p, h);
-                }
+                *s = None;
                 false
             }
             _ => true,
@@ -764,7 +762,7 @@ impl Engine {
             n
         } else {
             // Not journaled: a reorg does not bring back a transaction the node refused.
-            let n = self.overlay.release_route(seq, |_, _| {});
+            let n = self.overlay.release_route(seq);
             self.stats.holds_dropped += n;
             n
         };

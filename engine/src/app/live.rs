@@ -210,10 +210,12 @@ fn resume(
     head: u64,
 ) -> Result<(MarketSpec, VecDeque<Vec<u8>>), AppError> {
     let started = Instant::now();
-    let (mut market, snap_chain) = snapshot::read(path).map_err(|error| AppError::Snapshot {
+    let bad = |error| AppError::Snapshot {
         path: path.to_owned(),
         error,
-    })?;
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(snapshot::SnapshotError::Io(e)))?;
+    let (mut market, snap_chain) = snapshot::from_json(&text).map_err(bad)?;
     if let Some(c) = snap_chain
         && c != chain
     {
@@ -224,14 +226,7 @@ fn resume(
     }
     // Tables of a block a reorg has since replaced would start from a state the chain is not
     // in, and the backfill's positions would skip the new chain's logs.
-    let text = std::fs::read_to_string(path).map_err(|error| AppError::Snapshot {
-        path: path.to_owned(),
-        error: snapshot::SnapshotError::Io(error),
-    })?;
-    match snapshot::tip(&text).map_err(|error| AppError::Snapshot {
-        path: path.to_owned(),
-        error,
-    })? {
+    match snapshot::tip(&text).map_err(bad)? {
         Some(tip) => {
             let node = rpc
                 .block_header(BlockTag::Number(tip.block))

@@ -16,7 +16,11 @@
 //! - the tables polyarb writes on exit equal the node's state of every pool at the block they
 //!   are complete up to.
 
-use std::{path::PathBuf, thread, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    thread,
+    time::Duration,
+};
 
 use alloy_primitives::{Address, B256, U256};
 use polyarb_tools::{
@@ -55,6 +59,20 @@ fn world_in(name: &str) -> (LiveWorld, PathBuf) {
     )
     .unwrap_or_else(|e| panic!("start the all-kinds world (see tools/toolchain): {e}"));
     (live, dir)
+}
+
+/// polyarb running on `live` with anvil's dev key 1, writing its tables to `dir/tables.json` on
+/// exit; the process and that path.
+fn start_saving(live: &LiveWorld, dir: &Path) -> (Polyarb, PathBuf) {
+    let tables = dir.join("tables.json");
+    let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
+    let polyarb = Polyarb::start_with(
+        &live.config_path,
+        key,
+        dir,
+        &["--save-snapshot".as_ref(), tables.as_os_str()],
+    );
+    (polyarb, tables)
 }
 
 /// Traders swapping 3 times a block on `live`, with its liquidity provider, seeded.
@@ -135,14 +153,7 @@ fn polyarb_survives_a_faulty_node_and_its_tables_end_equal_to_the_node() {
         .map(|&t| balance_at(rpc, t, executor, first_block))
         .collect();
     let nonce_before = rpc.next_nonce(owner).unwrap();
-    let snapshot_out = dir.join("tables.json");
-    let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
-    let polyarb = Polyarb::start_with(
-        &live.config_path,
-        key,
-        &dir,
-        &["--save-snapshot".as_ref(), snapshot_out.as_os_str()],
-    );
+    let (polyarb, snapshot_out) = start_saving(&live, &dir);
 
     let mut traders = traders(&live, 7);
     let mut trade = |blocks: usize| trade_blocks(&mut traders, blocks);
@@ -321,7 +332,7 @@ fn a_restart_resumes_from_saved_tables_and_catches_up_on_what_it_missed() {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     let first = dir.join("first.json");
-    let polyarb = Polyarb::start_with(
+    let mut polyarb = Polyarb::start_with(
         &live.config_path,
         key,
         &dir.join("first"),
@@ -330,7 +341,6 @@ fn a_restart_resumes_from_saved_tables_and_catches_up_on_what_it_missed() {
     trade(3);
     thread::sleep(Duration::from_millis(1_000));
     // SIGUSR1: the tables are written and the run goes on.
-    let mut polyarb = polyarb;
     polyarb.signal("USR1");
     assert!(
         wait_log(
@@ -545,14 +555,7 @@ fn two_endpoints_first_arrival_wins_and_one_failing_loses_nothing() {
         1,
     );
     std::fs::write(&live.config_path, config).unwrap();
-    let tables = dir.join("tables.json");
-    let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
-    let polyarb = Polyarb::start_with(
-        &live.config_path,
-        key,
-        &dir,
-        &["--save-snapshot".as_ref(), tables.as_os_str()],
-    );
+    let (polyarb, tables) = start_saving(&live, &dir);
     let mut traders = traders(&live, 5);
     let mut trade = |blocks: usize| trade_blocks(&mut traders, blocks);
     trade(3);
@@ -662,14 +665,7 @@ fn reorgs_on_the_node_are_undone_and_the_tables_end_equal_to_the_node() {
     let mut config = std::fs::read_to_string(&live.config_path).unwrap();
     config.push_str("\n[submit]\nanswer_timeout_ms = 1000\nfill_after_ms = 500\n");
     std::fs::write(&live.config_path, config).unwrap();
-    let tables = dir.join("tables.json");
-    let key = live.anvil.dev_key(1).expect("anvil's dev key 1");
-    let polyarb = Polyarb::start_with(
-        &live.config_path,
-        key,
-        &dir,
-        &["--save-snapshot".as_ref(), tables.as_os_str()],
-    );
+    let (polyarb, tables) = start_saving(&live, &dir);
     let mut traders = traders(&live, 9);
     let mut trade = |blocks: usize| trade_blocks(&mut traders, blocks);
     trade(4);

@@ -23,7 +23,7 @@ use polyarb_core::{
     Staleness, block_tag,
 };
 use polyarb_engine::config::{Config, ProcessEnv};
-use polyarb_engine::pipeline::{more_in_batch, quiet_ends_batch};
+use polyarb_engine::pipeline::flag_recorded_batches;
 use polyarb_engine::snapshot;
 use polyarb_feeds::{Decoded, RecordReader};
 
@@ -77,13 +77,8 @@ fn load() -> &'static Sample {
         }
         let cfg = Config::load(&sample("toml"), &ProcessEnv).unwrap();
         let quiet_ns = cfg.node.batch_quiet_ns();
-        for i in 1..frames.len() {
-            let gap = records[i].recv_ns.saturating_sub(records[i - 1].recv_ns);
-            let burst = quiet_ends_batch(gap, quiet_ns);
-            if more_in_batch(&frames[i - 1], &frames[i], burst) {
-                frames[i - 1].flags |= FLAG_MORE_IN_BATCH;
-            }
-        }
+        let recv: Vec<u64> = records.iter().map(|r| r.recv_ns).collect();
+        flag_recorded_batches(&mut frames, &recv, quiet_ns);
         let mut blocks: Vec<Range<usize>> = Vec::new();
         for (i, f) in frames.iter().enumerate() {
             match blocks.last_mut() {

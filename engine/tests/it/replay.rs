@@ -19,8 +19,8 @@ use alloy_sol_types::SolCall;
 use polyarb_core::clmm::swap::{PoolState as ClState, swap};
 use polyarb_core::clmm::tick_math::{MAX_SQRT_RATIO, MIN_SQRT_RATIO};
 use polyarb_core::{
-    CALLDATA_MAX, Engine, EngineStats, FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, MAX_HOPS,
-    OpportunityFrame, PoolKind, PoolState, encode_execute, get_amount_out,
+    CALLDATA_MAX, Engine, EngineStats, FeedFrame, FrameKind, MAX_HOPS, OpportunityFrame, PoolKind,
+    PoolState, encode_execute, get_amount_out,
 };
 use polyarb_engine::{
     app::{
@@ -28,7 +28,7 @@ use polyarb_engine::{
         replay::{ReplayArgs, replay},
     },
     config::{Config, ProcessEnv},
-    pipeline::{FeedStats, Report, SignerStats, more_in_batch, quiet_ends_batch},
+    pipeline::{FeedStats, Report, SignerStats, flag_recorded_batches},
     snapshot,
 };
 use polyarb_feeds::{DecodeError, Decoded, Record, RecordReader, RecordWriter};
@@ -187,13 +187,8 @@ fn baseline() -> &'static Baseline {
             .collect();
         // Batches as the pipeline's feed stage forms them from the recording.
         let quiet_ns = cfg.node.batch_quiet_ns();
-        for i in 1..frames.len() {
-            let gap = records[i].recv_ns.saturating_sub(records[i - 1].recv_ns);
-            let burst = quiet_ends_batch(gap, quiet_ns);
-            if more_in_batch(&frames[i - 1], &frames[i], burst) {
-                frames[i - 1].flags |= FLAG_MORE_IN_BATCH;
-            }
-        }
+        let recv: Vec<u64> = records.iter().map(|r| r.recv_ns).collect();
+        flag_recorded_batches(&mut frames, &recv, quiet_ns);
         let addresses: Vec<Address> = market.pools.iter().map(|p| p.address).collect();
         for (i, frame) in frames.iter().enumerate() {
             sync[i] = frame.kind == FrameKind::V2Sync;

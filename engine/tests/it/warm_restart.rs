@@ -22,7 +22,7 @@ use polyarb_core::{
     PoolState, SearchParams, Staleness,
 };
 use polyarb_engine::config::{Config, ProcessEnv};
-use polyarb_engine::pipeline::{more_in_batch, quiet_ends_batch};
+use polyarb_engine::pipeline::flag_recorded_batches;
 use polyarb_engine::snapshot;
 use polyarb_feeds::{Decoded, RecordReader};
 
@@ -56,13 +56,8 @@ fn load() -> &'static Sample {
         // Batches of a run with `node.batch_quiet_us = 200`: some of them end inside a block
         // (at the default 5 ms none of the sample's do), the cuts a restart must survive.
         let quiet_ns = 200_000;
-        for i in 1..frames.len() {
-            let gap = records[i].recv_ns.saturating_sub(records[i - 1].recv_ns);
-            let burst = quiet_ends_batch(gap, quiet_ns);
-            if more_in_batch(&frames[i - 1], &frames[i], burst) {
-                frames[i - 1].flags |= FLAG_MORE_IN_BATCH;
-            }
-        }
+        let recv: Vec<u64> = records.iter().map(|r| r.recv_ns).collect();
+        flag_recorded_batches(&mut frames, &recv, quiet_ns);
 
         let (market, _) = snapshot::read(&sample("snapshot.json")).unwrap();
         Sample {

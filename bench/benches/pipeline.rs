@@ -18,7 +18,7 @@ use alloy_primitives::{B256, Bytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use polyarb_bench::{Sample, replay_pass};
-use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TxFrame, encode_execute};
+use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TxFrame, encode_run};
 use polyarb_core::{Engine, FLAG_MORE_IN_BATCH, FrameKind};
 use polyarb_engine::{clock::MonoClock, txbuild::FeeBid};
 use polyarb_feeds::decode;
@@ -265,7 +265,7 @@ fn sign_benches(c: &mut Criterion, s: &Sample) {
         fees: s.config.fee_bid(),
     };
     let mut calldata = [0u8; CALLDATA_MAX];
-    let n = encode_execute(&opp, opp.profit, &mut calldata).expect("route encodes");
+    let n = encode_run(&opp, opp.profit, &mut calldata).expect("route encodes");
     let calldata = &calldata[..n];
     let key = s.signer().expect("key");
     // Export the raw key for the baselines; this is anvil's public dev key from [replay].
@@ -406,7 +406,7 @@ fn pass_benches(c: &mut Criterion, s: &Sample) {
                     engine,
                     &clock,
                     |opp| {
-                        if let Ok(n) = encode_execute(opp, opp.profit, &mut calldata) {
+                        if let Ok(n) = encode_run(opp, opp.profit, &mut calldata) {
                             black_box(alloy_build_sign(
                                 &alloy,
                                 opp,

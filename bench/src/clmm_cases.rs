@@ -661,21 +661,25 @@ pub fn table() -> Table {
             name: "v2-a".into(),
             factory: token_address(1_000_001),
             kind: PoolKind::UniswapV2,
+            flash_swap: true,
         },
         DexSpec {
             name: "v2-b".into(),
             factory: token_address(1_000_002),
             kind: PoolKind::UniswapV2,
+            flash_swap: true,
         },
         DexSpec {
             name: "uniswap-v3".into(),
             factory: token_address(1_000_003),
             kind: PoolKind::UniswapV3,
+            flash_swap: true,
         },
         DexSpec {
             name: "algebra".into(),
             factory: token_address(1_000_004),
             kind: PoolKind::Algebra,
+            flash_swap: true,
         },
     ];
 
@@ -824,6 +828,7 @@ pub fn table() -> Table {
         dexes,
         pools,
         capital: Vec::new(),
+        lenders: Vec::new(),
     };
     let mut params = SearchParams::new(
         token_address(0),

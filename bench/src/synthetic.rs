@@ -235,6 +235,7 @@ fn market_with_tails(pools: usize, tails: usize, seed: u64) -> MarketSpec {
         name: name.into(),
         factory: token_address(1 << 40 | n),
         kind,
+        flash_swap: true,
     };
     let dexes = vec![
         dex("quickswap", 0, PoolKind::UniswapV2),
@@ -302,6 +303,7 @@ fn market_with_tails(pools: usize, tails: usize, seed: u64) -> MarketSpec {
         dexes,
         pools: specs,
         capital,
+        lenders: Vec::new(),
     }
 }
 

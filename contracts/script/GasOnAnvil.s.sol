@@ -48,6 +48,6 @@ contract GasOnAnvil is ExecutorFixture {
     function runRoute(uint256 amountIn, address[] memory pairs) internal {
         Quote memory q = quote(tokenA, amountIn, pairs);
         uint256 profit = q.outs[pairs.length - 1] - amountIn;
-        assertEq(executor.execute(tokenA, amountIn, profit, q.hops), profit, "profit");
+        assertEq(execute(executor, tokenA, amountIn, profit, q.hops), profit, "profit");
     }
 }

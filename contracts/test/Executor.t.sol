@@ -37,12 +37,12 @@ contract ExecutorTest is ExecutorFixture {
         uint256 last = q.outs[1];
         uint256 before = balanceOf(tokenA, address(executor));
         if (last > amountIn) {
-            uint256 profit = executor.execute(tokenA, amountIn, 0, q.hops);
+            uint256 profit = execute(executor, tokenA, amountIn, 0, q.hops);
             assertEq(profit, last - amountIn, "profit");
             assertEq(balanceOf(tokenA, address(executor)), before + last - amountIn, "balance");
         } else {
             vm.expectRevert(abi.encodeWithSelector(Executor.Unprofitable.selector, before, before - amountIn + last));
-            executor.execute(tokenA, amountIn, 0, q.hops);
+            execute(executor, tokenA, amountIn, 0, q.hops);
         }
     }
 
@@ -61,14 +61,14 @@ contract ExecutorTest is ExecutorFixture {
         uint256 before = balanceOf(tokenA, address(executor));
 
         vm.expectRevert(abi.encodeWithSelector(Executor.Unprofitable.selector, before, before + profit));
-        executor.execute(tokenA, amountIn, profit + 1, q.hops);
+        execute(executor, tokenA, amountIn, profit + 1, q.hops);
 
-        // A minProfit near 2^256 is refused the same way, not with an overflow panic.
+        // The largest minProfit the payload holds is refused the same way, not with an overflow.
         vm.expectRevert(abi.encodeWithSelector(Executor.Unprofitable.selector, before, before + profit));
-        executor.execute(tokenA, amountIn, type(uint256).max, q.hops);
+        execute(executor, tokenA, amountIn, type(uint128).max, q.hops);
 
         // minProfit equal to the real profit passes (the check is >=).
-        assertEq(executor.execute(tokenA, amountIn, profit, q.hops), profit, "profit at the boundary");
+        assertEq(execute(executor, tokenA, amountIn, profit, q.hops), profit, "profit at the boundary");
     }
 
     // ---- the off-chain formula is the pairs' exact rounding
@@ -94,7 +94,7 @@ contract ExecutorTest is ExecutorFixture {
         address[] memory p = pairs3(uniAB, uniBC, cakeCA);
         Quote memory q = quote(tokenA, amountIn, p);
         vm.expectRevert(abi.encodeWithSignature("Error(string)", kReasonOf[p[hop]]));
-        executor.execute(tokenA, amountIn, 0, bumpAmountOut(q.hops, hop));
+        execute(executor, tokenA, amountIn, 0, bumpAmountOut(q.hops, hop));
     }
 
     /// A competitor trading first moves the reserves against our quote: the pair refuses the swap
@@ -105,7 +105,7 @@ contract ExecutorTest is ExecutorFixture {
         traderSwap(cakeAB, tokenB, 1e18); // the same B -> A trade as our second hop
         uint256 before = balanceOf(tokenA, address(executor));
         vm.expectRevert(abi.encodeWithSignature("Error(string)", "Pancake: K"));
-        executor.execute(tokenA, amountIn, 0, q.hops);
+        execute(executor, tokenA, amountIn, 0, q.hops);
         assertEq(balanceOf(tokenA, address(executor)), before, "balance after revert");
     }
 
@@ -114,15 +114,15 @@ contract ExecutorTest is ExecutorFixture {
     function test_Owner_IsTheDeployer() public {
         assertEq(executor.owner(), address(this), "owner");
         vm.prank(ALICE);
-        Executor e = new Executor();
+        Executor e = new Executor(address(0), address(0));
         assertEq(e.owner(), ALICE, "owner of a contract ALICE deployed");
     }
 
     function test_Stranger_CannotExecute() public {
         Quote memory q = quote(tokenA, 10e18, pairs2(uniAB, cakeAB));
-        vm.expectRevert(abi.encodeWithSelector(Executor.NotOwner.selector));
+        vm.expectRevert(abi.encodeWithSelector(Executor.NotExecutor.selector));
         vm.prank(STRANGER);
-        executor.execute(tokenA, 10e18, 0, q.hops);
+        execute(executor, tokenA, 10e18, 0, q.hops);
     }
 
     function test_Stranger_CannotWithdraw() public {
@@ -142,14 +142,15 @@ contract ExecutorTest is ExecutorFixture {
 
     function test_BadRoute_Length() public {
         bytes memory five = quote(tokenA, 1e18, fiveHops()).hops; // 185 bytes of well-formed hops
-        uint256[9] memory lengths = [uint256(0), 1, 20, 36, 38, 73, 75, 147, 185];
+        // 37 is one whole hop: a cycle needs two.
+        uint256[10] memory lengths = [uint256(0), 1, 20, 36, 37, 38, 73, 75, 147, 185];
         for (uint256 i; i < lengths.length; ++i) {
             bytes memory hops = new bytes(lengths[i]);
             for (uint256 j; j < hops.length; ++j) {
                 hops[j] = five[j];
             }
             vm.expectRevert(abi.encodeWithSelector(Executor.BadRoute.selector));
-            executor.execute(tokenA, 1e18, 0, hops);
+            execute(executor, tokenA, 1e18, 0, hops);
         }
     }
 
@@ -163,7 +164,7 @@ contract ExecutorTest is ExecutorFixture {
                 bytes memory hops = bytes.concat(q.hops);
                 hops[hop * 37 + 20] = bytes1(bad[i]);
                 vm.expectRevert(abi.encodeWithSelector(Executor.BadRoute.selector));
-                executor.execute(tokenA, 5e18, 0, hops);
+                execute(executor, tokenA, 5e18, 0, hops);
             }
         }
     }
@@ -175,7 +176,7 @@ contract ExecutorTest is ExecutorFixture {
         bytes memory hops = bumpAmountOut(q.hops, 0);
         hops[2 * 37 + 20] = bytes1(uint8(0x06));
         vm.expectRevert(abi.encodeWithSelector(Executor.BadRoute.selector));
-        executor.execute(tokenA, 5e18, 0, hops);
+        execute(executor, tokenA, 5e18, 0, hops);
     }
 
     // ---- tokens with non-standard transfer
@@ -205,7 +206,7 @@ contract ExecutorTest is ExecutorFixture {
 
         Quote memory q = quote(tokenA, FUNDS + 1, pairs2(uniAB, cakeAB));
         vm.expectRevert(abi.encodeWithSelector(Executor.TransferFailed.selector));
-        executor.execute(tokenA, FUNDS + 1, 0, q.hops);
+        execute(executor, tokenA, FUNDS + 1, 0, q.hops);
     }
 
     function test_TransferFailed_WhenTokenReturnsFalse() public {
@@ -242,8 +243,8 @@ contract ExecutorTest is ExecutorFixture {
         }
 
         vm.expectEmit(true, true, true, true, address(executor));
-        emit Executed(tokenIn, amountIn, expected);
-        uint256 profit = executor.execute(tokenIn, amountIn, expected, q.hops);
+        emit Executed(tokenIn, amountIn, expected, 0, CAPITAL);
+        uint256 profit = execute(executor, tokenIn, amountIn, expected, q.hops);
 
         assertEq(profit, expected, "returned profit");
         assertEq(balanceOf(tokenIn, address(executor)), before + expected, "executor balance");
@@ -259,7 +260,7 @@ contract ExecutorTest is ExecutorFixture {
         assertTrue(last < amountIn, "fixture: route must lose");
         uint256 before = balanceOf(tokenIn, address(executor));
         vm.expectRevert(abi.encodeWithSelector(Executor.Unprofitable.selector, before, before - amountIn + last));
-        executor.execute(tokenIn, amountIn, 0, q.hops);
+        execute(executor, tokenIn, amountIn, 0, q.hops);
         assertEq(balanceOf(tokenIn, address(executor)), before, "balance after revert");
     }
 
@@ -272,7 +273,7 @@ contract ExecutorTest is ExecutorFixture {
         Quote memory q = quote(tokenIn, amountIn, pairs);
         for (uint256 i; i < pairs.length; ++i) {
             vm.expectRevert(abi.encodeWithSignature("Error(string)", kReasonOf[pairs[i]]));
-            executor.execute(tokenIn, amountIn, 0, bumpAmountOut(q.hops, i));
+            execute(executor, tokenIn, amountIn, 0, bumpAmountOut(q.hops, i));
             bool zeroForOne = q.tokens[i] == IV2Pair(pairs[i]).token0();
             seen[(feeOf[pairs[i]] == UNI_FEE ? 0 : 2) + (zeroForOne ? 0 : 1)] = true;
         }

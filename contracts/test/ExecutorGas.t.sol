@@ -66,7 +66,7 @@ contract ExecutorGasTest is ExecutorFixture {
     function prepare(uint256 hops, uint256 amountIn, address[] memory pairs) internal {
         Quote memory q = quote(tokenA, amountIn, pairs);
         uint256 profit = q.outs[pairs.length - 1] - amountIn;
-        callOf[hops] = abi.encodeCall(executor.execute, (tokenA, amountIn, profit, q.hops));
+        callOf[hops] = runCalldata(CAPITAL, tokenA, amountIn, profit, q.hops);
         profitOf[hops] = profit;
     }
 

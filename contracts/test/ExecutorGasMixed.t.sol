@@ -221,7 +221,7 @@ contract ExecutorGasMixedTest is MixedFixture {
         Quote memory q = quoteRoute(tokenA, amountIn, pools);
         assertTrue(q.outs[pools.length - 1] > amountIn, string.concat("fixture: unprofitable route ", name));
         rt.profit = q.outs[pools.length - 1] - amountIn;
-        rt.data = abi.encodeCall(executor.execute, (tokenA, amountIn, rt.profit, q.hops));
+        rt.data = runCalldata(CAPITAL, tokenA, amountIn, rt.profit, q.hops);
         for (uint256 i; i < pools.length; ++i) {
             rt.ticksBefore.push(kindOf[pools[i]] == KIND_V2 ? int24(0) : tickOf(pools[i]));
         }
@@ -236,7 +236,7 @@ contract ExecutorGasMixedTest is MixedFixture {
             uint256 warmProfit = q.outs[pools.length - 1] - amountIn;
             assertTrue(vm.revertToState(snapshot), "revert after the first run");
             rt.warmProfit = warmProfit;
-            rt.warmData = abi.encodeCall(executor.execute, (tokenA, amountIn, warmProfit, q.hops));
+            rt.warmData = runCalldata(CAPITAL, tokenA, amountIn, warmProfit, q.hops);
         }
     }
 

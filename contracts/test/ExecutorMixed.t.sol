@@ -99,11 +99,11 @@ contract ExecutorMixedTest is MixedFixture {
         uint256 last = q.outs[2];
         uint256 before = balanceOf(tokenA, address(executor));
         if (last > amountIn) {
-            assertEq(executor.execute(tokenA, amountIn, 0, q.hops), last - amountIn, "profit");
+            assertEq(execute(executor, tokenA, amountIn, 0, q.hops), last - amountIn, "profit");
             assertEq(balanceOf(tokenA, address(executor)), before + last - amountIn, "balance");
         } else {
             vm.expectRevert(abi.encodeWithSelector(Executor.Unprofitable.selector, before, before - amountIn + last));
-            executor.execute(tokenA, amountIn, 0, q.hops);
+            execute(executor, tokenA, amountIn, 0, q.hops);
         }
     }
 
@@ -213,12 +213,13 @@ contract ExecutorMixedTest is MixedFixture {
 
     /// Control for the hostile-pool tests below: an honest callback from the running hop's pool is
     /// paid exactly the hop's input (the pool pays nothing back, so the route ends Unprofitable
-    /// with the input gone, which proves the payment).
+    /// with the first hop's A gone, which proves the B it bought was paid on).
     function test_HostilePool_HonestCallback_IsPaidTheInput() public {
         HostilePool h = hostile(HostilePool.Mode.Honest);
         uint256 before = balanceOf(tokenA, address(executor));
+        bytes memory hops = hostileRoute(h);
         vm.expectRevert(abi.encodeWithSelector(Executor.Unprofitable.selector, before, before - 1e18));
-        executor.execute(tokenA, 1e18, 0, hostileRoute(h));
+        execute(executor, tokenA, 1e18, 0, hops);
     }
 
     /// During a hop, a callback from a contract that is not the hop's pool is refused.
@@ -251,7 +252,7 @@ contract ExecutorMixedTest is MixedFixture {
                 bytes memory hops = bytes.concat(q.hops);
                 hops[hop * 37 + 20] = bytes1(bad[i]);
                 vm.expectRevert(abi.encodeWithSelector(Executor.BadRoute.selector));
-                executor.execute(tokenA, 5e18, 0, hops);
+                execute(executor, tokenA, 5e18, 0, hops);
             }
         }
     }
@@ -262,22 +263,14 @@ contract ExecutorMixedTest is MixedFixture {
         bytes memory hops = bumpAmountOut(q.hops, 0);
         hops[2 * 37 + 20] = bytes1(uint8(0x06));
         vm.expectRevert(abi.encodeWithSelector(Executor.BadRoute.selector));
-        executor.execute(tokenA, 5e18, 0, hops);
-    }
-
-    /// A V3/Algebra first hop reads amountIn as int256: above type(int256).max it would turn into
-    /// an exact-output swap, so it is refused.
-    function test_BadRoute_AmountInAboveInt256Max_OnConcentratedFirstHop() public {
-        Quote memory q = quoteRoute(tokenA, 5e18, route(v3AB, cakeAB));
-        vm.expectRevert(abi.encodeWithSelector(Executor.BadRoute.selector));
-        executor.execute(tokenA, uint256(type(int256).max) + 1, 0, q.hops);
+        execute(executor, tokenA, 5e18, 0, hops);
     }
 
     function test_Stranger_CannotExecuteMixedRoute() public {
         Quote memory q = quoteRoute(tokenA, 5e18, route(v3AB, algBC, cakeCA));
         vm.prank(STRANGER);
-        vm.expectRevert(abi.encodeWithSelector(Executor.NotOwner.selector));
-        executor.execute(tokenA, 5e18, 0, q.hops);
+        vm.expectRevert(abi.encodeWithSelector(Executor.NotExecutor.selector));
+        execute(executor, tokenA, 5e18, 0, q.hops);
     }
 
     // ---- what this fixture works around
@@ -314,8 +307,8 @@ contract ExecutorMixedTest is MixedFixture {
         }
 
         vm.expectEmit(true, true, true, true, address(executor));
-        emit Executed(tokenA, amountIn, expected);
-        uint256 profit = executor.execute(tokenA, amountIn, expected, q.hops);
+        emit Executed(tokenA, amountIn, expected, 0, CAPITAL);
+        uint256 profit = execute(executor, tokenA, amountIn, expected, q.hops);
 
         assertEq(profit, expected, "returned profit");
         assertEq(balanceOf(tokenA, address(executor)), before + expected, "executor balance");
@@ -328,7 +321,7 @@ contract ExecutorMixedTest is MixedFixture {
     function assertRevertsLeavingBalance(uint256 amountIn, bytes memory hops, bytes memory err) internal {
         uint256 before = balanceOf(tokenA, address(executor));
         vm.expectRevert(err);
-        executor.execute(tokenA, amountIn, 0, hops);
+        execute(executor, tokenA, amountIn, 0, hops);
         assertEq(balanceOf(tokenA, address(executor)), before, "balance after revert");
     }
 
@@ -355,14 +348,18 @@ contract ExecutorMixedTest is MixedFixture {
     }
 
     /// A HostilePool on A/B in `mode`, registered nowhere (the executor knows it only from the route).
+    /// A pool posing as V3 on A/B (token0 A), in `mode`.
     function hostile(HostilePool.Mode mode) internal returns (HostilePool h) {
         h = new HostilePool(tokenA, tokenB);
         h.setMode(mode);
     }
 
-    /// A one-hop route: V3-flagged, A -> B on `h`, declared output 0.
-    function hostileRoute(HostilePool h) internal pure returns (bytes memory) {
-        return abi.encodePacked(address(h), uint8(KIND_V3 << 1 | 1), uint128(0));
+    /// A two-hop cycle: A -> B on the real v3AB with 1e18 (its exact quote declared), then B -> A
+    /// on `h` (V3-flagged, input its token1 B, declared output 1): `h` is paid from the B the
+    /// first hop delivered.
+    function hostileRoute(HostilePool h) internal returns (bytes memory) {
+        bytes memory first = quoteRoute(tokenA, 1e18, route(v3AB)).hops;
+        return bytes.concat(first, abi.encodePacked(address(h), uint8(KIND_V3 << 1), uint128(1)));
     }
 
     function route(address a) internal pure returns (address[] memory p) {

@@ -4,6 +4,7 @@ pragma solidity ^0.8.26;
 import {Executor} from "../src/Executor.sol";
 import {Vm} from "./utils/Vm.sol";
 import {V2Fixture, IV2Factory, IV2Pair, IERC20Min} from "./utils/V2.sol";
+import {RunCalls} from "./utils/Run.sol";
 
 interface IRouter02 {
     function swapExactTokensForTokens(
@@ -44,7 +45,7 @@ contract RouterBot {
 /// build's init code hash, so it cannot route through Pancake pairs); A is cheap on the second.
 /// Both start in a new block with non-zero accumulators (each pair's first swap in the block, as
 /// in `ExecutorGas.t.sol`). Reports numbers (-vv); asserts only that both made the same profit.
-contract RouterBaselineGasTest is V2Fixture {
+contract RouterBaselineGasTest is V2Fixture, RunCalls {
     uint256 internal constant SUPPLY = 1e30;
     uint256 internal constant AMOUNT_IN = 10e18;
 
@@ -83,7 +84,8 @@ contract RouterBaselineGasTest is V2Fixture {
             deployArtifact("@uniswap/v2-periphery/build/UniswapV2Router02.json", abi.encode(address(second), tokenB))
         );
 
-        executor = new Executor();
+        executor = new Executor(address(0), address(0));
+        executor.setExecutor(address(this), true);
         send(tokenA, address(executor), 100e18);
         bot = new RouterBot();
         send(tokenA, address(bot), 100e18);
@@ -94,7 +96,7 @@ contract RouterBaselineGasTest is V2Fixture {
         (pairs[0], pairs[1]) = (pairOne, pairTwo);
         Quote memory q = quote(tokenA, AMOUNT_IN, pairs);
         profit = q.outs[1] - AMOUNT_IN;
-        executorCall = abi.encodeCall(executor.execute, (tokenA, AMOUNT_IN, profit, q.hops));
+        executorCall = runCalldata(CAPITAL, tokenA, AMOUNT_IN, profit, q.hops);
 
         vm.warp(block.timestamp + 2);
         IV2Pair(pairOne).sync();

@@ -19,7 +19,7 @@ use std::{
 use alloy_primitives::Address;
 use serde::Deserialize;
 
-use polyarb_core::{DexSpec, PoolKind, TokenSpec};
+use polyarb_core::{DexSpec, Funding, FundingSet, PoolKind, TokenSpec};
 
 /// Default name of the environment variable holding the signing key (hex).
 pub const DEFAULT_KEY_ENV: &str = "POLYARB_PRIVATE_KEY";
@@ -240,26 +240,54 @@ pub struct GasConfig {
     /// the limit is generous while profit is still judged against the budget.
     #[serde(default = "default_limit_headroom_pct")]
     pub limit_headroom_pct: u32,
+    /// Extra gas units budgeted for a route funded by a flash swap, over own capital.
+    #[serde(default = "default_gas_flash_swap")]
+    pub gas_flash_swap: u32,
+    /// Extra gas units budgeted for a route funded by a Balancer flash loan.
+    #[serde(default = "default_gas_balancer")]
+    pub gas_balancer: u32,
+    /// Extra gas units budgeted for a route funded by an Aave flash loan.
+    #[serde(default = "default_gas_aave")]
+    pub gas_aave: u32,
 }
+
+// Extra gas per funding source over own capital, measured on the executor against the real
+// lenders (contracts/test/ExecutorGasFunding.t.sol, docs/executor.md "Gas by funding"), the
+// largest over the route kinds measured, rounded up.
+fn default_gas_flash_swap() -> u32 {
+    FLASH_SWAP_GAS
+}
+fn default_gas_balancer() -> u32 {
+    BALANCER_GAS
+}
+fn default_gas_aave() -> u32 {
+    AAVE_GAS
+}
+/// Default `[gas] gas_flash_swap`.
+pub const FLASH_SWAP_GAS: u32 = 12_000;
+/// Default `[gas] gas_balancer`.
+pub const BALANCER_GAS: u32 = 38_000;
+/// Default `[gas] gas_aave`.
+pub const AAVE_GAS: u32 = 128_000;
 
 // Per-kind budgets measured on the executor (contracts/test/ExecutorGasMixed.t.sol, fitted in
 // docs/executor.md: each swap its pool's first in a new block, the worst live case), rounded up.
 // The Algebra figures come from the npm build, larger than QuickSwap's deployed pool (about 22k
 // per hop and 9k per tick more, docs/algebra.md): budgeting them over-counts, never under.
 fn default_gas_per_v3_hop() -> u32 {
-    66_500
+    68_600
 }
 
 fn default_gas_per_algebra_hop() -> u32 {
-    167_400
+    169_800
 }
 
 fn default_gas_per_v3_tick() -> u32 {
-    25_300
+    25_500
 }
 
 fn default_gas_per_algebra_tick() -> u32 {
-    36_100
+    36_200
 }
 
 fn default_limit_headroom_pct() -> u32 {
@@ -375,6 +403,12 @@ pub struct DexConfig {
     /// (a pool swapped every block of Polygon's 2 s needs 43,201).
     #[serde(default)]
     pub max_timepoints: Option<u32>,
+    /// Whether this DEX's pools may front a route's input as a flash swap (`[funding]` must
+    /// list `flash-swap` too). Default true: Uniswap V2 pairs call `uniswapV2Call`, V3 and
+    /// Algebra pools their swap callbacks, all of which the executor implements. Set false for
+    /// a V2 fork that renamed its callback (Pancake's pairs call `pancakeCall`).
+    #[serde(default)]
+    pub flash_swap: Option<bool>,
 }
 
 /// Default [`DexConfig::tick_words`].
@@ -473,6 +507,41 @@ pub struct Config {
     /// `[submit]`: the live run's submission timers.
     #[serde(default)]
     pub submit: SubmitSection,
+    /// `[funding]`: where routes may get their input.
+    #[serde(default)]
+    pub funding: FundingConfig,
+}
+
+/// `[funding]`: the sources a route's input may come from (docs/config.md). The engine picks,
+/// per route, the one leaving the most net value.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FundingConfig {
+    /// Allowed sources: `capital` (always listed), `flash-swap`, `balancer`, `aave`.
+    #[serde(default = "default_sources")]
+    pub sources: Vec<Funding>,
+    /// The Balancer V2 Vault (Polygon: 0xBA12222222228d8Ba445958a75a0704d566BF2C8); needed
+    /// for `balancer`, and must be the executor's `balancerVault()`.
+    #[serde(default)]
+    pub balancer_vault: Option<Address>,
+    /// The Aave V3 Pool (Polygon: 0x794a61358D6845594F94dc1DB02A252b5b4814aD); needed for
+    /// `aave`, and must be the executor's `aavePool()`.
+    #[serde(default)]
+    pub aave_pool: Option<Address>,
+}
+
+fn default_sources() -> Vec<Funding> {
+    vec![Funding::Capital]
+}
+
+impl Default for FundingConfig {
+    fn default() -> Self {
+        Self {
+            sources: default_sources(),
+            balancer_vault: None,
+            aave_pool: None,
+        }
+    }
 }
 
 /// `[submit]`: how the live run follows what it sent (see `engine/src/submission.rs` and
@@ -628,6 +697,31 @@ impl Config {
         }
         if self.node.discovery_batch == 0 {
             return invalid("node.discovery_batch", "must be at least 1".into());
+        }
+        let sources = &self.funding.sources;
+        if !sources.contains(&Funding::Capital) {
+            return invalid(
+                "funding.sources",
+                "must list \"capital\" (own capital is always a source)".into(),
+            );
+        }
+        if let Some(f) = Funding::ALL
+            .into_iter()
+            .find(|f| sources.iter().filter(|&s| s == f).count() > 1)
+        {
+            return invalid("funding.sources", format!("lists \"{f}\" twice"));
+        }
+        if sources.contains(&Funding::Balancer) && self.funding.balancer_vault.is_none() {
+            return invalid(
+                "funding.balancer_vault",
+                "needed when funding.sources lists \"balancer\"".into(),
+            );
+        }
+        if sources.contains(&Funding::Aave) && self.funding.aave_pool.is_none() {
+            return invalid(
+                "funding.aave_pool",
+                "needed when funding.sources lists \"aave\"".into(),
+            );
         }
         if !(2..=polyarb_core::MAX_HOPS).contains(&self.search.max_hops) {
             return invalid(
@@ -870,8 +964,20 @@ impl Config {
                 name: d.name.clone(),
                 factory: d.factory,
                 kind: d.kind,
+                flash_swap: d.flash_swap.unwrap_or(true),
             })
             .collect()
+    }
+
+    /// Applies the config's `[[dexes]] flash_swap` to a market read from a snapshot (matched
+    /// by factory): the operator's word on which DEXes may front a flash swap wins over what
+    /// the snapshot's writer thought.
+    pub fn apply_flash_swap(&self, market: &mut polyarb_core::MarketSpec) {
+        for d in &mut market.dexes {
+            if let Some(c) = self.dexes.iter().find(|c| c.factory == d.factory) {
+                d.flash_swap = c.flash_swap.unwrap_or(true);
+            }
+        }
     }
 
     /// Search parameters for a live run: [`Config::search_params`] with holds timed out after
@@ -895,7 +1001,14 @@ impl Config {
                 self.gas.gas_per_algebra_hop,
             ],
             per_tick: [0, self.gas.gas_per_v3_tick, self.gas.gas_per_algebra_tick],
+            per_funding: [
+                0,
+                self.gas.gas_flash_swap,
+                self.gas.gas_balancer,
+                self.gas.gas_aave,
+            ],
         };
+        p.funding = FundingSet::of(self.funding.sources.iter().copied());
         p.max_routes = self.search.max_routes;
         p.max_hops = self.search.max_hops;
         p.block_time_s = self.search.block_time_s;

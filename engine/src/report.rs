@@ -6,7 +6,7 @@ use std::{collections::HashMap, fmt::Write as _};
 use alloy_primitives::Address;
 
 use crate::pipeline::{FeedStats, Report, SignerStats};
-use polyarb_core::{EngineStats, MarketSpec, PoolKind};
+use polyarb_core::{EngineStats, Funding, MarketSpec, PoolKind};
 
 /// Names for addresses, built once from the market.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ pub fn json_line(r: &Report, names: &Names) -> String {
     // Writing to a String cannot fail.
     let _ = write!(
         s,
-        "{{\"seq\":{},\"block\":{},\"log_index\":{},\"token_in\":\"{}\",\"symbol\":\"{}\",\"amount_in\":\"{}\",\"profit\":\"{}\",\
+        "{{\"seq\":{},\"block\":{},\"log_index\":{},\"token_in\":\"{}\",\"symbol\":\"{}\",\"amount_in\":\"{}\",\"funding\":\"{}\",\"premium\":\"{}\",\"profit\":\"{}\",\
          \"profit_native_wei\":\"{}\",\"gas_cost_native_wei\":\"{}\",\"base_fee_wei\":\"{}\",\"gas_budget\":{},\
          \"detect_ns\":{},\"hops\":[",
         o.seq,
@@ -88,6 +88,8 @@ pub fn json_line(r: &Report, names: &Names) -> String {
         token_in,
         names.symbol(&token_in),
         o.amount_in,
+        Funding::from_u8(o.funding).map_or("?", Funding::name),
+        o.premium,
         o.profit,
         o.profit_native,
         o.gas_cost_native,
@@ -246,7 +248,8 @@ pub fn engine_summary(e: &EngineStats) -> String {
          {} models lost (the pool left the search), {} times a pool's next fee was not known yet\n\
          search: {} cycles screened ({} with a stale pool), {} routes pruned by their bound, \
          {} sized, {} profitable, {} below gas and the minimum profit, {} worth sending ({} \
-         proven optimal, {} stopping short of a tick to save its gas), {} opportunities, \
+         proven optimal, {} stopping short of a tick to save its gas), {} opportunities \
+         (funded by: {} own capital, {} flash swaps, {} Balancer loans, {} Aave loans), \
          {} searches ({} pool updates coalesced into a later one of the same batch, {} pools \
          left for the next batch)\n\
          in flight: {} pools held at the state a route leaves them in, {} released by a later \
@@ -284,6 +287,10 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.sized_exact,
         e.short_of_ticks,
         e.opportunities,
+        e.funded[Funding::Capital as usize],
+        e.funded[Funding::FlashSwap as usize],
+        e.funded[Funding::Balancer as usize],
+        e.funded[Funding::Aave as usize],
         e.searches,
         e.coalesced,
         e.deferred,

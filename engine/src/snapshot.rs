@@ -270,10 +270,12 @@ mod v1 {
                         name: d.name,
                         factory: d.factory,
                         kind: PoolKind::UniswapV2,
+                        flash_swap: true,
                     })
                     .collect(),
                 pools,
                 capital: self.capital,
+                lenders: Vec::new(),
             })
         }
     }
@@ -465,6 +467,7 @@ mod tests {
                 name: "x".into(),
                 factory: Address::repeat_byte(9),
                 kind: PoolKind::UniswapV2,
+                flash_swap: true,
             }],
             pools: vec![PoolSpec::v2(
                 Address::repeat_byte(3),
@@ -476,6 +479,7 @@ mod tests {
                 12345,
             )],
             capital: Vec::new(),
+            lenders: Vec::new(),
         }
     }
 
@@ -495,11 +499,13 @@ mod tests {
             name: "v3".into(),
             factory: Address::repeat_byte(10),
             kind: PoolKind::UniswapV3,
+            flash_swap: true,
         });
         m.dexes.push(DexSpec {
             name: "algebra".into(),
             factory: Address::repeat_byte(11),
             kind: PoolKind::Algebra,
+            flash_swap: true,
         });
         let state = |sqrt_price_x96: U256, tick: i32, spacing: i32| ClStateSpec {
             sqrt_price_x96,

@@ -7,7 +7,7 @@ use polyarb_signer::{Eip1559Tx, NonceTracker, Signer};
 
 use crate::{clock::Clock, submission::Control};
 use polyarb_core::{
-    CALLDATA_MAX, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame, encode_execute,
+    CALLDATA_MAX, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame, encode_run,
 };
 
 /// Gas of a plain transfer: what a cancel costs.
@@ -258,8 +258,7 @@ impl TxBuilder {
         clock: &dyn Clock,
         out: &mut TxFrame,
     ) -> Result<(), TxBuildError> {
-        let n =
-            encode_execute(opp, opp.profit, &mut self.calldata).map_err(|_| TxBuildError::Route)?;
+        let n = encode_run(opp, opp.profit, &mut self.calldata).map_err(|_| TxBuildError::Route)?;
         let tip = self.fees.tip_wei;
         self.last_base_fee = opp.base_fee;
         let nonce = self.next_nonce();

@@ -15,6 +15,24 @@ pub const V3_DEX_NAME: &str = "uniswap-v3";
 /// `[[dexes]] name` of a world's Algebra factory (the engine QuickSwap V3 runs).
 pub const ALGEBRA_DEX_NAME: &str = "algebra";
 
+/// `[funding] sources` names, in the order of the executor's funding byte (0 own capital, 1 flash
+/// swap, 2 Balancer V2 flash loan, 3 Aave V3 `flashLoanSimple`).
+pub const FUNDING_SOURCES: [&str; 4] = ["capital", "flash-swap", "balancer", "aave"];
+
+/// The funding sources `world` offers, in [`FUNDING_SOURCES`] order: own capital and flash swaps
+/// always, each lender if it was deployed.
+pub fn funding_sources(world: &World) -> Vec<&'static str> {
+    let [capital, flash_swap, balancer, aave] = FUNDING_SOURCES;
+    let mut sources = vec![capital, flash_swap];
+    if world.balancer.is_some() {
+        sources.push(balancer);
+    }
+    if world.aave.is_some() {
+        sources.push(aave);
+    }
+    sources
+}
+
 /// The parts of the config that do not come from the world.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigParams {
@@ -62,17 +80,17 @@ impl ConfigParams {
             // The executor's gas model fitted to the real pools (docs/executor.md, "new block"
             // column: every pool's first swap of the block, all accounts and slots cold), each
             // term with about 7 % headroom (the fit's largest error over its 20 routes is
-            // 7,037 gas) rounded up to 1,000. base 32,160 + first-hop-V2 transfer 8,799; V2 hop
-            // 48,110; V3 hop 66,499; Algebra hop 167,360; tick crossed: V3 25,282, Algebra
-            // 36,051.
+            // 6,973 gas) rounded up to 1,000. base 34,898 + first-hop-V2 transfer 11,071; V2 hop
+            // 48,140; V3 hop 68,561; Algebra hop 169,729; tick crossed: V3 25,499, Algebra
+            // 36,102.
             // The Algebra figures are those of the npm `@cryptoalgebra/core` 2.0.0 build, which
             // is coverage-instrumented (about 22,000 gas more per hop and 9,000 per tick than
             // QuickSwap's build on Polygon); they are right for the test worlds, which run that
             // build, and an upper bound on Polygon.
-            gas_base: 44_000,
+            gas_base: 50_000,
             gas_per_hop: 52_000,
-            gas_per_v3_hop: 72_000,
-            gas_per_algebra_hop: 180_000,
+            gas_per_v3_hop: 74_000,
+            gas_per_algebra_hop: 182_000,
             gas_per_v3_tick: 28_000,
             gas_per_algebra_tick: 39_000,
             min_profit_native_wei: 0,
@@ -108,6 +126,7 @@ struct File<'a> {
     replay: Replay<'a>,
     gas: Gas,
     search: Search<'a>,
+    funding: Funding,
     dexes: Vec<DexEntry>,
     tokens: Vec<TokenEntry<'a>>,
     cores: Cores,
@@ -150,6 +169,15 @@ struct Search<'a> {
 }
 
 #[derive(Serialize)]
+struct Funding {
+    sources: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balancer_vault: Option<Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aave_pool: Option<Address>,
+}
+
+#[derive(Serialize)]
 struct DexEntry {
     kind: &'static str,
     name: &'static str,
@@ -157,6 +185,9 @@ struct DexEntry {
     /// V2 only: concentrated pools report their own fee.
     #[serde(skip_serializing_if = "Option::is_none")]
     fee_bps: Option<u32>,
+    /// V2 only: whether the executor can flash-swap from its pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flash_swap: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -207,6 +238,11 @@ pub fn render_config(world: &World, params: &ConfigParams) -> Result<String, Con
                 .collect(),
             min_profit_native_wei: params.min_profit_native_wei,
         },
+        funding: Funding {
+            sources: funding_sources(world),
+            balancer_vault: world.balancer_vault(),
+            aave_pool: world.aave_pool(),
+        },
         dexes: world
             .dexes
             .iter()
@@ -215,18 +251,21 @@ pub fn render_config(world: &World, params: &ConfigParams) -> Result<String, Con
                 name: d.dex.name(),
                 factory: d.factory,
                 fee_bps: Some(d.fee_bps),
+                flash_swap: Some(d.dex.flash_swap()),
             })
             .chain(world.v3_factory.map(|factory| DexEntry {
                 kind: "uniswap-v3",
                 name: V3_DEX_NAME,
                 factory,
                 fee_bps: None,
+                flash_swap: None,
             }))
             .chain(world.algebra_factory.map(|factory| DexEntry {
                 kind: "algebra",
                 name: ALGEBRA_DEX_NAME,
                 factory,
                 fee_bps: None,
+                flash_swap: None,
             }))
             .collect(),
         tokens: world

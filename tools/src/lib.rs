@@ -9,8 +9,8 @@
 //! - [`Anvil`]: a node on a free port, killed on drop.
 //! - [`Rpc`]: blocking JSON-RPC; a reverted transaction is [`RpcError::Reverted`] with its data.
 //! - [`deploy_world`]: tokens, Uniswap V2 and Pancake factories, pairs, Uniswap V3 and Algebra
-//!   pools seeded with ranges of liquidity, the executor, `PoolActor`s for traders and liquidity
-//!   providers.
+//!   pools seeded with ranges of liquidity, the flash-loan lenders (the real Balancer V2 Vault and
+//!   Aave V3 Pool), the executor, `PoolActor`s for traders and liquidity providers.
 //! - [`Traders`]: seeded random swaps on every pool kind, several a block, with an optional
 //!   [`LiquidityProvider`] minting and burning ranges in the same blocks.
 //! - [`render_config`], [`make_sample`]: the polyarb config and the sample recording.
@@ -30,6 +30,7 @@ mod clmm_state;
 mod clmm_world;
 mod config;
 pub mod faultproxy;
+mod lenders;
 mod liquidity;
 mod paths;
 mod rng;
@@ -57,9 +58,18 @@ pub use clmm_state::{
 pub use clmm_world::{
     ACTOR_GAS, ActorInfo, ClmmPoolInfo, ClmmPoolSpec, seed_ladder, sqrt_price_of,
 };
-pub use config::{ALGEBRA_DEX_NAME, ConfigError, ConfigParams, V3_DEX_NAME, render_config};
+pub use config::{
+    ALGEBRA_DEX_NAME, ConfigError, ConfigParams, FUNDING_SOURCES, V3_DEX_NAME, funding_sources,
+    render_config,
+};
+pub use lenders::{
+    AAVE_MAX_PREMIUM_BPS, AaveInfo, AaveReserve, AaveSpec, BALANCER_MAX_FLASH_LOAN_FEE,
+    BalancerInfo, BalancerSpec, Holding, LENDER_DEPTH_NATIVE_WEI,
+};
 pub use liquidity::{LiquidityProvider, LpAction, LpChange, LpOpts, LpPosition};
-pub use paths::{Artifact, MissingError, ROOT_ENV, Toolchain, check_executor_artifact};
+pub use paths::{
+    AaveLibrary, Artifact, MissingError, ROOT_ENV, Toolchain, check_executor_artifact,
+};
 pub use rng::SplitMix64;
 pub use rpc::{Log, Receipt, Result as RpcResult, Rpc, RpcError, TxRequest, revert_reason};
 pub use scenario::{

@@ -64,6 +64,108 @@ pub enum Artifact {
     AlgebraPoolDeployer,
     /// `@cryptoalgebra/core` `AlgebraPool` (its creation code; the pool deployer carries a copy).
     AlgebraPool,
+    /// `@balancer-labs/v2-deployments` task 20210418-authorizer `Authorizer`
+    /// (`constructor(address admin)`); its creation code is the file's `creationCode`.
+    BalancerAuthorizer,
+    /// `@balancer-labs/v2-deployments` task 20210418-vault `Vault` (`constructor(address
+    /// authorizer, address weth, uint256 pauseWindowDuration, uint256 bufferPeriodDuration)`).
+    BalancerVault,
+    /// `@aave/core-v3` `PoolAddressesProvider` (`constructor(string marketId, address owner)`).
+    AavePoolAddressesProvider,
+    /// `@aave/core-v3` `Pool` (`constructor(address provider)`; links seven logic libraries).
+    AavePool,
+    /// `@aave/core-v3` `ACLManager` (`constructor(address provider)`).
+    AaveAclManager,
+    /// `@aave/core-v3` `PoolConfigurator` (no arguments; links `ConfiguratorLogic`).
+    AavePoolConfigurator,
+    /// `@aave/core-v3` `AToken` (`constructor(address pool)`).
+    AaveAToken,
+    /// `@aave/core-v3` `StableDebtToken` (`constructor(address pool)`).
+    AaveStableDebtToken,
+    /// `@aave/core-v3` `VariableDebtToken` (`constructor(address pool)`).
+    AaveVariableDebtToken,
+    /// `@aave/core-v3` `DefaultReserveInterestRateStrategy` (`constructor(address provider,` and
+    /// nine rates and ratios in ray).
+    AaveInterestRateStrategy,
+    /// An `@aave/core-v3` logic library (no arguments).
+    AaveLogic(AaveLibrary),
+}
+
+/// The `@aave/core-v3` external logic libraries the Pool and PoolConfigurator link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AaveLibrary {
+    /// Linked by `Pool` and by `FlashLoanLogic`.
+    Borrow,
+    /// Linked by `Pool`.
+    Bridge,
+    /// Linked by `Pool`.
+    EMode,
+    /// Linked by `Pool`; links `BorrowLogic`.
+    FlashLoan,
+    /// Linked by `Pool`.
+    Liquidation,
+    /// Linked by `Pool`.
+    Pool,
+    /// Linked by `Pool`.
+    Supply,
+    /// Linked by `PoolConfigurator`.
+    Configurator,
+}
+
+impl AaveLibrary {
+    /// The Pool's libraries, each after those it links (`BorrowLogic` before `FlashLoanLogic`).
+    pub const POOL: [AaveLibrary; 7] = [
+        Self::Borrow,
+        Self::Bridge,
+        Self::EMode,
+        Self::FlashLoan,
+        Self::Liquidation,
+        Self::Pool,
+        Self::Supply,
+    ];
+
+    /// Contract name (`BorrowLogic`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Borrow => "BorrowLogic",
+            Self::Bridge => "BridgeLogic",
+            Self::EMode => "EModeLogic",
+            Self::FlashLoan => "FlashLoanLogic",
+            Self::Liquidation => "LiquidationLogic",
+            Self::Pool => "PoolLogic",
+            Self::Supply => "SupplyLogic",
+            Self::Configurator => "ConfiguratorLogic",
+        }
+    }
+
+    /// The fully qualified name solc hashes into the library's link placeholder
+    /// (`contracts/protocol/libraries/logic/BorrowLogic.sol:BorrowLogic`).
+    pub fn fully_qualified_name(self) -> String {
+        format!(
+            "contracts/protocol/libraries/logic/{0}.sol:{0}",
+            self.name()
+        )
+    }
+}
+
+/// A path under the `@aave/core-v3` build artifacts.
+macro_rules! aave {
+    ($rel:literal) => {
+        concat!(
+            "tools/toolchain/node_modules/@aave/core-v3/artifacts/contracts/",
+            $rel
+        )
+    };
+}
+
+/// A path under the `@balancer-labs/v2-deployments` tasks.
+macro_rules! balancer {
+    ($rel:literal) => {
+        concat!(
+            "tools/toolchain/node_modules/@balancer-labs/v2-deployments/dist/tasks/",
+            $rel
+        )
+    };
 }
 
 impl Artifact {
@@ -98,6 +200,52 @@ impl Artifact {
             Self::AlgebraPool => {
                 "tools/toolchain/node_modules/@cryptoalgebra/core/artifacts/contracts/AlgebraPool.sol/AlgebraPool.json"
             }
+            Self::BalancerAuthorizer => balancer!("20210418-authorizer/bytecode/Authorizer.json"),
+            Self::BalancerVault => balancer!("20210418-vault/bytecode/Vault.json"),
+            Self::AavePoolAddressesProvider => {
+                aave!("protocol/configuration/PoolAddressesProvider.sol/PoolAddressesProvider.json")
+            }
+            Self::AavePool => aave!("protocol/pool/Pool.sol/Pool.json"),
+            Self::AaveAclManager => aave!("protocol/configuration/ACLManager.sol/ACLManager.json"),
+            Self::AavePoolConfigurator => {
+                aave!("protocol/pool/PoolConfigurator.sol/PoolConfigurator.json")
+            }
+            Self::AaveAToken => aave!("protocol/tokenization/AToken.sol/AToken.json"),
+            Self::AaveStableDebtToken => {
+                aave!("protocol/tokenization/StableDebtToken.sol/StableDebtToken.json")
+            }
+            Self::AaveVariableDebtToken => {
+                aave!("protocol/tokenization/VariableDebtToken.sol/VariableDebtToken.json")
+            }
+            Self::AaveInterestRateStrategy => aave!(
+                "protocol/pool/DefaultReserveInterestRateStrategy.sol/DefaultReserveInterestRateStrategy.json"
+            ),
+            Self::AaveLogic(lib) => match lib {
+                AaveLibrary::Borrow => {
+                    aave!("protocol/libraries/logic/BorrowLogic.sol/BorrowLogic.json")
+                }
+                AaveLibrary::Bridge => {
+                    aave!("protocol/libraries/logic/BridgeLogic.sol/BridgeLogic.json")
+                }
+                AaveLibrary::EMode => {
+                    aave!("protocol/libraries/logic/EModeLogic.sol/EModeLogic.json")
+                }
+                AaveLibrary::FlashLoan => {
+                    aave!("protocol/libraries/logic/FlashLoanLogic.sol/FlashLoanLogic.json")
+                }
+                AaveLibrary::Liquidation => {
+                    aave!("protocol/libraries/logic/LiquidationLogic.sol/LiquidationLogic.json")
+                }
+                AaveLibrary::Pool => {
+                    aave!("protocol/libraries/logic/PoolLogic.sol/PoolLogic.json")
+                }
+                AaveLibrary::Supply => {
+                    aave!("protocol/libraries/logic/SupplyLogic.sol/SupplyLogic.json")
+                }
+                AaveLibrary::Configurator => {
+                    aave!("protocol/libraries/logic/ConfiguratorLogic.sol/ConfiguratorLogic.json")
+                }
+            },
         }
     }
 
@@ -114,6 +262,17 @@ impl Artifact {
             Self::AlgebraFactory => "AlgebraFactory",
             Self::AlgebraPoolDeployer => "AlgebraPoolDeployer",
             Self::AlgebraPool => "AlgebraPool",
+            Self::BalancerAuthorizer => "Balancer Authorizer",
+            Self::BalancerVault => "Balancer Vault",
+            Self::AavePoolAddressesProvider => "Aave PoolAddressesProvider",
+            Self::AavePool => "Aave Pool",
+            Self::AaveAclManager => "Aave ACLManager",
+            Self::AavePoolConfigurator => "Aave PoolConfigurator",
+            Self::AaveAToken => "Aave AToken",
+            Self::AaveStableDebtToken => "Aave StableDebtToken",
+            Self::AaveVariableDebtToken => "Aave VariableDebtToken",
+            Self::AaveInterestRateStrategy => "Aave DefaultReserveInterestRateStrategy",
+            Self::AaveLogic(lib) => lib.name(),
         }
     }
 }

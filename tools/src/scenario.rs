@@ -176,9 +176,9 @@ pub struct LiveWorld {
 const TRADER_FUNDING: u128 = 10u128.pow(33);
 
 /// Starts anvil ([`world_anvil_opts`], blocks [`BLOCK_INTERVAL_S`] apart), deploys
-/// [`WorldSpec::sample_all_kinds`] with the executor owned by dev account 1 (the replay key), funds dev
-/// account 2 as trader, gives it and dev account 3 (the liquidity provider) a `PoolActor` each,
-/// and writes the config.
+/// [`WorldSpec::sample_all_kinds`] (with the sample's Balancer Vault and Aave Pool) with the
+/// executor owned by dev account 1 (the replay key), funds dev account 2 as trader, gives it and
+/// dev account 3 (the liquidity provider) a `PoolActor` each, and writes the config.
 pub fn start_world(toolchain: &Toolchain, opts: &WorldOpts) -> Result<LiveWorld, ScenarioError> {
     let anvil = Anvil::start_in(toolchain, world_anvil_opts(opts.no_mining))?;
     let rpc = anvil.rpc();
@@ -209,6 +209,8 @@ pub fn start_world(toolchain: &Toolchain, opts: &WorldOpts) -> Result<LiveWorld,
         tokens = world.tokens.len(),
         pairs = world.pairs.len(),
         clmm_pools = world.clmm_pools.len(),
+        balancer_vault = ?world.balancer_vault(),
+        aave_pool = ?world.aave_pool(),
         ms = deploy_time.as_millis() as u64,
         "world deployed"
     );

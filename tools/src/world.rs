@@ -1,8 +1,9 @@
 //! Deploys a test market from real bytecode: tokens, the Uniswap V2 and Pancake factories, pairs
 //! with liquidity priced from a per-token price vector, Uniswap V3 and Algebra pools priced from the
-//! same vector and seeded with ranges of liquidity (`clmm_world`), the executor funded with start
-//! tokens, and `PoolActor` contracts for the accounts that trade on or provide liquidity to the
-//! concentrated pools.
+//! same vector and seeded with ranges of liquidity (`clmm_world`), the flash-loan lenders
+//! (Balancer V2 Vault, Aave V3 Pool: `lenders`), the executor (constructed with the lenders'
+//! addresses) funded with start tokens, and `PoolActor` contracts for the accounts that trade on
+//! or provide liquidity to the concentrated pools.
 
 use std::{collections::HashMap, fmt, path::PathBuf};
 
@@ -16,6 +17,11 @@ use crate::{
     clmm_world::{
         ActorInfo, ClmmCode, ClmmPoolInfo, ClmmPoolSpec, DeployCtx, PlannedPool, deploy_actor,
         deploy_clmm,
+    },
+    lenders::{
+        AAVE_MAX_PREMIUM_BPS, AaveCode, AaveInfo, AaveSpec, BALANCER_MAX_FLASH_LOAN_FEE,
+        BalancerCode, BalancerInfo, BalancerSpec, Holding, LenderCtx, deploy_aave, deploy_balancer,
+        plan_holdings,
     },
     paths::{Artifact, MissingError, Toolchain, check_executor_artifact},
     rng::SplitMix64,
@@ -56,6 +62,15 @@ impl Dex {
         match self {
             Self::UniswapV2 => Artifact::UniswapV2Factory,
             Self::PancakeV2 => Artifact::PancakeFactory,
+        }
+    }
+
+    /// Whether the executor can borrow a cycle's input from the pair (a flash swap): it implements
+    /// `uniswapV2Call` only, and Pancake pairs call `pancakeCall` instead.
+    pub fn flash_swap(self) -> bool {
+        match self {
+            Self::UniswapV2 => true,
+            Self::PancakeV2 => false,
         }
     }
 
@@ -156,12 +171,20 @@ pub struct WorldSpec {
     /// Accounts that get a `PoolActor` contract (owned by them) holding `amount` raw units of
     /// every token: what trades on the concentrated pools and provides liquidity to them.
     pub actors: Vec<(Address, U256)>,
+    /// The Balancer V2 Vault, if any: the executor's `balancerVault` (else zero).
+    pub balancer: Option<BalancerSpec>,
+    /// The Aave V3 market, if any: its Pool is the executor's `aavePool` (else zero).
+    pub aave: Option<AaveSpec>,
 }
 
 impl WorldSpec {
     /// The V2 sample market: 8 tokens, 36 pairs (every WMATIC pair and most major pairs on both
     /// DEXes, plus some on one DEX only), so cross-DEX two-hop cycles and triangles exist. No
     /// concentrated pools: V2-only tests start from it and replace tokens and pairs.
+    ///
+    /// Both lenders: the Balancer Vault holds WMATIC and WETH (fee 0), Aave lists USDC and WETH
+    /// (premium 0.05 %), so with flash swaps and own capital every funding source has a use.
+    /// A test that replaces the tokens must keep these or replace the lenders too.
     pub fn sample(deployer: Address) -> Self {
         let e18 = 10u128.pow(18);
         let tokens = [
@@ -243,6 +266,8 @@ impl WorldSpec {
             fund: Vec::new(),
             clmm_pools: Vec::new(),
             actors: Vec::new(),
+            balancer: Some(BalancerSpec::new(&["WMATIC", "WETH"])),
+            aave: Some(AaveSpec::new(&["USDC", "WETH"])),
         }
     }
 
@@ -386,6 +411,10 @@ pub struct World {
     pub seeder: Option<Address>,
     /// `PoolActor`s in spec order.
     pub actors: Vec<ActorInfo>,
+    /// The Balancer V2 Vault, if deployed.
+    pub balancer: Option<BalancerInfo>,
+    /// The Aave V3 market, if deployed.
+    pub aave: Option<AaveInfo>,
 }
 
 impl World {
@@ -411,6 +440,16 @@ impl World {
         self.clmm_pools.iter().find(|p| {
             p.kind == kind && ((p.token0 == a && p.token1 == b) || (p.token0 == b && p.token1 == a))
         })
+    }
+
+    /// The Balancer V2 Vault, if deployed.
+    pub fn balancer_vault(&self) -> Option<Address> {
+        self.balancer.as_ref().map(|b| b.vault)
+    }
+
+    /// The Aave V3 Pool, if deployed.
+    pub fn aave_pool(&self) -> Option<Address> {
+        self.aave.as_ref().map(|a| a.pool)
     }
 
     /// The `PoolActor` owned by `owner`.
@@ -463,7 +502,7 @@ impl From<ArtifactError> for WorldError {
     }
 }
 
-fn at(step: impl Into<String>) -> impl FnOnce(RpcError) -> WorldError {
+pub(crate) fn at(step: impl Into<String>) -> impl FnOnce(RpcError) -> WorldError {
     let step = step.into();
     move |source| WorldError::Rpc { step, source }
 }
@@ -510,6 +549,10 @@ struct Plan {
     executor_code: Option<Bytes>,
     clmm_pools: Vec<(usize, usize)>,
     clmm_code: Option<ClmmCode>,
+    /// The Vault's code and what it is sent.
+    balancer: Option<(BalancerCode, Vec<Holding>)>,
+    /// The Aave market's code and what is supplied to it (one reserve each).
+    aave: Option<(AaveCode, Vec<Holding>)>,
 }
 
 impl Plan {
@@ -595,6 +638,38 @@ impl Plan {
         if spec.noise_bps >= 10_000 {
             return spec_err("noise_bps must be below 10000");
         }
+        let balancer_holdings = match &spec.balancer {
+            Some(b) if b.flash_loan_fee > BALANCER_MAX_FLASH_LOAN_FEE => {
+                return spec_err(format!(
+                    "balancer: flash-loan fee {} is above the collector's cap {BALANCER_MAX_FLASH_LOAN_FEE}",
+                    b.flash_loan_fee
+                ));
+            }
+            Some(b) => Some(plan_holdings(
+                "balancer",
+                &b.tokens,
+                b.depth_native_wei,
+                &spec.tokens,
+                find,
+            )?),
+            None => None,
+        };
+        let aave_holdings = match &spec.aave {
+            Some(a) if a.premium_bps > AAVE_MAX_PREMIUM_BPS => {
+                return spec_err(format!(
+                    "aave: premium {} bps is above {AAVE_MAX_PREMIUM_BPS}",
+                    a.premium_bps
+                ));
+            }
+            Some(a) => Some(plan_holdings(
+                "aave",
+                &a.tokens,
+                a.depth_native_wei,
+                &spec.tokens,
+                find,
+            )?),
+            None => None,
+        };
         let token_code = load_bytecode(&toolchain.artifact(Artifact::TestErc20)?)?;
         let mut factory_code = Vec::new();
         for dex in Dex::ALL {
@@ -615,6 +690,14 @@ impl Plan {
             let kinds: Vec<PoolKind> = clmm_pools.iter().map(|&(k, ..)| k).collect();
             Some(ClmmCode::load(toolchain, &kinds)?)
         };
+        let balancer = match balancer_holdings {
+            Some(held) => Some((BalancerCode::load(toolchain)?, held)),
+            None => None,
+        };
+        let aave = match aave_holdings {
+            Some(supply) => Some((AaveCode::load(toolchain)?, supply)),
+            None => None,
+        };
         Ok(Self {
             native,
             start_tokens,
@@ -624,6 +707,8 @@ impl Plan {
             executor_code,
             clmm_pools: clmm_pools.into_iter().map(|(_, a, b)| (a, b)).collect(),
             clmm_code,
+            balancer,
+            aave,
         })
     }
 
@@ -748,11 +833,48 @@ impl Plan {
             None => None,
         };
 
+        let lender_ctx = LenderCtx {
+            rpc,
+            deployer,
+            tokens: &tokens,
+        };
+        let balancer = match (&spec.balancer, &self.balancer) {
+            (Some(b), Some((code, held))) => Some(deploy_balancer(
+                &lender_ctx,
+                code,
+                b,
+                held,
+                tokens[self.native].address,
+            )?),
+            _ => None,
+        };
+        let aave = match (&spec.aave, &self.aave) {
+            (Some(a), Some((code, supply))) => Some(deploy_aave(&lender_ctx, code, a, supply)?),
+            _ => None,
+        };
+
         let (mut executor, mut executor_owner) = (None, None);
         if let (Some(e), Some(code)) = (&spec.executor, &self.executor_code) {
+            // constructor(address balancerVault, address aavePool); zero: no such lender.
+            let lenders = (
+                balancer.as_ref().map_or(Address::ZERO, |b| b.vault),
+                aave.as_ref().map_or(Address::ZERO, |a| a.pool),
+            );
+            let mut init = code.to_vec();
+            init.extend_from_slice(&lenders.abi_encode_params());
             let (address, _) = rpc
-                .deploy(e.owner, code.clone())
+                .deploy(e.owner, Bytes::from(init))
                 .map_err(at("deploy executor"))?;
+            // The owner runs the routes too in this test world.
+            rpc.transact_call(
+                e.owner,
+                address,
+                &IExecutor::setExecutorCall {
+                    account: e.owner,
+                    allowed: true,
+                },
+            )
+            .map_err(at("make the owner an executor"))?;
             for &i in &self.start_tokens {
                 let t = &tokens[i];
                 let amount = reserve(
@@ -820,12 +942,14 @@ impl Plan {
             clmm_pools: clmm.pools,
             seeder: clmm.seeder,
             actors,
+            balancer,
+            aave,
         })
     }
 }
 
 /// A raw amount from a float computed from prices: positive, below 2^112.
-fn reserve(x: f64, what: &str) -> Result<U256, WorldError> {
+pub(crate) fn reserve(x: f64, what: &str) -> Result<U256, WorldError> {
     if !(1_000.0..MAX_RESERVE).contains(&x) {
         return spec_err(format!("{what}: amount {x:e} is outside [1000, 2^112)"));
     }

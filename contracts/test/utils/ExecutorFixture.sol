@@ -3,14 +3,15 @@ pragma solidity ^0.8.26;
 
 import {Executor} from "../../src/Executor.sol";
 import {V2Fixture, IV2Pair, IERC20Min} from "./V2.sol";
+import {RunCalls} from "./Run.sol";
 
 /// Three real test ERC20s (A, B from v2-core, C from pancake-swap-core), four real pairs and a
 /// funded executor. All pools start at the same prices (1 A = 2 B = 6 C); then a whale dumps A on
 /// both Pancake pools, so A is cheap on Pancake and two arbitrages exist:
 ///   2-hop:    A -> B on Uniswap (A/B),  B -> A on Pancake (A/B)
 ///   triangle: A -> B on Uniswap (A/B),  B -> C on Uniswap (B/C),  C -> A on Pancake (C/A)
-abstract contract ExecutorFixture is V2Fixture {
-    event Executed(address indexed tokenIn, uint256 amountIn, uint256 profit);
+abstract contract ExecutorFixture is V2Fixture, RunCalls {
+    event Executed(address indexed tokenIn, uint256 amountIn, uint256 profit, uint256 premium, uint8 funding);
 
     uint256 internal constant SUPPLY = 1e30;
     uint256 internal constant FUNDS = 100e18; // the executor's float of A
@@ -44,7 +45,8 @@ abstract contract ExecutorFixture is V2Fixture {
         traderSwap(cakeAB, tokenA, 50e18);
         traderSwap(cakeCA, tokenA, 40e18);
 
-        executor = new Executor();
+        executor = new Executor(address(0), address(0));
+        executor.setExecutor(address(this), true);
         send(tokenA, address(executor), FUNDS);
     }
 

@@ -46,9 +46,11 @@ contract HostilePool {
         returns (int256 amount0, int256 amount1)
     {
         int256 ask = mode == Mode.AskMore ? amountSpecified + 1 : amountSpecified;
-        (amount0, amount1) = zeroForOne ? (ask, int256(0)) : (int256(0), ask);
-        bytes memory callback =
-            abi.encodeWithSignature("uniswapV3SwapCallback(int256,int256,bytes)", amount0, amount1, "");
+        // Claims to have paid one unit of output (it pays nothing), so a hop declaring 1 passes
+        // the executor's HopShort check and the route goes on to its balance checks.
+        (amount0, amount1) = zeroForOne ? (ask, int256(-1)) : (int256(-1), ask);
+        (int256 d0, int256 d1) = zeroForOne ? (ask, int256(0)) : (int256(0), ask);
+        bytes memory callback = abi.encodeWithSignature("uniswapV3SwapCallback(int256,int256,bytes)", d0, d1, "");
         if (mode == Mode.ViaAccomplice) {
             accomplice.forward(msg.sender, callback);
         } else {

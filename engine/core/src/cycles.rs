@@ -357,6 +357,7 @@ mod tests {
                 name: "d".into(),
                 factory: addr(0xf0),
                 kind: PoolKind::UniswapV2,
+                flash_swap: true,
             }],
             pools: pools
                 .iter()
@@ -373,6 +374,7 @@ mod tests {
                 })
                 .collect(),
             capital: Vec::new(),
+            lenders: Vec::new(),
         }
     }
 

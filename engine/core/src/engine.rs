@@ -22,8 +22,9 @@ use crate::search::{
     simulate, size_after_cost,
 };
 use crate::{
-    CapitalSpec, DexSpec, FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, Hop, MAX_HOPS, MarketSpec,
-    OpportunityFrame, PoolKind, PoolSpec, PoolState, TokenSpec,
+    CapitalSpec, DexSpec, FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, Funding, FundingSet, Hop,
+    LenderSpec, MAX_HOPS, MarketSpec, OpportunityFrame, PoolKind, PoolSpec, PoolState, Premium,
+    TokenSpec,
 };
 
 /// Gas the engine budgets for a route, units: what profit is judged against. Measured on the
@@ -38,10 +39,18 @@ pub struct GasModel {
     /// Per initialized tick a concentrated-liquidity swap crosses, by [`PoolKind`] (the V2
     /// entry is unused).
     pub per_tick: [u32; 3],
+    /// Extra per route by [`Funding`] source (indexed by its `u8` value) over own capital:
+    /// the lender's call, its callback and the repayment (`docs/executor.md`, gas by funding).
+    pub per_funding: [u32; 4],
 }
 
 impl GasModel {
-    /// Gas units for a route of `hops` (kind, ticks crossed), saturating.
+    /// Extra gas units for a route funded by `f`.
+    pub fn funding(&self, f: Funding) -> u32 {
+        self.per_funding[f as usize]
+    }
+
+    /// Gas units for a route of `hops` (kind, ticks crossed) from own capital, saturating.
     pub fn budget(&self, hops: impl IntoIterator<Item = (PoolKind, u16)>) -> u32 {
         hops.into_iter().fold(self.base, |g, (kind, ticks)| {
             g.saturating_add(self.per_hop[kind as usize])
@@ -70,6 +79,11 @@ pub struct SearchParams {
     pub gas: GasModel,
     /// Net profit an opportunity must clear beyond its gas cost, wei.
     pub min_profit_native: u128,
+    /// Where a route's input may come from. Own capital is always allowed; a flash swap needs
+    /// the first pool's DEX to allow it ([`DexSpec::flash_swap`]); a flash loan needs a lender
+    /// of the start token in [`MarketSpec::lenders`]. Each sized route takes the source that
+    /// leaves the most net value (premium and extra gas counted). Default: capital only.
+    pub funding: FundingSet,
     /// Most cycles kept; the rest are counted in [`BuildReport::cycles_dropped`].
     pub max_cycles: usize,
     /// Most routes one pool update may yield: after the best, the engine re-prices the pools
@@ -118,8 +132,10 @@ impl SearchParams {
                 base: 50_000,
                 per_hop: [70_000; 3],
                 per_tick: [0; 3],
+                per_funding: [0; 4],
             },
             min_profit_native: 0,
+            funding: FundingSet::CAPITAL,
             max_cycles: DEFAULT_MAX_CYCLES,
             max_routes: DEFAULT_MAX_ROUTES,
             max_hops: MAX_HOPS,
@@ -160,6 +176,8 @@ pub enum BuildError {
     UnknownStartToken(Address),
     /// [`SearchParams::start_tokens`] is empty.
     NoStartTokens,
+    /// A [`LenderSpec`] that cannot be used: its token, and why.
+    BadLender(Address, &'static str),
 }
 
 impl fmt::Display for BuildError {
@@ -169,6 +187,7 @@ impl fmt::Display for BuildError {
             Self::UnknownNative(a) => write!(f, "native token {a} is not a known token"),
             Self::UnknownStartToken(a) => write!(f, "start token {a} is not a known token"),
             Self::NoStartTokens => write!(f, "no start tokens"),
+            Self::BadLender(t, why) => write!(f, "lender of token {t}: {why}"),
         }
     }
 }
@@ -256,6 +275,8 @@ pub struct EngineStats {
     pub pruned: u64,
     /// Opportunities returned (up to `max_routes` per frame).
     pub opportunities: u64,
+    /// Opportunities by the [`Funding`] source chosen (indexed by its `u8` value).
+    pub funded: [u64; 4],
     /// Algebra timepoint writes replayed from `Fee` logs whose fee matched the model's.
     pub fee_checked: u64,
     /// Algebra fee models that stopped following their pool (a fee that disagreed, a write the
@@ -334,6 +355,8 @@ pub struct Engine {
     quotes: NativeQuotes,
     /// Per token id: most input a route may take, raw units (the executor's capital).
     capital: Vec<u128>,
+    /// Per token id: its flash lenders, `[Balancer, Aave]`.
+    loans: Vec<[Option<Loan>; 2]>,
     params: SearchParams,
     snapshot_block: u64,
     /// Base fee of the newest head, wei per gas.
@@ -378,6 +401,80 @@ struct Pending {
     bound_net: u128,
 }
 
+/// A flash lender's offer of one token (from [`LenderSpec`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Loan {
+    /// Raw units it can lend.
+    available: u128,
+    premium: Premium,
+    /// As in [`LenderSpec::fee`], for [`Engine::market_spec`].
+    fee: u64,
+}
+
+/// One way to fund a sized route: where the input comes from, how much there is, what it
+/// costs on top.
+#[derive(Clone, Copy, Debug)]
+struct Source {
+    funding: Funding,
+    cap: u128,
+    premium: Premium,
+    extra_gas: u32,
+}
+
+/// The ways `start` may fund a route whose first pool is `first`, indexed by [`Funding`]: own
+/// capital always; a flash swap where [`SearchParams::funding`] allows it and the first pool's
+/// DEX does ([`DexSpec::flash_swap`]); each lender of `start` that is allowed. A token with no
+/// capital listed is not capped (hand-made markets): nothing can beat own capital then, so it
+/// is the only source.
+fn sources(
+    params: &SearchParams,
+    capital: &[u128],
+    loans: &[[Option<Loan>; 2]],
+    dexes: &[DexSpec],
+    pools: &Pools,
+    start: TokenId,
+    first: PoolId,
+) -> [Option<Source>; 4] {
+    let cap = capital.get(start as usize).copied().unwrap_or(0);
+    let mut out = [None; 4];
+    out[Funding::Capital as usize] = Some(Source {
+        funding: Funding::Capital,
+        cap,
+        premium: Premium::None,
+        extra_gas: 0,
+    });
+    if cap == u128::MAX {
+        return out;
+    }
+    let allowed = params.funding;
+    if allowed.contains(Funding::FlashSwap)
+        && pools
+            .dex(first)
+            .and_then(|d| dexes.get(usize::from(d)))
+            .is_some_and(|d| d.flash_swap)
+    {
+        out[Funding::FlashSwap as usize] = Some(Source {
+            funding: Funding::FlashSwap,
+            cap: u128::MAX,
+            premium: Premium::None,
+            extra_gas: params.gas.funding(Funding::FlashSwap),
+        });
+    }
+    for (slot, f) in [Funding::Balancer, Funding::Aave].into_iter().enumerate() {
+        if allowed.contains(f)
+            && let Some(l) = loans.get(start as usize).and_then(|l| l[slot])
+        {
+            out[f as usize] = Some(Source {
+                funding: f,
+                cap: l.available,
+                premium: l.premium,
+                extra_gas: params.gas.funding(f),
+            });
+        }
+    }
+    out
+}
+
 /// A sized, valued route that clears the threshold.
 #[derive(Clone, Copy, Debug)]
 struct Best {
@@ -387,6 +484,9 @@ struct Best {
     hops: [HopState; MAX_HOPS],
     start: TokenId,
     sizing: Sizing,
+    funding: Funding,
+    /// The lender's premium on the input, raw start-token units (`sizing.profit` is net of it).
+    premium: u128,
     profit_native: u128,
     gas_cost: u128,
     gas_budget: u32,
@@ -621,6 +721,27 @@ impl Engine {
                 capital[id as usize] = c.amount;
             }
         }
+        let mut loans = vec![[None; 2]; tokens.len()];
+        for l in &spec.lenders {
+            let slot = match l.funding {
+                Funding::Balancer => 0,
+                Funding::Aave => 1,
+                Funding::Capital | Funding::FlashSwap => {
+                    return Err(BuildError::BadLender(l.token, "it names no lender"));
+                }
+            };
+            let premium = l
+                .premium()
+                .ok_or(BuildError::BadLender(l.token, "premium above 100 %"))?;
+            let id = tokens
+                .id(&l.token)
+                .ok_or(BuildError::BadLender(l.token, "an unknown token"))?;
+            loans[id as usize][slot] = Some(Loan {
+                available: l.available,
+                premium,
+                fee: l.fee,
+            });
+        }
         let report = BuildReport {
             pools_dropped,
             cycles: cycles.len(),
@@ -648,6 +769,7 @@ impl Engine {
             rates,
             quotes,
             capital,
+            loans,
             params,
             snapshot_block: spec.block,
             base_fee: spec.base_fee,
@@ -1219,6 +1341,7 @@ impl Engine {
                     break;
                 };
                 self.stats.opportunities += 1;
+                self.stats.funded[best.funding as usize] += 1;
                 let frame = self.frame(&t, &best);
                 let seq = frame.seq;
                 self.routes.push(frame);
@@ -1253,6 +1376,10 @@ impl Engine {
     /// upper bound on its net value ([`profit_bound`] valued in native, minus gas); candidates
     /// are sized exactly in descending bound order until the next bound cannot beat the best
     /// found. The bound is a true upper bound, so this returns what sizing them all would.
+    ///
+    /// Each candidate is sized once per funding source it may use ([`Engine::sources`]): the
+    /// cap, premium and extra gas differ, so the input and the net value do; it keeps the
+    /// source with the most net value (ties: the cheaper source in [`Funding`] order).
     fn search(&mut self, pool: PoolId) -> Option<Best> {
         let Self {
             pools,
@@ -1260,6 +1387,8 @@ impl Engine {
             rates,
             quotes,
             capital,
+            loans,
+            dexes,
             params,
             base_fee,
             stats,
@@ -1328,8 +1457,15 @@ impl Engine {
                 let Some(start) = input_token(pools, &run, 0) else {
                     continue;
                 };
-                // Valuation is monotone in the amount, so this bounds the native value.
-                let cap = capital.get(start as usize).copied().unwrap_or(0);
+                // Valuation is monotone in the amount, so this bounds the native value. The
+                // largest input any source could fund bounds the profit (premiums only lower
+                // it).
+                let cap = sources(params, capital, loans, dexes, pools, start, run.pools()[0])
+                    .iter()
+                    .flatten()
+                    .map(|s| s.cap)
+                    .max()
+                    .unwrap_or(0);
                 let bound = quotes.value_upper(pools, start, profit_bound(&rhops[..n], cap));
                 if bound <= bar {
                     stats.pruned += 1;
@@ -1357,43 +1493,64 @@ impl Engine {
             }
             let n = usize::from(c.cycle.len);
             stats.sized += 1;
-            let cap = capital.get(c.start as usize).copied().unwrap_or(0);
             // Net of gas in native wei for a gross profit and the ticks its run crosses.
             let mut hop_kinds = [PoolKind::default(); MAX_HOPS];
             for (k, &p) in hop_kinds.iter_mut().zip(c.cycle.pools()) {
                 *k = pools.kind(p).unwrap_or_default();
             }
-            let gas_for = |ticks: &[u16; MAX_HOPS]| {
+            let gas_for = |ticks: &[u16; MAX_HOPS], extra: u32| {
                 let budget = params
                     .gas
-                    .budget(hop_kinds[..n].iter().zip(ticks).map(|(&k, &t)| (k, t)));
+                    .budget(hop_kinds[..n].iter().zip(ticks).map(|(&k, &t)| (k, t)))
+                    .saturating_add(extra);
                 (budget, u128::from(budget).saturating_mul(fee_per_gas))
             };
-            let floor = best.map(|b| i128::try_from(b.net).unwrap_or(i128::MAX));
-            let net_of = |profit: u128, ticks: &[u16; MAX_HOPS]| {
-                let value = quotes.value(pools, c.start, profit);
-                let (_, cost) = gas_for(ticks);
-                (value > cost.saturating_add(params.min_profit_native))
-                    .then(|| i128::try_from(value - cost).unwrap_or(i128::MAX))
-            };
-            let sizing = match size_after_cost(pools, &c.hops[..n], cap, floor, net_of) {
-                SizedAfterCost::Unprofitable => continue,
-                SizedAfterCost::BelowCost => {
-                    stats.profitable += 1;
-                    stats.below_threshold += 1;
-                    continue;
+            let options = sources(
+                params,
+                capital,
+                loans,
+                dexes,
+                pools,
+                c.start,
+                c.cycle.pools()[0],
+            );
+            let mut chosen: Option<(Sizing, Source, i128, bool)> = None;
+            let (mut profitable, mut worth) = (false, false);
+            for src in options.iter().flatten() {
+                let floor = best
+                    .map(|b| i128::try_from(b.net).unwrap_or(i128::MAX))
+                    .max(chosen.map(|c| c.2));
+                let net_of = |profit: u128, ticks: &[u16; MAX_HOPS]| {
+                    let value = quotes.value(pools, c.start, profit);
+                    let (_, cost) = gas_for(ticks, src.extra_gas);
+                    (value > cost.saturating_add(params.min_profit_native))
+                        .then(|| i128::try_from(value - cost).unwrap_or(i128::MAX))
+                };
+                match size_after_cost(pools, &c.hops[..n], src.cap, src.premium, floor, net_of) {
+                    SizedAfterCost::Unprofitable => {}
+                    SizedAfterCost::BelowCost => profitable = true,
+                    SizedAfterCost::Worth {
+                        sizing,
+                        net,
+                        shortened,
+                    } => {
+                        profitable = true;
+                        worth = true;
+                        if chosen.is_none_or(|c| net > c.2) {
+                            chosen = Some((sizing, *src, net, shortened));
+                        }
+                    }
                 }
-                SizedAfterCost::Worth {
-                    sizing, shortened, ..
-                } => {
-                    stats.profitable += 1;
-                    stats.short_of_ticks += u64::from(shortened);
-                    sizing
-                }
+            }
+            stats.profitable += u64::from(profitable);
+            stats.below_threshold += u64::from(profitable && !worth);
+            let Some((sizing, src, _, shortened)) = chosen else {
+                continue;
             };
+            stats.short_of_ticks += u64::from(shortened);
             stats.sized_exact += u64::from(sizing.exact);
             // The ticks each concentrated hop crosses are known: the route's real budget.
-            let (gas_budget, gas_cost) = gas_for(&sizing.ticks);
+            let (gas_budget, gas_cost) = gas_for(&sizing.ticks, src.extra_gas);
             let profit_native = quotes.value(pools, c.start, sizing.profit);
             let net = profit_native - gas_cost;
             if best.is_none_or(|b| net > b.net) {
@@ -1402,6 +1559,8 @@ impl Engine {
                     hops: c.hops,
                     start: c.start,
                     sizing,
+                    funding: src.funding,
+                    premium: src.premium.of(sizing.amount_in).unwrap_or(0),
                     profit_native,
                     gas_cost,
                     gas_budget,
@@ -1432,6 +1591,8 @@ impl Engine {
             .into_array();
         o.gas_budget = b.gas_budget;
         o.hop_count = b.cycle.len;
+        o.funding = b.funding as u8;
+        o.premium = b.premium;
         for (i, (slot, &p)) in o.hops.iter_mut().zip(b.cycle.pools()).enumerate() {
             *slot = Hop {
                 amount_out: b.sizing.outs[i],
@@ -1495,6 +1656,19 @@ impl Engine {
                 })
             })
             .collect();
+        let mut lenders = Vec::new();
+        for (t, offers) in (0..).zip(&self.loans) {
+            for (l, funding) in offers.iter().zip([Funding::Balancer, Funding::Aave]) {
+                if let (Some(l), Some(token)) = (l, self.tokens.address(t)) {
+                    lenders.push(LenderSpec {
+                        funding,
+                        token,
+                        available: l.available,
+                        fee: l.fee,
+                    });
+                }
+            }
+        }
         MarketSpec {
             block,
             base_fee: self.base_fee,
@@ -1502,6 +1676,7 @@ impl Engine {
             dexes: self.dexes.clone(),
             pools,
             capital,
+            lenders,
         }
     }
 

@@ -6,7 +6,7 @@
 pub const MAX_HOPS: usize = 4;
 
 /// Largest signed transaction a [`TxFrame`] carries, in bytes (EIP-2718 envelope `0x02 ‖ rlp`).
-/// A 4-hop executor call (324 bytes of calldata) encodes to about 440 bytes.
+/// A 4-hop executor call (205 bytes of calldata) encodes to about 320 bytes.
 pub const TX_MAX: usize = 512;
 
 /// One swap of a route: the input goes into `pool`, `amount_out` of the other token comes out.
@@ -45,7 +45,8 @@ pub struct OpportunityFrame {
     pub seq: u64,
     /// Input to the first hop, raw units of `token_in`.
     pub amount_in: u128,
-    /// `hops[last].amount_out - amount_in`, raw units of `token_in`.
+    /// `hops[last].amount_out - amount_in - premium`, raw units of `token_in`: what the
+    /// executor keeps after repaying any loan.
     pub profit: u128,
     /// `profit` valued in the native token, wei.
     pub profit_native: u128,
@@ -53,21 +54,26 @@ pub struct OpportunityFrame {
     pub gas_cost_native: u128,
     /// Base fee of the newest head the engine had seen, wei per gas.
     pub base_fee: u128,
-    /// Token borrowed from the executor's balance and returned with the profit.
+    /// The cycle's start token: its input and its profit (raw units).
     pub token_in: [u8; 20],
     /// Gas the route is budgeted, units (what profit is judged against; the transaction's
     /// limit adds headroom on top).
     pub gas_budget: u32,
     /// How many entries of `hops` are used (2 to [`MAX_HOPS`]).
     pub hop_count: u8,
+    /// Where the input comes from, a [`Funding`](crate::Funding) as its `u8` value.
+    pub funding: u8,
     /// Explicit padding.
-    pub _pad: [u8; 3],
+    pub _pad: [u8; 2],
     /// Position in its block of the log that triggered the search (`logIndex`).
     pub log_index: u32,
     /// The swaps, in order; entries past `hop_count` are zero.
     pub hops: [Hop; MAX_HOPS],
+    /// What the lender charges for `amount_in`, raw units of `token_in` (0 from own capital
+    /// or a flash swap, whose fee is inside its hop); `profit` is already net of it.
+    pub premium: u128,
     /// Explicit padding to the cache-line multiple.
-    pub _tail: [u8; 48],
+    pub _tail: [u8; 32],
 }
 
 impl OpportunityFrame {
@@ -85,7 +91,8 @@ impl OpportunityFrame {
         token_in: [0; 20],
         gas_budget: 0,
         hop_count: 0,
-        _pad: [0; 3],
+        funding: 0,
+        _pad: [0; 2],
         log_index: 0,
         hops: [Hop {
             amount_out: 0,
@@ -96,7 +103,8 @@ impl OpportunityFrame {
             ticks_crossed: 0,
             _pad: [0; 4],
         }; MAX_HOPS],
-        _tail: [0; 48],
+        premium: 0,
+        _tail: [0; 32],
     };
 
     /// The used hops.
@@ -182,8 +190,10 @@ mod tests {
         assert_eq!(offset_of!(OpportunityFrame, token_in), 112);
         assert_eq!(offset_of!(OpportunityFrame, gas_budget), 132);
         assert_eq!(offset_of!(OpportunityFrame, log_index), 140);
+        assert_eq!(offset_of!(OpportunityFrame, funding), 137);
         assert_eq!(offset_of!(OpportunityFrame, hops), 144);
-        assert_eq!(offset_of!(OpportunityFrame, _tail), 336);
+        assert_eq!(offset_of!(OpportunityFrame, premium), 336);
+        assert_eq!(offset_of!(OpportunityFrame, _tail), 352);
     }
 
     #[test]

@@ -66,6 +66,57 @@ impl fmt::Display for PoolKind {
     }
 }
 
+/// Where a route's input comes from: the executor's funding byte (`docs/executor.md`).
+#[repr(u8)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Funding {
+    /// The executor's own balance of the start token.
+    #[default]
+    Capital = 0,
+    /// The route's first pool pays its output before it is paid (`uniswapV2Call`, or the
+    /// V3/Algebra swap callback); no premium beyond that hop's own fee.
+    FlashSwap = 1,
+    /// A Balancer V2 Vault flash loan (`receiveFlashLoan`); the Vault's fee percentage.
+    Balancer = 2,
+    /// An Aave V3 `flashLoanSimple` (`executeOperation`); the Pool's premium.
+    Aave = 3,
+}
+
+impl Funding {
+    /// Every source, in discriminant order.
+    pub const ALL: [Funding; 4] = [Self::Capital, Self::FlashSwap, Self::Balancer, Self::Aave];
+
+    /// The name used in config, opportunities and reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Capital => "capital",
+            Self::FlashSwap => "flash-swap",
+            Self::Balancer => "balancer",
+            Self::Aave => "aave",
+        }
+    }
+
+    /// The source from its `repr(u8)` value (as carried in frames), if it names one.
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Self::Capital),
+            1 => Some(Self::FlashSwap),
+            2 => Some(Self::Balancer),
+            3 => Some(Self::Aave),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Funding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +130,16 @@ mod tests {
         }
         assert_eq!(PoolKind::from_u8(3), None);
         assert!(serde_json::from_str::<PoolKind>("\"uniswap-v4\"").is_err());
+    }
+
+    #[test]
+    fn funding_names_round_trip_through_serde_and_u8() {
+        for f in Funding::ALL {
+            let json = format!("\"{}\"", f.name());
+            assert_eq!(serde_json::from_str::<Funding>(&json).unwrap(), f);
+            assert_eq!(Funding::from_u8(f as u8), Some(f));
+        }
+        assert_eq!(Funding::from_u8(4), None);
+        assert!(serde_json::from_str::<Funding>("\"maker\"").is_err());
     }
 }

@@ -5,7 +5,7 @@
 //!   cache-line-aligned `Copy` data that crosses the pipeline's SPSC rings.
 //! - [`MarketSpec`]: what the tables are built from (discovery or a snapshot).
 //! - Struct-of-arrays tables ([`Tokens`], [`Pools`]), exact swap math per pool kind, cycle
-//!   enumeration, the screen/size/value search, and the executor's calldata ([`encode_execute`]).
+//!   enumeration, the screen/size/value search, and the executor's calldata ([`encode_run`]).
 //! - [`Engine`]: `on_frame(&FeedFrame) -> &[OpportunityFrame]`; time comes in on the frames. A
 //!   reorg (a removed log, a block hash that is not the one seen) is taken back out of an undo
 //!   journal of the newest [`SearchParams::reorg_depth`] blocks.
@@ -23,6 +23,7 @@ mod engine;
 pub mod fee_model;
 mod feed_frame;
 mod frame;
+mod funding;
 mod journal;
 mod kind;
 mod market;
@@ -40,17 +41,19 @@ pub use feed_frame::{
     FLAG_MORE_IN_BATCH, FRAME_WORDS, FeedFrame, FrameKind, ROUTE_DROPPED, ROUTE_MINED,
 };
 pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame};
+pub use funding::{FundingSet, Premium};
 pub use journal::{DEFAULT_REORG_DEPTH, MAX_REORG_DEPTH, block_tag};
-pub use kind::{PIPS, PoolKind};
+pub use kind::{Funding, PIPS, PoolKind};
 pub use market::{
-    AlgebraFeeSpec, CapitalSpec, ChainTip, ClStateSpec, DexSpec, MarketSpec, PoolSpec, PoolState,
-    TickSpec, TokenSpec,
+    AlgebraFeeSpec, CapitalSpec, ChainTip, ClStateSpec, DexSpec, LenderSpec, MarketSpec, PoolSpec,
+    PoolState, TickSpec, TokenSpec,
 };
 pub use pools::{
     ClStateError, ClView, PoolId, Pools, QUOTE_UNKNOWN, Staleness, TICK_HEADROOM, TableError,
     TokenId, Tokens, U112_MAX,
 };
 pub use route::{
-    CALLDATA_MAX, EXECUTE_SELECTOR, HOP_BYTES, RouteError, calldata_len, encode_execute, hop_flags,
+    CALLDATA_MAX, HOP_BYTES, MIN_HOPS, RUN_HEADER_BYTES, RUN_SELECTOR, RouteError, calldata_len,
+    encode_run, hop_flags,
 };
 pub use v2::{get_amount_in, get_amount_out};

@@ -31,6 +31,16 @@ pub struct DexSpec {
     pub factory: Address,
     /// The kind of every pool the factory makes.
     pub kind: PoolKind,
+    /// Whether its pools may front a route's input as a flash swap: they call back a function
+    /// the executor implements (`uniswapV2Call`, `uniswapV3SwapCallback`,
+    /// `algebraSwapCallback`). A V2 fork that renamed its callback (Pancake's `pancakeCall`)
+    /// cannot.
+    #[serde(default = "yes")]
+    pub flash_swap: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One initialized tick of a concentrated-liquidity pool.
@@ -228,6 +238,36 @@ pub struct CapitalSpec {
     pub amount: u128,
 }
 
+/// A flash lender's offer of one start token: a Balancer V2 Vault or an Aave V3 Pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LenderSpec {
+    /// [`Funding::Balancer`](crate::Funding::Balancer) or [`Funding::Aave`](crate::Funding::Aave).
+    pub funding: crate::Funding,
+    /// The token lent.
+    pub token: Address,
+    /// Raw units it can lend at [`MarketSpec::block`]: the Vault's balance of the token, or the
+    /// reserve's aToken's balance of it.
+    pub available: u128,
+    /// Its charge: Balancer, the flash-loan fee as an 18-decimal fraction; Aave,
+    /// `FLASHLOAN_PREMIUM_TOTAL` in basis points.
+    pub fee: u64,
+}
+
+impl LenderSpec {
+    /// What this lender charges, with its rounding; `None` for a funding source that is not a
+    /// lender, or an Aave premium above 10 000 bps.
+    pub fn premium(&self) -> Option<crate::Premium> {
+        match self.funding {
+            crate::Funding::Balancer => Some(crate::Premium::Balancer { fee_1e18: self.fee }),
+            crate::Funding::Aave => u16::try_from(self.fee)
+                .ok()
+                .filter(|&bps| bps <= 10_000)
+                .map(|bps| crate::Premium::Aave { bps }),
+            crate::Funding::Capital | crate::Funding::FlashSwap => None,
+        }
+    }
+}
+
 /// Everything the engine's tables are built from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketSpec {
@@ -248,6 +288,10 @@ pub struct MarketSpec {
     /// in tests and research).
     #[serde(default)]
     pub capital: Vec<CapitalSpec>,
+    /// Flash lenders per start token (borrowed routes are sized up to `available`). Empty: no
+    /// lender (routes are capped at `capital`, or funded by flash swaps where enabled).
+    #[serde(default)]
+    pub lenders: Vec<LenderSpec>,
 }
 
 impl AlgebraFeeSpec {

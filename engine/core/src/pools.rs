@@ -1187,12 +1187,14 @@ mod tests {
                 name: "d".into(),
                 factory: addr(0xf0),
                 kind: PoolKind::UniswapV2,
+                flash_swap: true,
             }],
             pools: vec![
                 PoolSpec::v2(addr(0x10), 0, addr(1), addr(2), 3_000, 5, 7),
                 PoolSpec::v2(addr(0x11), 0, addr(1), addr(9), 3_000, 5, 7),
             ],
             capital: Vec::new(),
+            lenders: Vec::new(),
         }
     }
 

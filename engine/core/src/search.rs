@@ -11,6 +11,7 @@ use alloy_primitives::{I256, U256};
 use crate::clmm::rate::edge_rate_upper_bound;
 use crate::clmm::swap::{PoolState as ClState, SwapKind, quote_exact_in, swap};
 use crate::clmm::tick_math::{MAX_SQRT_RATIO, MIN_SQRT_RATIO};
+use crate::funding::Premium;
 use crate::pools::{PoolId, Pools, TokenId, U112_MAX};
 use crate::v2::{get_amount_in, get_amount_out};
 use crate::{MAX_HOPS, PIPS};
@@ -350,12 +351,14 @@ pub(crate) fn simulate(pools: &Pools, hops: &[HopState], x: u128) -> Option<Run>
     Some(run)
 }
 
-/// Profit (raw start-token units, may be negative) and the run for input `x`.
+/// Profit (raw start-token units, may be negative) and the run for input `x`, net of the
+/// lender's `premium` on `x`.
 #[inline]
-fn profit_at(pools: &Pools, hops: &[HopState], x: u128) -> Option<(i128, Run)> {
+fn profit_at(pools: &Pools, hops: &[HopState], x: u128, premium: Premium) -> Option<(i128, Run)> {
     let run = simulate(pools, hops, x)?;
     let last = *run.outs.get(hops.len().checked_sub(1)?)?;
-    Some((i128::try_from(last).ok()? - i128::try_from(x).ok()?, run))
+    let cost = x.checked_add(premium.of(x)?)?;
+    Some((i128::try_from(last).ok()? - i128::try_from(cost).ok()?, run))
 }
 
 /// The hops composed into one virtual V2 pool `(E_in, E_out, γ)` in `f64` (γ the first hop's
@@ -464,17 +467,20 @@ fn linear_bound(hops: &[HopState], cap: u128) -> u128 {
 }
 
 /// Closed-form optimal input, raw start-token units: compose the hops into one virtual V2 pool
-/// `(E_in, E_out)` with the first hop's fee γ, then `x* = (√(γ·E_in·E_out) − E_in)/γ`.
+/// `(E_in, E_out)` with the first hop's fee γ, then `x* = (√(γ·E_in·E_out/(1+r)) − E_in)/γ`,
+/// where `r` is the lender's premium per unit borrowed (where the slope of the composed output
+/// `γ·E_in·E_out/(E_in + γx)²` falls to `1 + r`).
 /// Composing a virtual pool with a real hop `(r_in, r_out, g)`:
 /// `E_in' = E_in·r_in/(r_in + g·E_out)`, `E_out' = g·E_out·r_out/(r_in + g·E_out)`.
 /// In `f64`: it is only the starting point of the exact search, and f64 spans any uint112
 /// reserve with 53 significant bits. `None` if the cycle has no positive optimum.
-pub(crate) fn estimate_input(hops: &[HopState]) -> Option<u128> {
+pub(crate) fn estimate_input(hops: &[HopState], rate: f64) -> Option<u128> {
     let (e_in, e_out, gamma) = virtual_pool(hops)?;
-    if !(gamma > 0.0 && gamma * e_out > e_in) {
+    let unit = 1.0 + rate;
+    if !(gamma > 0.0 && gamma * e_out > e_in * unit) {
         return None; // also catches NaN
     }
-    let x = ((gamma * e_in * e_out).sqrt() - e_in) / gamma;
+    let x = ((gamma * e_in * e_out / unit).sqrt() - e_in) / gamma;
     // `as` saturates and maps NaN to 0.
     if x.is_finite() && x >= 1.0 {
         Some(x as u128)
@@ -501,13 +507,20 @@ const MAX_HALVINGS: u32 = 16;
 /// rounding), so this lands next to the optimum; a final backward pass with each pool's exact
 /// inverse then trims the input to the smallest one giving the same final output.
 /// At most [`MAX_EVALS`] + 2 evaluations; typically about 20. `None` if no input in range
-/// profits. The input never exceeds `cap` (the executor's capital, raw units): past the
-/// optimum that is no loss, and below it profit rises up to `cap`, so the search ends there.
-pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing> {
+/// profits. The input never exceeds `cap` (what the funding source can provide, raw units):
+/// past the optimum that is no loss, and below it profit rises up to `cap`, so the search ends
+/// there. Profit is net of the lender's `premium` throughout (still concave: the premium is
+/// linear in the input, up to one unit of rounding).
+pub(crate) fn size(
+    pools: &Pools,
+    hops: &[HopState],
+    cap: u128,
+    premium: Premium,
+) -> Option<Sizing> {
     if hops.is_empty() || hops.len() > MAX_HOPS {
         return None;
     }
-    let x_hat = estimate_input(hops)?;
+    let x_hat = estimate_input(hops, premium.rate())?;
     let room = match hops[0] {
         HopState::V2(h) => U112_MAX.saturating_sub(h.reserve_in),
         // A concentrated pool reads its input as int256; u128 inputs always fit.
@@ -519,15 +532,15 @@ pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing
     }
     let mut x = x_hat.clamp(1, x_max);
     if hops.iter().any(|h| matches!(h, HopState::Cl(_))) {
-        return size_concentrated(pools, hops, x, x_max);
+        return size_concentrated(pools, hops, x, x_max, premium);
     }
     // V2 only from here.
-    let mut start = profit_at(pools, hops, x);
+    let mut start = profit_at(pools, hops, x, premium);
     let mut halvings = 0;
     while start.is_none() && x > 1 && halvings < MAX_HALVINGS {
         x /= 2;
         halvings += 1;
-        start = profit_at(pools, hops, x);
+        start = profit_at(pools, hops, x, premium);
     }
     let (mut best, mut run) = start?;
     let min_step = (x >> 26).max(1);
@@ -546,7 +559,7 @@ pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing
                 continue;
             };
             evals += 1;
-            if let Some((p, r)) = profit_at(pools, hops, c)
+            if let Some((p, r)) = profit_at(pools, hops, c, premium)
                 && p > best
             {
                 (x, best, run) = (c, p, r);
@@ -570,7 +583,7 @@ pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing
         && let Some(x_min) = min_input_for(pools, hops, last)
         && x_min >= 1
         && x_min < x
-        && let Some((p, r)) = profit_at(pools, hops, x_min)
+        && let Some((p, r)) = profit_at(pools, hops, x_min, premium)
         && p > best
     {
         (x, best, run) = (x_min, p, r);
@@ -580,12 +593,12 @@ pub(crate) fn size(pools: &Pools, hops: &[HopState], cap: u128) -> Option<Sizing
     // narrow, try every input in it: the best of them is the integer optimum, not a local one.
     let mut exact = false;
     if best > 0
-        && let Some((a, b)) = band(hops, best)
+        && let Some((a, b)) = band(hops, best, premium)
     {
         let (a, b) = (a.max(1), b.min(x_max));
         if a <= b && b - a < BAND_LIMIT {
             for c in a..=b {
-                if let Some((p, r)) = profit_at(pools, hops, c)
+                if let Some((p, r)) = profit_at(pools, hops, c, premium)
                     && (p > best || (p == best && c < x))
                 {
                     (x, best, run) = (c, p, r);
@@ -658,9 +671,18 @@ const MAX_BRACKET_STEPS: u32 = 40;
 /// the profit there). The integer profit is the real one less the pools' floors, a few raw
 /// units: the input kept is the better end of the bracket, or the smallest input giving the
 /// same final output. About 30 runs; never a grid or a hill-climb.
-fn size_concentrated(pools: &Pools, hops: &[HopState], x0: u128, x_max: u128) -> Option<Sizing> {
+fn size_concentrated(
+    pools: &Pools,
+    hops: &[HopState],
+    x0: u128,
+    x_max: u128,
+    premium: Premium,
+) -> Option<Sizing> {
+    // The net profit's slope is the composed curve's less 1 + the premium rate.
+    let unit = 1.0 + premium.rate();
     let rising = |x: u128| {
-        profit_at(pools, hops, x).map(|(p, run)| (marginal_product(hops, x, &run) >= 1.0, p, run))
+        profit_at(pools, hops, x, premium)
+            .map(|(p, run)| (marginal_product(hops, x, &run) >= unit, p, run))
     };
     // Invariant: `lo` is priced with slope ≥ 1 (0: none found yet); `hi` is not, or is
     // `sentinel` (none found yet).
@@ -691,14 +713,15 @@ fn size_concentrated(pools: &Pools, hops: &[HopState], x0: u128, x_max: u128) ->
     // `(s_lo − 1)·(x − lo)`, and at most the one at `hi` plus `(1 − s_hi)·(hi − x)`, where `s`
     // is the slope at each end. Thin liquidity past a tick bends the curve sharply, so a fixed
     // relative width would not do.
-    let slope_at =
-        |x: u128| profit_at(pools, hops, x).map(|(_, run)| marginal_product(hops, x, &run));
+    let slope_at = |x: u128| {
+        profit_at(pools, hops, x, premium).map(|(_, run)| marginal_product(hops, x, &run))
+    };
     let mut s_lo = slope_at(lo).unwrap_or(f64::INFINITY);
     let mut s_hi = if hi <= x_max { slope_at(hi) } else { None };
     while hi - lo > 1 {
         let width = (hi - lo) as f64;
-        let gain_lo = (s_lo - 1.0) * width;
-        let gain_hi = s_hi.map_or(f64::INFINITY, |s| (1.0 - s) * width);
+        let gain_lo = (s_lo - unit) * width;
+        let gain_hi = s_hi.map_or(f64::INFINITY, |s| (unit - s) * width);
         // The slopes are products of a few f64 rates, good to ~10⁻¹⁵ each: near the optimum
         // they differ from 1 by less than that, so only a bracket that narrow times the error
         // is trusted.
@@ -722,26 +745,33 @@ fn size_concentrated(pools: &Pools, hops: &[HopState], x0: u128, x_max: u128) ->
         }
     }
     // The optimum lies in [lo, hi): take the better priced end.
-    let (mut best, mut run) = profit_at(pools, hops, lo)?;
+    let (mut best, mut run) = profit_at(pools, hops, lo, premium)?;
     let mut x = lo;
     if hi <= x_max
-        && let Some((p, r)) = profit_at(pools, hops, hi)
+        && let Some((p, r)) = profit_at(pools, hops, hi, premium)
         && p > best
     {
         (x, best, run) = (hi, p, r);
     }
-    shaved(pools, hops, x, best, run)
+    shaved(pools, hops, x, best, run, premium)
 }
 
 /// The sizing of input `x` (profit `best`, run `run`), or of the smallest input giving the same
 /// final output if that profits more (floors make the output a staircase in the input). `None`
 /// if neither profits.
-fn shaved(pools: &Pools, hops: &[HopState], x: u128, best: i128, run: Run) -> Option<Sizing> {
+fn shaved(
+    pools: &Pools,
+    hops: &[HopState],
+    x: u128,
+    best: i128,
+    run: Run,
+    premium: Premium,
+) -> Option<Sizing> {
     let (mut x, mut best, mut run) = (x, best, run);
     if let Some(&last) = run.outs.get(hops.len() - 1)
         && let Some(x_min) = min_input_for(pools, hops, last)
         && (1..x).contains(&x_min)
-        && let Some((p, r)) = profit_at(pools, hops, x_min)
+        && let Some((p, r)) = profit_at(pools, hops, x_min, premium)
         && p > best
     {
         (x, best, run) = (x_min, p, r);
@@ -769,7 +799,13 @@ fn total_ticks(ticks: &[u16; MAX_HOPS]) -> u32 {
 /// first one's. So "fewer ticks than at `x_hi`" holds on a prefix `[1, b)` of the inputs, and
 /// bisection finds `b − 1` in about `log2(x_hi)` runs. Inputs whose run fails (a hop paying
 /// nothing) lie at the small end and count as crossing none.
-fn fewer_ticks(pools: &Pools, hops: &[HopState], x_hi: u128, ticks_hi: u32) -> Option<Sizing> {
+fn fewer_ticks(
+    pools: &Pools,
+    hops: &[HopState],
+    x_hi: u128,
+    ticks_hi: u32,
+    premium: Premium,
+) -> Option<Sizing> {
     let crosses_all =
         |x: u128| simulate(pools, hops, x).is_some_and(|r| total_ticks(&r.ticks) >= ticks_hi);
     // Invariant: `lo` crosses fewer, `hi` crosses all (`x_hi` does, by definition).
@@ -782,8 +818,8 @@ fn fewer_ticks(pools: &Pools, hops: &[HopState], x_hi: u128, ticks_hi: u32) -> O
             lo = mid;
         }
     }
-    let (best, run) = profit_at(pools, hops, lo)?;
-    shaved(pools, hops, lo, best, run)
+    let (best, run) = profit_at(pools, hops, lo, premium)?;
+    shaved(pools, hops, lo, best, run, premium)
 }
 
 /// Sizes a cycle for the most profit after a cost that steps up with the initialized ticks
@@ -802,10 +838,11 @@ pub(crate) fn size_after_cost(
     pools: &Pools,
     hops: &[HopState],
     cap: u128,
+    premium: Premium,
     floor: Option<i128>,
     mut net: impl FnMut(u128, &[u16; MAX_HOPS]) -> Option<i128>,
 ) -> SizedAfterCost {
-    let Some(gross) = size(pools, hops, cap) else {
+    let Some(gross) = size(pools, hops, cap, premium) else {
         return SizedAfterCost::Unprofitable;
     };
     let mut best: Option<(Sizing, i128)> = net(gross.profit, &gross.ticks).map(|n| (gross, n));
@@ -819,7 +856,7 @@ pub(crate) fn size_after_cost(
             Some(reach) if bar.is_none_or(|b| reach > b) => {}
             _ => break,
         }
-        let Some(s) = fewer_ticks(pools, hops, at.amount_in, ticks) else {
+        let Some(s) = fewer_ticks(pools, hops, at.amount_in, ticks, premium) else {
             break;
         };
         if let Some(n) = net(s.profit, &s.ticks)
@@ -861,22 +898,29 @@ pub(crate) enum SizedAfterCost {
 pub(crate) const BAND_LIMIT: u128 = 1024;
 
 /// For all-V2 hops, the inputs `[a, b]` (raw start-token units) outside which no integer input
-/// can profit `l` or more: where the real composed curve `G(x) = γ·E_out·x/(E_in + γ·x)` has
-/// `G(x) − x ≥ l`, the roots of `γx² + (E_in + γl − γE_out)·x + l·E_in ≤ 0`.
+/// can profit `l` or more net of `premium`: where the real composed curve
+/// `G(x) = γ·E_out·x/(E_in + γ·x)` has `G(x) − u·x ≥ l` with `u = 1 + premium rate`, the roots
+/// of `u·γx² + (u·E_in + γl − γE_out)·x + l·E_in ≤ 0`.
 ///
-/// In `f64`, made conservative twice: `l` is lowered by a bound on the error of the `f64`
-/// virtual pool in `G(x) − x` (10⁻¹² of `E_out + E_in/γ`, plus 1), and the roots are taken only
-/// where the discriminant is not lost in cancellation (`B² < 2^40·disc`, so it keeps ~12 good
+/// In `f64`, made conservative three times: `l` is lowered by a bound on the error of the `f64`
+/// virtual pool in `G(x) − x` (10⁻¹² of `E_out + E_in/γ`, plus 1) and by the premium's rounding
+/// below its linear value, and the roots are taken only where the discriminant is not lost in
+/// cancellation (`B² < 2^40·disc`, so it keeps ~12 good
 /// bits) and then widened by 1 % of the width plus 2 on each side. `None` otherwise, with a
 /// concentrated hop, or for `l ≤ 0`. Deep pools give bands far too wide to try one by one; the
 /// band matters where it is narrow, which is exactly where these margins are small.
-fn band(hops: &[HopState], l: i128) -> Option<(u128, u128)> {
+fn band(hops: &[HopState], l: i128, premium: Premium) -> Option<(u128, u128)> {
     if l <= 0 || hops.iter().any(|h| matches!(h, HopState::Cl(_))) {
         return None;
     }
     let (e_in, e_out, gamma) = virtual_pool(hops)?;
-    let l = l as f64 - (1e-12 * (e_out + e_in / gamma) + 1.0);
-    let (qa, qb, qc) = (gamma, e_in + gamma * l - gamma * e_out, l * e_in);
+    let unit = 1.0 + premium.rate();
+    let l = l as f64 - (1e-12 * (e_out + e_in / gamma) + 1.0) - premium.rounding_slack() as f64;
+    let (qa, qb, qc) = (
+        unit * gamma,
+        unit * e_in + gamma * l - gamma * e_out,
+        l * e_in,
+    );
     let disc = qb * qb - 4.0 * qa * qc;
     if !(disc > 0.0 && qb * qb < disc * 2f64.powi(40) && qa > 0.0) {
         return None;
@@ -1073,12 +1117,13 @@ mod tests {
             dexes: Vec::new(),
             pools: Vec::new(),
             capital: Vec::new(),
+            lenders: Vec::new(),
         };
         crate::pools::build_tables(&spec).unwrap().1
     }
 
     fn size(hops: &[HopState], cap: u128) -> Option<Sizing> {
-        super::size(&empty(), hops, cap)
+        super::size(&empty(), hops, cap, Premium::None)
     }
 
     fn simulate(hops: &[HopState], x: u128) -> Option<[u128; MAX_HOPS]> {
@@ -1086,7 +1131,7 @@ mod tests {
     }
 
     fn profit_at(hops: &[HopState], x: u128) -> Option<(i128, [u128; MAX_HOPS])> {
-        super::profit_at(&empty(), hops, x).map(|(p, r)| (p, r.outs))
+        super::profit_at(&empty(), hops, x, Premium::None).map(|(p, r)| (p, r.outs))
     }
 
     /// Tables with a V2 pair (id 0) of reserves `(r0, r1)` and a Uniswap V3 pool (the returned
@@ -1129,6 +1174,7 @@ mod tests {
             name: "d".into(),
             factory: a(0xf0),
             kind,
+            flash_swap: true,
         };
         let spec = MarketSpec {
             block: 0,
@@ -1164,6 +1210,7 @@ mod tests {
                 },
             ],
             capital: Vec::new(),
+            lenders: Vec::new(),
         };
         let (_, pools, _) = crate::pools::build_tables(&spec).unwrap();
         (pools, 1)
@@ -1380,11 +1427,13 @@ mod tests {
                     name: "a".into(),
                     factory: a(0xf0),
                     kind: PoolKind::UniswapV2,
+                    flash_swap: true,
                 },
                 DexSpec {
                     name: "b".into(),
                     factory: a(0xf1),
                     kind: PoolKind::UniswapV2,
+                    flash_swap: true,
                 },
             ],
             // Shallow pool at 10 other per native; deep pool at 5 other per native.
@@ -1393,6 +1442,7 @@ mod tests {
                 pool(0x11, 1, 100_000, 500_000),
             ],
             capital: Vec::new(),
+            lenders: Vec::new(),
         };
         let (tokens, mut pools, _) = build_tables(&spec).unwrap();
         let index = PairIndex::new(&pools, tokens.len());
@@ -1525,7 +1575,7 @@ mod tests {
                     prop_assert_eq!(amt, s.outs[i]);
                 }
                 prop_assert_eq!(amt - s.amount_in, s.profit);
-                let x_hat = estimate_input(&hops).unwrap();
+                let x_hat = estimate_input(&hops, 0.0).unwrap();
                 if let Some((p, _)) = profit_at(&hops, x_hat) {
                     prop_assert!(s.profit as i128 >= p);
                 }
@@ -1537,7 +1587,8 @@ mod tests {
     fn brute_runs(pools: &Pools, hops: &[HopState], limit: u128) -> Vec<(u128, i128, u32)> {
         (1..=limit)
             .filter_map(|x| {
-                super::profit_at(pools, hops, x).map(|(p, r)| (x, p, total_ticks(&r.ticks)))
+                super::profit_at(pools, hops, x, Premium::None)
+                    .map(|(p, r)| (x, p, total_ticks(&r.ticks)))
             })
             .collect()
     }
@@ -1602,8 +1653,8 @@ mod tests {
                 for x in [e, 1_000 * e, 30_000 * e, 100_000 * e] {
                     let d = x / 1_000_000;
                     let (Some(a), Some(b)) = (
-                        super::profit_at(&pools, &hops, x),
-                        super::profit_at(&pools, &hops, x + d),
+                        super::profit_at(&pools, &hops, x, Premium::None),
+                        super::profit_at(&pools, &hops, x + d, Premium::None),
                     ) else {
                         continue;
                     };
@@ -1635,7 +1686,7 @@ mod tests {
                 .iter()
                 .find(|r| r.0 == b - 1)
                 .map_or(i128::MIN, |r| r.1);
-            match fewer_ticks(&pools, &hops, x_hi, t_hi) {
+            match fewer_ticks(&pools, &hops, x_hi, t_hi, Premium::None) {
                 Some(s) => {
                     checked += 1;
                     assert!(s.amount_in < b && total_ticks(&s.ticks) < t_hi);
@@ -1673,7 +1724,7 @@ mod tests {
                 let runs = brute_runs(&pools, &hops, 20_000);
                 let gross = runs.iter().map(|r| r.1).max().unwrap_or(i128::MIN);
                 let net_best = runs.iter().map(|r| r.1 - per_tick * i128::from(r.2)).max();
-                let sized = super::size(&pools, &hops, u128::MAX);
+                let sized = super::size(&pools, &hops, u128::MAX, Premium::None);
                 match sized {
                     Some(s) => {
                         prop_assert!(s.amount_in <= 20_000, "optimum beyond the brute range");
@@ -1686,7 +1737,7 @@ mod tests {
                     let n = p as i128 - per_tick * i128::from(total_ticks(t));
                     (n > 0).then_some(n)
                 };
-                match size_after_cost(&pools, &hops, u128::MAX, None, net) {
+                match size_after_cost(&pools, &hops, u128::MAX, Premium::None, None, net) {
                     SizedAfterCost::Worth { sizing, net, .. } => {
                         let brute = net_best.unwrap();
                         prop_assert_eq!(net, sizing.profit as i128 - per_tick * i128::from(total_ticks(&sizing.ticks)));
@@ -1707,7 +1758,7 @@ mod tests {
     fn a_high_tick_cost_stops_the_input_short_of_the_tick() {
         let mut shortened_worlds = 0;
         for (pools, hops) in mixed_grid() {
-            let Some(gross) = super::size(&pools, &hops, u128::MAX) else {
+            let Some(gross) = super::size(&pools, &hops, u128::MAX, Premium::None) else {
                 continue;
             };
             if total_ticks(&gross.ticks) == 0 {
@@ -1727,7 +1778,7 @@ mod tests {
                 sizing,
                 net,
                 shortened,
-            } = size_after_cost(&pools, &hops, u128::MAX, None, net)
+            } = size_after_cost(&pools, &hops, u128::MAX, Premium::None, None, net)
             {
                 assert!(
                     net >= brute - MIXED_JITTER && net <= brute,
@@ -1770,7 +1821,7 @@ mod tests {
                 let inputs = (1..=1_500u128).chain((1..40).map(|k| (1_500.0 * 1.25f64.powi(k)) as u128));
                 let best = inputs
                     .filter(|&x| x <= cap)
-                    .filter_map(|x| super::profit_at(&pools, &hops, x).map(|(p, _)| p))
+                    .filter_map(|x| super::profit_at(&pools, &hops, x, Premium::None).map(|(p, _)| p))
                     .max()
                     .unwrap_or(0);
                 prop_assert!(bound as i128 >= best, "bound {} < best {}", bound, best);

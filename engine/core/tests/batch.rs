@@ -35,6 +35,7 @@ fn market() -> MarketSpec {
         name: name.into(),
         factory: Address::with_last_byte(byte),
         kind: PoolKind::UniswapV2,
+        flash_swap: true,
     };
     MarketSpec {
         block: SNAPSHOT,
@@ -46,6 +47,7 @@ fn market() -> MarketSpec {
             PoolSpec::v2(P2, 1, A, B, 3_000, R0, R1),
         ],
         capital: Vec::new(),
+        lenders: Vec::new(),
     }
 }
 

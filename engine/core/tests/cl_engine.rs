@@ -197,6 +197,7 @@ fn market(v3: &Model, alg: &Model) -> MarketSpec {
         name: name.into(),
         factory: Address::with_last_byte(byte),
         kind,
+        flash_swap: true,
     };
     let price = f64::from(sqrt_ratio_at_tick(START_TICK).unwrap()) / 2f64.powi(96);
     let r0 = 1_000_000 * E18;
@@ -234,6 +235,7 @@ fn market(v3: &Model, alg: &Model) -> MarketSpec {
             },
         ],
         capital: Vec::new(),
+        lenders: Vec::new(),
     }
 }
 

@@ -233,6 +233,7 @@ fn genesis() -> (MarketSpec, Chain) {
         name: name.into(),
         factory: Address::with_last_byte(byte),
         kind,
+        flash_swap: true,
     };
     let mut alg_state = alg.spec();
     alg_state.fee_model = Some(fee_spec);
@@ -263,6 +264,7 @@ fn genesis() -> (MarketSpec, Chain) {
             cl(ALG, 3, 500, SpecState::Algebra(alg_state)),
         ],
         capital: Vec::new(),
+        lenders: Vec::new(),
     };
     let chain = Chain {
         v2: [(V2A, r0, r1), (V2B, r0 / 2, r1 / 2 + r1 / 1_000)],

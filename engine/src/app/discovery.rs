@@ -15,7 +15,10 @@
 mod abi;
 pub mod algebra_fee;
 pub mod clmm;
+mod lenders;
 pub(crate) mod logscan;
+
+pub(crate) use lenders::read_lenders;
 
 use std::collections::HashSet;
 
@@ -111,6 +114,22 @@ pub enum DiscoveryError {
         /// The discovery block.
         block: u64,
     },
+    /// A lender's view call failed or answered something else than its ABI says.
+    Lender {
+        /// The contract called.
+        lender: Address,
+        /// The call.
+        what: &'static str,
+    },
+    /// The executor names another lender than `[funding]` does.
+    LenderMismatch {
+        /// Which lender.
+        funding: polyarb_core::Funding,
+        /// The config's address.
+        configured: Address,
+        /// The executor's.
+        executor: Address,
+    },
     /// The executor's `balanceOf` a start token failed or did not fit a `uint128`.
     Capital {
         /// The executor.
@@ -163,6 +182,18 @@ impl fmt::Display for DiscoveryError {
             Self::Capital { executor, token } => {
                 write!(f, "balanceOf({executor}) on start token {token} failed")
             }
+            Self::Lender { lender, what } => {
+                write!(f, "lender call {what} on {lender} failed or answered badly")
+            }
+            Self::LenderMismatch {
+                funding,
+                configured,
+                executor,
+            } => write!(
+                f,
+                "funding.{funding} lender is {configured} in the config but {executor} in the \
+                 executor (redeploy the executor or fix [funding])"
+            ),
         }
     }
 }
@@ -249,6 +280,7 @@ pub fn discover(
     }
 
     let capital = read_capital(rpc, cfg, at)?;
+    let lenders = read_lenders(rpc, cfg, at)?;
     let base_fee = header.and_then(|h| h.base_fee_per_gas).unwrap_or(0);
     let market = MarketSpec {
         block,
@@ -257,6 +289,7 @@ pub fn discover(
         dexes: cfg.dex_specs(),
         pools,
         capital,
+        lenders,
     };
     Ok((market, stats))
 }

@@ -216,6 +216,7 @@ fn resume(
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad(snapshot::SnapshotError::Io(e)))?;
     let (mut market, snap_chain) = snapshot::from_json(&text).map_err(bad)?;
+    cfg.apply_flash_swap(&mut market);
     if let Some(c) = snap_chain
         && c != chain
     {
@@ -255,8 +256,10 @@ fn resume(
              reorg since it was written would go unseen"
         ),
     }
-    // Capital moves with every route and is in no log: read it at the head.
+    // Capital moves with every route and is in no log, and what the lenders hold moves with
+    // their own business: read both at the head.
     market.capital = discovery::read_capital(rpc, cfg, BlockTag::Number(head))?;
+    market.lenders = discovery::read_lenders(rpc, cfg, BlockTag::Number(head))?;
     let fill = super::backfill::fetch(
         rpc,
         market.block.saturating_add(1),

@@ -320,10 +320,12 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     let reader = RecordReader::new(BufReader::with_capacity(1 << 20, file)).map_err(recording)?;
     let header = reader.header().clone();
     let cfg = Config::load(&args.config, &ProcessEnv)?;
-    let (market, chain) = snapshot::read(&args.snapshot).map_err(|error| AppError::Snapshot {
-        path: args.snapshot.clone(),
-        error,
-    })?;
+    let (mut market, chain) =
+        snapshot::read(&args.snapshot).map_err(|error| AppError::Snapshot {
+            path: args.snapshot.clone(),
+            error,
+        })?;
+    cfg.apply_flash_swap(&mut market);
     let rcfg = cfg.replay.clone().ok_or_else(|| ReplayError::NoSection {
         config: args.config.clone(),
     })?;

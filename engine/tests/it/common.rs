@@ -159,11 +159,13 @@ pub fn market(pools: &[PoolDef]) -> (MarketSpec, Model) {
             name: "quickswap".into(),
             factory: address!("5757371414417b8c6caad45baef941abc7d3ab32"),
             kind: PoolKind::UniswapV2,
+            flash_swap: true,
         },
         DexSpec {
             name: "pancake".into(),
             factory: address!("02a84c1b3bbd7401a5f7fa98a384ebc70bb5749e"),
             kind: PoolKind::UniswapV2,
+            flash_swap: true,
         },
     ];
     let mut model = Model::default();
@@ -220,6 +222,7 @@ pub fn market(pools: &[PoolDef]) -> (MarketSpec, Model) {
             dexes,
             pools: specs,
             capital: Vec::new(),
+            lenders: Vec::new(),
         },
         model,
     )

@@ -10,7 +10,7 @@ use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
 use polyarb_core::{
     CALLDATA_MAX, CapitalSpec, DexSpec, Engine, MarketSpec, OpportunityFrame, PoolKind, PoolSpec,
-    SearchParams, TokenSpec, encode_execute, get_amount_out,
+    SearchParams, TokenSpec, encode_run, get_amount_out,
 };
 use polyarb_engine::txbuild::FeeBid;
 use polyarb_tools::{
@@ -213,6 +213,7 @@ fn market(rpc: &Rpc, world: &World, pairs: &[&PairInfo], capital_divisor: u128) 
                 name: d.dex.name().into(),
                 factory: d.factory,
                 kind: PoolKind::UniswapV2,
+                flash_swap: true,
             })
             .collect(),
         pools: pairs
@@ -242,6 +243,7 @@ fn market(rpc: &Rpc, world: &World, pairs: &[&PairInfo], capital_divisor: u128) 
                 ) / capital_divisor,
             })
             .collect(),
+        lenders: Vec::new(),
     }
 }
 
@@ -310,6 +312,7 @@ fn execute_engine_route(
     let mut unlimited = Engine::new(
         &MarketSpec {
             capital: Vec::new(),
+            lenders: Vec::new(),
             ..spec.clone()
         },
         params,
@@ -375,7 +378,7 @@ fn execute_engine_route(
     let route = verify_on_chain(rpc, world, &opp);
 
     let mut buf = [0u8; CALLDATA_MAX];
-    let n = encode_execute(&opp, opp.profit, &mut buf).unwrap();
+    let n = encode_run(&opp, opp.profit, &mut buf).unwrap();
     let calldata = buf[..n].to_vec();
     let held = |t: &polyarb_tools::TokenInfo| rpc.balance_of(t.address, executor).unwrap();
     let before: Vec<U256> = world.tokens.iter().map(held).collect();

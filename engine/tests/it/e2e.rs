@@ -217,7 +217,7 @@ pub(crate) fn write_config(node: &Anvil, world: &World, dir: &Path) -> PathBuf {
 
 /// Sells `fraction` of the pair's WMATIC reserve into the Pancake WMATIC/USDC pair: USDC gets
 /// cheap there relative to Uniswap, which opens a gap.
-fn open_gap(rpc: &Rpc, world: &World, trader: Address, fraction_bps: u64) {
+pub(crate) fn open_gap(rpc: &Rpc, world: &World, trader: Address, fraction_bps: u64) {
     let (w, u) = (world.token("WMATIC").unwrap(), world.token("USDC").unwrap());
     let pair = world.pair(Dex::PancakeV2, w, u).unwrap();
     let wmatic = world.tokens[w].address;
@@ -258,16 +258,19 @@ const ROUNDING_WEI: u64 = 8;
 /// A V2 route re-priced independently of polyarb-core: each hop's pair reserves at one block (by
 /// `eth_call`) and `polyarb_tools::amount_out` with its DEX's fee. The route's pairs are
 /// distinct, so each hop sees its pair as the route's own swap did.
-struct V2Oracle {
+pub(crate) struct V2Oracle {
     /// Per hop: reserve in, reserve out, fee in basis points.
     hops: Vec<(U256, U256, u32)>,
-    /// The executor's balance of the start token: no route can take more.
-    capital: U256,
+    /// The most the route's funding can provide: the executor's balance of the start token by
+    /// default, or a lender's (see [`V2Oracle::borrowing`]). No route can take more.
+    pub(crate) capital: U256,
+    /// What the route's lender charges on an input (none by default).
+    premium: Box<dyn Fn(U256) -> U256>,
 }
 
 impl V2Oracle {
     /// The route of `opportunity` on the state at the end of `block`.
-    fn at(rpc: &Rpc, world: &World, opportunity: &Value, block: u64) -> Self {
+    pub(crate) fn at(rpc: &Rpc, world: &World, opportunity: &Value, block: u64) -> Self {
         let token: Address = opportunity["token_in"].as_str().unwrap().parse().unwrap();
         let capital = balance_at(rpc, token, world.executor.unwrap(), block);
         let hops = opportunity["hops"]
@@ -309,7 +312,20 @@ impl V2Oracle {
         seen.sort_by_key(|v| v.to_string());
         seen.dedup();
         assert_eq!(seen.len(), hops.len(), "a pair twice in {opportunity}");
-        Self { hops, capital }
+        Self {
+            hops,
+            capital,
+            premium: Box::new(|_| U256::ZERO),
+        }
+    }
+
+    /// The route funded by a lender that can provide `cap` and charges `premium(input)`.
+    pub(crate) fn borrowing(self, cap: U256, premium: impl Fn(U256) -> U256 + 'static) -> Self {
+        Self {
+            capital: cap,
+            premium: Box::new(premium),
+            ..self
+        }
     }
 
     /// Every hop's output for `amount_in`.
@@ -324,10 +340,13 @@ impl V2Oracle {
             .collect()
     }
 
-    /// The route's output minus `amount_in`, raw units of the start token.
+    /// The route's output minus `amount_in` and the lender's premium, raw units of the start
+    /// token.
     fn profit(&self, amount_in: U256) -> I256 {
         let out = *self.outs(amount_in).last().unwrap();
-        I256::try_from(out).unwrap() - I256::try_from(amount_in).unwrap()
+        I256::try_from(out).unwrap()
+            - I256::try_from(amount_in).unwrap()
+            - I256::try_from((self.premium)(amount_in)).unwrap()
     }
 
     /// [`ROUNDING_WEI`] plus one raw unit of each intermediate token in start-token units, at
@@ -365,7 +384,7 @@ impl V2Oracle {
 
     /// The oracle pays exactly `predicted` for `chosen`, and no input near it pays more than the
     /// tolerance more. And the check can fail: an input 10 % short of `chosen` is caught.
-    fn assert_optimal(&self, chosen: U256, predicted: U256) {
+    pub(crate) fn assert_optimal(&self, chosen: U256, predicted: U256) {
         let at_chosen = self.profit(chosen);
         assert_eq!(
             at_chosen,

@@ -76,6 +76,9 @@ fn two_token_world(
         })
         .to_vec();
     spec.start_tokens = vec!["WMATIC".into()];
+    // Own capital funds these routes; the sample's lenders hold WETH, which this world lacks.
+    spec.balancer = None;
+    spec.aave = None;
     spec.pairs = pairs;
     spec.clmm_pools = pools;
     spec.noise_bps = 0;

@@ -11,6 +11,7 @@ mod discovery;
 mod discovery_fee;
 mod e2e;
 mod e2e_cl;
+mod e2e_flash;
 mod faults;
 mod log_limit_peer;
 mod record_writer;

@@ -15,12 +15,11 @@ use std::{
 
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::SignerRecoverable as _};
 use alloy_primitives::{Address, I256, TxKind, U256, keccak256};
-use alloy_sol_types::SolCall;
 use polyarb_core::clmm::swap::{PoolState as ClState, swap};
 use polyarb_core::clmm::tick_math::{MAX_SQRT_RATIO, MIN_SQRT_RATIO};
 use polyarb_core::{
     CALLDATA_MAX, Engine, EngineStats, FeedFrame, FrameKind, MAX_HOPS, OpportunityFrame, PoolKind,
-    PoolState, encode_execute, get_amount_out,
+    PoolState, encode_run, get_amount_out,
 };
 use polyarb_engine::{
     app::{
@@ -32,7 +31,7 @@ use polyarb_engine::{
     snapshot,
 };
 use polyarb_feeds::{DecodeError, Decoded, Record, RecordReader, RecordWriter};
-use polyarb_tools::{DEV_ACCOUNTS, abi::IExecutor};
+use polyarb_tools::{DEV_ACCOUNTS, abi::RunPayload};
 
 /// The shipped sample's folder.
 pub fn data_dir() -> PathBuf {
@@ -490,13 +489,14 @@ fn every_signed_tx_is_the_opportunitys_executor_call() {
         );
         assert_eq!(env.recover_signer().unwrap(), sender, "tx {i} signer");
 
-        let n = encode_execute(opp, opp.profit, &mut buf).unwrap();
+        let n = encode_run(opp, opp.profit, &mut buf).unwrap();
         assert_eq!(env.input().as_ref(), &buf[..n], "tx {i} calldata");
-        // And what that calldata means, read back with alloy's ABI decoder.
-        let call = IExecutor::executeCall::abi_decode(env.input()).unwrap();
-        assert_eq!(call.tokenIn, Address::from(opp.token_in));
-        assert_eq!(call.amountIn, U256::from(opp.amount_in));
-        assert_eq!(call.minProfit, U256::from(opp.profit));
+        // And what that calldata means, read back with the tools' independent decoder.
+        let call = RunPayload::decode(env.input()).unwrap();
+        assert_eq!(call.funding, opp.funding);
+        assert_eq!(call.token_in, Address::from(opp.token_in));
+        assert_eq!(call.amount_in, opp.amount_in);
+        assert_eq!(call.min_profit, opp.profit);
         assert_eq!(call.hops.len(), 37 * opp.hops().len());
         for (h, packed) in opp.hops().iter().zip(call.hops.chunks(37)) {
             assert_eq!(packed[..20], h.pool);

@@ -1,21 +1,18 @@
-//! `encode_execute` against `alloy-sol-types`' own encoding of the same call.
+//! `encode_run` against alloy's packed encoding of the same call (`polyarb_tools::abi`).
 
-use alloy_primitives::{Address, U256};
-use alloy_sol_types::{SolCall, sol};
+use alloy_primitives::Address;
 use polyarb_core::{
-    CALLDATA_MAX, EXECUTE_SELECTOR, Engine, Hop, MAX_HOPS, OpportunityFrame, SearchParams,
-    calldata_len, encode_execute,
+    CALLDATA_MAX, Engine, Funding, Hop, MAX_HOPS, MIN_HOPS, OpportunityFrame, RUN_SELECTOR,
+    SearchParams, calldata_len, encode_run,
 };
+use polyarb_tools::abi::{IExecutor, RunPayload, run_calldata};
 use proptest::prelude::*;
+
+use alloy_sol_types::SolCall;
 
 use crate::common::*;
 
-sol! {
-    function execute(address tokenIn, uint256 amountIn, uint256 minProfit, bytes hops)
-        external returns (uint256 profit);
-}
-
-/// The `hops` argument as `docs/executor.md` specifies it, built independently of the engine.
+/// The `hops` part as `docs/executor.md` specifies it, built independently of the engine.
 fn packed_hops(opp: &OpportunityFrame) -> Vec<u8> {
     let mut v = Vec::new();
     for h in opp.hops() {
@@ -27,35 +24,27 @@ fn packed_hops(opp: &OpportunityFrame) -> Vec<u8> {
     v
 }
 
-fn sol_encoding(opp: &OpportunityFrame, min_profit: u128) -> Vec<u8> {
-    executeCall {
-        tokenIn: Address::from(opp.token_in),
-        amountIn: U256::from(opp.amount_in),
-        minProfit: U256::from(min_profit),
-        hops: packed_hops(opp).into(),
-    }
-    .abi_encode()
-}
-
 #[test]
 fn selector_matches_sol() {
-    assert_eq!(EXECUTE_SELECTOR, executeCall::SELECTOR);
+    assert_eq!(RUN_SELECTOR, IExecutor::runCall::SELECTOR);
 }
 
 proptest! {
     #[test]
-    fn calldata_is_byte_identical_to_sol(
+    fn calldata_is_byte_identical_to_alloys_packing(
         token in any::<[u8; 20]>(),
         amount_in in any::<u128>(),
         min_profit in any::<u128>(),
+        funding in 0u8..4,
         hops in prop::collection::vec(
             (any::<[u8; 20]>(), any::<bool>(), 0u8..3, any::<u128>()),
-            1..=MAX_HOPS,
+            MIN_HOPS..=MAX_HOPS,
         ),
     ) {
         let mut opp = OpportunityFrame::EMPTY;
         opp.token_in = token;
         opp.amount_in = amount_in;
+        opp.funding = funding;
         opp.hop_count = u8::try_from(hops.len()).unwrap();
         for (slot, (pool, zfo, kind, out)) in opp.hops.iter_mut().zip(&hops) {
             *slot = Hop {
@@ -67,14 +56,15 @@ proptest! {
             };
         }
         let mut buf = [0x5Au8; CALLDATA_MAX];
-        let len = encode_execute(&opp, min_profit, &mut buf).unwrap();
+        let len = encode_run(&opp, min_profit, &mut buf).unwrap();
         prop_assert_eq!(len, calldata_len(hops.len()));
-        prop_assert_eq!(&buf[..len], &sol_encoding(&opp, min_profit)[..]);
+        let alloy = run_calldata(funding, Address::from(token), amount_in, min_profit, &packed_hops(&opp));
+        prop_assert_eq!(&buf[..len], &alloy[..]);
     }
 }
 
 #[test]
-fn an_engine_opportunity_round_trips_through_sol_decoding() {
+fn an_engine_opportunity_round_trips_through_decoding() {
     let (spec, mut model) = market(&[Q_MATIC_USDC_POOL, Q_WETH_MATIC_POOL, P_WETH_USDC_POOL]);
     let mut e = Engine::new(&spec, SearchParams::new(WMATIC, vec![USDC])).unwrap();
     let f = sync_model(
@@ -87,15 +77,16 @@ fn an_engine_opportunity_round_trips_through_sol_decoding() {
     );
     let opp = e.on_frame(&f).first().copied().expect("an opportunity");
     let mut buf = [0u8; CALLDATA_MAX];
-    let len = encode_execute(&opp, opp.profit / 2, &mut buf).unwrap();
-    let call = executeCall::abi_decode(&buf[..len]).unwrap();
-    assert_eq!(call.tokenIn, USDC);
-    assert_eq!(call.amountIn, U256::from(opp.amount_in));
-    assert_eq!(call.minProfit, U256::from(opp.profit / 2));
+    let len = encode_run(&opp, opp.profit / 2, &mut buf).unwrap();
+    let call = RunPayload::decode(&buf[..len]).unwrap();
+    assert_eq!(call.funding, Funding::Capital as u8);
+    assert_eq!(call.token_in, USDC);
+    assert_eq!(call.amount_in, opp.amount_in);
+    assert_eq!(call.min_profit, opp.profit / 2);
     assert_eq!(call.hops.len(), 3 * 37);
     for (chunk, h) in call.hops.chunks_exact(37).zip(opp.hops()) {
         assert_eq!(Address::from_slice(&chunk[..20]), Address::from(h.pool));
-        assert_eq!(chunk[20], h.zero_for_one);
+        assert_eq!(chunk[20], h.zero_for_one | h.kind << 1);
         assert_eq!(
             u128::from_be_bytes(chunk[21..].try_into().unwrap()),
             h.amount_out

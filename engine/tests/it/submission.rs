@@ -245,10 +245,17 @@ fn opportunity(base_fee: u128) -> OpportunityFrame {
     opp.profit = 10;
     opp.base_fee = base_fee;
     opp.gas_budget = 150_000;
-    opp.hop_count = 1;
+    // Two hops: the executor's call takes 2 to 4.
+    opp.hop_count = 2;
     opp.hops[0] = Hop {
-        amount_out: 1_010,
+        amount_out: 2_000,
         pool: [0x22; 20],
+        ..Hop::default()
+    };
+    opp.hops[1] = Hop {
+        amount_out: 1_010,
+        pool: [0x33; 20],
+        zero_for_one: 1,
         ..Hop::default()
     };
     opp

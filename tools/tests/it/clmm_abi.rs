@@ -34,11 +34,13 @@ fn canonical(entry: &Value) -> String {
     format!("{}({})", entry["name"].as_str().unwrap(), inputs.join(","))
 }
 
-/// Function selectors and event topics of an npm artifact's ABI.
+/// Function selectors and event topics of an npm artifact's ABI (its `abi` member, or the whole
+/// file if that is the ABI array).
 fn abi_hashes(json: &str) -> (BTreeSet<[u8; 4]>, BTreeSet<[u8; 32]>) {
     let artifact: Value = serde_json::from_str(json).unwrap();
+    let abi = artifact.get("abi").unwrap_or(&artifact);
     let (mut functions, mut events) = (BTreeSet::new(), BTreeSet::new());
-    for entry in artifact["abi"].as_array().unwrap() {
+    for entry in abi.as_array().unwrap() {
         let kind = entry["type"].as_str();
         if kind != Some("function") && kind != Some("event") {
             continue;
@@ -66,7 +68,8 @@ fn npm_interface(path: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn check(name: &str, json: &str, selectors: &[[u8; 4]], topics: &[[u8; 32]]) {
+/// Asserts every selector and topic of our binding is in the ABI `json`.
+pub(crate) fn check(name: &str, json: &str, selectors: &[[u8; 4]], topics: &[[u8; 32]]) {
     let (functions, events) = abi_hashes(json);
     for s in selectors {
         assert!(

@@ -1,5 +1,5 @@
-//! Integration tests on a real anvil with the real Uniswap V2, Pancake, Uniswap V3 and Algebra
-//! bytecode.
+//! Integration tests on a real anvil with the real Uniswap V2, Pancake, Uniswap V3, Algebra,
+//! Balancer V2 Vault and Aave V3 bytecode.
 //!
 //! They need the toolchain (tools/toolchain/install.sh); without it every test here fails with
 //! the message to run it.
@@ -8,6 +8,7 @@ mod clmm;
 mod clmm_abi;
 mod faultproxy;
 mod harness;
+mod lenders;
 mod market;
 mod sample;
 mod trading;
@@ -24,9 +25,12 @@ pub fn anvil(opts: AnvilOpts) -> Anvil {
     Anvil::start(opts).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Three tokens, all three pairs on both DEXes, no concentrated pools.
+/// Three tokens, all three pairs on both DEXes, no concentrated pools, no lenders (the sample's
+/// would fit these tokens: tests of lenders put them back, the rest save their deployment).
 pub fn small_spec(deployer: alloy_primitives::Address) -> WorldSpec {
     let mut spec = WorldSpec::sample(deployer);
+    spec.balancer = None;
+    spec.aave = None;
     spec.tokens = vec![
         TokenSpec {
             symbol: "WMATIC".into(),

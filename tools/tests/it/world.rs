@@ -3,11 +3,11 @@
 use std::collections::BTreeSet;
 
 use alloy_primitives::{Address, U256};
-use alloy_sol_types::{SolCall, SolError};
+use alloy_sol_types::SolError;
 use polyarb_tools::{
     AnvilOpts, ConfigParams, Dex, ExecutorSpec, PairInfo, PairSpec, Rpc, Toolchain, TxRequest,
-    World, WorldError, abi::IExecutor, abi::IUniswapV2Factory, amount_out, deploy_world,
-    executor_owner, render_config, swap_now,
+    World, WorldError, abi::IExecutor, abi::IUniswapV2Factory, abi::run_calldata, amount_out,
+    deploy_world, executor_owner, render_config, swap_now,
 };
 
 use crate::{anvil, small_spec, small_world, stand_in_executor};
@@ -199,18 +199,11 @@ fn run_cycle(rpc: &Rpc, world: &World, executor: Address, owner: Address, trader
         hops.push(u8::from(dir));
         hops.extend_from_slice(&amount.to::<u128>().to_be_bytes());
     }
-    let call = IExecutor::executeCall {
-        tokenIn: world.tokens[w].address,
-        amountIn: amount_in,
-        minProfit: U256::ZERO,
-        hops: hops.into(),
-    };
-    let stranger = rpc
-        .eth_call(Some(trader), executor, &call.abi_encode())
-        .unwrap_err();
+    let call = run_calldata(0, world.tokens[w].address, 500 * 10u128.pow(18), 0, &hops);
+    let stranger = rpc.eth_call(Some(trader), executor, &call).unwrap_err();
     assert_eq!(
         stranger.revert_data().map(|d| d.to_vec()),
-        Some(IExecutor::NotOwner {}.abi_encode())
+        Some(IExecutor::NotExecutor {}.abi_encode())
     );
 
     let before = rpc.balance_of(world.tokens[w].address, executor).unwrap();
@@ -218,7 +211,7 @@ fn run_cycle(rpc: &Rpc, world: &World, executor: Address, owner: Address, trader
     // if the swap lands in a later second the pairs' price-accumulator writes make it run out.
     rpc.transact(&TxRequest {
         gas: Some(1_000_000),
-        ..TxRequest::call(owner, executor, call.abi_encode())
+        ..TxRequest::call(owner, executor, call.clone())
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let after = rpc.balance_of(world.tokens[w].address, executor).unwrap();
@@ -229,9 +222,7 @@ fn run_cycle(rpc: &Rpc, world: &World, executor: Address, owner: Address, trader
     );
 
     // The same amounts again: the first hop's reserves moved, so the pair refuses.
-    let err = rpc
-        .eth_call(Some(owner), executor, &call.abi_encode())
-        .unwrap_err();
+    let err = rpc.eth_call(Some(owner), executor, &call).unwrap_err();
     assert_eq!(err.revert_reason().as_deref(), Some("Pancake: K"), "{err}");
 }
 
@@ -258,7 +249,10 @@ fn config_has_exactly_the_polyarb_keys() {
     );
 
     let nonce = rpc.next_nonce(owner).unwrap();
-    assert_eq!(nonce, 1, "the owner deployed the executor and nothing else");
+    assert_eq!(
+        nonce, 2,
+        "the owner deployed the executor, made itself an executor, and nothing else"
+    );
     let params = ConfigParams::new(
         node.ws_url(),
         137,
@@ -278,7 +272,7 @@ fn config_has_exactly_the_polyarb_keys() {
     assert_eq!(
         top,
         [
-            "cores", "dexes", "gas", "node", "replay", "search", "signer", "tokens"
+            "cores", "dexes", "funding", "gas", "node", "replay", "search", "signer", "tokens"
         ]
     );
     assert_eq!(keys(&cfg["node"]), ["ws_url"]);
@@ -301,6 +295,15 @@ fn config_has_exactly_the_polyarb_keys() {
         ["min_profit_native_wei", "native", "start_tokens"]
     );
     assert_eq!(keys(&cfg["cores"]), ["engine", "feed", "signer"]);
+    // No lenders in this world: only the sources that need none, and no lender addresses.
+    assert_eq!(keys(&cfg["funding"]), ["sources"]);
+    let sources: Vec<&str> = cfg["funding"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(sources, ["capital", "flash-swap"]);
 
     assert_eq!(cfg["node"]["ws_url"].as_str(), Some(node.ws_url().as_str()));
     assert_eq!(
@@ -315,7 +318,7 @@ fn config_has_exactly_the_polyarb_keys() {
         cfg["replay"]["key"].as_str(),
         Some(polyarb_tools::DEV_ACCOUNTS[1].1)
     );
-    assert_eq!(cfg["replay"]["nonce"].as_integer(), Some(1));
+    assert_eq!(cfg["replay"]["nonce"].as_integer(), Some(2));
     assert_eq!(cfg["gas"]["tip_wei"].as_integer(), Some(30_000_000_000));
     for (key, want) in [
         ("gas_base", params.gas_base),
@@ -340,8 +343,18 @@ fn config_has_exactly_the_polyarb_keys() {
     let dexes = cfg["dexes"].as_array().unwrap();
     assert_eq!(dexes.len(), 2);
     for (entry, info) in dexes.iter().zip(&world.dexes) {
-        assert_eq!(keys(entry), ["factory", "fee_bps", "kind", "name"]);
+        assert_eq!(
+            keys(entry),
+            ["factory", "fee_bps", "flash_swap", "kind", "name"]
+        );
         assert_eq!(entry["kind"].as_str(), Some("uniswap-v2"));
+        // Pancake pairs call `pancakeCall`, which the executor does not implement.
+        assert_eq!(
+            entry["flash_swap"].as_bool(),
+            Some(info.dex == Dex::UniswapV2),
+            "{}",
+            info.dex.name()
+        );
         assert_eq!(entry["name"].as_str(), Some(info.dex.name()));
         assert_eq!(entry["fee_bps"].as_integer(), Some(i64::from(info.fee_bps)));
         let factory: alloy_primitives::Address =

@@ -1,0 +1,245 @@
+//! Borrowed input end to end on a real node: anvil with the real Uniswap V2 and Pancake V2
+//! pairs, the real Balancer V2 Vault and Aave V3 Pool, our Executor holding almost none of the
+//! start tokens, and the `polyarb` binary. For each funding source (a flash swap, a Balancer
+//! loan with a fee, an Aave loan with its premium) a trader opens a gap; polyarb must fund the
+//! route from that source, sign and send it, and it must be mined with the executor's balance
+//! growing by exactly the profit polyarb predicted net of the premium, the `Executed` event
+//! naming the same profit and premium, the premium equal to the lender's own rule, and the input
+//! the best for the state it ran on (an oracle independent of polyarb-core).
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use polyarb_tools::{
+    AaveSpec, Anvil, AnvilOpts, BalancerSpec, Dex, ExecutorSpec, PairSpec, TokenSpec, Toolchain,
+    World, WorldSpec, deploy_world,
+};
+use serde_json::{Value, json};
+
+use crate::e2e::{Polyarb, V2Oracle, balance_at, open_gap, temp_dir, write_config};
+
+/// Balancer's flash-loan fee in this world: 0.07 % (an 18-decimal fraction), so its premium is
+/// not zero and its rounding shows.
+const BALANCER_FEE: u64 = 700_000_000_000_000;
+
+/// WMATIC, WETH and USDC, every pair on both DEXes; the executor holds 0.001 native worth of
+/// each start token (a gap pays to close with far more); Balancer lends WMATIC and WETH at
+/// 0.07 %, Aave USDC and WETH at 5 bps.
+fn world(node: &Anvil, tc: &Toolchain) -> World {
+    let accounts = node.accounts();
+    let mut spec = WorldSpec::sample(accounts[0]);
+    spec.tokens = [("WMATIC", 1.0), ("WETH", 5_000.0), ("USDC", 2.0)]
+        .map(|(symbol, price_native)| TokenSpec {
+            symbol: symbol.into(),
+            price_native,
+        })
+        .to_vec();
+    spec.start_tokens = vec!["WMATIC".into(), "USDC".into()];
+    spec.pairs = [("WMATIC", "WETH"), ("WMATIC", "USDC"), ("WETH", "USDC")]
+        .into_iter()
+        .flat_map(|(a, b)| Dex::ALL.map(|dex| PairSpec::new(dex, a, b)))
+        .collect();
+    spec.balancer = Some(BalancerSpec {
+        flash_loan_fee: BALANCER_FEE,
+        ..BalancerSpec::new(&["WMATIC", "WETH"])
+    });
+    spec.aave = Some(AaveSpec::new(&["USDC", "WETH"]));
+    spec.executor = Some(ExecutorSpec {
+        funding_native_wei: 10u128.pow(15),
+        ..ExecutorSpec::new(tc, accounts[1])
+    });
+    spec.fund = vec![(accounts[2], U256::from(10u128.pow(30)))];
+    let world = deploy_world(&node.rpc(), tc, &spec)
+        .expect("deploy world (did `forge build` run in contracts/?)");
+    // Each block 1 s after the last, as in e2e.rs: every swap is its pairs' first of a second.
+    node.rpc()
+        .request("anvil_setBlockTimestampInterval", json!([1]))
+        .expect("anvil_setBlockTimestampInterval");
+    world
+}
+
+/// The config for one case: only `sources` allowed, cycles from `start` only, one route per
+/// update (the balance check below is for one route alone).
+fn config_for(base: &str, sources: &[&str], start: &str) -> String {
+    let mut out = String::new();
+    let list = |items: &[&str]| {
+        let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
+        format!("[{}]", quoted.join(", "))
+    };
+    let (mut sources_set, mut start_set) = (false, false);
+    for line in base.lines() {
+        if line.starts_with("sources = ") {
+            out.push_str(&format!("sources = {}\n", list(sources)));
+            sources_set = true;
+        } else if line.starts_with("start_tokens = ") {
+            out.push_str(&format!(
+                "start_tokens = {}\nmax_routes = 1\n",
+                list(&[start])
+            ));
+            start_set = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(sources_set && start_set, "the world's config:\n{base}");
+    out
+}
+
+/// What a case expects of the route.
+struct Case {
+    name: &'static str,
+    sources: &'static [&'static str],
+    start: &'static str,
+    funding: &'static str,
+}
+
+/// The `Executed` event of the executor in `receipt`'s logs: (amountIn, profit, premium,
+/// funding).
+fn executed(logs: &[polyarb_tools::Log], executor: Address) -> (U256, U256, U256, u8) {
+    let topic = keccak256("Executed(address,uint256,uint256,uint256,uint8)");
+    let log = logs
+        .iter()
+        .find(|l| l.address == executor && l.topics.first() == Some(&topic))
+        .expect("an Executed event");
+    let word = |i: usize| U256::from_be_slice(&log.data[32 * i..32 * (i + 1)]);
+    (word(0), word(1), word(2), word(3).to::<u8>())
+}
+
+fn run_case(node: &Anvil, world: &World, base: &str, case: &Case) {
+    let rpc = node.rpc();
+    let executor = world.executor.unwrap();
+    let dir = temp_dir(&format!("flash-{}", case.name));
+    let config = dir.join("polyarb.toml");
+    std::fs::write(&config, config_for(base, case.sources, case.start)).unwrap();
+    let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
+
+    open_gap(&rpc, world, node.accounts()[2], 300);
+    let first: Value = polyarb.wait_for_opportunities(1).remove(0);
+    assert_eq!(first["funding"], case.funding, "{}: {first}", case.name);
+    let hash: B256 = first["tx_hash"]
+        .as_str()
+        .expect("a transaction was signed")
+        .parse()
+        .unwrap();
+    let receipt = rpc.wait_receipt(hash).unwrap_or_else(|e| {
+        panic!(
+            "{}: polyarb's tx failed: {e}\nopportunity: {first}\n{}",
+            case.name,
+            polyarb.logs()
+        )
+    });
+    assert!(receipt.success, "{}: reverted: {first}", case.name);
+    let block: Value = rpc
+        .call(
+            "eth_getBlockByNumber",
+            json!([format!("{:#x}", receipt.block_number), false]),
+        )
+        .unwrap();
+    assert_eq!(
+        block["transactions"].as_array().map(Vec::len),
+        Some(1),
+        "{block}"
+    );
+
+    let token: Address = first["token_in"].as_str().unwrap().parse().unwrap();
+    let t = world
+        .tokens
+        .iter()
+        .position(|t| t.address == token)
+        .unwrap();
+    let amount_in: U256 = first["amount_in"].as_str().unwrap().parse().unwrap();
+    let predicted: U256 = first["profit"].as_str().unwrap().parse().unwrap();
+    let premium: U256 = first["premium"].as_str().unwrap().parse().unwrap();
+    let before = balance_at(&rpc, token, executor, receipt.block_number - 1);
+    let after = balance_at(&rpc, token, executor, receipt.block_number);
+    assert!(
+        amount_in > before,
+        "{}: the input {amount_in} exceeds the executor's {before}: it was borrowed",
+        case.name
+    );
+    assert!(predicted > U256::ZERO);
+    assert_eq!(
+        after - before,
+        predicted,
+        "{}: executor balance change vs the predicted profit net of the premium",
+        case.name
+    );
+    let (event_in, event_profit, event_premium, event_funding) =
+        executed(&receipt.events, executor);
+    assert_eq!(
+        (event_in, event_profit, event_premium),
+        (amount_in, predicted, premium),
+        "{}: the Executed event",
+        case.name
+    );
+
+    // The premium by the lender's own rule, and the input the best for that lender.
+    let oracle = V2Oracle::at(&rpc, world, &first, receipt.block_number - 1);
+    let oracle = match case.funding {
+        "flash-swap" => {
+            assert_eq!(event_funding, 1);
+            assert_eq!(premium, U256::ZERO);
+            oracle.borrowing(U256::MAX, |_| U256::ZERO)
+        }
+        "balancer" => {
+            assert_eq!(event_funding, 2);
+            let b = world.balancer.clone().unwrap();
+            assert_eq!(Some(premium), b.fee(amount_in));
+            assert!(premium > U256::ZERO);
+            let cap = b.holding(t).unwrap();
+            oracle.borrowing(cap, move |x| b.fee(x).unwrap())
+        }
+        "aave" => {
+            assert_eq!(event_funding, 3);
+            let a = world.aave.clone().unwrap();
+            assert_eq!(Some(premium), a.premium(amount_in));
+            assert!(premium > U256::ZERO);
+            let cap = a.reserve(t).unwrap().supplied;
+            oracle.borrowing(cap, move |x| a.premium(x).unwrap())
+        }
+        other => panic!("no such funding {other}"),
+    };
+    oracle.assert_optimal(amount_in, predicted);
+
+    polyarb.wait_for_log("node accepted transaction");
+    let (ok, _) = polyarb.stop();
+    assert!(ok, "{}: polyarb exit status after SIGINT", case.name);
+}
+
+#[test]
+fn gaps_funded_by_a_flash_swap_and_by_flash_loans_pay_the_prediction_to_the_wei() {
+    let tc = Toolchain::locate();
+    let node =
+        Anvil::start(AnvilOpts::default()).expect("start anvil (run tools/toolchain/install.sh)");
+    let world = world(&node, &tc);
+    let dir = temp_dir("flash");
+    let base = std::fs::read_to_string(write_config(&node, &world, &dir)).unwrap();
+    assert!(
+        base.contains("flash_swap = false"),
+        "the Pancake DEX cannot front flash swaps:\n{base}"
+    );
+    // Dumping WMATIC into Pancake's WMATIC/USDC pair makes WMATIC dear on Uniswap: the cycle
+    // from WMATIC starts on Uniswap's pair (a flash swap may fund it), the cycle from USDC on
+    // Pancake's (no flash swap: its pairs call back `pancakeCall`).
+    for case in [
+        Case {
+            name: "flash-swap",
+            sources: &["capital", "flash-swap"],
+            start: "WMATIC",
+            funding: "flash-swap",
+        },
+        Case {
+            name: "balancer",
+            sources: &["capital", "balancer", "aave"],
+            start: "WMATIC",
+            funding: "balancer",
+        },
+        Case {
+            name: "aave",
+            sources: &["capital", "flash-swap", "balancer", "aave"],
+            start: "USDC",
+            funding: "aave",
+        },
+    ] {
+        run_case(&node, &world, &base, &case);
+    }
+}

@@ -1111,6 +1111,65 @@ decimals = 18
     }
 
     #[test]
+    fn funding_sources_and_lenders_are_checked() {
+        // Absent: own capital only, every DEX may front a flash swap (unused then).
+        let cfg = parse(GOOD, &[]).unwrap();
+        assert_eq!(cfg.funding.sources, [Funding::Capital]);
+        assert_eq!(cfg.search_params().funding, FundingSet::CAPITAL);
+        assert!(cfg.dex_specs().iter().all(|d| d.flash_swap));
+        let vault = "0xba12222222228d8ba445958a75a0704d566bf2c8";
+        let pool = "0x794a61358d6845594f94dc1db02a252b5b4814ad";
+        let all = format!(
+            "{GOOD}\n[funding]\nsources = [\"capital\", \"flash-swap\", \"balancer\", \"aave\"]\n\
+             balancer_vault = \"{vault}\"\naave_pool = \"{pool}\"\n"
+        );
+        let cfg = parse(&all, &[]).unwrap();
+        assert_eq!(cfg.search_params().funding, FundingSet::ALL);
+        let p = cfg.search_params();
+        assert_eq!(
+            p.gas.per_funding,
+            [0, FLASH_SWAP_GAS, BALANCER_GAS, AAVE_GAS],
+            "the measured defaults"
+        );
+        let no_flash = all.replacen("fee_bps = 30\n", "fee_bps = 30\nflash_swap = false\n", 1);
+        assert!(!parse(&no_flash, &[]).unwrap().dex_specs()[0].flash_swap);
+        for (text, key, says) in [
+            (
+                all.replace("\"capital\", ", ""),
+                "funding.sources",
+                "must list \"capital\"",
+            ),
+            (
+                all.replace("\"aave\"]", "\"aave\", \"aave\"]"),
+                "funding.sources",
+                "lists \"aave\" twice",
+            ),
+            (
+                all.replace(&format!("balancer_vault = \"{vault}\"\n"), ""),
+                "funding.balancer_vault",
+                "needed",
+            ),
+            (
+                all.replace(&format!("aave_pool = \"{pool}\"\n"), ""),
+                "funding.aave_pool",
+                "needed",
+            ),
+        ] {
+            let e = parse(&text, &[]).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(says), "{e}");
+        }
+        // Unknown sources and keys are parse errors naming them.
+        let e = parse(&all.replace("\"aave\"]", "\"maker\"]"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("maker"), "{e}");
+        let e = parse(&format!("{all}lender = 1\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lender"), "{e}");
+    }
+
+    #[test]
     fn missing_unknown_and_bad_keys_are_errors() {
         let missing = GOOD.replace("gas_base = 90000\n", "");
         let e = parse(&missing, &[]).unwrap_err();

@@ -143,14 +143,23 @@ pub fn short_line(r: &Report, names: &Names) -> String {
         .iter()
         .map(|h| names.dex(&Address::from(h.pool)).to_owned())
         .collect();
+    // Where the input came from, and what the lender charged (when it charged anything).
+    let funding = match Funding::from_u8(o.funding) {
+        Some(Funding::Capital) => "own capital".to_owned(),
+        Some(Funding::FlashSwap) => "flash swap".to_owned(),
+        Some(f) if o.premium > 0 => format!("{f} loan, premium {} {sym}", units(o.premium, dec)),
+        Some(f) => format!("{f} loan"),
+        None => "unknown funding".to_owned(),
+    };
     format!(
-        "#{:<4} block {:<6} {}-hop {:<28} in {} {} profit {} {} (net of gas {} native)",
+        "#{:<4} block {:<6} {}-hop {:<28} in {} {} ({}) profit {} {} (net of gas {} native)",
         o.seq,
         o.block_number,
         o.hop_count,
         path.join(">"),
         units(o.amount_in, dec),
         sym,
+        funding,
         units(o.profit, dec),
         sym,
         units(o.profit_native.saturating_sub(o.gas_cost_native), 18),

@@ -950,14 +950,26 @@ impl Engine {
                 if let Some(from) = self.journal.beyond_undo_from() {
                     self.undo(from, f, false);
                 }
-                // Our state may now come from a block that is no longer canonical.
-                self.pools.mark_removed(id, f.block_number, needs_reload);
+                // Our state may now come from a block that is no longer canonical. The fork is
+                // at or before the oldest such removed block seen since the last head (removed
+                // logs may come newest first): every pool marked so goes back before it, so the
+                // new chain's logs from there on are applied, not skipped as already seen.
+                let (low, lowered) = self.journal.note_beyond(id, f.block_number);
+                self.pools.mark_removed(id, low, needs_reload);
+                if lowered {
+                    for k in 0..self.journal.beyond_pools().len() {
+                        if let Some(&p) = self.journal.beyond_pools().get(k) {
+                            // Staleness only rises: this moves the pool's position back.
+                            self.pools.mark_removed(p, low, false);
+                        }
+                    }
+                }
                 let stale = if needs_reload {
                     Staleness::NeedsReload
                 } else {
                     Staleness::UntilNextState
                 };
-                let at = (f.block_number.saturating_sub(1), u32::MAX);
+                let at = (low.saturating_sub(1), u32::MAX);
                 self.journal.taint(id, stale, at);
                 // An Algebra pool's writes and volume cannot be undone from logs.
                 if self.pools.fee_model(id).is_some() {
@@ -1656,10 +1668,11 @@ impl Engine {
                 })
             })
             .collect();
+        // Discovery's order: every Balancer offer, then every Aave one, by token.
         let mut lenders = Vec::new();
-        for (t, offers) in (0..).zip(&self.loans) {
-            for (l, funding) in offers.iter().zip([Funding::Balancer, Funding::Aave]) {
-                if let (Some(l), Some(token)) = (l, self.tokens.address(t)) {
+        for (slot, funding) in [Funding::Balancer, Funding::Aave].into_iter().enumerate() {
+            for (t, offers) in (0..).zip(&self.loans) {
+                if let (Some(l), Some(token)) = (offers[slot], self.tokens.address(t)) {
                     lenders.push(LenderSpec {
                         funding,
                         token,

@@ -199,6 +199,13 @@ pub(crate) struct Journal {
     in_changed: Vec<bool>,
     /// The suspect pools of the blocks the last undo took back (see `suspect`).
     doubtful: Vec<PoolId>,
+    /// Since the last head: the oldest block of a removed log older than the journal reaches
+    /// ([`NONE`]: none), and the pools such logs marked (capacity: every pool). The fork is at
+    /// or before that block, whatever order the removed logs come in, so each of these pools
+    /// is moved back before the oldest one (`Journal::note_beyond`).
+    beyond_low: u64,
+    beyond: Vec<PoolId>,
+    in_beyond: Vec<bool>,
 }
 
 impl Journal {
@@ -223,6 +230,10 @@ impl Journal {
             changed: Vec::with_capacity(on * pools),
             in_changed: vec![false; on * pools],
             doubtful: Vec::with_capacity(on * pools),
+            beyond_low: NONE,
+            // Kept with the journal off too: every removed log is beyond it then.
+            beyond: Vec::with_capacity(pools),
+            in_beyond: vec![false; pools],
         }
     }
 
@@ -297,6 +308,36 @@ impl Journal {
     /// A head was seen: removed logs from now on belong to a new reorg.
     pub(crate) fn head_seen(&mut self) {
         self.recent_undo = None;
+        self.beyond_low = NONE;
+        for &p in &self.beyond {
+            if let Some(f) = self.in_beyond.get_mut(p as usize) {
+                *f = false;
+            }
+        }
+        self.beyond.clear();
+    }
+
+    /// A removed log of pool `id` in `block`, older than the journal reaches: notes the pool and
+    /// returns the oldest such block since the last head (where the pools must go back to:
+    /// the fork is at or before it), and whether this log lowered it (then every pool noted
+    /// before must go back further too: [`Journal::beyond_pools`]).
+    pub(crate) fn note_beyond(&mut self, id: PoolId, block: u64) -> (u64, bool) {
+        if let Some(f) = self.in_beyond.get_mut(id as usize)
+            && !*f
+        {
+            *f = true;
+            self.beyond.push(id);
+        }
+        let lowered = self.beyond_low == NONE || block < self.beyond_low;
+        if lowered {
+            self.beyond_low = block;
+        }
+        (self.beyond_low, lowered)
+    }
+
+    /// The pools [`Journal::note_beyond`] noted since the last head.
+    pub(crate) fn beyond_pools(&self) -> &[PoolId] {
+        &self.beyond
     }
 
     /// A removed log of `block` whose block hash tag is `tag` (0: unknown).

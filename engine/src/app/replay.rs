@@ -228,6 +228,26 @@ fn arrival(new_burst: bool) -> Arrival {
     }
 }
 
+impl ReplayPort {
+    /// What to report while the next record (received at `next_recv`) is not yet due: `Idle`
+    /// once it is known to start a new burst and the quiet period after the last payload has
+    /// passed on the paced clock, as the live socket would have drained and stayed quiet that
+    /// long (the engine searches then, not when the next record arrives); `Waiting` before.
+    fn not_yet(&mut self, next_recv: u64) -> PortState {
+        match self.last_recv {
+            Some(last)
+                if quiet_ends_batch(next_recv.saturating_sub(last), self.quiet_ns)
+                    && self
+                        .pace
+                        .due(last.saturating_add(self.quiet_ns), self.clock.now_ns()) =>
+            {
+                PortState::Idle
+            }
+            _ => PortState::Waiting,
+        }
+    }
+}
+
 impl FeedPort for ReplayPort {
     fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival)) -> PortState {
         // Batch boundaries come from the recorded receive times, never from how fast this
@@ -238,7 +258,7 @@ impl FeedPort for ReplayPort {
         let mut delivered = false;
         if let Some(t) = self.held {
             if !self.pace.due(t, self.clock.now_ns()) {
-                return PortState::Waiting;
+                return self.not_yet(t);
             }
             self.held = None;
             self.records += 1;
@@ -253,11 +273,12 @@ impl FeedPort for ReplayPort {
                         // Not yet: keep it (copied, the reader's buffer moves on) for a later poll.
                         self.held_payload.clear();
                         self.held_payload.extend_from_slice(rec.payload);
-                        self.held = Some(rec.recv_ns);
+                        let t = rec.recv_ns;
+                        self.held = Some(t);
                         return if delivered {
                             PortState::Busy
                         } else {
-                            PortState::Waiting
+                            self.not_yet(t)
                         };
                     }
                     self.records += 1;
@@ -511,12 +532,18 @@ mod tests {
             (state, seen)
         };
         let at = |p: &[u8], burst| (p.to_vec(), burst);
-        // The first record is due at once; the second is held, not skipped. Waiting for it is
-        // no batch boundary: boundaries come from the recorded gaps.
+        // The first record is due at once; the second is held, not skipped. Boundaries come
+        // from the recorded gaps: "b" starts a new burst, so once the quiet period (200 µs of
+        // recording, 100 µs at speed 2) has passed after "a" the batch is complete (Idle, as a
+        // live socket that drained and stayed quiet); before that, the port is only waiting.
         assert_eq!(poll(&mut port), (PortState::Busy, vec![at(b"a", false)]));
         assert_eq!(poll(&mut port), (PortState::Waiting, vec![]));
-        clock.set(7 * S + S / 2 - 1);
+        clock.set(7 * S + 100_000 - 1);
         assert_eq!(poll(&mut port), (PortState::Waiting, vec![]));
+        clock.set(7 * S + 100_000);
+        assert_eq!(poll(&mut port), (PortState::Idle, vec![]));
+        clock.set(7 * S + S / 2 - 1);
+        assert_eq!(poll(&mut port), (PortState::Idle, vec![]));
         clock.set(7 * S + S / 2 + 25_000);
         assert_eq!(
             poll(&mut port),

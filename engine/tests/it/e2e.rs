@@ -229,6 +229,22 @@ pub(crate) fn open_gap(rpc: &Rpc, world: &World, trader: Address, fraction_bps: 
     swap_now(rpc, trader, pair, wmatic, zero_for_one, amount_in, out).unwrap();
 }
 
+/// Fails unless block `number` holds exactly one transaction: then the executor's balance
+/// change over the block is what that one route paid.
+pub(crate) fn assert_alone_in_block(rpc: &Rpc, number: u64) {
+    let block: Value = rpc
+        .call(
+            "eth_getBlockByNumber",
+            json!([format!("{number:#x}"), false]),
+        )
+        .unwrap();
+    assert_eq!(
+        block["transactions"].as_array().map(Vec::len),
+        Some(1),
+        "{block}"
+    );
+}
+
 /// `token.balanceOf(who)` at the end of `block`.
 pub(crate) fn balance_at(rpc: &Rpc, token: Address, who: Address, block: u64) -> U256 {
     let mut data = vec![0x70, 0xa0, 0x82, 0x31];
@@ -452,17 +468,7 @@ fn a_gap_on_a_live_node_becomes_a_mined_profitable_arbitrage() {
 
     // The transaction is alone in its block, so the executor's balance change over that block
     // is exactly what the route paid.
-    let block: serde_json::Value = rpc
-        .call(
-            "eth_getBlockByNumber",
-            serde_json::json!([format!("{:#x}", receipt.block_number), false]),
-        )
-        .unwrap();
-    assert_eq!(
-        block["transactions"].as_array().map(Vec::len),
-        Some(1),
-        "{block}"
-    );
+    assert_alone_in_block(&rpc, receipt.block_number);
     let token: Address = first["token_in"].as_str().unwrap().parse().unwrap();
     let before = balance_at(&rpc, token, executor, receipt.block_number - 1);
     let after = balance_at(&rpc, token, executor, receipt.block_number);

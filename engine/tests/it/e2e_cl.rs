@@ -38,7 +38,7 @@ use polyarb_tools::{
 };
 use serde_json::{Value, json};
 
-use crate::e2e::{Polyarb, balance_at, temp_dir, write_config};
+use crate::e2e::{Polyarb, assert_alone_in_block, balance_at, temp_dir, write_config};
 
 /// Value of each start token the executor holds, wei of native: far above any route here, so
 /// the input polyarb picks is its unconstrained optimum (asserted below), not its capital.
@@ -460,17 +460,7 @@ fn check_first_arbitrage(
 
     // Alone in its block (automine), so the executor's balance change over the block is exactly
     // what the route paid.
-    let block: Value = rpc
-        .call(
-            "eth_getBlockByNumber",
-            json!([format!("{:#x}", receipt.block_number), false]),
-        )
-        .unwrap();
-    assert_eq!(
-        block["transactions"].as_array().map(Vec::len),
-        Some(1),
-        "{block}"
-    );
+    assert_alone_in_block(rpc, receipt.block_number);
     let executor = world.executor.unwrap();
     let token: Address = first["token_in"].as_str().unwrap().parse().unwrap();
     assert_eq!(

@@ -14,7 +14,9 @@ use polyarb_tools::{
 };
 use serde_json::{Value, json};
 
-use crate::e2e::{Polyarb, V2Oracle, balance_at, open_gap, temp_dir, write_config};
+use crate::e2e::{
+    Polyarb, V2Oracle, assert_alone_in_block, balance_at, open_gap, temp_dir, write_config,
+};
 
 /// Balancer's flash-loan fee in this world: 0.07 % (an 18-decimal fraction), so its premium is
 /// not zero and its rounding shows.
@@ -128,17 +130,7 @@ fn run_case(node: &Anvil, world: &World, base: &str, case: &Case) {
         )
     });
     assert!(receipt.success, "{}: reverted: {first}", case.name);
-    let block: Value = rpc
-        .call(
-            "eth_getBlockByNumber",
-            json!([format!("{:#x}", receipt.block_number), false]),
-        )
-        .unwrap();
-    assert_eq!(
-        block["transactions"].as_array().map(Vec::len),
-        Some(1),
-        "{block}"
-    );
+    assert_alone_in_block(&rpc, receipt.block_number);
 
     let token: Address = first["token_in"].as_str().unwrap().parse().unwrap();
     let t = world
@@ -242,4 +234,31 @@ fn gaps_funded_by_a_flash_swap_and_by_flash_loans_pay_the_prediction_to_the_wei(
     ] {
         run_case(&node, &world, &base, &case);
     }
+
+    // A config naming another Aave Pool than the executor was built with: refused at start-up,
+    // naming both, before anything is sent.
+    let pool = world.aave.as_ref().unwrap().pool;
+    let vault = world.balancer.as_ref().unwrap().vault;
+    let wrong = base.replace(
+        &format!("aave_pool = \"{pool:#x}\""),
+        &format!("aave_pool = \"{vault:#x}\""),
+    );
+    assert_ne!(wrong, base, "the config names the Aave Pool:\n{base}");
+    let dir = temp_dir("flash-wrong-lender");
+    let config = dir.join("polyarb.toml");
+    std::fs::write(&config, wrong).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_polyarb"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--max-runtime-s", "30"])
+        .env("POLYARB_PRIVATE_KEY", node.dev_key(1).unwrap())
+        .output()
+        .expect("run polyarb");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let (pool, vault) = (pool.to_string(), vault.to_string());
+    assert!(
+        stderr.contains("funding.aave") && stderr.contains(&pool) && stderr.contains(&vault),
+        "the error names the lender and both addresses:\n{stderr}"
+    );
 }

@@ -18,8 +18,8 @@ use alloy_primitives::{Address, I256, TxKind, U256, keccak256};
 use polyarb_core::clmm::swap::{PoolState as ClState, swap};
 use polyarb_core::clmm::tick_math::{MAX_SQRT_RATIO, MIN_SQRT_RATIO};
 use polyarb_core::{
-    CALLDATA_MAX, Engine, EngineStats, FeedFrame, FrameKind, MAX_HOPS, OpportunityFrame, PoolKind,
-    PoolState, encode_run, get_amount_out,
+    CALLDATA_MAX, Engine, EngineStats, FeedFrame, FrameKind, Funding, MAX_HOPS, OpportunityFrame,
+    PoolKind, PoolState, encode_run, get_amount_out,
 };
 use polyarb_engine::{
     app::{
@@ -571,7 +571,11 @@ fn opportunity_amounts_are_exact_at_the_engines_reserves() {
         }
         assert_eq!(at, token_in, "record {i}: route does not close");
         assert!(amount > opp.amount_in, "record {i}: not profitable");
-        assert_eq!(opp.profit, amount - opp.amount_in, "record {i}: profit");
+        assert_eq!(
+            opp.profit,
+            amount - opp.amount_in - opp.premium,
+            "record {i}: profit net of the lender's premium"
+        );
         hop_counts[opp.hops().len()] += 1;
     }
     assert!(
@@ -809,4 +813,112 @@ fn wrong_magic_version_or_empty_file_is_a_clear_error() {
             Ok(run) => panic!("{name}: replayed {} records", run.records),
         }
     }
+}
+
+/// The shipped sample's config allows every source its world deployed, and its replay uses each
+/// of them. Every borrowed input fits what its lender held at the snapshot and pays exactly the
+/// lender's premium (each rule written out here); a flash swap's first pool is on a DEX that may
+/// front one; an own-capital input never exceeds the capital. A route left at its capital while
+/// a source could lend more is one whose borrowing would cost more than it earns (the engine
+/// sizes every allowed source and keeps the best: `engine/core/tests/funding.rs`); the sample
+/// has one, listed here so a change shows.
+#[test]
+fn the_sample_uses_every_funding_source_within_what_each_can_lend() {
+    let (run, _) = sample_run();
+    let cfg = Config::load(&sample("toml"), &ProcessEnv).unwrap();
+    let (market, _) = snapshot::read(&sample("snapshot.json")).unwrap();
+    assert_eq!(
+        cfg.funding.sources,
+        [
+            Funding::Capital,
+            Funding::FlashSwap,
+            Funding::Balancer,
+            Funding::Aave
+        ]
+    );
+    let capital = |t: &Address| {
+        market
+            .capital
+            .iter()
+            .find(|c| c.token == *t)
+            .map(|c| c.amount)
+    };
+    let lender = |f: Funding, t: &Address| {
+        market
+            .lenders
+            .iter()
+            .find(|l| l.funding == f && l.token == *t)
+            .map(|l| (l.available, l.fee))
+    };
+    let no_flash: Vec<[u8; 20]> = cfg
+        .dexes
+        .iter()
+        .filter(|d| d.flash_swap == Some(false))
+        .flat_map(|d| {
+            market
+                .pools
+                .iter()
+                .filter(|p| market.dexes[usize::from(p.dex)].factory == d.factory)
+                .map(|p| p.address.into_array())
+        })
+        .collect();
+    let mut used = [0u64; 4];
+    let mut capped = Vec::new();
+    for r in &run.reports {
+        let o = &r.opp;
+        let token = Address::from(o.token_in);
+        let f = Funding::from_u8(o.funding).expect("a funding source");
+        used[f as usize] += 1;
+        let last = o.hops()[o.hops().len() - 1].amount_out;
+        assert_eq!(o.profit + o.amount_in + o.premium, last, "#{}", o.seq);
+        match f {
+            Funding::Capital => {
+                let cap = capital(&token).expect("capital listed");
+                assert!(o.amount_in <= cap, "#{} above its capital", o.seq);
+                assert_eq!(o.premium, 0);
+                let could_lend = !no_flash.contains(&o.hops()[0].pool)
+                    || [Funding::Balancer, Funding::Aave]
+                        .into_iter()
+                        .any(|l| lender(l, &token).is_some_and(|(a, _)| a > cap));
+                if o.amount_in == cap && could_lend {
+                    capped.push(o.seq);
+                }
+            }
+            Funding::FlashSwap => {
+                assert!(!no_flash.contains(&o.hops()[0].pool), "#{}", o.seq);
+                assert_eq!(o.premium, 0);
+            }
+            Funding::Balancer => {
+                let (available, fee) = lender(f, &token).expect("a Balancer offer");
+                assert!(o.amount_in <= available, "#{} above the Vault's", o.seq);
+                // FixedPoint.mulUp.
+                let product = o.amount_in * u128::from(fee);
+                let want = if product == 0 {
+                    0
+                } else {
+                    (product - 1) / 10u128.pow(18) + 1
+                };
+                assert_eq!(o.premium, want, "#{}", o.seq);
+            }
+            Funding::Aave => {
+                let (available, bps) = lender(f, &token).expect("an Aave offer");
+                assert!(o.amount_in <= available, "#{} above the aToken's", o.seq);
+                // PercentageMath.percentMul, half up.
+                assert_eq!(
+                    o.premium,
+                    (o.amount_in * u128::from(bps) + 5_000) / 10_000,
+                    "#{}",
+                    o.seq
+                );
+                assert!(o.premium > 0);
+            }
+        }
+    }
+    assert!(used.iter().all(|&n| n > 0), "funding split {used:?}");
+    assert_eq!(used, run.engine.funded, "the engine's own split");
+    assert_eq!(
+        capped,
+        [350],
+        "routes left at their capital while a source could lend"
+    );
 }

@@ -127,6 +127,9 @@ pub(crate) fn read_lenders(
         for token in cfg.start_token_addresses() {
             let call = abi::call_address(balance_of, vault);
             let available = uint_of(rpc, token, &call, at, "balanceOf(vault)")?;
+            if available == 0 {
+                continue; // the Vault holds none: nothing to lend
+            }
             out.push(LenderSpec {
                 funding: Funding::Balancer,
                 token,

@@ -528,6 +528,14 @@ pub struct FundingConfig {
     /// `aave`, and must be the executor's `aavePool()`.
     #[serde(default)]
     pub aave_pool: Option<Address>,
+    /// How often a live run reads the lenders' offers again, ms (default 2000, a Polygon
+    /// block; 0: never, the start-up reading stays).
+    #[serde(default = "default_refresh_ms")]
+    pub refresh_ms: u64,
+}
+
+fn default_refresh_ms() -> u64 {
+    2_000
 }
 
 fn default_sources() -> Vec<Funding> {
@@ -540,6 +548,7 @@ impl Default for FundingConfig {
             sources: default_sources(),
             balancer_vault: None,
             aave_pool: None,
+            refresh_ms: default_refresh_ms(),
         }
     }
 }

@@ -112,6 +112,12 @@ pub trait FeedPort: Send {
     fn route_end(&mut self) -> Option<(u64, u8)> {
         None
     }
+    /// The next fresh reading of a flash lender's offer, if any (taken out of the port):
+    /// (token, funding as `u8`, raw units available as a uint256 word). It reaches the engine as
+    /// a `LenderOffer` frame.
+    fn lender_offer(&mut self) -> Option<([u8; 20], u8, [u8; 32])> {
+        None
+    }
     /// Whether nothing written still waits for an answer or a fill: shutdown waits (bounded)
     /// for this before the signer stops.
     fn settled(&self) -> bool {
@@ -140,6 +146,8 @@ pub struct FeedStats {
     pub backpressure: u64,
     /// Words on sent routes passed to the engine (`RouteEnded` frames).
     pub route_ends: u64,
+    /// Fresh lender offers passed to the engine (`LenderOffer` frames).
+    pub lender_offers: u64,
     /// Pool frames that came after a quiet period (or a recorded gap) had already ended their
     /// block's batch: the engine searched on part of that block (docs/live.md, "Where a batch
     /// ends").
@@ -543,6 +551,12 @@ fn feed_stage<P: FeedPort>(
             stats.route_ends += 1;
             let f = batcher.word(FeedFrame::route_ended(seq, how, clock.now_ns()));
             hand_on(f, &mut frames, &mut pending, &mut stats);
+        }
+        while let Some((token, funding, available)) = port.lender_offer() {
+            busy = true;
+            stats.lender_offers += 1;
+            let f = FeedFrame::lender_offer(token, funding, available, clock.now_ns());
+            hand_on(batcher.word(f), &mut frames, &mut pending, &mut stats);
         }
 
         if ended && pending.is_empty() {

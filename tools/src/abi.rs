@@ -240,6 +240,7 @@ sol! {
         }
 
         function supply(address asset, uint256 amount, address onBehalfOf, uint16 referralCode) external;
+        function withdraw(address asset, uint256 amount, address to) external returns (uint256);
         function flashLoanSimple(address receiverAddress, address asset, uint256 amount, bytes params, uint16 referralCode) external;
         function getReserveData(address asset) external view returns (ReserveData);
         function getConfiguration(address asset) external view returns (ReserveConfigurationMap);

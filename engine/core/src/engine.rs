@@ -277,6 +277,8 @@ pub struct EngineStats {
     pub opportunities: u64,
     /// Opportunities by the [`Funding`] source chosen (indexed by its `u8` value).
     pub funded: [u64; 4],
+    /// `LenderOffer` frames applied: a lender's available amount refreshed.
+    pub lender_updates: u64,
     /// Algebra timepoint writes replayed from `Fee` logs whose fee matched the model's.
     pub fee_checked: u64,
     /// Algebra fee models that stopped following their pool (a fee that disagreed, a write the
@@ -407,8 +409,9 @@ struct Loan {
     /// Raw units it can lend.
     available: u128,
     premium: Premium,
-    /// As in [`LenderSpec::fee`], for [`Engine::market_spec`].
+    /// As in [`LenderSpec::fee`] and [`LenderSpec::holder`], for [`Engine::market_spec`].
     fee: u64,
+    holder: Address,
 }
 
 /// One way to fund a sized route: where the input comes from, how much there is, what it
@@ -740,6 +743,7 @@ impl Engine {
                 available: l.available,
                 premium,
                 fee: l.fee,
+                holder: l.holder,
             });
         }
         let report = BuildReport {
@@ -812,6 +816,8 @@ impl Engine {
             .saturating_add(self.params.max_blocks_ahead);
         if f.kind == FrameKind::RouteEnded {
             self.on_route_ended(f);
+        } else if f.kind == FrameKind::LenderOffer {
+            self.on_lender_offer(f);
         } else if !matches!(f.kind, FrameKind::NewHead | FrameKind::Empty) && f.block_number > far {
             // Checked before anything reads the frame: its time and block move nothing.
             self.stats.future_logs += 1;
@@ -862,8 +868,42 @@ impl Engine {
             FrameKind::AlgebraFee => self.on_fee(f),
             FrameKind::Empty => self.stats.other += 1,
             // Taken before `apply`: it carries no block.
-            FrameKind::RouteEnded => {}
+            FrameKind::RouteEnded | FrameKind::LenderOffer => {}
         }
+    }
+
+    /// What a flash lender can lend now (the live edge reads it every few seconds): the offer's
+    /// `available` changes, nothing else; no search runs on it (the next log's search uses
+    /// it). An offer for a token or lender the engine was not built with is counted in
+    /// `rejected`: lenders come from the market spec only.
+    fn on_lender_offer(&mut self, f: &FeedFrame) {
+        let slot = match Funding::from_u8(f.words[1][31]) {
+            Some(Funding::Balancer) => 0,
+            Some(Funding::Aave) => 1,
+            _ => {
+                self.stats.rejected += 1;
+                return;
+            }
+        };
+        let token = Address::from(f.address);
+        let offer = self
+            .tokens
+            .id(&token)
+            .and_then(|t| self.loans.get_mut(t as usize))
+            .and_then(|l| l[slot].as_mut());
+        let Some(offer) = offer else {
+            self.stats.rejected += 1;
+            return;
+        };
+        let word = &f.words[0];
+        offer.available = if word[..16].iter().any(|&b| b != 0) {
+            u128::MAX
+        } else {
+            let mut low = [0u8; 16];
+            low.copy_from_slice(&word[16..]);
+            u128::from_be_bytes(low)
+        };
+        self.stats.lender_updates += 1;
     }
 
     /// The live edge's word on a sent route's transaction. Dropped (it will not land): the
@@ -1678,6 +1718,7 @@ impl Engine {
                         token,
                         available: l.available,
                         fee: l.fee,
+                        holder: l.holder,
                     });
                 }
             }

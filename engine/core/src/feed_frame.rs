@@ -39,6 +39,11 @@ pub enum FrameKind {
     /// in the word's last 8 bytes); `words[1]` = [`ROUTE_DROPPED`] or [`ROUTE_MINED`].
     /// `block_number` is 0: the frame moves no block or clock.
     RouteEnded = 7,
+    /// Not from the node's logs: what a flash lender can lend now, read by the live edge
+    /// ([`FeedFrame::lender_offer`]). `address` = the token, `words[0]` = the raw units available
+    /// (uint256; above u128 counts as u128::MAX), `words[1]` = the [`Funding`](crate::Funding)
+    /// source (`u8` in the last byte). `block_number` is 0: the frame moves no block or clock.
+    LenderOffer = 8,
 }
 
 /// [`FrameKind::RouteEnded`]: the transaction will not land (refused, replaced by a cancel the
@@ -155,6 +160,22 @@ impl FeedFrame {
         };
         f.words[0][24..].copy_from_slice(&seq.to_be_bytes());
         f.words[1][31] = how;
+        f
+    }
+}
+
+impl FeedFrame {
+    /// A [`FrameKind::LenderOffer`]: `funding` (a [`Funding`](crate::Funding) as `u8`) can lend
+    /// `available` raw units of `token`.
+    pub fn lender_offer(token: [u8; 20], funding: u8, available: [u8; 32], recv_ns: u64) -> Self {
+        let mut f = Self {
+            recv_ns,
+            kind: FrameKind::LenderOffer,
+            address: token,
+            ..Self::EMPTY
+        };
+        f.words[0] = available;
+        f.words[1][31] = funding;
         f
     }
 }

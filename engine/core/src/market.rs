@@ -251,6 +251,11 @@ pub struct LenderSpec {
     /// Its charge: Balancer, the flash-loan fee as an 18-decimal fraction; Aave,
     /// `FLASHLOAN_PREMIUM_TOTAL` in basis points.
     pub fee: u64,
+    /// The account whose balance of `token` is `available` (the Vault, or the reserve's
+    /// aToken): what a live run reads again to keep the offer fresh. Zero: unknown, never
+    /// refreshed.
+    #[serde(default)]
+    pub holder: Address,
 }
 
 impl LenderSpec {

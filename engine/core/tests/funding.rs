@@ -81,6 +81,7 @@ fn balancer(available: u128, fee_1e18: u64) -> LenderSpec {
         token: A,
         available,
         fee: fee_1e18,
+        holder: Address::with_last_byte(0xB0),
     }
 }
 
@@ -90,6 +91,7 @@ fn aave(available: u128, bps: u64) -> LenderSpec {
         token: A,
         available,
         fee: bps,
+        holder: Address::with_last_byte(0xA0),
     }
 }
 
@@ -325,4 +327,59 @@ fn lenders_round_trip_through_the_exported_spec() {
     let back = e.market_spec();
     assert_eq!(back.lenders, spec.lenders);
     assert!(back.dexes[0].flash_swap && !back.dexes[1].flash_swap);
+}
+
+/// A `LenderOffer` frame from the live edge refreshes what a lender can lend: the next route is
+/// sized to the new amount (or funded elsewhere), and the export carries it. Offers for a lender
+/// or token the engine was not built with are refused and counted.
+#[test]
+fn a_lender_offer_refreshes_what_it_can_lend() {
+    let free = best_input(Funding::Capital, 0, u128::MAX);
+    let spec = market(free / 10, vec![aave(R0, 5)], false);
+    let allowed = [Funding::Capital, Funding::Aave];
+    let mut e = Engine::new(&spec, params(&allowed, [0; 4])).unwrap();
+    let word = |v: u128| U256::from(v).to_be_bytes();
+    let less = free / 3;
+    let offer = FeedFrame::lender_offer(A.into_array(), Funding::Aave as u8, word(less), 7);
+    assert!(e.on_frame(&offer).is_empty(), "an offer starts no search");
+    assert_eq!(e.stats().lender_updates, 1);
+    assert_eq!(e.market_spec().lenders[0].available, less);
+    // The gap: Aave now lends at most `less`, well below the optimum.
+    let mut f = FeedFrame {
+        kind: FrameKind::V2Sync,
+        address: P1.into_array(),
+        block_number: SNAPSHOT + 1,
+        ..FeedFrame::EMPTY
+    };
+    let (r0, r1) = moved();
+    f.words[0] = U256::from(r0).to_be_bytes();
+    f.words[1] = U256::from(r1).to_be_bytes();
+    let o = *e.on_frame(&f).first().expect("an opportunity");
+    assert_route(&o, Funding::Aave, 5);
+    assert!(
+        o.amount_in <= less,
+        "{} above the refreshed {less}",
+        o.amount_in
+    );
+    assert_near_best(
+        net(Funding::Aave, 5, o.amount_in),
+        net(Funding::Aave, 5, best_input(Funding::Aave, 5, less)),
+    );
+    // Refused: a lender the engine was not built with, a token it does not know, no lender.
+    for bad in [
+        FeedFrame::lender_offer(A.into_array(), Funding::Balancer as u8, word(1), 8),
+        FeedFrame::lender_offer([0xEE; 20], Funding::Aave as u8, word(1), 8),
+        FeedFrame::lender_offer(A.into_array(), Funding::FlashSwap as u8, word(1), 8),
+        FeedFrame::lender_offer(A.into_array(), 9, word(1), 8),
+    ] {
+        let rejected = e.stats().rejected;
+        assert!(e.on_frame(&bad).is_empty());
+        assert_eq!(e.stats().rejected, rejected + 1);
+    }
+    assert_eq!(e.stats().lender_updates, 1);
+    assert_eq!(e.market_spec().lenders[0].available, less);
+    // An amount above u128 counts as u128::MAX.
+    let huge = FeedFrame::lender_offer(A.into_array(), Funding::Aave as u8, [0xFF; 32], 9);
+    e.on_frame(&huge);
+    assert_eq!(e.market_spec().lenders[0].available, u128::MAX);
 }

@@ -20,6 +20,7 @@ pub use super::port::{LinkError, LinkSettings, LinkStats, LivePort};
 use super::{
     AppError,
     discovery::{self, DiscoveryStats},
+    lender_watch::LenderWatch,
 };
 use crate::{
     clock::MonoClock,
@@ -306,13 +307,15 @@ impl fmt::Display for RunSummary {
         let l = &self.link;
         writeln!(
             f,
-            "link: {} connections lost ({} stalls: no head for node.max_head_age_ms), {} reconnects, {} failed attempts, {} blocks and {} logs backfilled",
+            "link: {} connections lost ({} stalls: no head for node.max_head_age_ms), {} reconnects, {} failed attempts, {} blocks and {} logs backfilled; lenders: {} offers read again, {} readings failed",
             l.drops,
             l.stalls,
             l.reconnects,
             l.failed_attempts,
             l.backfilled_blocks,
-            l.backfilled_logs
+            l.backfilled_logs,
+            l.lender_readings,
+            l.lender_read_errors
         )?;
         write!(f, "{}", self.latency)
     }
@@ -395,6 +398,10 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         block,
     );
     port.catch_up(catch_up);
+    port.watch_lenders(LenderWatch::new(
+        &market.lenders,
+        cfg.funding.refresh_ms.saturating_mul(1_000_000),
+    ));
     let names = Names::new(&market);
     let mut jsonl = super::create_optional(args.opportunities.as_deref())?;
     if let Some(limit) = args.max_runtime {

@@ -5,6 +5,7 @@
 
 pub mod backfill;
 pub mod discovery;
+pub mod lender_watch;
 pub mod live;
 pub mod port;
 pub mod record;

@@ -17,7 +17,7 @@ use std::{
 use polyarb_core::TxFrame;
 use polyarb_feeds::RpcClient;
 
-use super::{backfill, live::subscribe};
+use super::{backfill, lender_watch::LenderWatch, live::subscribe};
 use crate::{
     config::Config,
     pipeline::{Arrival, Control, FeedPort, PortState, Seen},
@@ -86,6 +86,10 @@ pub struct LinkStats {
     pub backfilled_blocks: u64,
     /// Logs delivered by backfills.
     pub backfilled_logs: u64,
+    /// Lender offers read again (`[funding] refresh_ms`) and handed to the engine.
+    pub lender_readings: u64,
+    /// Lender readings the node answered with an error or something else than one word.
+    pub lender_read_errors: u64,
 }
 
 /// Where one connection is.
@@ -207,6 +211,8 @@ pub struct LivePort {
     jitter: u64,
     /// `["0x<sender>","` — the count request's params up to the tag.
     count_params: Vec<u8>,
+    /// The flash lenders' offers it reads again (none until [`LivePort::watch_lenders`]).
+    lenders: LenderWatch,
     subs: Submissions,
     /// Controls from the machine, waiting for the feed stage to take them.
     controls: VecDeque<Control>,
@@ -264,6 +270,7 @@ impl LivePort {
             now: 0,
             jitter: u64::from_le_bytes(seed) | 1,
             count_params,
+            lenders: LenderWatch::new(&[], 0),
             subs: Submissions::new(cfg, first_nonce),
             controls: VecDeque::with_capacity(64),
             log: LogLimit::default(),
@@ -285,6 +292,36 @@ impl LivePort {
         }
     }
 
+    /// Reads the lenders' offers again every so often through the live connection, handing
+    /// each answer to the engine ([`LenderWatch`]).
+    pub fn watch_lenders(&mut self, watch: LenderWatch) {
+        self.lenders = watch;
+    }
+
+    /// Sends a round of lender readings when one is due and a connection is live.
+    fn read_lenders(&mut self, now: u64) {
+        let Some(w) = self.pick_writer() else {
+            return;
+        };
+        if !self.lenders.start_round(now) {
+            return;
+        }
+        let Some(rpc) = self.endpoints.get_mut(w).and_then(|e| e.rpc.as_mut()) else {
+            return;
+        };
+        for k in 0..self.lenders.len() {
+            match rpc.send_request("eth_call", self.lenders.params(k)) {
+                Ok(id) => self.lenders.sent(k, id),
+                Err(e) => {
+                    if self.log.allow(now) {
+                        tracing::warn!(error = %e, "cannot ask a lender's balance");
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
     /// What the submission machine counted.
     pub fn submit_stats(&self) -> SubmitStats {
         *self.subs.stats()
@@ -292,7 +329,11 @@ impl LivePort {
 
     /// What the connections went through.
     pub fn link_stats(&self) -> LinkStats {
-        self.stats
+        LinkStats {
+            lender_readings: self.lenders.readings,
+            lender_read_errors: self.lenders.read_errors,
+            ..self.stats
+        }
     }
 
     /// Sends a close on every connection and waits up to `timeout` for each node's: queued
@@ -589,6 +630,19 @@ impl FeedPort for LivePort {
     fn on_response(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>, now_ns: u64) {
         // Node-supplied text is logged here, off the signing path, and rate-limited.
         let text = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned();
+        let errors = self.lenders.read_errors;
+        if self.lenders.answer(id, outcome) {
+            if self.lenders.read_errors > errors && self.log.allow(now_ns) {
+                let answer = match outcome {
+                    Ok(b) | Err(b) => text(b),
+                };
+                tracing::warn!(
+                    answer,
+                    "a lender's balance could not be read; the offer stays as it was"
+                );
+            }
+            return;
+        }
         match self.subs.on_answer(id, outcome, now_ns) {
             Answered::Tx {
                 nonce,
@@ -639,6 +693,7 @@ impl FeedPort for LivePort {
             self.lost(k, &why);
             return true;
         }
+        self.read_lenders(now_ns);
         self.drive(now_ns)
     }
 
@@ -648,6 +703,10 @@ impl FeedPort for LivePort {
 
     fn route_end(&mut self) -> Option<(u64, u8)> {
         self.subs.pop_ended()
+    }
+
+    fn lender_offer(&mut self) -> Option<([u8; 20], u8, [u8; 32])> {
+        self.lenders.pop()
     }
 
     fn settled(&self) -> bool {

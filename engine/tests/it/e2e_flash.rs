@@ -8,9 +8,10 @@
 //! the best for the state it ran on (an oracle independent of polyarb-core).
 
 use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_sol_types::SolCall;
 use polyarb_tools::{
     AaveSpec, Anvil, AnvilOpts, BalancerSpec, Dex, ExecutorSpec, PairSpec, TokenSpec, Toolchain,
-    World, WorldSpec, deploy_world,
+    TxRequest, World, WorldSpec, abi::IAavePool, deploy_world,
 };
 use serde_json::{Value, json};
 
@@ -69,7 +70,8 @@ fn config_for(base: &str, sources: &[&str], start: &str) -> String {
     let (mut sources_set, mut start_set) = (false, false);
     for line in base.lines() {
         if line.starts_with("sources = ") {
-            out.push_str(&format!("sources = {}\n", list(sources)));
+            // Lenders read again every 200 ms: the refresh case below waits for one reading.
+            out.push_str(&format!("sources = {}\nrefresh_ms = 200\n", list(sources)));
             sources_set = true;
         } else if line.starts_with("start_tokens = ") {
             out.push_str(&format!(
@@ -92,6 +94,9 @@ struct Case {
     sources: &'static [&'static str],
     start: &'static str,
     funding: &'static str,
+    /// Before the gap, with polyarb running: the deployer withdraws its USDC from Aave but
+    /// this much (raw units), and the test waits for polyarb to read the offer again.
+    aave_left: Option<U256>,
 }
 
 /// The `Executed` event of the executor in `receipt`'s logs: (amountIn, profit, premium,
@@ -113,6 +118,28 @@ fn run_case(node: &Anvil, world: &World, base: &str, case: &Case) {
     let config = dir.join("polyarb.toml");
     std::fs::write(&config, config_for(base, case.sources, case.start)).unwrap();
     let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
+
+    if let Some(left) = case.aave_left {
+        let aave = world.aave.as_ref().unwrap();
+        let usdc = world.token("USDC").unwrap();
+        let a_token = aave.reserve(usdc).unwrap().a_token;
+        let asset = world.tokens[usdc].address;
+        let held = rpc.balance_of(asset, a_token).unwrap();
+        let withdraw = IAavePool::withdrawCall {
+            asset,
+            amount: held - left,
+            to: world.deployer,
+        };
+        // An explicit gas limit: anvil's estimate falls short for the Pool's withdraw.
+        rpc.transact(&TxRequest {
+            gas: Some(1_000_000),
+            ..TxRequest::call(world.deployer, aave.pool, withdraw.abi_encode())
+        })
+        .unwrap_or_else(|e| panic!("withdraw from aave: {e}"));
+        assert_eq!(rpc.balance_of(asset, a_token).unwrap(), left);
+        // Readings every 200 ms: two of them.
+        std::thread::sleep(std::time::Duration::from_millis(600));
+    }
 
     open_gap(&rpc, world, node.accounts()[2], 300);
     let first: Value = polyarb.wait_for_opportunities(1).remove(0);
@@ -185,7 +212,15 @@ fn run_case(node: &Anvil, world: &World, base: &str, case: &Case) {
             let a = world.aave.clone().unwrap();
             assert_eq!(Some(premium), a.premium(amount_in));
             assert!(premium > U256::ZERO);
-            let cap = a.reserve(t).unwrap().supplied;
+            // What the aToken holds now: polyarb must have read it again.
+            let cap = case
+                .aave_left
+                .unwrap_or_else(|| a.reserve(t).unwrap().supplied);
+            assert!(
+                amount_in <= cap,
+                "{}: {amount_in} above the {cap} Aave holds",
+                case.name
+            );
             oracle.borrowing(cap, move |x| a.premium(x).unwrap())
         }
         other => panic!("no such funding {other}"),
@@ -218,18 +253,30 @@ fn gaps_funded_by_a_flash_swap_and_by_flash_loans_pay_the_prediction_to_the_wei(
             sources: &["capital", "flash-swap"],
             start: "WMATIC",
             funding: "flash-swap",
+            aave_left: None,
         },
         Case {
             name: "balancer",
             sources: &["capital", "balancer", "aave"],
             start: "WMATIC",
             funding: "balancer",
+            aave_left: None,
         },
         Case {
             name: "aave",
             sources: &["capital", "flash-swap", "balancer", "aave"],
             start: "USDC",
             funding: "aave",
+            aave_left: None,
+        },
+        // Aave now holds 300 USDC, less than the gap's optimum (about 840 USDC above): the
+        // route is sized to what polyarb read while running, and lands.
+        Case {
+            name: "aave-refreshed",
+            sources: &["capital", "flash-swap", "balancer", "aave"],
+            start: "USDC",
+            funding: "aave",
+            aave_left: Some(U256::from(300u64) * U256::from(10u64).pow(U256::from(18u64))),
         },
     ] {
         run_case(&node, &world, &base, &case);

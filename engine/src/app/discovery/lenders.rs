@@ -135,6 +135,7 @@ pub(crate) fn read_lenders(
                 token,
                 available,
                 fee,
+                holder: vault,
             });
         }
     }
@@ -174,6 +175,7 @@ pub(crate) fn read_lenders(
                 available,
                 // Checked against 10 000 bps when the engine is built.
                 fee: u64::try_from(bps).unwrap_or(u64::MAX),
+                holder: a_token,
             });
         }
     }

@@ -95,9 +95,8 @@ fn aave(available: u128, bps: u64) -> LenderSpec {
     }
 }
 
-/// The route the engine finds after P1's move.
-fn route(spec: &MarketSpec, p: SearchParams) -> OpportunityFrame {
-    let mut e = Engine::new(spec, p).unwrap();
+/// P1's `Sync` after the move: the gap.
+fn gap() -> FeedFrame {
     let mut f = FeedFrame {
         kind: FrameKind::V2Sync,
         address: P1.into_array(),
@@ -107,7 +106,13 @@ fn route(spec: &MarketSpec, p: SearchParams) -> OpportunityFrame {
     let (r0, r1) = moved();
     f.words[0] = U256::from(r0).to_be_bytes();
     f.words[1] = U256::from(r1).to_be_bytes();
-    *e.on_frame(&f).first().expect("an opportunity")
+    f
+}
+
+/// The route the engine finds after P1's move.
+fn route(spec: &MarketSpec, p: SearchParams) -> OpportunityFrame {
+    let mut e = Engine::new(spec, p).unwrap();
+    *e.on_frame(&gap()).first().expect("an opportunity")
 }
 
 /// Output of the cycle A -> B on P2, B -> A on P1 (moved), for input `x`.
@@ -345,16 +350,7 @@ fn a_lender_offer_refreshes_what_it_can_lend() {
     assert_eq!(e.stats().lender_updates, 1);
     assert_eq!(e.market_spec().lenders[0].available, less);
     // The gap: Aave now lends at most `less`, well below the optimum.
-    let mut f = FeedFrame {
-        kind: FrameKind::V2Sync,
-        address: P1.into_array(),
-        block_number: SNAPSHOT + 1,
-        ..FeedFrame::EMPTY
-    };
-    let (r0, r1) = moved();
-    f.words[0] = U256::from(r0).to_be_bytes();
-    f.words[1] = U256::from(r1).to_be_bytes();
-    let o = *e.on_frame(&f).first().expect("an opportunity");
+    let o = *e.on_frame(&gap()).first().expect("an opportunity");
     assert_route(&o, Funding::Aave, 5);
     assert!(
         o.amount_in <= less,

@@ -38,7 +38,8 @@ const ALL_PAIRS: [u8; 4] = [0x1e, 0x3d, 0xd1, 0x8b];
 const TOKEN0: [u8; 4] = [0x0d, 0xfe, 0x16, 0x81];
 const TOKEN1: [u8; 4] = [0xd2, 0x12, 0x20, 0xa7];
 const GET_RESERVES: [u8; 4] = [0x09, 0x02, 0xf1, 0xac];
-const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
+/// `balanceOf(address)`: the executor's capital, the lenders' offers, their refresh.
+pub(crate) const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
 
 /// Most pairs a V2 factory may list for discovery to read them all without `max_pairs` (the
 /// largest Polygon V2 factories list tens of thousands).

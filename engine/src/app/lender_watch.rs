@@ -11,8 +11,7 @@ use std::collections::VecDeque;
 
 use polyarb_core::LenderSpec;
 
-/// `balanceOf(address)`.
-const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
+use super::discovery::BALANCE_OF;
 
 #[derive(Debug)]
 struct Watched {
@@ -20,6 +19,17 @@ struct Watched {
     funding: u8,
     /// The request's `params`: `[{"to":"0x<token>","data":"0x70a08231<holder>"},"latest"]`.
     params: Vec<u8>,
+}
+
+/// What [`LenderWatch::answer`] made of a node's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Not one of its readings.
+    NotOurs,
+    /// A reading, waiting in [`LenderWatch::pop`].
+    Reading,
+    /// One of its readings that failed (an error, or not one word): counted, the offer stays.
+    Failed,
 }
 
 /// The offers a live run re-reads, the readings in flight and the answers not yet taken.
@@ -106,23 +116,23 @@ impl LenderWatch {
         }
     }
 
-    /// An answer from the node: true if it was one of ours (then it is taken: a reading, or a
-    /// counted error), false for anyone else's.
-    pub fn answer(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>) -> bool {
+    /// An answer from the node, taken if it is one of its readings.
+    pub fn answer(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>) -> Answer {
         let Some(at) = id.and_then(|id| self.pending.iter().position(|&(i, _)| i == id)) else {
-            return false;
+            return Answer::NotOurs;
         };
         let (_, k) = self.pending.swap_remove(at);
-        match outcome.ok().and_then(word) {
-            Some(w) => {
-                if let Some(o) = self.watched.get(k) {
-                    self.offers.push_back((o.token, o.funding, w));
-                    self.readings += 1;
-                }
+        match (outcome.ok().and_then(word), self.watched.get(k)) {
+            (Some(w), Some(o)) => {
+                self.offers.push_back((o.token, o.funding, w));
+                self.readings += 1;
+                Answer::Reading
             }
-            None => self.read_errors += 1,
+            _ => {
+                self.read_errors += 1;
+                Answer::Failed
+            }
         }
-        true
     }
 
     /// The next reading to hand to the engine.
@@ -178,31 +188,38 @@ mod tests {
         assert!(w.start_round(0));
         assert!(!w.start_round(999), "not due yet");
         w.sent(0, 42);
-        assert!(!w.answer(Some(41), Ok(b"\"0x00\"")), "not ours");
-        assert!(!w.answer(None, Err(b"{}")), "not ours");
+        assert_eq!(w.answer(Some(41), Ok(b"\"0x00\"")), Answer::NotOurs);
+        assert_eq!(w.answer(None, Err(b"{}")), Answer::NotOurs);
         let v = U256::from(123_456u64).to_be_bytes::<32>();
         let answer = format!("\"0x{}\"", alloy_primitives::hex::encode(v));
-        assert!(w.answer(Some(42), Ok(answer.as_bytes())));
+        assert_eq!(w.answer(Some(42), Ok(answer.as_bytes())), Answer::Reading);
         assert_eq!(w.pop(), Some(([0x11; 20], Funding::Aave as u8, v)));
         assert_eq!(w.pop(), None);
-        assert!(!w.answer(Some(42), Ok(answer.as_bytes())), "answered once");
+        assert_eq!(
+            w.answer(Some(42), Ok(answer.as_bytes())),
+            Answer::NotOurs,
+            "answered once"
+        );
         // Errors and answers that are not one word are counted, not handed on.
         assert!(w.start_round(1_000));
         w.sent(0, 43);
-        assert!(w.answer(Some(43), Err(b"{\"code\":-32000}")));
+        assert_eq!(
+            w.answer(Some(43), Err(b"{\"code\":-32000}")),
+            Answer::Failed
+        );
         assert!(w.start_round(2_000));
         w.sent(0, 44);
-        assert!(w.answer(Some(44), Ok(b"\"0x1234\"")));
+        assert_eq!(w.answer(Some(44), Ok(b"\"0x1234\"")), Answer::Failed);
         assert!(w.start_round(3_000));
         w.sent(0, 45);
-        assert!(w.answer(Some(45), Ok(b"null")));
+        assert_eq!(w.answer(Some(45), Ok(b"null")), Answer::Failed);
         assert_eq!((w.read_errors, w.readings), (3, 1));
         assert_eq!(w.pop(), None);
         // A new round forgets the readings in flight.
         assert!(w.start_round(4_000));
         w.sent(0, 46);
         assert!(w.start_round(5_000));
-        assert!(!w.answer(Some(46), Ok(answer.as_bytes())));
+        assert_eq!(w.answer(Some(46), Ok(answer.as_bytes())), Answer::NotOurs);
     }
 
     #[test]

@@ -17,7 +17,11 @@ use std::{
 use polyarb_core::TxFrame;
 use polyarb_feeds::RpcClient;
 
-use super::{backfill, lender_watch::LenderWatch, live::subscribe};
+use super::{
+    backfill,
+    lender_watch::{Answer, LenderWatch},
+    live::subscribe,
+};
 use crate::{
     config::Config,
     pipeline::{Arrival, Control, FeedPort, PortState, Seen},
@@ -630,18 +634,21 @@ impl FeedPort for LivePort {
     fn on_response(&mut self, id: Option<u64>, outcome: Result<&[u8], &[u8]>, now_ns: u64) {
         // Node-supplied text is logged here, off the signing path, and rate-limited.
         let text = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned();
-        let errors = self.lenders.read_errors;
-        if self.lenders.answer(id, outcome) {
-            if self.lenders.read_errors > errors && self.log.allow(now_ns) {
-                let answer = match outcome {
-                    Ok(b) | Err(b) => text(b),
-                };
-                tracing::warn!(
-                    answer,
-                    "a lender's balance could not be read; the offer stays as it was"
-                );
+        match self.lenders.answer(id, outcome) {
+            Answer::NotOurs => {}
+            Answer::Reading => return,
+            Answer::Failed => {
+                if self.log.allow(now_ns) {
+                    let answer = match outcome {
+                        Ok(b) | Err(b) => text(b),
+                    };
+                    tracing::warn!(
+                        answer,
+                        "a lender's balance could not be read; the offer stays as it was"
+                    );
+                }
+                return;
             }
-            return;
         }
         match self.subs.on_answer(id, outcome, now_ns) {
             Answered::Tx {

@@ -177,6 +177,16 @@ impl Drop for Polyarb {
 
 /// Three tokens, every pair on both DEXes: 2-hop and 3-hop cycles exist.
 fn small_world(node: &Anvil, tc: &Toolchain) -> World {
+    small_world_with(node, tc, |_| {})
+}
+
+/// [`small_world`] with `edit` applied to its spec before it is deployed (the sample's lenders
+/// hold WMATIC, WETH and USDC, which this world has).
+pub(crate) fn small_world_with(
+    node: &Anvil,
+    tc: &Toolchain,
+    edit: impl FnOnce(&mut WorldSpec),
+) -> World {
     let accounts = node.accounts();
     let mut spec = WorldSpec::sample(accounts[0]);
     spec.tokens = [("WMATIC", 1.0), ("WETH", 5_000.0), ("USDC", 2.0)]
@@ -197,6 +207,7 @@ fn small_world(node: &Anvil, tc: &Toolchain) -> World {
         ..ExecutorSpec::new(tc, accounts[1])
     });
     spec.fund = vec![(accounts[2], U256::from(10u128.pow(30)))];
+    edit(&mut spec);
     let world = deploy_world(&node.rpc(), tc, &spec)
         .expect("deploy world (did `forge build` run in contracts/?)");
     // Every later block is 1 s after the previous one, so each swap polyarb sends is the first

@@ -7,56 +7,40 @@
 //! naming the same profit and premium, the premium equal to the lender's own rule, and the input
 //! the best for the state it ran on (an oracle independent of polyarb-core).
 
-use alloy_primitives::{Address, B256, U256, keccak256};
-use alloy_sol_types::SolCall;
+use alloy_primitives::{Address, B256, U256};
+use alloy_sol_types::{SolCall, SolEvent};
 use polyarb_tools::{
-    AaveSpec, Anvil, AnvilOpts, BalancerSpec, Dex, ExecutorSpec, PairSpec, TokenSpec, Toolchain,
-    TxRequest, World, WorldSpec, abi::IAavePool, deploy_world,
+    AaveSpec, Anvil, AnvilOpts, BalancerSpec, ExecutorSpec, Toolchain, TxRequest, World,
+    abi::{IAavePool, IExecutor},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::e2e::{
-    Polyarb, V2Oracle, assert_alone_in_block, balance_at, open_gap, temp_dir, write_config,
+    Polyarb, V2Oracle, assert_alone_in_block, balance_at, open_gap, small_world_with, temp_dir,
+    write_config,
 };
 
 /// Balancer's flash-loan fee in this world: 0.07 % (an 18-decimal fraction), so its premium is
 /// not zero and its rounding shows.
 const BALANCER_FEE: u64 = 700_000_000_000_000;
 
-/// WMATIC, WETH and USDC, every pair on both DEXes; the executor holds 0.001 native worth of
-/// each start token (a gap pays to close with far more); Balancer lends WMATIC and WETH at
-/// 0.07 %, Aave USDC and WETH at 5 bps.
+/// The e2e world (WMATIC, WETH and USDC, every pair on both DEXes) with the executor holding
+/// 0.001 native worth of each start token (a gap pays to close with far more); Balancer lends
+/// WMATIC and WETH at 0.07 %, Aave USDC and WETH at 5 bps.
 fn world(node: &Anvil, tc: &Toolchain) -> World {
-    let accounts = node.accounts();
-    let mut spec = WorldSpec::sample(accounts[0]);
-    spec.tokens = [("WMATIC", 1.0), ("WETH", 5_000.0), ("USDC", 2.0)]
-        .map(|(symbol, price_native)| TokenSpec {
-            symbol: symbol.into(),
-            price_native,
-        })
-        .to_vec();
-    spec.start_tokens = vec!["WMATIC".into(), "USDC".into()];
-    spec.pairs = [("WMATIC", "WETH"), ("WMATIC", "USDC"), ("WETH", "USDC")]
-        .into_iter()
-        .flat_map(|(a, b)| Dex::ALL.map(|dex| PairSpec::new(dex, a, b)))
-        .collect();
-    spec.balancer = Some(BalancerSpec {
-        flash_loan_fee: BALANCER_FEE,
-        ..BalancerSpec::new(&["WMATIC", "WETH"])
-    });
-    spec.aave = Some(AaveSpec::new(&["USDC", "WETH"]));
-    spec.executor = Some(ExecutorSpec {
-        funding_native_wei: 10u128.pow(15),
-        ..ExecutorSpec::new(tc, accounts[1])
-    });
-    spec.fund = vec![(accounts[2], U256::from(10u128.pow(30)))];
-    let world = deploy_world(&node.rpc(), tc, &spec)
-        .expect("deploy world (did `forge build` run in contracts/?)");
-    // Each block 1 s after the last, as in e2e.rs: every swap is its pairs' first of a second.
-    node.rpc()
-        .request("anvil_setBlockTimestampInterval", json!([1]))
-        .expect("anvil_setBlockTimestampInterval");
-    world
+    let owner = node.accounts()[1];
+    small_world_with(node, tc, |spec| {
+        spec.start_tokens = vec!["WMATIC".into(), "USDC".into()];
+        spec.balancer = Some(BalancerSpec {
+            flash_loan_fee: BALANCER_FEE,
+            ..BalancerSpec::new(&["WMATIC", "WETH"])
+        });
+        spec.aave = Some(AaveSpec::new(&["USDC", "WETH"]));
+        spec.executor = Some(ExecutorSpec {
+            funding_native_wei: 10u128.pow(15),
+            ..ExecutorSpec::new(tc, owner)
+        });
+    })
 }
 
 /// The config for one case: only `sources` allowed, cycles from `start` only, one route per
@@ -102,13 +86,12 @@ struct Case {
 /// The `Executed` event of the executor in `receipt`'s logs: (amountIn, profit, premium,
 /// funding).
 fn executed(logs: &[polyarb_tools::Log], executor: Address) -> (U256, U256, U256, u8) {
-    let topic = keccak256("Executed(address,uint256,uint256,uint256,uint8)");
-    let log = logs
+    let e = logs
         .iter()
-        .find(|l| l.address == executor && l.topics.first() == Some(&topic))
+        .filter(|l| l.address == executor)
+        .find_map(|l| IExecutor::Executed::decode_raw_log(l.topics.iter().copied(), &l.data).ok())
         .expect("an Executed event");
-    let word = |i: usize| U256::from_be_slice(&log.data[32 * i..32 * (i + 1)]);
-    (word(0), word(1), word(2), word(3).to::<u8>())
+    (e.amountIn, e.profit, e.premium, e.funding)
 }
 
 fn run_case(node: &Anvil, world: &World, base: &str, case: &Case) {

@@ -22,7 +22,7 @@ use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TxFrame, encode_run};
 use polyarb_core::{Engine, FLAG_MORE_IN_BATCH, FrameKind};
 use polyarb_engine::{clock::MonoClock, txbuild::FeeBid};
 use polyarb_feeds::decode;
-use polyarb_signer::{Eip1559Tx, Signer};
+use polyarb_signer::{Eip1559Tx, Signer, coupon_ring};
 use serde::Deserialize;
 
 /// Keeps one `cargo bench` of both bench files near two minutes on a 2-vCPU VM.
@@ -275,7 +275,7 @@ fn sign_benches(c: &mut Criterion, s: &Sample) {
 
     // Same work check: alloy's bytes equal ours for the same nonce.
     let mut frame = TxFrame::EMPTY;
-    s.tx_builder()
+    s.tx_builder(coupon_ring(0).1)
         .expect("builder")
         .build(&opp, &clock, &mut frame)
         .expect("signs");
@@ -299,7 +299,7 @@ fn sign_benches(c: &mut Criterion, s: &Sample) {
 
     let mut g = c.benchmark_group("sign/one_3hop_tx");
     quick(&mut g);
-    let mut builder = s.tx_builder().expect("builder");
+    let mut builder = s.tx_builder(coupon_ring(0).1).expect("builder");
     g.bench_function("polyarb_txbuilder_build", |b| {
         // The nonce advances on every call, as it does live.
         b.iter(|| {
@@ -365,6 +365,7 @@ fn pass_benches(c: &mut Criterion, s: &Sample) {
         executor: s.executor,
         fees: s.config.fee_bid(),
     };
+    let opp_count = s.opportunities().expect("engine builds").len();
     let mut g = c.benchmark_group("sample_pass");
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(6))
@@ -374,9 +375,13 @@ fn pass_benches(c: &mut Criterion, s: &Sample) {
     g.bench_function("decode_update_search_sign", |b| {
         b.iter_batched_ref(
             || {
+                // One coupon per opportunity of the pass, minted outside the timing, as the
+                // mint thread has them ready live.
+                let (mut mint, coupons) = coupon_ring(opp_count);
+                mint.fill().expect("entropy");
                 (
                     s.engine().expect("engine"),
-                    s.tx_builder().expect("builder"),
+                    s.tx_builder(coupons).expect("builder"),
                     Box::new(TxFrame::EMPTY),
                 )
             },

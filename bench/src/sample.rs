@@ -13,7 +13,7 @@ use polyarb_engine::{
     txbuild::TxBuilder,
 };
 use polyarb_feeds::{Decoded, RecordError, RecordReader, decode};
-use polyarb_signer::{KeyError, Signer};
+use polyarb_signer::{Coupons, KeyError, Signer};
 
 /// One recorded websocket payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,14 +158,17 @@ impl Sample {
         Engine::new(&self.market, self.config.search_params()).map_err(FixtureError::Build)
     }
 
-    /// A fresh builder at `[replay].nonce`, bidding as the config says.
-    pub fn tx_builder(&self) -> Result<TxBuilder, FixtureError> {
+    /// A fresh builder at `[replay].nonce`, bidding as the config says, signing with nonces
+    /// from `coupons` while it has some (RFC 6979 after).
+    pub fn tx_builder(&self, coupons: Coupons) -> Result<TxBuilder, FixtureError> {
         Ok(TxBuilder::new(
             self.signer()?,
             self.chain_id,
             self.first_nonce,
             self.executor,
             self.config.fee_bid(),
+            self.config.signer.tx_type.tx_type(),
+            coupons,
         ))
     }
 
@@ -330,7 +333,9 @@ mod tests {
     fn pass_counts_match_the_engine_and_every_opportunity_signs() {
         let s = Sample::load().expect("sample loads");
         let mut engine = s.engine().expect("engine");
-        let mut builder = s.tx_builder().expect("builder");
+        let mut builder = s
+            .tx_builder(polyarb_signer::coupon_ring(0).1)
+            .expect("builder");
         let clock = MonoClock::new();
         let mut tx = TxFrame::EMPTY;
         let mut signed = 0u64;
@@ -383,12 +388,15 @@ mod tests {
             opportunities: None,
             txs: None,
             speed: 0.0,
+            rfc6979: false,
         })
         .expect("replay runs");
         fs::remove_dir_all(&dir).ok();
 
         let mut engine = s.engine().expect("engine");
-        let mut builder = s.tx_builder().expect("builder");
+        let mut builder = s
+            .tx_builder(polyarb_signer::coupon_ring(0).1)
+            .expect("builder");
         let clock = MonoClock::new();
         let mut tx = TxFrame::EMPTY;
         let mut digest = Keccak256::new();
@@ -400,7 +408,7 @@ mod tests {
             &clock,
             |opp| {
                 builder.build(opp, &clock, &mut tx).expect("signs");
-                digest.update(tx.raw());
+                digest.update(polyarb_signer::unsigned_fields(tx.raw()).expect("a transaction"));
                 signed += 1;
             },
         );
@@ -409,7 +417,7 @@ mod tests {
         assert_eq!(
             summary.outcome.port.digest(),
             digest.finalize().0,
-            "signed bytes differ from `polyarb replay` (is POLYARB_EXECUTOR set in the environment?)"
+            "signed transactions differ from `polyarb replay` (is POLYARB_EXECUTOR set in the environment?)"
         );
     }
 }

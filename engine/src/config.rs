@@ -174,10 +174,46 @@ pub struct SignerConfig {
     /// The deployed executor contract. Env: `POLYARB_EXECUTOR`.
     #[serde(default)]
     pub executor: Option<Address>,
+    /// Precomputed nonce coupons kept ready: the depth of the ring a background thread fills.
+    /// 0 signs every transaction with RFC 6979.
+    #[serde(default = "default_coupons")]
+    pub coupons: usize,
+    /// The transaction type sent: EIP-1559 (type 2) or legacy EIP-155.
+    #[serde(default)]
+    pub tx_type: TxTypeSetting,
 }
+
+/// `signer.tx_type`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxTypeSetting {
+    /// `"eip1559"`: type 2 with an empty access list.
+    #[default]
+    Eip1559,
+    /// `"legacy"`: EIP-155, gas price = the max fee bid.
+    Legacy,
+}
+
+impl TxTypeSetting {
+    /// The signer's transaction type.
+    pub fn tx_type(self) -> polyarb_signer::TxType {
+        match self {
+            Self::Eip1559 => polyarb_signer::TxType::Eip1559,
+            Self::Legacy => polyarb_signer::TxType::Legacy,
+        }
+    }
+}
+
+/// Largest `signer.coupons`: a coupon is 72 bytes, so the ring stays under 80 MB.
+pub const MAX_COUPONS: usize = 1 << 20;
 
 fn default_key_env() -> String {
     DEFAULT_KEY_ENV.to_owned()
+}
+
+/// A burst of opportunities several blocks long; the mint refills some 25,000 a second.
+fn default_coupons() -> usize {
+    4096
 }
 
 impl Default for SignerConfig {
@@ -186,6 +222,8 @@ impl Default for SignerConfig {
             key_env: default_key_env(),
             key_file: None,
             executor: None,
+            coupons: default_coupons(),
+            tx_type: TxTypeSetting::default(),
         }
     }
 }
@@ -684,6 +722,12 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        if self.signer.coupons > MAX_COUPONS {
+            return invalid(
+                "signer.coupons",
+                format!("{} coupons; at most {MAX_COUPONS}", self.signer.coupons),
+            );
+        }
         if self.node.extra_ws_urls.len() > 8 {
             return invalid(
                 "node.extra_ws_urls",

@@ -102,6 +102,10 @@ enum Command {
         /// whose latencies include queueing.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
+        /// Sign with RFC 6979 only, no nonce coupons: the --txs file is then byte-identical on
+        /// every run (with coupons only the signatures differ).
+        #[arg(long)]
+        rfc6979: bool,
     },
 }
 
@@ -219,6 +223,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
             opportunities,
             speed,
             txs,
+            rfc6979,
         } => {
             let recording =
                 recording.unwrap_or_else(|| app::replay::default_data_dir().join("sample.rec"));
@@ -234,6 +239,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
                 opportunities,
                 txs,
                 speed,
+                rfc6979,
             };
             let summary = app::replay::replay(&args)?;
             print!("{summary}");

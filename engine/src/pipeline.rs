@@ -28,6 +28,7 @@ use std::{
 
 use polyarb_core::{FLAG_MORE_IN_BATCH, FeedFrame, FrameKind};
 use polyarb_feeds::{Decoded, Reply};
+use polyarb_signer::CouponStats;
 use rtrb::{Consumer, Producer, RingBuffer};
 
 pub use crate::submission::Control;
@@ -175,6 +176,9 @@ pub struct SignerStats {
     pub cancel_errors: u64,
     /// Reports dropped because the reporter fell behind.
     pub reports_dropped: u64,
+    /// Signatures made with a precomputed nonce coupon, RFC 6979 fallbacks (no coupon was
+    /// waiting), and coupons the mint made.
+    pub coupons: CouponStats,
 }
 
 /// What the signer tells the main thread about each opportunity.
@@ -917,6 +921,7 @@ fn signer_stage(
                 continue;
             }
             if !push_wait(&mut txs, frame, &mut idle) {
+                stats.coupons = builder.coupon_stats();
                 return stats;
             }
         }
@@ -935,14 +940,15 @@ fn signer_stage(
                 let report = match builder.build(&opp, clock, &mut frame) {
                     Ok(()) => {
                         stats.signed += 1;
-                        let info = SignedInfo {
-                            hash: frame.hash,
-                            nonce: frame.nonce,
-                            len: frame.len,
-                        };
                         if !push_wait(&mut txs, frame, &mut idle) {
                             break;
                         }
+                        // Hashed after the hand-over: the writer is not kept waiting for it.
+                        let info = SignedInfo {
+                            hash: frame.tx_hash(),
+                            nonce: frame.nonce,
+                            len: frame.len,
+                        };
                         Report {
                             opp,
                             tx: Some(info),
@@ -973,6 +979,7 @@ fn signer_stage(
         }
     }
     drained.store(true, Ordering::Release);
+    stats.coupons = builder.coupon_stats();
     stats
 }
 

@@ -171,6 +171,7 @@ pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
     format!(
         "feed: {} payloads, {} frames, {} ignored, {} responses, {} decode errors, {} backpressure pauses, {} pool logs after their block's batch had ended\n\
          signer: {} opportunities, {} signed, {} build errors, {} reports dropped; nonces: {} reused after a refusal, {} skips, {} fills, {} replacements, {} cancel errors\n\
+         signatures: {}\n\
          sent: {} written, {} not written",
         feed.payloads,
         feed.frames,
@@ -188,9 +189,22 @@ pub fn stage_summary(feed: &FeedStats, signer: &SignerStats) -> String {
         signer.fills,
         signer.replacements,
         signer.cancel_errors,
+        coupon_summary(&signer.coupons),
         feed.submitted,
         feed.submit_errors,
     )
+}
+
+/// How the signatures were made, one line.
+fn coupon_summary(c: &polyarb_signer::CouponStats) -> String {
+    let mut line = format!(
+        "{} with a precomputed nonce coupon, {} with RFC 6979 (no coupon waiting); {} coupons made, {} left unused (discarded at exit)",
+        c.used, c.fallbacks, c.minted, c.waiting
+    );
+    if c.entropy_failed {
+        line.push_str("; the OS random source FAILED, coupons stopped");
+    }
+    line
 }
 
 /// What became of the live run's transactions, two lines.

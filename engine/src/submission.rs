@@ -251,7 +251,6 @@ struct Slot {
     route: Option<u64>,
     /// [`TX_KIND_ROUTE`] or [`TX_KIND_CANCEL`]: what the current bytes are.
     kind: u8,
-    hash: [u8; 32],
     len: usize,
     raw: [u8; TX_MAX],
 }
@@ -271,7 +270,6 @@ impl Slot {
         state_was_pooled: false,
         route: None,
         kind: TX_KIND_CANCEL,
-        hash: [0; 32],
         len: 0,
         raw: [0; TX_MAX],
     };
@@ -288,7 +286,6 @@ impl Slot {
         if tx.kind == TX_KIND_ROUTE {
             self.route = Some(tx.seq);
         }
-        self.hash = tx.hash;
         let raw = tx.raw();
         self.len = raw.len();
         self.raw[..raw.len()].copy_from_slice(raw);
@@ -680,7 +677,9 @@ impl Submissions {
         }
         let refusal = match outcome {
             Ok(result) => {
-                if !is_hash(result, &slot.hash) {
+                // Hashed here, when the answer comes, not when the bytes go out.
+                let hash = alloy_primitives::keccak256(&slot.raw[..slot.len]);
+                if !is_hash(result, &hash.0) {
                     self.stats.hash_mismatches += 1;
                 }
                 Refusal::Known
@@ -1078,10 +1077,15 @@ mod tests {
         f.nonce = nonce;
         f.len = 4;
         f.raw[..4].copy_from_slice(&[byte; 4]);
-        f.hash = [byte; 32];
         f.max_fee_wei = 100;
         f.tip_wei = 10;
         f
+    }
+
+    /// The node's answer accepting [`tx`]`(_, byte)`: its hash as a JSON string.
+    fn accepted(byte: u8) -> String {
+        let hash = alloy_primitives::keccak256([byte; 4]);
+        format!("\"0x{}\"", alloy_primitives::hex::encode(hash))
     }
 
     /// Writes everything due, giving ids from `next_id`; returns (nonce, id, first byte) per
@@ -1154,7 +1158,7 @@ mod tests {
             Answered::Late { nonce: 0 }
         );
         assert_eq!(drain(&mut s, 102 * MS, &mut id).1, vec![]);
-        let hash = format!("\"0x{}\"", "07".repeat(32));
+        let hash = accepted(7);
         assert_ne!(
             Answered::NotOurs,
             s.on_answer(Some(3), Ok(hash.as_bytes()), 103 * MS)
@@ -1241,7 +1245,7 @@ mod tests {
 
     #[test]
     fn the_engine_hears_once_of_each_route_that_will_not_land_or_was_mined() {
-        let hash = |b: u8| format!("\"0x{}\"", format!("{b:02x}").repeat(32));
+        let hash = accepted;
         let mut s = Submissions::new(cfg(), 0);
         let mut id = 0;
         for n in 0..4 {

@@ -1,9 +1,10 @@
-//! The signer stage's work: opportunity → executor calldata → signed EIP-1559 transaction,
-//! written straight into a [`TxFrame`]. No allocation: calldata goes to a fixed buffer owned by
-//! the builder, the envelope into the frame.
+//! The signer stage's work: opportunity → executor calldata → signed transaction (EIP-1559 or
+//! legacy EIP-155, from a prepared [`TxTemplate`]), written straight into a [`TxFrame`]. No
+//! allocation: calldata goes to a fixed buffer owned by the builder, the envelope into the
+//! frame. Signatures use a precomputed nonce coupon when one is waiting and RFC 6979 when not.
 
-use alloy_primitives::{Address, U256};
-use polyarb_signer::{Eip1559Tx, NonceTracker, Signer};
+use alloy_primitives::Address;
+use polyarb_signer::{CouponStats, Coupons, NonceTracker, Signer, TxFields, TxTemplate, TxType};
 
 use crate::{clock::Clock, submission::Control};
 use polyarb_core::{
@@ -80,38 +81,56 @@ impl FeeBid {
 #[derive(Debug)]
 pub struct TxBuilder {
     signer: Signer,
+    coupons: Coupons,
+    /// Calls to the executor.
+    route: TxTemplate,
+    /// Zero-value transfers to the sender.
+    cancel: TxTemplate,
     nonces: NonceTracker,
     /// Nonces handed back by the submission machine (refused, so unused), ascending: the next
     /// transactions take them before new ones, so no gap stays behind a refusal.
     free: Vec<u64>,
     /// Base fee of the newest opportunity, wei per gas: what a cancel bids on.
     last_base_fee: u128,
-    chain_id: u64,
-    executor: Address,
     fees: FeeBid,
     calldata: [u8; CALLDATA_MAX],
 }
 
 impl TxBuilder {
-    /// A builder signing with `signer` for `chain_id`, starting at nonce `first_nonce` (the
-    /// node's pending count), calling `executor`.
+    /// A builder signing `kind` transactions with `signer` for `chain_id`, starting at nonce
+    /// `first_nonce` (the node's pending count), calling `executor`, with nonces from
+    /// `coupons` while it has some.
     pub fn new(
         signer: Signer,
         chain_id: u64,
         first_nonce: u64,
         executor: Address,
         fees: FeeBid,
+        kind: TxType,
+        coupons: Coupons,
     ) -> Self {
+        let me = signer.address();
         Self {
             signer,
+            coupons,
+            route: TxTemplate::new(kind, chain_id, executor),
+            cancel: TxTemplate::new(kind, chain_id, me),
             nonces: NonceTracker::new(first_nonce),
             free: Vec::with_capacity(FREE_PREALLOCATED),
             last_base_fee: 0,
-            chain_id,
-            executor,
             fees,
             calldata: [0; CALLDATA_MAX],
         }
+    }
+
+    /// How the signatures so far were made.
+    pub fn coupon_stats(&self) -> CouponStats {
+        self.coupons.stats()
+    }
+
+    /// The kind of transaction this builder signs.
+    pub fn tx_type(&self) -> TxType {
+        self.route.kind()
     }
 
     /// The sending account.
@@ -188,19 +207,21 @@ impl TxBuilder {
             .saturating_mul(u128::from(self.fees.max_fee_multiplier))
             .saturating_add(tip)
             .max(u128::from(min_fees.0));
-        let tx = Eip1559Tx {
-            chain_id: self.chain_id,
+        let fields = TxFields {
             nonce,
             max_priority_fee_per_gas: tip,
             max_fee_per_gas: max_fee,
             gas_limit: CANCEL_GAS,
-            to: self.signer.address(),
-            value: U256::ZERO,
             input: &[],
         };
         let signed = self
-            .signer
-            .sign_eip1559(&tx, &mut out.raw[..TX_MAX])
+            .cancel
+            .sign(
+                &fields,
+                &self.signer,
+                &mut self.coupons,
+                &mut out.raw[..TX_MAX],
+            )
             .map_err(|_| TxBuildError::Sign)?;
         if fill {
             self.take_free(nonce);
@@ -210,7 +231,6 @@ impl TxBuilder {
         out.max_fee_wei = fee_field(max_fee);
         out.tip_wei = fee_field(tip);
         out.len = signed.len as u32;
-        out.hash = signed.hash.0;
         let now = clock.now_ns();
         out.recv_ns = now;
         out.seq = u64::MAX;
@@ -266,19 +286,21 @@ impl TxBuilder {
             .base_fee
             .saturating_mul(u128::from(self.fees.max_fee_multiplier))
             .saturating_add(tip);
-        let tx = Eip1559Tx {
-            chain_id: self.chain_id,
+        let fields = TxFields {
             nonce,
             max_priority_fee_per_gas: tip,
             max_fee_per_gas: max_fee,
             gas_limit: self.fees.gas_limit(opp.gas_budget),
-            to: self.executor,
-            value: U256::ZERO,
             input: &self.calldata[..n],
         };
         let signed = self
-            .signer
-            .sign_eip1559(&tx, &mut out.raw[..TX_MAX])
+            .route
+            .sign(
+                &fields,
+                &self.signer,
+                &mut self.coupons,
+                &mut out.raw[..TX_MAX],
+            )
             .map_err(|_| TxBuildError::Sign)?;
         self.consume(nonce);
         out.nonce = nonce;
@@ -286,7 +308,6 @@ impl TxBuilder {
         out.max_fee_wei = fee_field(max_fee);
         out.tip_wei = fee_field(tip);
         out.len = signed.len as u32;
-        out.hash = signed.hash.0;
         out.recv_ns = opp.recv_ns;
         out.seq = opp.seq;
         out.signed_ns = clock.now_ns();

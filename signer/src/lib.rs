@@ -32,12 +32,24 @@
 //! access-list transactions, contract creation.
 #![forbid(unsafe_code)]
 
+mod coupon;
 mod key;
+mod keystore;
 mod nonce;
 mod sign;
+mod template;
 mod tx;
 
+pub use coupon::{
+    Coupon, CouponMint, CouponStats, Coupons, MintError, MintHandle, SignPath, coupon_ring,
+};
+
 pub use key::{KEY_FILE_MAX_BYTES, KeyError, Signer};
+pub use keystore::{
+    KEYSTORE_FILE_MAX_BYTES, Kdf, KeystoreError, ParamError, encrypt_keystore, keystore_address,
+    write_keystore,
+};
 pub use nonce::NonceTracker;
 pub use sign::{SignError, Signature, Signed};
+pub use template::{HEAD, SignedTx, TxFields, TxTemplate, TxType, unsigned_fields};
 pub use tx::{BufferTooSmall, EIP1559_TX_TYPE, Eip1559Tx};

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs polyarb's pinned test toolchain into tools/toolchain (git-ignored parts):
-#   node_modules/  anvil + forge (npm @foundry-rs/*), solc-js, real protocol bytecode
+#   node_modules/  anvil, forge, cast (npm @foundry-rs/*), solc-js, real protocol bytecode
 #   venv/          Python with `websockets` (an independent RFC 6455 server for client tests)
 # Sources: the npm registry and PyPI only, exact versions from package-lock.json and
 # requirements.txt (with hashes). Idempotent: a second run with unchanged lockfiles is a no-op.
@@ -15,6 +15,7 @@ stamp_now() {
 if [[ -f .stamp && "$(cat .stamp)" == "$(stamp_now)" \
       && -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil \
       && -x node_modules/@foundry-rs/forge-linux-amd64/bin/forge \
+      && -x node_modules/@foundry-rs/cast-linux-amd64/bin/cast \
       && -x venv/bin/python ]]; then
   exit 0
 fi
@@ -23,7 +24,7 @@ for tool in node npm python3; do
   command -v "$tool" >/dev/null || { echo "install.sh: $tool is required" >&2; exit 1; }
 done
 
-echo "install.sh: npm ci (anvil, forge, solc-js, protocol bytecode)" >&2
+echo "install.sh: npm ci (anvil, forge, cast, solc-js, protocol bytecode)" >&2
 npm ci --no-audit --no-fund --loglevel=error
 
 echo "install.sh: python venv with websockets" >&2
@@ -35,6 +36,7 @@ venv/bin/python -m pip install --quiet --disable-pip-version-check --require-has
 # Smoke-check what forge and the tests will call.
 node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil --version >/dev/null
 node_modules/@foundry-rs/forge-linux-amd64/bin/forge --version >/dev/null
+node_modules/@foundry-rs/cast-linux-amd64/bin/cast --version >/dev/null
 ./solc --version >/dev/null
 venv/bin/python -c 'import websockets' >/dev/null
 

@@ -118,7 +118,10 @@ pub const TX_KIND_ROUTE: u8 = 0;
 /// [`TxFrame::kind`]: a zero-value transfer to the sender, signed only to fill or free a nonce.
 pub const TX_KIND_CANCEL: u8 = 1;
 
-/// A signed transaction on its way to the node (or the replay sink). 640 bytes.
+/// A signed transaction on its way to the node (or the replay sink). 576 bytes.
+///
+/// It carries no transaction hash: hashing the bytes a second time is work the signing path
+/// does not need, so whoever needs the hash takes it after the write ([`TxFrame::tx_hash`]).
 #[repr(C, align(64))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TxFrame {
@@ -141,10 +144,6 @@ pub struct TxFrame {
     pub max_fee_wei: u64,
     /// `maxPriorityFeePerGas` it was signed with, wei per gas (saturated likewise).
     pub tip_wei: u64,
-    /// Explicit padding to the next cache line.
-    pub _pad2: [u8; 8],
-    /// Transaction hash: keccak256 of `raw[..len]`.
-    pub hash: [u8; 32],
     /// EIP-2718 typed transaction bytes, as `eth_sendRawTransaction` takes them.
     pub raw: [u8; TX_MAX],
 }
@@ -161,14 +160,17 @@ impl TxFrame {
         _pad: [0; 3],
         max_fee_wei: 0,
         tip_wei: 0,
-        _pad2: [0; 8],
-        hash: [0; 32],
         raw: [0; TX_MAX],
     };
 
     /// The signed bytes.
     pub fn raw(&self) -> &[u8] {
         &self.raw[..(self.len as usize).min(TX_MAX)]
+    }
+
+    /// The transaction hash: keccak256 of the signed bytes. Not for the signing path.
+    pub fn tx_hash(&self) -> [u8; 32] {
+        alloy_primitives::keccak256(self.raw()).0
     }
 }
 
@@ -198,12 +200,11 @@ mod tests {
 
     #[test]
     fn tx_layout_is_fixed() {
-        assert_eq!(size_of::<TxFrame>(), 640);
+        assert_eq!(size_of::<TxFrame>(), 576);
         assert_eq!(align_of::<TxFrame>(), 64);
         assert_eq!(offset_of!(TxFrame, kind), 36);
         assert_eq!(offset_of!(TxFrame, max_fee_wei), 40);
         assert_eq!(offset_of!(TxFrame, tip_wei), 48);
-        assert_eq!(offset_of!(TxFrame, hash), 64);
-        assert_eq!(offset_of!(TxFrame, raw), 96);
+        assert_eq!(offset_of!(TxFrame, raw), 56);
     }
 }

@@ -336,6 +336,8 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         }),
     }?;
     let executor = cfg.executor()?;
+    // Started before discovery, so the ring is full by the first opportunity.
+    let (coupons, _mint) = super::start_coupons(&cfg, false)?;
 
     let mut rpc = connect(&cfg)?;
     // A signal or the start-up bound ends any wait on the node during start-up.
@@ -388,7 +390,15 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     );
 
     rpc.set_deadline(None);
-    let builder = TxBuilder::new(signer, chain, nonce, executor, cfg.fee_bid());
+    let builder = TxBuilder::new(
+        signer,
+        chain,
+        nonce,
+        executor,
+        cfg.fee_bid(),
+        cfg.signer.tx_type.tx_type(),
+        coupons,
+    );
     let mut port = LivePort::new(
         rpc,
         sender.0.0,

@@ -86,6 +86,13 @@ pub enum AppError {
     Connection(port::LinkError),
     /// A warm start could not catch up from its snapshot.
     Resume(backfill::BackfillError),
+    /// A housekeeping thread could not be started.
+    Thread {
+        /// The thread's name.
+        name: &'static str,
+        /// What the OS said.
+        error: io::Error,
+    },
 }
 
 impl fmt::Display for AppError {
@@ -106,6 +113,7 @@ impl fmt::Display for AppError {
             Self::Replay(e) => write!(f, "replay: {e}"),
             Self::Connection(e) => write!(f, "live edge stopped: {e}"),
             Self::Resume(e) => write!(f, "resume: {e}"),
+            Self::Thread { name, error } => write!(f, "cannot start thread {name}: {error}"),
         }
     }
 }
@@ -122,6 +130,7 @@ impl std::error::Error for AppError {
             Self::Connect { error, .. } | Self::Node { error, .. } => Some(error),
             Self::Connection(e) => Some(e),
             Self::Resume(e) => Some(e),
+            Self::Thread { error, .. } => Some(error),
             Self::Discovery(e) => Some(e),
             Self::Replay(e) => Some(e),
             Self::WrongChain { .. } => None,
@@ -142,6 +151,27 @@ impl AppError {
     pub(crate) fn node(call: &'static str) -> impl FnOnce(RpcError) -> Self {
         move |error| Self::Node { call, error }
     }
+}
+
+/// The signer's coupon ring for `cfg` (`signer.coupons` deep) and the mint thread filling it,
+/// started now so the ring fills while the command gets ready. With `signer.coupons = 0` (or
+/// `rfc6979`) there is no mint: every signature uses RFC 6979.
+pub(crate) fn start_coupons(
+    cfg: &crate::config::Config,
+    rfc6979: bool,
+) -> Result<(polyarb_signer::Coupons, Option<polyarb_signer::MintHandle>), AppError> {
+    let depth = if rfc6979 { 0 } else { cfg.signer.coupons };
+    let (mint, coupons) = polyarb_signer::coupon_ring(depth);
+    if depth == 0 {
+        return Ok((coupons, None));
+    }
+    let handle = mint
+        .spawn("polyarb-coupons")
+        .map_err(|error| AppError::Thread {
+            name: "polyarb-coupons",
+            error,
+        })?;
+    Ok((coupons, Some(handle)))
 }
 
 /// Creates `path` for buffered writing, if one was given.

@@ -1,6 +1,8 @@
 //! `polyarb replay`: a recording through the same decoder, engine and signer as live, with signed
 //! transactions going to a sink instead of a node. Deterministic: the same recording, snapshot
-//! and config give the same opportunities and the same signed bytes (the sink's digest says so).
+//! and config give the same opportunities and the same signed transactions (the sink's digest
+//! says so). Signatures use fresh nonce coupons as live does, so only (r, s) differ between
+//! runs; `--rfc6979` makes the bytes identical too.
 
 use std::{
     fs::File,
@@ -103,6 +105,9 @@ pub struct ReplayArgs {
     /// elapsed since the replay started, as the live feed would. `0` = as fast as possible (a
     /// throughput test: latencies then include queueing behind earlier frames).
     pub speed: f64,
+    /// Sign with RFC 6979 only, no nonce coupons: the signed bytes are then the same on every
+    /// run (with coupons only the signatures differ, and the digest leaves them out).
+    pub rfc6979: bool,
 }
 
 /// What a replay found; printed by the binary, compared by the determinism test.
@@ -204,8 +209,8 @@ impl ReplayPort {
         }
     }
 
-    /// keccak256 over every signed transaction's bytes, in order: equal digests mean byte-equal
-    /// output.
+    /// keccak256 over every signed transaction's fields without its signature, in order: equal
+    /// digests mean the same transactions were signed (byte-equal output under `--rfc6979`).
     pub fn digest(&self) -> [u8; 32] {
         self.digest.clone().finalize().0
     }
@@ -303,7 +308,9 @@ impl FeedPort for ReplayPort {
 
     fn submit(&mut self, tx: &polyarb_core::TxFrame, _now_ns: u64) -> std::io::Result<()> {
         let raw = tx.raw();
-        self.digest.update(raw);
+        // What was signed, not the signature: coupon signatures differ run to run.
+        self.digest
+            .update(polyarb_signer::unsigned_fields(raw).unwrap_or(raw));
         self.txs += 1;
         self.tx_bytes += raw.len() as u64;
         if let Some(out) = &mut self.txs_out {
@@ -381,7 +388,16 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     let engine = Engine::new(&market, cfg.search_params()).map_err(AppError::Market)?;
     let pools = market.pools.len() - engine.build_report().pools_dropped as usize;
     let cycles = engine.build_report().cycles;
-    let builder = TxBuilder::new(signer, rcfg.chain_id, rcfg.nonce, executor, cfg.fee_bid());
+    let (coupons, _mint) = super::start_coupons(&cfg, args.rfc6979)?;
+    let builder = TxBuilder::new(
+        signer,
+        rcfg.chain_id,
+        rcfg.nonce,
+        executor,
+        cfg.fee_bid(),
+        cfg.signer.tx_type.tx_type(),
+        coupons,
+    );
 
     let txs_out = super::create_optional(args.txs.as_deref())?;
     if !(args.speed >= 0.0 && args.speed.is_finite()) {

@@ -66,6 +66,15 @@ struct Run {
 
 /// Replays `recording` from the sample's snapshot and config.
 fn replay_file(recording: &Path, speed: f64, txs: Option<PathBuf>) -> Result<Run, AppError> {
+    replay_with(recording, speed, txs, false)
+}
+
+fn replay_with(
+    recording: &Path,
+    speed: f64,
+    txs: Option<PathBuf>,
+    rfc6979: bool,
+) -> Result<Run, AppError> {
     let s = replay(&ReplayArgs {
         recording: recording.to_owned(),
         snapshot: sample("snapshot.json"),
@@ -73,6 +82,7 @@ fn replay_file(recording: &Path, speed: f64, txs: Option<PathBuf>) -> Result<Run
         opportunities: None,
         txs,
         speed,
+        rfc6979,
     })?;
     let o = s.outcome;
     Ok(Run {
@@ -116,9 +126,19 @@ fn untimed_reports(
     Option<polyarb_engine::pipeline::SignedInfo>,
     Option<polyarb_engine::txbuild::TxBuildError>,
 )> {
+    // The transaction hash covers the signature, which a fresh nonce coupon makes differ run
+    // to run, and so does the length (by a byte when r or s starts with a zero byte); what was
+    // signed is compared through the digest.
     reports
         .iter()
-        .map(|r| (untimed(&r.opp), r.tx, r.error))
+        .map(|r| {
+            let tx = r.tx.map(|t| polyarb_engine::pipeline::SignedInfo {
+                hash: [0; 32],
+                len: 0,
+                ..t
+            });
+            (untimed(&r.opp), tx, r.error)
+        })
         .collect()
 }
 
@@ -335,8 +355,23 @@ fn replaying_the_sample_is_deterministic() {
         untimed_reports(&again.reports),
         untimed_reports(&first.reports)
     );
-    assert_eq!(again.digest, first.digest, "signed bytes differ");
+    assert_eq!(again.digest, first.digest, "signed transactions differ");
     assert_eq!(again.engine, first.engine);
+    // Signed with nonce coupons (fresh random nonces), so the signatures, and with them the
+    // transaction hashes, differ between the runs while what was signed does not.
+    assert!(first.signer.coupons.used > 0, "{:?}", first.signer.coupons);
+    let hashes = |r: &Run| -> Vec<[u8; 32]> {
+        r.reports
+            .iter()
+            .filter_map(|r| r.tx.map(|t| t.hash))
+            .collect()
+    };
+    let (a, b) = (hashes(first), hashes(&again));
+    assert_eq!(a.len(), b.len());
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x != y),
+        "a signature repeated across runs: a nonce was reused"
+    );
 
     // Paced delivery changes when payloads arrive, never what is found or signed.
     let paced = replay_ok(&sample("rec"), 50.0, None);
@@ -503,6 +538,39 @@ fn every_signed_tx_is_the_opportunitys_executor_call() {
             assert_eq!(packed[20], h.zero_for_one | h.kind << 1);
             assert_eq!(packed[21..], h.amount_out.to_be_bytes());
         }
+    }
+}
+
+/// `--rfc6979`: every transaction of the replay is byte for byte what alloy's signer makes of
+/// the same fields, so the `--txs` file is the same on every run.
+#[test]
+fn an_rfc6979_replay_signs_exactly_what_alloy_signs() {
+    let dir = scratch("replay-rfc6979");
+    let txs = dir.join("txs.hex");
+    let run = replay_with(&sample("rec"), 0.0, Some(txs.clone()), true).unwrap();
+    assert_eq!(run.signer.coupons.used, 0);
+    assert_eq!(run.signer.coupons.fallbacks, run.signer.signed);
+    assert_eq!(
+        run.digest,
+        sample_run().0.digest,
+        "the same transactions as with coupons"
+    );
+    let cfg = Config::load(&sample("toml"), &ProcessEnv).unwrap();
+    let key = cfg.replay.and_then(|r| r.key).expect("[replay].key");
+    let alloy: alloy_signer_local::PrivateKeySigner = key.parse().unwrap();
+    let text = std::fs::read_to_string(&txs).unwrap();
+    assert_eq!(text.lines().count() as u64, run.txs);
+    for (i, line) in text.lines().enumerate() {
+        let (raw, env) = decode_tx(line);
+        let TxEnvelope::Eip1559(stx) = env else {
+            panic!("tx {i} is not type 2");
+        };
+        let mut tx = stx.tx().clone();
+        use alloy_consensus::SignableTransaction as _;
+        let sig = alloy_network::TxSignerSync::sign_transaction_sync(&alloy, &mut tx).unwrap();
+        let mut want = Vec::new();
+        alloy_network::eip2718::Encodable2718::encode_2718(&tx.into_signed(sig), &mut want);
+        assert_eq!(raw, want, "tx {i}");
     }
 }
 

@@ -26,7 +26,7 @@ use polyarb_engine::{
     submission::{Action, CountTag, Submissions, SubmitConfig, SubmitStats, bump, classify},
     txbuild::{ControlOutcome, FeeBid, TxBuilder},
 };
-use polyarb_signer::Signer;
+use polyarb_signer::{Signer, TxType, coupon_ring};
 use polyarb_tools::SplitMix64;
 
 const KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
@@ -280,7 +280,16 @@ impl Run {
         Self {
             node: FakeNode::default(),
             subs: Submissions::new(cfg, 0),
-            builder: TxBuilder::new(signer, 31_337, 0, Address::repeat_byte(0xEE), fees),
+            // RFC 6979 only: a seed replays the same run, signatures included.
+            builder: TxBuilder::new(
+                signer,
+                31_337,
+                0,
+                Address::repeat_byte(0xEE),
+                fees,
+                TxType::Eip1559,
+                coupon_ring(0).1,
+            ),
             clock: FakeClock(AtomicU64::new(1_000 * MS)),
             rng: SplitMix64::new(seed),
             answers: Vec::new(),
@@ -300,7 +309,7 @@ impl Run {
 
     /// Hands the frame just signed to the machine.
     fn hand_over(&mut self) {
-        let hash = B256::from(self.frame.hash);
+        let hash = B256::from(self.frame.tx_hash());
         self.signed.insert(hash, self.frame.nonce);
         if self.subs.on_signed(&self.frame, self.now()).is_err() {
             self.not_written.insert(hash);
@@ -317,7 +326,8 @@ impl Run {
         self.builder
             .build(&opp, &self.clock, &mut self.frame)
             .expect("signs");
-        self.routes.insert(opp.seq, B256::from(self.frame.hash));
+        self.routes
+            .insert(opp.seq, B256::from(self.frame.tx_hash()));
         self.hand_over();
     }
 

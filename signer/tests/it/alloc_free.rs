@@ -4,7 +4,9 @@
 
 use alloy_primitives::{Address, U256};
 use polyarb_alloc_count::Counting;
-use polyarb_signer::{Eip1559Tx, NonceTracker, Signer};
+use polyarb_signer::{
+    Eip1559Tx, NonceTracker, SignPath, Signer, TxFields, TxTemplate, TxType, coupon_ring,
+};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -59,5 +61,49 @@ fn encode_and_sign_allocate_nothing_after_warm_up() {
         (allocs, bytes),
         (0, 0),
         "heap allocations (count, bytes) in encode + sign"
+    );
+}
+
+#[test]
+fn template_signing_with_coupons_and_fallback_allocates_nothing() {
+    let signer =
+        Signer::from_hex("0x4646464646464646464646464646464646464646464646464646464646464646")
+            .expect("valid key");
+    let (mut mint, mut coupons) = coupon_ring(8);
+    assert_eq!(mint.fill(), Ok(8));
+    let input = [0x5au8; 205];
+    let mut buf = [0u8; 512];
+    let eip1559 = TxTemplate::new(TxType::Eip1559, 137, Address::repeat_byte(0xab));
+    let legacy = TxTemplate::new(TxType::Legacy, 137, Address::repeat_byte(0xab));
+    let fields = |nonce| TxFields {
+        nonce,
+        max_priority_fee_per_gas: 30_000_000_000,
+        max_fee_per_gas: 250_000_000_000,
+        gas_limit: 600_000,
+        input: &input,
+    };
+    // Warm-up, on the fallback path too.
+    let mut warm = coupon_ring(1).1;
+    eip1559
+        .sign(&fields(0), &signer, &mut warm, &mut buf)
+        .expect("fits");
+
+    let (paths, allocs, bytes) = count(|| {
+        let mut paths = [0usize; 2];
+        // Eight with coupons, then two more with the ring empty: RFC 6979.
+        for nonce in 1..=10 {
+            let t = if nonce % 2 == 0 { &eip1559 } else { &legacy };
+            let signed = t
+                .sign(&fields(nonce), &signer, &mut coupons, &mut buf)
+                .expect("fits");
+            paths[usize::from(signed.path == SignPath::Rfc6979)] += 1;
+        }
+        paths
+    });
+    assert_eq!(paths, [8, 2], "coupon and fallback signatures");
+    assert_eq!(
+        (allocs, bytes),
+        (0, 0),
+        "heap allocations (count, bytes) in template + coupon signing"
     );
 }

@@ -1,12 +1,16 @@
 //! Differential property test: our encoder and signer against alloy-consensus + alloy's
 //! local signer, byte for byte, over random fields, keys and calldata.
 
-use alloy_consensus::{SignableTransaction, TxEip1559};
+use alloy_consensus::transaction::SignerRecoverable as _;
+use alloy_consensus::{SignableTransaction, Transaction as _, TxEip1559, TxEnvelope, TxLegacy};
 use alloy_network::TxSignerSync;
+use alloy_network::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use k256::ecdsa::{RecoveryId, VerifyingKey};
-use polyarb_signer::{Eip1559Tx, Signer};
+use polyarb_signer::{
+    Eip1559Tx, SignPath, Signer, TxFields, TxTemplate, TxType, coupon_ring, unsigned_fields,
+};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -97,5 +101,100 @@ proptest! {
         let recovered = VerifyingKey::recover_from_prehash(hash.as_slice(), &k, RecoveryId::new(sig.y_parity, false))
             .expect("recoverable");
         prop_assert_eq!(alloy_signer::utils::public_key_to_address(&recovered), signer.address());
+    }
+}
+
+/// alloy's signed bytes for the transaction a template makes, RFC 6979 like ours.
+fn alloy_signed(
+    key: &[u8; 32],
+    kind: TxType,
+    chain_id: u64,
+    to: Address,
+    value: U256,
+    f: &TxFields<'_>,
+) -> Vec<u8> {
+    let signer = PrivateKeySigner::from_bytes(&B256::from(*key)).expect("valid key");
+    let mut out = Vec::new();
+    match kind {
+        TxType::Eip1559 => {
+            let mut tx = TxEip1559 {
+                chain_id,
+                nonce: f.nonce,
+                gas_limit: f.gas_limit,
+                max_fee_per_gas: f.max_fee_per_gas,
+                max_priority_fee_per_gas: f.max_priority_fee_per_gas,
+                to: TxKind::Call(to),
+                value,
+                access_list: Default::default(),
+                input: Bytes::copy_from_slice(f.input),
+            };
+            let sig = signer.sign_transaction_sync(&mut tx).expect("alloy signs");
+            tx.into_signed(sig).eip2718_encode(&mut out);
+        }
+        TxType::Legacy => {
+            let mut tx = TxLegacy {
+                chain_id: Some(chain_id),
+                nonce: f.nonce,
+                gas_price: f.max_fee_per_gas,
+                gas_limit: f.gas_limit,
+                to: TxKind::Call(to),
+                value,
+                input: Bytes::copy_from_slice(f.input),
+            };
+            let sig = signer.sign_transaction_sync(&mut tx).expect("alloy signs");
+            tx.into_signed(sig).eip2718_encode(&mut out);
+        }
+    }
+    out
+}
+
+proptest! {
+    /// The template path in RFC 6979 mode, both transaction types, byte for byte as alloy
+    /// signs them; and the same fields signed with a coupon decode in alloy to the same
+    /// transaction from the same sender.
+    #[test]
+    fn template_bytes_match_alloy_and_coupon_signatures_recover(
+        key in key(),
+        legacy in any::<bool>(),
+        // EIP-155's v = 35 + 2·chain_id must fit a u64 for alloy too.
+        chain_id in u64_field().prop_map(|c| c >> 2),
+        nonce in u64_field(),
+        tip in u128_field(),
+        max_fee in u128_field(),
+        gas_limit in u64_field(),
+        to in any::<[u8; 20]>(),
+        value in u256_field(),
+        input in input(),
+    ) {
+        let kind = if legacy { TxType::Legacy } else { TxType::Eip1559 };
+        let signer = Signer::from_bytes(&key).expect("filtered valid");
+        let to = Address::from(to);
+        let template = TxTemplate::with_value(kind, chain_id, to, value);
+        let fields = TxFields {
+            nonce,
+            max_priority_fee_per_gas: tip,
+            max_fee_per_gas: max_fee,
+            gas_limit,
+            input: &input,
+        };
+        let mut buf = vec![0u8; template.buffer_len(input.len())];
+        let ours = template.sign_rfc6979(&fields, &signer, &mut buf).expect("fits");
+        let want = alloy_signed(&key, kind, chain_id, to, value, &fields);
+        prop_assert_eq!(alloy_primitives::hex::encode(&buf[..ours.len]), alloy_primitives::hex::encode(&want));
+
+        let (mut mint, mut coupons) = coupon_ring(1);
+        mint.fill().expect("entropy");
+        let signed = template.sign(&fields, &signer, &mut coupons, &mut buf).expect("fits");
+        prop_assert_eq!(signed.path, SignPath::Coupon);
+        let raw = &buf[..signed.len];
+        let envelope = TxEnvelope::decode_2718(&mut &raw[..]).expect("alloy decodes it");
+        prop_assert_eq!(envelope.recover_signer().expect("recovers"), signer.address());
+        prop_assert_eq!(envelope.nonce(), nonce);
+        prop_assert_eq!(envelope.gas_limit(), gas_limit);
+        prop_assert_eq!(envelope.value(), value);
+        prop_assert_eq!(envelope.input().as_ref(), &input[..]);
+        prop_assert_eq!(envelope.chain_id(), Some(chain_id));
+        // Only the signature differs from the RFC 6979 transaction.
+        prop_assert_eq!(unsigned_fields(raw), unsigned_fields(&want));
     }
 }

@@ -7,6 +7,8 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod alloc_free;
+mod coupons;
 mod differential;
 mod keys;
+mod keystore;
 mod vectors;

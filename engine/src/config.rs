@@ -8,6 +8,8 @@
 //! | `POLYARB_WS_URL` | `node.ws_url` |
 //! | `POLYARB_EXECUTOR` | `signer.executor` |
 //! | `POLYARB_KEY_FILE` | `signer.key_file` |
+//! | `POLYARB_KEYSTORE` | `signer.keystore` |
+//! | `POLYARB_PASSWORD_FILE` | `signer.password_file` |
 //! | the variable named by `signer.key_env` (default `POLYARB_PRIVATE_KEY`) | the signing key itself |
 
 use std::{
@@ -171,6 +173,14 @@ pub struct SignerConfig {
     /// A file holding the key as hex; used when set (env `POLYARB_KEY_FILE` overrides).
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// An encrypted keystore (Web3 Secret Storage v3, as geth and `cast wallet` write); used
+    /// before `key_file` and `key_env` when set. Env: `POLYARB_KEYSTORE`.
+    #[serde(default)]
+    pub keystore: Option<PathBuf>,
+    /// The keystore's password file (private to its owner; its content without the final
+    /// line ending). Unset: asked on the terminal. Env: `POLYARB_PASSWORD_FILE`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
     /// The deployed executor contract. Env: `POLYARB_EXECUTOR`.
     #[serde(default)]
     pub executor: Option<Address>,
@@ -181,6 +191,30 @@ pub struct SignerConfig {
     /// The transaction type sent: EIP-1559 (type 2) or legacy EIP-155.
     #[serde(default)]
     pub tx_type: TxTypeSetting,
+    /// More sending accounts (`[[signer.senders]]`), each with its own nonce sequence: routes
+    /// go to the accounts in turn, so a burst is not serialised on one nonce. Each needs the
+    /// executor's executor role and gas money.
+    #[serde(default)]
+    pub senders: Vec<SenderKey>,
+}
+
+/// `[[signer.senders]]`: where one more sending account's key comes from; exactly one of
+/// `keystore`, `key_file` and `key_env`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderKey {
+    /// An encrypted keystore.
+    #[serde(default)]
+    pub keystore: Option<PathBuf>,
+    /// The keystore's password file; unset: asked on the terminal.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// A file holding the key as hex (private to its owner).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// An environment variable holding the key as hex.
+    #[serde(default)]
+    pub key_env: Option<String>,
 }
 
 /// `signer.tx_type`.
@@ -221,9 +255,12 @@ impl Default for SignerConfig {
         Self {
             key_env: default_key_env(),
             key_file: None,
+            keystore: None,
+            password_file: None,
             executor: None,
             coupons: default_coupons(),
             tx_type: TxTypeSetting::default(),
+            senders: Vec::new(),
         }
     }
 }
@@ -716,12 +753,49 @@ impl Config {
         if let Some(file) = env.var("POLYARB_KEY_FILE") {
             cfg.signer.key_file = Some(PathBuf::from(file));
         }
+        if let Some(file) = env.var("POLYARB_KEYSTORE") {
+            cfg.signer.keystore = Some(PathBuf::from(file));
+        }
+        if let Some(file) = env.var("POLYARB_PASSWORD_FILE") {
+            cfg.signer.password_file = Some(PathBuf::from(file));
+        }
         cfg.validate()?;
         Ok(cfg)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        // The `[signer]` key is account 0; `TxFrame::account` is a byte.
+        if self.signer.senders.len() + 1 > crate::txbuild::MAX_ACCOUNTS {
+            return invalid(
+                "signer.senders",
+                format!(
+                    "{} senders; at most {} besides [signer]'s own key",
+                    self.signer.senders.len(),
+                    crate::txbuild::MAX_ACCOUNTS - 1
+                ),
+            );
+        }
+        for (k, s) in self.signer.senders.iter().enumerate() {
+            let sources = usize::from(s.keystore.is_some())
+                + usize::from(s.key_file.is_some())
+                + usize::from(s.key_env.is_some());
+            if sources != 1 {
+                return invalid(
+                    "signer.senders",
+                    format!(
+                        "sender {} names {sources} key sources; give exactly one of keystore, key_file, key_env",
+                        k + 1
+                    ),
+                );
+            }
+            if s.password_file.is_some() && s.keystore.is_none() {
+                return invalid(
+                    "signer.senders",
+                    format!("sender {} has a password_file but no keystore", k + 1),
+                );
+            }
+        }
         if self.signer.coupons > MAX_COUPONS {
             return invalid(
                 "signer.coupons",

@@ -77,6 +77,13 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Make and read encrypted keystores (Web3 Secret Storage v3, as geth and `cast wallet`
+    /// write them) for `signer.keystore`. Passwords come from --password-file or a prompt on
+    /// the terminal, never from an argument.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Replay a recording through the decoder, engine and signer (transactions go to a sink)
     /// and print what was found and the latency table. Deterministic.
     ///
@@ -109,6 +116,110 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create FILE holding a fresh random key; prints its address. Never overwrites.
+    New {
+        /// The keystore to create.
+        file: PathBuf,
+        #[command(flatten)]
+        password: PasswordArgs,
+        #[command(flatten)]
+        strength: StrengthArgs,
+    },
+    /// Create FILE holding the raw key read from standard input (64 hex digits, 0x optional);
+    /// prints its address. Never overwrites.
+    Import {
+        /// The keystore to create.
+        file: PathBuf,
+        #[command(flatten)]
+        password: PasswordArgs,
+        #[command(flatten)]
+        strength: StrengthArgs,
+    },
+    /// Decrypt FILE and print the checksummed address it signs for.
+    Address {
+        /// The keystore.
+        file: PathBuf,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct PasswordArgs {
+    /// Read the password from this file (private to its owner; the final line ending is not
+    /// part of it) instead of asking on the terminal.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+}
+
+impl PasswordArgs {
+    fn source(&self) -> app::keys::PasswordSource<'_> {
+        match &self.password_file {
+            Some(p) => app::keys::PasswordSource::File(p),
+            None => app::keys::PasswordSource::Prompt,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct StrengthArgs {
+    /// Key derivation: scrypt with geth's standard cost (n = 2^18, about 1 s and 256 MiB to
+    /// open) or its light cost (n = 2^12), or PBKDF2-SHA256 with 262,144 rounds.
+    #[arg(long, default_value = "standard", value_name = "standard|light|pbkdf2")]
+    kdf: KdfChoice,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum KdfChoice {
+    Standard,
+    Light,
+    Pbkdf2,
+}
+
+impl KdfChoice {
+    fn kdf(self) -> polyarb_signer::Kdf {
+        match self {
+            Self::Standard => polyarb_signer::Kdf::STANDARD,
+            Self::Light => polyarb_signer::Kdf::LIGHT,
+            Self::Pbkdf2 => polyarb_signer::Kdf::PBKDF2_DEFAULT,
+        }
+    }
+}
+
+fn keys(cmd: KeysCommand) -> Result<(), Failure> {
+    use app::keys::{keys_address, keys_import, keys_new, password};
+    let keys_err = Failure::Keys;
+    let address = match cmd {
+        KeysCommand::New {
+            file,
+            password: p,
+            strength,
+        } => {
+            let pw = password(p.source(), true).map_err(keys_err)?;
+            keys_new(&file, &pw, strength.kdf.kdf()).map_err(keys_err)?
+        }
+        KeysCommand::Import {
+            file,
+            password: p,
+            strength,
+        } => {
+            // A prompt reads the terminal itself, not standard input, so the key can come
+            // through a pipe.
+            let pw = password(p.source(), true).map_err(keys_err)?;
+            keys_import(&file, io::stdin().lock(), &pw, strength.kdf.kdf()).map_err(keys_err)?
+        }
+        KeysCommand::Address { file, password: p } => {
+            let pw = password(p.source(), false).map_err(keys_err)?;
+            keys_address(&file, &pw).map_err(keys_err)?
+        }
+    };
+    // `Address`'s Display is the EIP-55 checksummed form.
+    println!("{address}");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -136,6 +247,8 @@ enum Failure {
     Signals(io::Error),
     /// The command failed.
     App(AppError),
+    /// A `keys` command failed.
+    Keys(app::keys::KeysError),
 }
 
 impl fmt::Display for Failure {
@@ -143,6 +256,7 @@ impl fmt::Display for Failure {
         match self {
             Self::Signals(e) => write!(f, "cannot install the signal handlers: {e}"),
             Self::App(e) => write!(f, "{e}"),
+            Self::Keys(e) => write!(f, "{e}"),
         }
     }
 }
@@ -173,6 +287,7 @@ fn export_on_sigusr1() -> Result<Arc<AtomicBool>, Failure> {
 
 fn run(cmd: Command) -> Result<(), Failure> {
     match cmd {
+        Command::Keys { command } => keys(command),
         Command::Run {
             config,
             opportunities,

@@ -31,7 +31,7 @@ use polyarb_feeds::{Decoded, Reply};
 use polyarb_signer::CouponStats;
 use rtrb::{Consumer, Producer, RingBuffer};
 
-pub use crate::submission::Control;
+pub use crate::submission::{AccountControl, Control};
 use crate::{
     clock::Clock,
     config::{CoreMap, PipelineConfig},
@@ -104,7 +104,7 @@ pub trait FeedPort: Send {
         false
     }
     /// The next message for the signer, if any (taken out of the port).
-    fn control(&mut self) -> Option<Control> {
+    fn control(&mut self) -> Option<AccountControl> {
         None
     }
     /// The next word for the engine on a sent route's transaction, if any (taken out of the
@@ -266,7 +266,7 @@ where
     let (frame_tx, frame_rx) = RingBuffer::<FeedFrame>::new(cap);
     let (opp_tx, opp_rx) = RingBuffer::<OpportunityFrame>::new(cap);
     let (tx_tx, tx_rx) = RingBuffer::<TxFrame>::new(cap);
-    let (ctl_tx, ctl_rx) = RingBuffer::<Control>::new(64);
+    let (ctl_tx, ctl_rx) = RingBuffer::<AccountControl>::new(64);
     let (rep_tx, mut rep_rx) = RingBuffer::<Report>::new(cap);
 
     let n_cores = core_affinity::get_core_ids().map_or(1, |v| v.len());
@@ -408,15 +408,15 @@ type OwnedResponse = (Option<u64>, Result<Vec<u8>, Vec<u8>>);
 struct FeedRings {
     frames: Producer<FeedFrame>,
     txs: Consumer<TxFrame>,
-    control: Producer<Control>,
+    control: Producer<AccountControl>,
 }
 
 /// Moves the port's control messages to the signer without ever waiting: what the ring cannot
 /// take now stays queued (in order) for the next turn.
 fn pass_controls<P: FeedPort>(
     port: &mut P,
-    queued: &mut VecDeque<Control>,
-    ring: &mut Producer<Control>,
+    queued: &mut VecDeque<AccountControl>,
+    ring: &mut Producer<AccountControl>,
 ) -> bool {
     let mut moved = false;
     while let Some(c) = port.control() {
@@ -455,7 +455,7 @@ fn feed_stage<P: FeedPort>(
     let mut responses: Vec<OwnedResponse> = Vec::new();
     // Controls the ring could not take yet: the feed stage never waits on the signer, which
     // may itself be waiting for this stage to take a transaction.
-    let mut controls: VecDeque<Control> = VecDeque::with_capacity(64);
+    let mut controls: VecDeque<AccountControl> = VecDeque::with_capacity(64);
     let mut log = LogLimit::default();
     let mut late_log = LogLimit::default();
     let mut ended = false;
@@ -683,8 +683,8 @@ fn note_other(
 fn service<P: FeedPort>(
     port: &mut P,
     responses: &mut Vec<OwnedResponse>,
-    controls: &mut VecDeque<Control>,
-    ring: &mut Producer<Control>,
+    controls: &mut VecDeque<AccountControl>,
+    ring: &mut Producer<AccountControl>,
     clock: &dyn Clock,
 ) -> bool {
     let mut busy = answer(port, responses, clock);
@@ -892,7 +892,7 @@ fn engine_stage(
 struct SignerRings {
     opps: Consumer<OpportunityFrame>,
     txs: Producer<TxFrame>,
-    control: Consumer<Control>,
+    control: Consumer<AccountControl>,
     reports: Producer<Report>,
 }
 
@@ -985,7 +985,7 @@ fn signer_stage(
 
 /// Applies one control message; true when it signed a cancel into `frame` to be written.
 fn apply_control(
-    c: Control,
+    c: AccountControl,
     builder: &mut TxBuilder,
     clock: &dyn Clock,
     frame: &mut TxFrame,

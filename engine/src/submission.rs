@@ -50,6 +50,22 @@ pub enum Control {
     Skip(u64),
 }
 
+/// A [`Control`] for one sending account (its index in the signer's account list): each
+/// account has its own nonce sequence and its own [`Submissions`] machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountControl {
+    /// The account, as in [`TxFrame::account`].
+    pub account: u8,
+    /// What to do with its nonce.
+    pub control: Control,
+}
+
+impl std::fmt::Display for AccountControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account {}: {}", self.account, self.control)
+    }
+}
+
 impl std::fmt::Display for Control {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {

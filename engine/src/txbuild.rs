@@ -6,7 +6,10 @@
 use alloy_primitives::Address;
 use polyarb_signer::{CouponStats, Coupons, NonceTracker, Signer, TxFields, TxTemplate, TxType};
 
-use crate::{clock::Clock, submission::Control};
+use crate::{
+    clock::Clock,
+    submission::{AccountControl, Control},
+};
 use polyarb_core::{
     CALLDATA_MAX, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame, encode_run,
 };
@@ -77,19 +80,76 @@ impl FeeBid {
     }
 }
 
-/// Builds and signs executor transactions.
+/// One sending account: its key, its cancel template (a transfer to itself) and its own nonce
+/// sequence.
 #[derive(Debug)]
-pub struct TxBuilder {
+struct Account {
     signer: Signer,
-    coupons: Coupons,
-    /// Calls to the executor.
-    route: TxTemplate,
-    /// Zero-value transfers to the sender.
     cancel: TxTemplate,
     nonces: NonceTracker,
     /// Nonces handed back by the submission machine (refused, so unused), ascending: the next
     /// transactions take them before new ones, so no gap stays behind a refusal.
     free: Vec<u64>,
+}
+
+impl Account {
+    /// Next nonce to be used: the lowest free one, else the next new one.
+    fn next_nonce(&self) -> u64 {
+        self.free.first().copied().unwrap_or(self.nonces.peek())
+    }
+
+    fn reuse_nonce(&mut self, nonce: u64) {
+        if nonce >= self.nonces.peek() {
+            return;
+        }
+        if let Err(at) = self.free.binary_search(&nonce) {
+            self.free.insert(at, nonce);
+        }
+    }
+
+    fn skip_to(&mut self, next: u64) {
+        self.free.retain(|&n| n >= next);
+        if next > self.nonces.peek() {
+            self.nonces.reset(next);
+        }
+    }
+
+    /// Whether `nonce` is free now; if so it is taken (the caller signs with it).
+    fn take_free(&mut self, nonce: u64) -> bool {
+        match self.free.binary_search(&nonce) {
+            Ok(at) => {
+                self.free.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Marks the nonce [`Account::next_nonce`] returned as used.
+    fn consume(&mut self, nonce: u64) {
+        if !self.take_free(nonce) {
+            self.nonces.next();
+        }
+    }
+}
+
+/// Most sending accounts: [`TxFrame::account`] is a byte, and each account is one more nonce
+/// sequence for the submission machine to settle.
+pub const MAX_ACCOUNTS: usize = 16;
+
+/// Builds and signs executor transactions, from one or more sending accounts.
+///
+/// Routes go to the accounts in turn, so a burst of opportunities is spread over several
+/// nonce sequences instead of queueing behind one; an account with a refused nonce to fill
+/// goes first, so no gap stays open longer than the next route.
+#[derive(Debug)]
+pub struct TxBuilder {
+    accounts: Vec<Account>,
+    /// The account the next route goes to when none has a nonce to fill.
+    turn: usize,
+    coupons: Coupons,
+    /// Calls to the executor.
+    route: TxTemplate,
     /// Base fee of the newest opportunity, wei per gas: what a cancel bids on.
     last_base_fee: u128,
     fees: FeeBid,
@@ -109,14 +169,41 @@ impl TxBuilder {
         kind: TxType,
         coupons: Coupons,
     ) -> Self {
-        let me = signer.address();
+        Self::with_accounts(
+            vec![(signer, first_nonce)],
+            chain_id,
+            executor,
+            fees,
+            kind,
+            coupons,
+        )
+    }
+
+    /// As [`TxBuilder::new`] with several accounts, each with its first nonce; at most
+    /// [`MAX_ACCOUNTS`] (more are ignored) and at least one (the caller's to check).
+    pub fn with_accounts(
+        accounts: Vec<(Signer, u64)>,
+        chain_id: u64,
+        executor: Address,
+        fees: FeeBid,
+        kind: TxType,
+        coupons: Coupons,
+    ) -> Self {
+        let accounts = accounts
+            .into_iter()
+            .take(MAX_ACCOUNTS)
+            .map(|(signer, first_nonce)| Account {
+                cancel: TxTemplate::new(kind, chain_id, signer.address()),
+                signer,
+                nonces: NonceTracker::new(first_nonce),
+                free: Vec::with_capacity(FREE_PREALLOCATED),
+            })
+            .collect();
         Self {
-            signer,
+            accounts,
+            turn: 0,
             coupons,
             route: TxTemplate::new(kind, chain_id, executor),
-            cancel: TxTemplate::new(kind, chain_id, me),
-            nonces: NonceTracker::new(first_nonce),
-            free: Vec::with_capacity(FREE_PREALLOCATED),
             last_base_fee: 0,
             fees,
             calldata: [0; CALLDATA_MAX],
@@ -133,72 +220,55 @@ impl TxBuilder {
         self.route.kind()
     }
 
-    /// The sending account.
-    pub fn address(&self) -> Address {
-        self.signer.address()
+    /// The sending accounts' addresses, in account order.
+    pub fn addresses(&self) -> impl Iterator<Item = Address> + '_ {
+        self.accounts.iter().map(|a| a.signer.address())
     }
 
-    /// Next nonce to be used: the lowest free one, else the next new one.
-    pub fn next_nonce(&self) -> u64 {
-        self.free.first().copied().unwrap_or(self.nonces.peek())
+    /// Next nonce account `account` uses: its lowest free one, else its next new one. `None`
+    /// for an account that does not exist.
+    pub fn next_nonce(&self, account: u8) -> Option<u64> {
+        self.accounts
+            .get(usize::from(account))
+            .map(Account::next_nonce)
     }
 
-    /// Nonces handed back and not used again yet, ascending.
-    pub fn free_nonces(&self) -> &[u64] {
-        &self.free
+    /// Account `account`'s nonces handed back and not used again yet, ascending.
+    pub fn free_nonces(&self, account: u8) -> &[u64] {
+        self.accounts
+            .get(usize::from(account))
+            .map_or(&[], |a| a.free.as_slice())
     }
 
-    /// `nonce` was never used (its transaction was refused): sign with it again first.
-    /// Ignored for a nonce not yet handed out or already free.
-    pub fn reuse_nonce(&mut self, nonce: u64) {
-        if nonce >= self.nonces.peek() {
-            return;
+    /// The account the next route goes to: the first with a nonce to fill, else the next in
+    /// turn.
+    fn pick(&mut self) -> usize {
+        if let Some(k) = self.accounts.iter().position(|a| !a.free.is_empty()) {
+            return k;
         }
-        if let Err(at) = self.free.binary_search(&nonce) {
-            self.free.insert(at, nonce);
-        }
+        let k = self.turn % self.accounts.len().max(1);
+        self.turn = k + 1;
+        k
     }
 
-    /// Nonces below `next` are used elsewhere: never sign below it. Only ever moves forward.
-    pub fn skip_to(&mut self, next: u64) {
-        self.free.retain(|&n| n >= next);
-        if next > self.nonces.peek() {
-            self.nonces.reset(next);
-        }
-    }
-
-    /// Whether `nonce` is free now; if so it is taken (the caller signs with it).
-    fn take_free(&mut self, nonce: u64) -> bool {
-        match self.free.binary_search(&nonce) {
-            Ok(at) => {
-                self.free.remove(at);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Marks the nonce [`TxBuilder::next_nonce`] returned as used.
-    fn consume(&mut self, nonce: u64) {
-        if !self.take_free(nonce) {
-            self.nonces.next();
-        }
-    }
-
-    /// Signs a cancel with `nonce`: a zero-value transfer to the sender, 21,000 gas, bidding
-    /// the newest base fee times the multiplier plus the tip, and at least `min_fees`
-    /// (max fee, tip; wei per gas) when it replaces a pooled transaction. With `fill` the
-    /// nonce must still be free (else nothing is signed: a route took it, `Ok(false)`) and is
-    /// taken.
+    /// Signs a cancel with `nonce` from account `account`: a zero-value transfer to itself,
+    /// 21,000 gas, bidding the newest base fee times the multiplier plus the tip, and at least
+    /// `min_fees` (max fee, tip; wei per gas) when it replaces a pooled transaction. With
+    /// `fill` the nonce must still be free (else nothing is signed: a route took it,
+    /// `Ok(false)`) and is taken. An account that does not exist signs nothing (`Ok(false)`).
     pub fn build_cancel(
         &mut self,
+        account: u8,
         nonce: u64,
         fill: bool,
         min_fees: (u64, u64),
         clock: &dyn Clock,
         out: &mut TxFrame,
     ) -> Result<bool, TxBuildError> {
-        if fill && self.free.binary_search(&nonce).is_err() {
+        let Some(acct) = self.accounts.get_mut(usize::from(account)) else {
+            return Ok(false);
+        };
+        if fill && acct.free.binary_search(&nonce).is_err() {
             return Ok(false);
         }
         let tip = self.fees.tip_wei.max(u128::from(min_fees.1));
@@ -214,18 +284,19 @@ impl TxBuilder {
             gas_limit: CANCEL_GAS,
             input: &[],
         };
-        let signed = self
+        let signed = acct
             .cancel
             .sign(
                 &fields,
-                &self.signer,
+                &acct.signer,
                 &mut self.coupons,
                 &mut out.raw[..TX_MAX],
             )
             .map_err(|_| TxBuildError::Sign)?;
         if fill {
-            self.take_free(nonce);
+            acct.take_free(nonce);
         }
+        out.account = account;
         out.nonce = nonce;
         out.kind = TX_KIND_CANCEL;
         out.max_fee_wei = fee_field(max_fee);
@@ -238,21 +309,27 @@ impl TxBuilder {
         Ok(true)
     }
 
-    /// Applies a control message from the submission machine. A fill or a replacement signs a
-    /// cancel into `out` ([`ControlOutcome::Signed`]) for the caller to send.
+    /// Applies a control message from an account's submission machine. A fill or a
+    /// replacement signs a cancel into `out` ([`ControlOutcome::Signed`]) for the caller to
+    /// send.
     pub fn on_control(
         &mut self,
-        c: Control,
+        c: AccountControl,
         clock: &dyn Clock,
         out: &mut TxFrame,
     ) -> Result<ControlOutcome, TxBuildError> {
-        let (nonce, fill, min_fees) = match c {
+        let account = c.account;
+        let (nonce, fill, min_fees) = match c.control {
             Control::Reuse(n) => {
-                self.reuse_nonce(n);
+                if let Some(a) = self.accounts.get_mut(usize::from(account)) {
+                    a.reuse_nonce(n);
+                }
                 return Ok(ControlOutcome::Reused);
             }
             Control::Skip(n) => {
-                self.skip_to(n);
+                if let Some(a) = self.accounts.get_mut(usize::from(account)) {
+                    a.skip_to(n);
+                }
                 return Ok(ControlOutcome::Skipped);
             }
             Control::Fill(n) => (n, true, (0, 0)),
@@ -262,16 +339,18 @@ impl TxBuilder {
                 min_tip,
             } => (nonce, false, (min_max_fee, min_tip)),
         };
-        Ok(if self.build_cancel(nonce, fill, min_fees, clock, out)? {
-            ControlOutcome::Signed { fill }
-        } else {
-            ControlOutcome::AlreadyUsed
-        })
+        Ok(
+            if self.build_cancel(account, nonce, fill, min_fees, clock, out)? {
+                ControlOutcome::Signed { fill }
+            } else {
+                ControlOutcome::AlreadyUsed
+            },
+        )
     }
 
     /// Encodes `opp` as an executor call with `minProfit = opp.profit` (the route pays exactly
-    /// that or reverts), signs it with [`TxBuilder::next_nonce`], and fills `out`. The nonce is
-    /// used up only on success.
+    /// that or reverts), signs it from the account whose turn it is with that account's next
+    /// nonce, and fills `out`. The nonce is used up only on success.
     pub fn build(
         &mut self,
         opp: &OpportunityFrame,
@@ -281,7 +360,11 @@ impl TxBuilder {
         let n = encode_run(opp, opp.profit, &mut self.calldata).map_err(|_| TxBuildError::Route)?;
         let tip = self.fees.tip_wei;
         self.last_base_fee = opp.base_fee;
-        let nonce = self.next_nonce();
+        let k = self.pick();
+        let Some(acct) = self.accounts.get_mut(k) else {
+            return Err(TxBuildError::Sign);
+        };
+        let nonce = acct.next_nonce();
         let max_fee = opp
             .base_fee
             .saturating_mul(u128::from(self.fees.max_fee_multiplier))
@@ -297,12 +380,13 @@ impl TxBuilder {
             .route
             .sign(
                 &fields,
-                &self.signer,
+                &acct.signer,
                 &mut self.coupons,
                 &mut out.raw[..TX_MAX],
             )
             .map_err(|_| TxBuildError::Sign)?;
-        self.consume(nonce);
+        acct.consume(nonce);
+        out.account = k as u8;
         out.nonce = nonce;
         out.kind = TX_KIND_ROUTE;
         out.max_fee_wei = fee_field(max_fee);

@@ -208,8 +208,10 @@ fn address_of(key: &VerifyingKey) -> Address {
     Address::from_slice(&hash[12..])
 }
 
-/// Decodes trimmed, optionally 0x-prefixed hex into 32 bytes that are zeroed on drop.
-fn decode_key_hex(text: &[u8]) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+/// Decodes a key written as hex (64 digits, either case, optional 0x, surrounding whitespace
+/// ignored) into 32 bytes that are zeroed on drop. For writing a key into a keystore; to sign,
+/// use [`Signer::from_hex`].
+pub fn decode_key_hex(text: &[u8]) -> Result<Zeroizing<[u8; 32]>, KeyError> {
     let text = text.trim_ascii();
     let digits = text
         .strip_prefix(b"0x")

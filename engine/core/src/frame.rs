@@ -137,8 +137,11 @@ pub struct TxFrame {
     pub len: u32,
     /// What the transaction does: [`TX_KIND_ROUTE`] or [`TX_KIND_CANCEL`].
     pub kind: u8,
+    /// The sending account: its index in the signer's account list (0 = `[signer]`'s own
+    /// key, then `[[signer.senders]]` in order).
+    pub account: u8,
     /// Explicit padding.
-    pub _pad: [u8; 3],
+    pub _pad: [u8; 2],
     /// `maxFeePerGas` it was signed with, wei per gas (saturated at `u64::MAX`, 18.4 native
     /// tokens per gas: far above any real bid).
     pub max_fee_wei: u64,
@@ -157,7 +160,8 @@ impl TxFrame {
         nonce: 0,
         len: 0,
         kind: TX_KIND_ROUTE,
-        _pad: [0; 3],
+        account: 0,
+        _pad: [0; 2],
         max_fee_wei: 0,
         tip_wei: 0,
         raw: [0; TX_MAX],
@@ -203,6 +207,7 @@ mod tests {
         assert_eq!(size_of::<TxFrame>(), 576);
         assert_eq!(align_of::<TxFrame>(), 64);
         assert_eq!(offset_of!(TxFrame, kind), 36);
+        assert_eq!(offset_of!(TxFrame, account), 37);
         assert_eq!(offset_of!(TxFrame, max_fee_wei), 40);
         assert_eq!(offset_of!(TxFrame, tip_wei), 48);
         assert_eq!(offset_of!(TxFrame, raw), 56);

@@ -14,7 +14,6 @@ use std::{
 };
 
 use polyarb_feeds::{BlockTag, RpcClient, TRACKED_TOPICS};
-use polyarb_signer::Signer;
 
 pub use super::port::{LinkError, LinkSettings, LinkStats, LivePort};
 use super::{
@@ -289,8 +288,8 @@ pub struct RunSummary {
     pub signer: SignerStats,
     /// Engine counters.
     pub engine: EngineStats,
-    /// What became of the signed transactions.
-    pub submit: SubmitStats,
+    /// What became of the signed transactions, per sending account (address, counters).
+    pub submit: Vec<([u8; 20], SubmitStats)>,
     /// Latency histograms.
     pub latency: LatencyReport,
     /// What the connection went through.
@@ -303,7 +302,12 @@ impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", report::stage_summary(&self.feed, &self.signer))?;
         writeln!(f, "{}", report::engine_summary(&self.engine))?;
-        writeln!(f, "{}", report::submit_summary(&self.submit))?;
+        for (address, stats) in &self.submit {
+            if self.submit.len() > 1 {
+                writeln!(f, "sender {}:", alloy_primitives::Address::from(*address))?;
+            }
+            writeln!(f, "{}", report::submit_summary(stats))?;
+        }
         let l = &self.link;
         writeln!(
             f,
@@ -325,16 +329,7 @@ impl fmt::Display for RunSummary {
 /// connection fails ([`RunSummary::failure`]).
 pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppError> {
     let cfg = Config::load(&args.config, &ProcessEnv)?;
-    let signer = match &cfg.signer.key_file {
-        Some(path) => Signer::from_file(path).map_err(|error| AppError::Key {
-            from: "signer.key_file",
-            error,
-        }),
-        None => Signer::from_env(&cfg.signer.key_env).map_err(|error| AppError::Key {
-            from: "signer.key_env",
-            error,
-        }),
-    }?;
+    let signers = super::keys::load_signers(&cfg.signer)?;
     let executor = cfg.executor()?;
     // Started before discovery, so the ring is full by the first opportunity.
     let (coupons, _mint) = super::start_coupons(&cfg, false)?;
@@ -372,28 +367,35 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         }
         Some(path) => resume(&mut rpc, &cfg, path, chain, block)?,
     };
-    let sender = signer.address();
-    let nonce = rpc
-        .transaction_count(&sender.0.0, BlockTag::Pending)
-        .map_err(AppError::node("eth_getTransactionCount"))?;
+    let mut accounts = Vec::with_capacity(signers.len());
+    for signer in signers {
+        let nonce = rpc
+            .transaction_count(&signer.address().0.0, BlockTag::Pending)
+            .map_err(AppError::node("eth_getTransactionCount"))?;
+        accounts.push((signer, nonce));
+    }
+    let senders: Vec<([u8; 20], u64)> = accounts
+        .iter()
+        .map(|(s, n)| (s.address().0.0, *n))
+        .collect();
     let engine = Engine::new(&market, cfg.live_search_params()).map_err(AppError::Market)?;
     tracing::info!(
         chain,
         block,
         pools = engine.pool_count(),
         cycles = engine.build_report().cycles,
-        sender = %sender,
-        nonce,
+        senders = senders.len(),
+        sender = %alloy_primitives::Address::from(senders[0].0),
+        nonce = senders[0].1,
         executor = %executor,
         took_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
 
     rpc.set_deadline(None);
-    let builder = TxBuilder::new(
-        signer,
+    let builder = TxBuilder::with_accounts(
+        accounts,
         chain,
-        nonce,
         executor,
         cfg.fee_bid(),
         cfg.signer.tx_type.tx_type(),
@@ -401,8 +403,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     );
     let mut port = LivePort::new(
         rpc,
-        sender.0.0,
-        nonce,
+        &senders,
         cfg.submit.machine(),
         LinkSettings::new(&cfg, chain, Arc::clone(&stop)),
         block,

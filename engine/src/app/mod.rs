@@ -5,6 +5,7 @@
 
 pub mod backfill;
 pub mod discovery;
+pub mod keys;
 pub mod lender_watch;
 pub mod live;
 pub mod port;
@@ -55,6 +56,8 @@ pub enum AppError {
         /// Why.
         error: KeyError,
     },
+    /// A keystore or its password could not be used.
+    Keys(keys::KeysError),
     /// The market cannot become an engine.
     Market(BuildError),
     /// The node could not be reached.
@@ -103,6 +106,7 @@ impl fmt::Display for AppError {
             Self::Recording { path, error } => write!(f, "recording {}: {error}", path.display()),
             Self::Snapshot { path, error } => write!(f, "{}: {error}", path.display()),
             Self::Key { from, error } => write!(f, "signing key ({from}): {error}"),
+            Self::Keys(e) => write!(f, "signing key ({}): {e}", keys::FROM_KEYSTORE),
             Self::Market(e) => write!(f, "market: {e}"),
             Self::Connect { url, error } => write!(f, "cannot connect to {url}: {error}"),
             Self::Node { call, error } => write!(f, "node: {call}: {error}"),
@@ -126,6 +130,7 @@ impl std::error::Error for AppError {
             Self::Recording { error, .. } => Some(error),
             Self::Snapshot { error, .. } => Some(error),
             Self::Key { error, .. } => Some(error),
+            Self::Keys(e) => Some(e),
             Self::Market(e) => Some(e),
             Self::Connect { error, .. } | Self::Node { error, .. } => Some(error),
             Self::Connection(e) => Some(e),

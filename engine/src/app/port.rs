@@ -24,7 +24,7 @@ use super::{
 };
 use crate::{
     config::Config,
-    pipeline::{Arrival, Control, FeedPort, PortState, Seen},
+    pipeline::{AccountControl, Arrival, FeedPort, PortState, Seen},
     report::LogLimit,
     submission::{Action, Answered, Refusal, Submissions, SubmitConfig, SubmitStats},
 };
@@ -213,35 +213,53 @@ pub struct LivePort {
     now: u64,
     /// Jitter source (xorshift, seeded from the OS).
     jitter: u64,
-    /// `["0x<sender>","` — the count request's params up to the tag.
-    count_params: Vec<u8>,
     /// The flash lenders' offers it reads again (none until [`LivePort::watch_lenders`]).
     lenders: LenderWatch,
-    subs: Submissions,
-    /// Controls from the machine, waiting for the feed stage to take them.
-    controls: VecDeque<Control>,
+    /// One submission machine per sending account, in account order.
+    senders: Vec<Sender>,
+    /// Controls from the machines, waiting for the feed stage to take them.
+    controls: VecDeque<AccountControl>,
     log: LogLimit,
     stats: LinkStats,
     /// Why the live edge gave up, once every endpoint has.
     pub failure: Option<LinkError>,
 }
 
+/// One sending account's transactions on their way to the node.
+#[derive(Debug)]
+struct Sender {
+    address: [u8; 20],
+    /// `["0x<sender>","` — the count request's params up to the tag.
+    count_params: Vec<u8>,
+    subs: Submissions,
+}
+
 impl LivePort {
     /// Wraps the connected, subscribed client of the first endpoint (the others connect on the
-    /// first polls); `sender` is the signing account, whose first nonce (the node's pending
-    /// count) the signer starts at; `discovery_block` is the block the tables were read at.
+    /// first polls); `senders` are the signing accounts in account order, each with the first
+    /// nonce (the node's pending count) the signer starts it at; `discovery_block` is the block
+    /// the tables were read at.
     pub fn new(
         rpc: RpcClient,
-        sender: [u8; 20],
-        first_nonce: u64,
+        senders: &[([u8; 20], u64)],
         cfg: SubmitConfig,
         settings: LinkSettings,
         discovery_block: u64,
     ) -> Self {
-        let mut count_params = Vec::with_capacity(64);
-        count_params.extend_from_slice(b"[\"0x");
-        count_params.extend_from_slice(alloy_primitives::hex::encode(sender).as_bytes());
-        count_params.extend_from_slice(b"\",\"");
+        let senders = senders
+            .iter()
+            .map(|&(address, first_nonce)| {
+                let mut count_params = Vec::with_capacity(64);
+                count_params.extend_from_slice(b"[\"0x");
+                count_params.extend_from_slice(alloy_primitives::hex::encode(address).as_bytes());
+                count_params.extend_from_slice(b"\",\"");
+                Sender {
+                    address,
+                    count_params,
+                    subs: Submissions::new(cfg, first_nonce),
+                }
+            })
+            .collect();
         let mut seed = [0u8; 8];
         // Jitter only spreads reconnects out; a fixed seed if the OS gives none is harmless.
         let _ = getrandom::fill(&mut seed);
@@ -273,9 +291,8 @@ impl LivePort {
             view_lost: None,
             now: 0,
             jitter: u64::from_le_bytes(seed) | 1,
-            count_params,
             lenders: LenderWatch::new(&[], 0),
-            subs: Submissions::new(cfg, first_nonce),
+            senders,
             controls: VecDeque::with_capacity(64),
             log: LogLimit::default(),
             stats: LinkStats::default(),
@@ -326,9 +343,12 @@ impl LivePort {
         }
     }
 
-    /// What the submission machine counted.
-    pub fn submit_stats(&self) -> SubmitStats {
-        *self.subs.stats()
+    /// What each account's submission machine counted, in account order.
+    pub fn submit_stats(&self) -> Vec<([u8; 20], SubmitStats)> {
+        self.senders
+            .iter()
+            .map(|s| (s.address, *s.subs.stats()))
+            .collect()
     }
 
     /// What the connections went through.
@@ -371,7 +391,9 @@ impl LivePort {
         };
         if self.writer == Some(k) {
             // Answers to what went out there are lost with it: write those again.
-            self.subs.on_disconnect(now);
+            for s in &mut self.senders {
+                s.subs.on_disconnect(now);
+            }
             self.writer = None;
         }
         if self.view_lost.is_none() && !self.endpoints.iter().any(Endpoint::live) {
@@ -457,7 +479,12 @@ impl LivePort {
                         // The watchdog counts from the reconnect.
                         e.last_head_ns = self.now;
                         if self.view_lost.take().is_some() {
-                            let dropped = self.subs.on_reconnect(self.now);
+                            let now = self.now;
+                            let dropped: u64 = self
+                                .senders
+                                .iter_mut()
+                                .map(|s| s.subs.on_reconnect(now))
+                                .sum();
                             if dropped > 0 {
                                 tracing::warn!(
                                     dropped,
@@ -547,44 +574,54 @@ impl LivePort {
         self.writer
     }
 
-    /// Does what the machine asks until it asks nothing; true if it asked anything.
+    /// Does what the machines ask until they ask nothing; true if any asked anything.
     fn drive(&mut self, now: u64) -> bool {
         let mut did = false;
         let writer = self.pick_writer();
-        while let Some(action) = self.subs.next_action(now, writer.is_some()) {
-            did = true;
-            let rpc = writer.and_then(|w| self.endpoints[w].rpc.as_mut());
-            match (action, rpc) {
-                (Action::Signer(c), _) => self.controls.push_back(c),
-                (Action::Send { nonce, raw }, Some(rpc)) => match rpc.send_raw_transaction(raw) {
-                    Ok(id) => self.subs.on_written(nonce, id, now),
-                    Err(e) => {
-                        self.subs.on_write_failed(nonce, now);
-                        tracing::error!(nonce, error = %e, "cannot write a transaction");
-                        break;
+        for (k, sender) in self.senders.iter_mut().enumerate() {
+            let account = k as u8;
+            let Sender {
+                subs, count_params, ..
+            } = sender;
+            while let Some(action) = subs.next_action(now, writer.is_some()) {
+                did = true;
+                let rpc = writer.and_then(|w| self.endpoints[w].rpc.as_mut());
+                match (action, rpc) {
+                    (Action::Signer(control), _) => {
+                        self.controls.push_back(AccountControl { account, control });
                     }
-                },
-                (Action::Count(tag), Some(rpc)) => {
-                    let len = self.count_params.len();
-                    self.count_params.extend_from_slice(tag.as_str().as_bytes());
-                    self.count_params.extend_from_slice(b"\"]");
-                    let sent = rpc.send_request("eth_getTransactionCount", &self.count_params);
-                    self.count_params.truncate(len);
-                    match sent {
-                        Ok(id) => self.subs.on_query_written(tag, id, now),
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot ask the transaction count");
-                            break;
+                    (Action::Send { nonce, raw }, Some(rpc)) => {
+                        match rpc.send_raw_transaction(raw) {
+                            Ok(id) => subs.on_written(nonce, id, now),
+                            Err(e) => {
+                                subs.on_write_failed(nonce, now);
+                                tracing::error!(account, nonce, error = %e, "cannot write a transaction");
+                                break;
+                            }
                         }
                     }
+                    (Action::Count(tag), Some(rpc)) => {
+                        let len = count_params.len();
+                        count_params.extend_from_slice(tag.as_str().as_bytes());
+                        count_params.extend_from_slice(b"\"]");
+                        let sent = rpc.send_request("eth_getTransactionCount", count_params);
+                        count_params.truncate(len);
+                        match sent {
+                            Ok(id) => subs.on_query_written(tag, id, now),
+                            Err(e) => {
+                                tracing::error!(account, error = %e, "cannot ask the transaction count");
+                                break;
+                            }
+                        }
+                    }
+                    // Asked to write with no writer: cannot happen (`next_action` was told),
+                    // but a send that cannot go is tried again after the answer timeout.
+                    (Action::Send { nonce, .. }, None) => {
+                        subs.on_write_failed(nonce, now);
+                        break;
+                    }
+                    (Action::Count(_), None) => break,
                 }
-                // Asked to write with no writer: cannot happen (`next_action` was told), but
-                // a send that cannot go is tried again after the answer timeout.
-                (Action::Send { nonce, .. }, None) => {
-                    self.subs.on_write_failed(nonce, now);
-                    break;
-                }
-                (Action::Count(_), None) => break,
             }
         }
         did
@@ -626,7 +663,10 @@ impl FeedPort for LivePort {
     type SubmitError = NotWritten;
 
     fn submit(&mut self, tx: &TxFrame, now_ns: u64) -> Result<(), NotWritten> {
-        self.subs.on_signed(tx, now_ns).map_err(|()| NotWritten)?;
+        let Some(sender) = self.senders.get_mut(usize::from(tx.account)) else {
+            return Err(NotWritten);
+        };
+        sender.subs.on_signed(tx, now_ns).map_err(|()| NotWritten)?;
         self.drive(now_ns);
         Ok(())
     }
@@ -650,7 +690,20 @@ impl FeedPort for LivePort {
                 return;
             }
         }
-        match self.subs.on_answer(id, outcome, now_ns) {
+        // The machine that wrote the request knows its id; a null id cannot be told apart, so
+        // every machine hears it (each writes its unanswered transactions again).
+        let mut answered = Answered::NotOurs;
+        for s in &mut self.senders {
+            match s.subs.on_answer(id, outcome, now_ns) {
+                Answered::NotOurs => {}
+                Answered::NullId => answered = Answered::NullId,
+                other => {
+                    answered = other;
+                    break;
+                }
+            }
+        }
+        match answered {
             Answered::Tx {
                 nonce,
                 refusal: Refusal::Known,
@@ -704,12 +757,12 @@ impl FeedPort for LivePort {
         self.drive(now_ns)
     }
 
-    fn control(&mut self) -> Option<Control> {
+    fn control(&mut self) -> Option<AccountControl> {
         self.controls.pop_front()
     }
 
     fn route_end(&mut self) -> Option<(u64, u8)> {
-        self.subs.pop_ended()
+        self.senders.iter_mut().find_map(|s| s.subs.pop_ended())
     }
 
     fn lender_offer(&mut self) -> Option<([u8; 20], u8, [u8; 32])> {
@@ -726,7 +779,7 @@ impl FeedPort for LivePort {
             return true;
         };
         self.controls.is_empty()
-            && self.subs.settled()
+            && self.senders.iter().all(|s| s.subs.settled())
             && w.rpc.as_ref().is_none_or(|r| r.ws().pending_bytes() == 0)
     }
 }

@@ -45,6 +45,17 @@ impl Polyarb {
         dir: &Path,
         extra: &[&std::ffi::OsStr],
     ) -> Self {
+        Self::start_env(config, key, dir, extra, &[])
+    }
+
+    /// [`Polyarb::start_with`] with more environment variables.
+    pub(crate) fn start_env(
+        config: &Path,
+        key: &str,
+        dir: &Path,
+        extra: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+    ) -> Self {
         let opportunities = dir.join("opportunities.jsonl");
         let mut child = Command::new(env!("CARGO_BIN_EXE_polyarb"))
             .args(["run", "--config"])
@@ -53,6 +64,7 @@ impl Polyarb {
             .arg(&opportunities)
             .args(extra)
             .env("POLYARB_PRIVATE_KEY", key)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -508,6 +520,81 @@ fn a_gap_on_a_live_node_becomes_a_mined_profitable_arbitrage() {
         "latency table on exit:\n{stdout}"
     );
     assert!(stdout.contains("0 rejected"), "{stdout}");
+    // The mined transaction (and any later one) was signed with a precomputed nonce coupon
+    // (the mint fills its ring during discovery), not the RFC 6979 fallback.
+    assert!(
+        count_in(&stdout, "signatures:", " with a precomputed nonce coupon") >= 1,
+        "{stdout}"
+    );
+    assert_eq!(
+        count_in(&stdout, "signatures:", " with RFC 6979"),
+        0,
+        "{stdout}"
+    );
+}
+
+/// Two sending accounts (`[[signer.senders]]`): routes go to them in turn, each with its own
+/// nonce sequence, and the node mines the routes of both.
+#[test]
+fn routes_take_turns_between_two_senders_and_both_land() {
+    let tc = Toolchain::locate();
+    let node =
+        Anvil::start(AnvilOpts::default()).expect("start anvil (run tools/toolchain/install.sh)");
+    let rpc = node.rpc();
+    let world = small_world(&node, &tc);
+    let executor = world.executor.unwrap();
+    let accounts = node.accounts();
+    // The owner (account 1) lets the second sender (account 3) run routes too.
+    rpc.transact_call(
+        accounts[1],
+        executor,
+        &polyarb_tools::abi::IExecutor::setExecutorCall {
+            account: accounts[3],
+            allowed: true,
+        },
+    )
+    .unwrap();
+    let dir = temp_dir("senders");
+    let config = write_config(&node, &world, &dir);
+    one_route_per_update(&config);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[[signer.senders]]\nkey_env = \"POLYARB_SECOND_KEY\"\n");
+    std::fs::write(&config, text).unwrap();
+    let polyarb = Polyarb::start_env(
+        &config,
+        node.dev_key(1).unwrap(),
+        &dir,
+        &[],
+        &[("POLYARB_SECOND_KEY", node.dev_key(3).unwrap())],
+    );
+
+    let mut senders = Vec::new();
+    for round in 1..=2 {
+        open_gap(&rpc, &world, accounts[2], 300);
+        let opp = polyarb.wait_for_opportunities(round).remove(round - 1);
+        let hash: B256 = opp["tx_hash"].as_str().unwrap().parse().unwrap();
+        // `wait_receipt` fails on a reverted receipt. (Routes of both senders may share a block,
+        // so the exact payout is checked by the single-sender test, not here.)
+        rpc.wait_receipt(hash)
+            .unwrap_or_else(|e| panic!("round {round}: {e}\n{}", polyarb.logs()));
+        let tx: Value = rpc.call("eth_getTransactionByHash", json!([hash])).unwrap();
+        senders.push(tx["from"].as_str().unwrap().parse::<Address>().unwrap());
+    }
+    assert_eq!(
+        senders,
+        vec![accounts[1], accounts[3]],
+        "one route from each, in turn"
+    );
+    polyarb.wait_for_logs("node accepted transaction", 2);
+    let (ok, stdout) = polyarb.stop();
+    assert!(ok);
+    for a in [accounts[1], accounts[3]] {
+        assert!(stdout.contains(&format!("sender {a}:")), "{stdout}");
+    }
+    assert!(
+        count_in(&stdout, "signatures:", " with a precomputed nonce coupon") >= 2,
+        "{stdout}"
+    );
 }
 
 #[test]

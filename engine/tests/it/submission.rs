@@ -23,7 +23,9 @@ use alloy_primitives::{Address, B256};
 use polyarb_core::{Hop, OpportunityFrame, ROUTE_DROPPED, TxFrame};
 use polyarb_engine::{
     clock::Clock,
-    submission::{Action, CountTag, Submissions, SubmitConfig, SubmitStats, bump, classify},
+    submission::{
+        AccountControl, Action, CountTag, Submissions, SubmitConfig, SubmitStats, bump, classify,
+    },
     txbuild::{ControlOutcome, FeeBid, TxBuilder},
 };
 use polyarb_signer::{Signer, TxType, coupon_ring};
@@ -406,7 +408,14 @@ impl Run {
         for (_, c) in due {
             match self
                 .builder
-                .on_control(c, &self.clock, &mut self.frame)
+                .on_control(
+                    AccountControl {
+                        account: 0,
+                        control: c,
+                    },
+                    &self.clock,
+                    &mut self.frame,
+                )
                 .expect("cancel signs")
             {
                 ControlOutcome::Signed { .. } => self.hand_over(),
@@ -474,25 +483,29 @@ fn run(seed: u64, steps: u32, faults: Faults, capacity: usize) -> SubmitStats {
     assert!(r.subs.settled(), "{ctx}: still settling");
     assert!(
         r.node.pool.is_empty(),
-        "{ctx}: pool left {:?}; chain {}, machine window {:?}, signer next {} free {:?}, {:?}",
+        "{ctx}: pool left {:?}; chain {}, machine window {:?}, signer next {:?} free {:?}, {:?}",
         r.node.pool.keys(),
         r.node.chain.len(),
         r.subs.window(),
-        r.builder.next_nonce(),
-        r.builder.free_nonces(),
+        r.builder.next_nonce(0),
+        r.builder.free_nonces(0),
         r.subs.stats()
     );
     let mined = r.node.chain.len() as u64;
     // None skipped: the signer continues exactly where the account is.
-    assert_eq!(r.builder.next_nonce(), mined, "{ctx}: signer vs node");
+    assert_eq!(
+        r.builder.next_nonce(0),
+        Some(mined),
+        "{ctx}: signer vs node"
+    );
     // The machine tracks nothing below the node's count, and above it only nonces refused and
     // free for the signer's next transaction (a refusal with nothing after it leaves no gap).
     let (lo, hi) = r.subs.window();
     assert_eq!(lo, mined, "{ctx}: machine vs node");
     assert!(
-        (lo..hi).all(|n| r.builder.free_nonces().contains(&n)),
+        (lo..hi).all(|n| r.builder.free_nonces(0).contains(&n)),
         "{ctx}: tracked {lo}..{hi}, free {:?}",
-        r.builder.free_nonces()
+        r.builder.free_nonces(0)
     );
     // Every transaction of ours on chain is one we signed, with its own nonce, once.
     let mut ours_mined = HashSet::new();

@@ -1358,3 +1358,14 @@ mod tests {
         assert!(!is_hash(b"\"0xab\"", &[0xab; 32]));
     }
 }
+
+#[cfg(test)]
+mod control_layout {
+    use super::*;
+
+    #[test]
+    fn an_account_control_is_the_size_the_docs_give() {
+        // docs/architecture.md lists its size; a new variant field would change it.
+        assert_eq!(core::mem::size_of::<AccountControl>(), 40);
+    }
+}

@@ -544,12 +544,12 @@ fn routes_take_turns_between_two_senders_and_both_land() {
     let world = small_world(&node, &tc);
     let executor = world.executor.unwrap();
     let accounts = node.accounts();
-    // The owner (account 1) lets the second sender (account 3) run routes too.
+    // The owner (account 1) lets the second sender (account 4) run routes too.
     rpc.transact_call(
         accounts[1],
         executor,
         &polyarb_tools::abi::IExecutor::setExecutorCall {
-            account: accounts[3],
+            account: accounts[4],
             allowed: true,
         },
     )
@@ -565,7 +565,7 @@ fn routes_take_turns_between_two_senders_and_both_land() {
         node.dev_key(1).unwrap(),
         &dir,
         &[],
-        &[("POLYARB_SECOND_KEY", node.dev_key(3).unwrap())],
+        &[("POLYARB_SECOND_KEY", node.dev_key(4).unwrap())],
     );
 
     let mut senders = Vec::new();
@@ -582,13 +582,13 @@ fn routes_take_turns_between_two_senders_and_both_land() {
     }
     assert_eq!(
         senders,
-        vec![accounts[1], accounts[3]],
+        vec![accounts[1], accounts[4]],
         "one route from each, in turn"
     );
     polyarb.wait_for_logs("node accepted transaction", 2);
     let (ok, stdout) = polyarb.stop();
     assert!(ok);
-    for a in [accounts[1], accounts[3]] {
+    for a in [accounts[1], accounts[4]] {
         assert!(stdout.contains(&format!("sender {a}:")), "{stdout}");
     }
     assert!(

@@ -1203,6 +1203,62 @@ decimals = 18
         Config::parse(text, Path::new("test.toml"), &env)
     }
 
+    /// `GOOD` with `extra` added to its `[signer]` table.
+    fn with_signer(extra: &str) -> String {
+        GOOD.replacen("[signer]\n", &format!("[signer]\n{extra}\n"), 1)
+    }
+
+    #[test]
+    fn signer_keys_parse_with_their_defaults_and_env_overrides() {
+        let c = parse(GOOD, &[]).expect("good");
+        assert_eq!(c.signer.coupons, 4096);
+        assert_eq!(c.signer.tx_type, TxTypeSetting::Eip1559);
+        assert!(c.signer.keystore.is_none() && c.signer.senders.is_empty());
+        let c = parse(
+            &with_signer("coupons = 0\ntx_type = \"legacy\"\nkeystore = \"/k.json\""),
+            &[("POLYARB_PASSWORD_FILE", "/pw")],
+        )
+        .expect("good");
+        assert_eq!(c.signer.coupons, 0);
+        assert_eq!(c.signer.tx_type.tx_type(), polyarb_signer::TxType::Legacy);
+        assert_eq!(c.signer.keystore, Some(PathBuf::from("/k.json")));
+        assert_eq!(c.signer.password_file, Some(PathBuf::from("/pw")));
+        let c = parse(GOOD, &[("POLYARB_KEYSTORE", "/other.json")]).expect("good");
+        assert_eq!(c.signer.keystore, Some(PathBuf::from("/other.json")));
+    }
+
+    #[test]
+    fn bad_signer_keys_are_named() {
+        let senders = |n: usize, body: &str| {
+            let mut text = GOOD.to_owned();
+            for _ in 0..n {
+                text.push_str(&format!("[[signer.senders]]\n{body}\n"));
+            }
+            text
+        };
+        let cases = [
+            (with_signer("coupons = 1048577"), "signer.coupons"),
+            (with_signer("tx_type = \"eip4844\""), "tx_type"),
+            (senders(16, "key_env = \"K\""), "signer.senders"),
+            (senders(1, ""), "signer.senders"),
+            (
+                senders(1, "key_env = \"K\"\nkey_file = \"/k\""),
+                "signer.senders",
+            ),
+            (
+                senders(1, "key_env = \"K\"\npassword_file = \"/pw\""),
+                "signer.senders",
+            ),
+            (senders(1, "key = \"0x01\""), "key"),
+        ];
+        for (text, key) in cases {
+            let e = parse(&text, &[]).expect_err(key);
+            assert!(e.to_string().contains(key), "{key}: {e}");
+        }
+        // Fifteen senders besides [signer]'s key are allowed.
+        assert!(parse(&senders(15, "key_env = \"K\""), &[]).is_ok());
+    }
+
     #[test]
     fn good_config_parses_with_defaults() {
         let c = parse(GOOD, &[]).unwrap();

@@ -398,3 +398,126 @@ impl TxBuilder {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use polyarb_core::{Hop, OpportunityFrame, TxFrame};
+    use polyarb_signer::coupon_ring;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn builder(accounts: u8) -> TxBuilder {
+        let signers = (1..=accounts)
+            .map(|k| {
+                let signer = Signer::from_bytes(&[k; 32]).expect("key");
+                (signer, 10 * u64::from(k))
+            })
+            .collect();
+        TxBuilder::with_accounts(
+            signers,
+            137,
+            Address::repeat_byte(0xee),
+            FeeBid {
+                tip_wei: 1,
+                max_fee_multiplier: 2,
+                limit_headroom_pct: 20,
+            },
+            TxType::Eip1559,
+            coupon_ring(0).1,
+        )
+    }
+
+    fn opportunity() -> OpportunityFrame {
+        let mut o = OpportunityFrame::EMPTY;
+        o.hop_count = 2;
+        o.amount_in = 1_000;
+        o.profit = 10;
+        o.base_fee = 7;
+        o.gas_budget = 200_000;
+        o.hops[0] = Hop {
+            amount_out: 500,
+            pool: [0x11; 20],
+            ..Hop::default()
+        };
+        o.hops[1] = Hop {
+            amount_out: 1_010,
+            pool: [0x22; 20],
+            zero_for_one: 1,
+            ..Hop::default()
+        };
+        o
+    }
+
+    /// (account, nonce) of each of `n` routes.
+    fn routes(b: &mut TxBuilder, n: usize) -> Vec<(u8, u64)> {
+        let clock = ManualClock::at(0);
+        let mut out = TxFrame::EMPTY;
+        (0..n)
+            .map(|_| {
+                b.build(&opportunity(), &clock, &mut out).expect("signs");
+                (out.account, out.nonce)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn routes_take_turns_and_each_account_counts_its_own_nonces() {
+        let mut b = builder(3);
+        assert_eq!(
+            routes(&mut b, 5),
+            vec![(0, 10), (1, 20), (2, 30), (0, 11), (1, 21)]
+        );
+        assert_eq!(b.next_nonce(2), Some(31));
+        assert_eq!(b.next_nonce(3), None);
+    }
+
+    #[test]
+    fn a_refused_nonce_is_filled_first_and_controls_reach_their_account() {
+        let mut b = builder(2);
+        routes(&mut b, 4); // account 0: 10, 11; account 1: 20, 21
+        let clock = ManualClock::at(0);
+        let mut out = TxFrame::EMPTY;
+        let reuse = AccountControl {
+            account: 1,
+            control: Control::Reuse(20),
+        };
+        assert_eq!(
+            b.on_control(reuse, &clock, &mut out),
+            Ok(ControlOutcome::Reused)
+        );
+        assert_eq!(b.free_nonces(1), &[20]);
+        assert!(b.free_nonces(0).is_empty());
+        // Account 1 has a gap to fill: it goes first, out of turn.
+        assert_eq!(routes(&mut b, 2), vec![(1, 20), (0, 12)]);
+        // A cancel for account 0 is signed by account 0, to itself.
+        let replace = AccountControl {
+            account: 0,
+            control: Control::Replace {
+                nonce: 12,
+                min_max_fee: 100,
+                min_tip: 50,
+            },
+        };
+        assert_eq!(
+            b.on_control(replace, &clock, &mut out),
+            Ok(ControlOutcome::Signed { fill: false })
+        );
+        assert_eq!((out.account, out.nonce, out.kind), (0, 12, TX_KIND_CANCEL));
+        // A control for an account that does not exist changes nothing.
+        let stray = AccountControl {
+            account: 9,
+            control: Control::Fill(3),
+        };
+        assert_eq!(
+            b.on_control(stray, &clock, &mut out),
+            Ok(ControlOutcome::AlreadyUsed)
+        );
+        let skip = AccountControl {
+            account: 0,
+            control: Control::Skip(40),
+        };
+        b.on_control(skip, &clock, &mut out).expect("skips");
+        assert_eq!((b.next_nonce(0), b.next_nonce(1)), (Some(40), Some(22)));
+    }
+}

@@ -136,49 +136,24 @@ impl Signer {
     }
 
     /// From a file holding the key as hex (same format as [`Signer::from_hex`]), at most
-    /// [`KEY_FILE_MAX_BYTES`] long. The read buffer is zeroed.
+    /// [`KEY_FILE_MAX_BYTES`] long and private to its owner ([`read_private_file`]). The read
+    /// buffer is zeroed.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
         let path = path.as_ref();
-        let unreadable = |e: io::Error| KeyError::FileUnreadable {
-            path: path.to_owned(),
-            kind: e.kind(),
-        };
-        let file = std::fs::File::open(path).map_err(unreadable)?;
-        let meta = file.metadata().map_err(unreadable)?;
-        if !meta.is_file() {
-            // A directory or a device holds no key: unreadable as one.
-            return Err(unreadable(io::ErrorKind::InvalidInput.into()));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                return Err(KeyError::FileOpenToOthers {
-                    path: path.to_owned(),
-                    mode,
-                });
-            }
-        }
-        // A fixed stack buffer, not a growing `Vec`: a reallocation would free a copy of the
-        // key without zeroing it. One spare byte tells "exactly the cap" from "too long".
-        let mut buf = Zeroizing::new([0u8; KEY_FILE_MAX_BYTES + 1]);
-        let mut len = 0;
-        let mut reader = file.take(buf.len() as u64);
-        while let Some(rest) = buf.get_mut(len..) {
-            match reader.read(rest) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(unreadable(e)),
-            }
-        }
-        if len > KEY_FILE_MAX_BYTES {
-            return Err(KeyError::FileTooLarge {
+        let text = read_private_file(path, KEY_FILE_MAX_BYTES).map_err(|e| match e {
+            PrivateFileError::Unreadable(kind) => KeyError::FileUnreadable {
                 path: path.to_owned(),
-            });
-        }
-        Self::from_hex_bytes(buf.get(..len).unwrap_or_default())
+                kind,
+            },
+            PrivateFileError::OpenToOthers { mode } => KeyError::FileOpenToOthers {
+                path: path.to_owned(),
+                mode,
+            },
+            PrivateFileError::TooLarge => KeyError::FileTooLarge {
+                path: path.to_owned(),
+            },
+        })?;
+        Self::from_hex_bytes(&text)
     }
 
     /// The address this key signs for.
@@ -199,6 +174,59 @@ impl Signer {
         let bytes = decode_key_hex(text)?;
         Self::from_bytes(&bytes)
     }
+}
+
+/// Why a file holding a secret could not be read. No variant holds any of its content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrivateFileError {
+    /// The OS refused (or it is not a regular file: `InvalidInput`).
+    Unreadable(io::ErrorKind),
+    /// Its group or others may read it (its permission bits).
+    OpenToOthers {
+        /// Unix permission bits.
+        mode: u32,
+    },
+    /// It is longer than the cap.
+    TooLarge,
+}
+
+/// Reads a file that holds a secret (a key, a keystore password): a regular file that its
+/// group and others cannot read (Unix mode bits `0o077`, checked before anything is read), at
+/// most `max` bytes, into a buffer sized once up front (no reallocation leaves an unzeroed
+/// copy behind) that is zeroed when dropped.
+pub fn read_private_file(path: &Path, max: usize) -> Result<Zeroizing<Vec<u8>>, PrivateFileError> {
+    let unreadable = |e: io::Error| PrivateFileError::Unreadable(e.kind());
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        // A directory or a device holds no secret: unreadable as one.
+        return Err(PrivateFileError::Unreadable(io::ErrorKind::InvalidInput));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(PrivateFileError::OpenToOthers { mode });
+        }
+    }
+    // One spare byte tells "exactly the cap" from "too long".
+    let mut buf = Zeroizing::new(vec![0u8; max.saturating_add(1)]);
+    let mut len = 0;
+    let mut reader = file.take(buf.len() as u64);
+    while let Some(rest) = buf.get_mut(len..) {
+        match reader.read(rest) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(unreadable(e)),
+        }
+    }
+    if len > max {
+        return Err(PrivateFileError::TooLarge);
+    }
+    buf.truncate(len);
+    Ok(buf)
 }
 
 /// keccak256 of the 64-byte uncompressed public key (no 0x04 tag), last 20 bytes.

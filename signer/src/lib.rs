@@ -44,7 +44,9 @@ pub use coupon::{
     Coupon, CouponMint, CouponStats, Coupons, MintError, MintHandle, SignPath, coupon_ring,
 };
 
-pub use key::{KEY_FILE_MAX_BYTES, KeyError, Signer, decode_key_hex};
+pub use key::{
+    KEY_FILE_MAX_BYTES, KeyError, PrivateFileError, Signer, decode_key_hex, read_private_file,
+};
 pub use keystore::{
     KEYSTORE_FILE_MAX_BYTES, Kdf, KeystoreError, ParamError, encrypt_keystore, keystore_address,
     write_keystore,

@@ -14,7 +14,8 @@ use std::{
 
 use alloy_primitives::Address;
 use polyarb_signer::{
-    KEY_FILE_MAX_BYTES, Kdf, KeyError, KeystoreError, Signer, decode_key_hex, write_keystore,
+    KEY_FILE_MAX_BYTES, Kdf, KeyError, KeystoreError, PrivateFileError, Signer, decode_key_hex,
+    read_private_file, write_keystore,
 };
 use zeroize::Zeroizing;
 
@@ -112,42 +113,25 @@ impl std::error::Error for KeysError {}
 /// Reads a password file: private to its owner, at most [`PASSWORD_FILE_MAX_BYTES`], its
 /// content without one final `\n` or `\r\n` (as `echo secret > file` leaves it).
 pub fn read_password_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeysError> {
-    let unreadable = |e: io::Error| KeysError::PasswordFile {
-        path: path.to_owned(),
-        kind: e.kind(),
-    };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let meta = file.metadata().map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(unreadable(io::ErrorKind::InvalidInput.into()));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(KeysError::PasswordFileOpen {
-                path: path.to_owned(),
-                mode,
-            });
-        }
-    }
-    // Read into a buffer sized once, so no reallocation leaves an unwiped copy behind.
-    let mut buf = Zeroizing::new(vec![0u8; PASSWORD_FILE_MAX_BYTES + 1]);
-    let len = read_capped(file, &mut buf).map_err(unreadable)?;
-    if len > PASSWORD_FILE_MAX_BYTES {
-        return Err(KeysError::PasswordFileTooLarge {
+    let mut buf = read_private_file(path, PASSWORD_FILE_MAX_BYTES).map_err(|e| match e {
+        PrivateFileError::Unreadable(kind) => KeysError::PasswordFile {
             path: path.to_owned(),
-        });
-    }
-    let mut end = len;
-    if buf.get(..end).is_some_and(|b| b.ends_with(b"\n")) {
-        end -= 1;
-        if buf.get(..end).is_some_and(|b| b.ends_with(b"\r")) {
-            end -= 1;
+            kind,
+        },
+        PrivateFileError::OpenToOthers { mode } => KeysError::PasswordFileOpen {
+            path: path.to_owned(),
+            mode,
+        },
+        PrivateFileError::TooLarge => KeysError::PasswordFileTooLarge {
+            path: path.to_owned(),
+        },
+    })?;
+    if buf.ends_with(b"\n") {
+        buf.pop();
+        if buf.ends_with(b"\r") {
+            buf.pop();
         }
     }
-    buf.truncate(end);
     Ok(buf)
 }
 

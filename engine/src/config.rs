@@ -245,7 +245,8 @@ fn default_key_env() -> String {
     DEFAULT_KEY_ENV.to_owned()
 }
 
-/// A burst of opportunities several blocks long; the mint refills some 25,000 a second.
+/// A burst of opportunities several blocks long; the mint refills some 22,000 a second per
+/// core (docs/benchmarks.md).
 fn default_coupons() -> usize {
     4096
 }

@@ -36,8 +36,10 @@ use zeroize::Zeroize;
 use crate::key::Signer;
 use crate::sign::{SignError, Signature};
 
-/// How long the mint sleeps when the ring is full before looking again. Short against the
-/// ~30 µs a coupon takes to make, long enough that an idle mint costs nothing measurable.
+/// How long the mint sleeps when the ring is full before looking again. Once signing takes
+/// coupons, the refill starts at most this late: some 22 coupons' worth of minting (about
+/// 44 µs each), against a ring of thousands. Long enough that an idle mint costs nothing
+/// measurable.
 const FULL_NAP: Duration = Duration::from_millis(1);
 
 /// The precomputed part of one signature: k⁻¹, r and the parity of R.y for a fresh random k.

@@ -1,7 +1,7 @@
 //! ns per signed, EIP-2718-encoded EIP-1559 transaction: the transaction template with a nonce
 //! coupon waiting, against alloy and libsecp256k1 on the same fields, in one run.
 //!
-//! `cargo bench -p polyarb-bench --bench signer` (about a minute after the build)
+//! `cargo bench -p polyarb-bench --bench signer` (about 35 s after the build on 2 vCPUs)
 //!
 //! - `signer/one_3hop_tx/*`: one transaction calling the executor with the calldata of the
 //!   sample's first 3-hop route (`encode_run`, as `pipeline.rs`'s `sign/` group), fees and gas
@@ -129,7 +129,7 @@ fn recover_sender(secp: &Secp256k1<All>, raw: &[u8], want: &TxEip1559) -> Addres
     Address::from_slice(&keccak256(&pk.serialize_uncompressed()[1..])[12..])
 }
 
-/// Times `iters` coupon signatures: refills of `COUPON_CHUNK` coupons (~30 µs each) are made
+/// Times `iters` coupon signatures: refills of `COUPON_CHUNK` coupons (~45 µs each here) are made
 /// outside the timing, only the signing loops are summed.
 fn time_coupon_signing(
     iters: u64,
@@ -285,8 +285,8 @@ fn one_tx_benches(c: &mut Criterion, k: &Signers, f: &Fixture) {
         })
     });
     // Criterion 0.8 sizes a run's iteration counts from the warm-up's wall time per iteration,
-    // and `iter_custom`'s wall time includes the untimed minting (~30 µs per coupon against
-    // ~2 µs of signing). So this function's wall time is about warm-up + measurement, nearly
+    // and `iter_custom`'s wall time includes the untimed minting (~45 µs per coupon against
+    // ~1 µs of signing). So this function's wall time is about warm-up + measurement, nearly
     // all of it minting, and only a few 10⁴ signatures are timed; keep both short.
     g.warm_up_time(Duration::from_millis(200))
         .measurement_time(Duration::from_secs(2));

@@ -533,6 +533,48 @@ fn a_gap_on_a_live_node_becomes_a_mined_profitable_arbitrage() {
     );
 }
 
+/// `signer.tx_type = "legacy"`: the route goes out as an EIP-155 transaction (type 0, chain id
+/// in v), anvil mines it, and it pays exactly the prediction.
+#[test]
+fn a_legacy_eip155_route_is_mined_and_pays_the_prediction() {
+    let tc = Toolchain::locate();
+    let node =
+        Anvil::start(AnvilOpts::default()).expect("start anvil (run tools/toolchain/install.sh)");
+    let rpc = node.rpc();
+    let world = small_world(&node, &tc);
+    let executor = world.executor.unwrap();
+    let dir = temp_dir("legacy");
+    let config = write_config(&node, &world, &dir);
+    one_route_per_update(&config);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let legacy = text.replacen("[signer]\n", "[signer]\ntx_type = \"legacy\"\n", 1);
+    assert_ne!(legacy, text, "the config has a [signer] table");
+    std::fs::write(&config, legacy).unwrap();
+    let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
+
+    open_gap(&rpc, &world, node.accounts()[2], 300);
+    let opp = polyarb.wait_for_opportunities(1).remove(0);
+    let hash: B256 = opp["tx_hash"].as_str().unwrap().parse().unwrap();
+    let receipt = rpc
+        .wait_receipt(hash)
+        .unwrap_or_else(|e| panic!("{e}\n{}", polyarb.logs()));
+    let tx: Value = rpc.call("eth_getTransactionByHash", json!([hash])).unwrap();
+    assert_eq!(tx["type"], "0x0", "{tx}");
+    // EIP-155: v = 35 + 2 · 137 + parity.
+    let v = u64::from_str_radix(tx["v"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    assert!(v == 309 || v == 310, "v = {v}");
+    assert_alone_in_block(&rpc, receipt.block_number);
+    let token: Address = opp["token_in"].as_str().unwrap().parse().unwrap();
+    let paid = balance_at(&rpc, token, executor, receipt.block_number)
+        - balance_at(&rpc, token, executor, receipt.block_number - 1);
+    assert_eq!(
+        paid,
+        opp["profit"].as_str().unwrap().parse::<U256>().unwrap()
+    );
+    let (ok, _) = polyarb.stop();
+    assert!(ok);
+}
+
 /// Two sending accounts (`[[signer.senders]]`): routes go to them in turn, each with its own
 /// nonce sequence, and the node mines the routes of both.
 #[test]

@@ -1,9 +1,13 @@
-//! Signing for polyarb: EIP-1559 (type 2) transactions encoded with `alloy-rlp` and signed with
-//! `k256`, the key kept out of logs, and a local nonce counter.
+//! Signing for polyarb: EIP-1559 (type 2) and legacy EIP-155 transactions signed with `k256`,
+//! keys from hex, files, the environment or encrypted keystores (kept out of logs), and a
+//! local nonce counter.
 //!
-//! The hot path is [`Signer::sign_eip1559`]: signing hash, RFC 6979 recoverable ECDSA with low
-//! s (EIP-2), and the EIP-2718 envelope written into the caller's buffer, with no heap
-//! allocation. Fees are wei per gas, values wei, gas limits gas units.
+//! The hot path is [`TxTemplate::sign`]: the fields that change written into a prepared
+//! transaction, one keccak, and s = k⁻¹·(z + r·d) with a nonce coupon made ahead of time by a
+//! background thread ([`coupon_ring`], [`CouponMint::spawn`]); RFC 6979 when no coupon is
+//! waiting. No heap allocation. [`Signer::sign_eip1559`] is the general path (any value, the
+//! transaction hash included), shown here. Fees are wei per gas, values wei, gas limits gas
+//! units. `docs/signer.md` explains the design.
 //!
 //! ```
 //! use polyarb_signer::{Eip1559Tx, NonceTracker, Signer};
@@ -28,8 +32,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Not for: talking to the node (fetching the nonce, sending), building calldata, legacy or
-//! access-list transactions, contract creation.
+//! Not for: talking to the node (fetching the nonce, sending), building calldata, access-list
+//! transactions, contract creation.
 #![forbid(unsafe_code)]
 
 mod coupon;

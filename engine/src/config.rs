@@ -524,6 +524,22 @@ pub struct CoreMap {
     pub engine: usize,
     /// Signer thread (calldata, sign).
     pub signer: usize,
+    /// The core for housekeeping threads (the nonce-coupon mint). Absent: the first core no
+    /// stage uses, if the machine has one; else they share the stages' cores, unpinned.
+    #[serde(default)]
+    pub housekeeping: Option<usize>,
+}
+
+impl CoreMap {
+    /// The core housekeeping threads pin to on a machine with `n_cores` cores: the configured
+    /// one, else the first core no stage uses; `None` if every core runs a stage.
+    pub fn housekeeping_core(&self, n_cores: usize) -> Option<usize> {
+        let n = n_cores.max(1);
+        self.housekeeping.or_else(|| {
+            let hot = [self.feed % n, self.engine % n, self.signer % n];
+            (0..n).find(|c| !hot.contains(c))
+        })
+    }
 }
 
 /// `[pipeline]`: ring sizes and idling.
@@ -1226,6 +1242,29 @@ decimals = 18
         assert_eq!(c.signer.password_file, Some(PathBuf::from("/pw")));
         let c = parse(GOOD, &[("POLYARB_KEYSTORE", "/other.json")]).expect("good");
         assert_eq!(c.signer.keystore, Some(PathBuf::from("/other.json")));
+    }
+
+    #[test]
+    fn housekeeping_takes_a_core_no_stage_uses() {
+        let map = |feed, engine, signer, housekeeping| CoreMap {
+            feed,
+            engine,
+            signer,
+            housekeeping,
+        };
+        assert_eq!(map(0, 1, 1, None).housekeeping_core(4), Some(2));
+        assert_eq!(map(2, 3, 3, None).housekeeping_core(4), Some(0));
+        // Every core of a 2-core machine runs a stage: none to spare.
+        assert_eq!(map(0, 1, 1, None).housekeeping_core(2), None);
+        // Indices wrap as the stages' pins do.
+        assert_eq!(map(4, 5, 5, None).housekeeping_core(4), Some(2));
+        assert_eq!(map(0, 1, 1, Some(1)).housekeeping_core(2), Some(1));
+        let c = parse(
+            &format!("{GOOD}\n[cores]\nfeed = 0\nengine = 1\nsigner = 1\nhousekeeping = 3\n"),
+            &[],
+        )
+        .expect("good");
+        assert_eq!(c.cores.and_then(|m| m.housekeeping), Some(3));
     }
 
     #[test]

@@ -114,6 +114,7 @@ mod tests {
             feed: 0,
             engine: 1,
             signer: 2,
+            housekeeping: None,
         };
         assert!(!stages_share_cores(&m, 4));
         assert!(stages_share_cores(&m, 2));

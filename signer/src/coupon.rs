@@ -307,11 +307,22 @@ impl CouponMint {
     /// Runs the mint on a thread named `name`: keeps the ring full, naps while it is full, and
     /// ends when the signing side is dropped or [`MintHandle::stop`] is called. A failing OS
     /// random source ends it too (the signing side sees `entropy_failed` and falls back).
-    pub fn spawn(mut self, name: &str) -> std::io::Result<MintHandle> {
+    pub fn spawn(self, name: &str) -> std::io::Result<MintHandle> {
+        self.spawn_with(name, || {})
+    }
+
+    /// As [`CouponMint::spawn`], running `init` on the new thread first (the engine pins the
+    /// mint to a housekeeping core there, off the hot stages' cores).
+    pub fn spawn_with(
+        mut self,
+        name: &str,
+        init: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<MintHandle> {
         let shared = Arc::clone(&self.shared);
         let thread = thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
+                init();
                 while !self.shared.stop.load(Ordering::Relaxed) && !self.ring.is_abandoned() {
                     match self.mint_one() {
                         Ok(true) => {}

@@ -170,8 +170,34 @@ pub(crate) fn start_coupons(
     if depth == 0 {
         return Ok((coupons, None));
     }
+    // Off the hot stages' cores when the machine has a core to spare: minting is ~44 µs of
+    // curve arithmetic per coupon, work a spinning stage must not wait behind.
+    let core = cfg.cores.and_then(|map| {
+        let n = core_affinity::get_core_ids().map_or(1, |ids| ids.len());
+        let core = map.housekeeping_core(n);
+        let hot = [map.feed % n, map.engine % n, map.signer % n];
+        if let Some(h) = map.housekeeping.filter(|h| hot.contains(&(h % n))) {
+            tracing::warn!(
+                core = h,
+                "[cores] housekeeping is a stage's core: the coupon mint competes with it"
+            );
+        }
+        if core.is_none() {
+            tracing::warn!(
+                cores = n,
+                "every core runs a pipeline stage: the coupon mint shares them, unpinned \
+                 (add a core or set [cores] housekeeping)"
+            );
+        }
+        core
+    });
+    let init = move || {
+        if core.is_some() {
+            crate::threads::pin_current("coupons", core);
+        }
+    };
     let handle = mint
-        .spawn("polyarb-coupons")
+        .spawn_with("polyarb-coupons", init)
         .map_err(|error| AppError::Thread {
             name: "polyarb-coupons",
             error,

@@ -35,6 +35,24 @@ cargo test --workspace --locked
 step "fuzz targets, 15 s each (tools/fuzz.sh; installs cargo-fuzz from crates.io if missing)"
 tools/fuzz.sh 15
 
+step "tuning/check.sh --json (a FAIL here is a finding about this host, not a CI failure) + apply.sh --dry-run"
+tmpdir=$(mktemp -d)
+trap 'rm -rf "$tmpdir"' EXIT
+rc=0
+tuning/check.sh --json "$tmpdir/tuning.json" || rc=$?
+if ((rc > 1)); then
+  echo "tuning/check.sh exited $rc (usage error)" >&2
+  exit 1
+fi
+python3 -m json.tool "$tmpdir/tuning.json" >/dev/null
+tuning/apply.sh --dry-run --snapshot "$tmpdir/snap"
+if [[ -e "$tmpdir/snap" ]]; then
+  echo "tuning/apply.sh --dry-run wrote a snapshot" >&2
+  exit 1
+fi
+rm -rf "$tmpdir"
+trap - EXIT
+
 step "shellcheck tuning/, contracts/, tools/ and bench/ scripts"
 tools/toolchain/venv/bin/shellcheck -S warning tuning/*.sh contracts/*.sh tools/*.sh bench/*.sh \
     tools/toolchain/install.sh .ci/run

@@ -331,10 +331,10 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     let cfg = Config::load(&args.config, &ProcessEnv)?;
     let signers = super::keys::load_signers(&cfg.signer)?;
     let executor = cfg.executor()?;
-    // Started before discovery, so the ring is full by the first opportunity.
-    let (coupons, _mint) = super::start_coupons(&cfg, false)?;
-
     let mut rpc = connect(&cfg)?;
+    // Started once the node answers and before discovery, so the ring is full by the first
+    // opportunity (and a run that cannot connect says only that).
+    let (coupons, _mint) = super::start_coupons(&cfg, false)?;
     // A signal or the start-up bound ends any wait on the node during start-up.
     rpc.set_abort(Arc::clone(&stop));
     rpc.set_deadline(Some(

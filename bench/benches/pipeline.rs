@@ -22,7 +22,7 @@ use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TxFrame, encode_run};
 use polyarb_core::{Engine, FLAG_MORE_IN_BATCH, FrameKind};
 use polyarb_engine::{clock::MonoClock, txbuild::FeeBid};
 use polyarb_feeds::decode;
-use polyarb_signer::{Eip1559Tx, Signer, coupon_ring};
+use polyarb_signer::{Eip1559Tx, coupon_ring};
 use serde::Deserialize;
 
 /// Keeps one `cargo bench` of both bench files near two minutes on a 2-vCPU VM.
@@ -269,8 +269,9 @@ fn sign_benches(c: &mut Criterion, s: &Sample) {
     let calldata = &calldata[..n];
     let key = s.signer().expect("key");
     // Export the raw key for the baselines; this is anvil's public dev key from [replay].
-    let alloy = PrivateKeySigner::from_slice(&key_bytes(s)).expect("key");
-    let k256_key = k256::ecdsa::SigningKey::from_slice(&key_bytes(s)).expect("key");
+    let alloy = PrivateKeySigner::from_slice(&s.key_bytes().expect("[replay].key")).expect("key");
+    let k256_key =
+        k256::ecdsa::SigningKey::from_slice(&s.key_bytes().expect("[replay].key")).expect("key");
     let clock = MonoClock::new();
 
     // Same work check: alloy's bytes equal ours for the same nonce.
@@ -337,29 +338,11 @@ fn sign_benches(c: &mut Criterion, s: &Sample) {
     g.finish();
 }
 
-/// The `[replay]` key's 32 bytes, parsed from the config text (our `Signer` never exports it).
-fn key_bytes(s: &Sample) -> [u8; 32] {
-    let hex = s
-        .config
-        .replay
-        .as_ref()
-        .and_then(|r| r.key.as_deref())
-        .expect("[replay].key");
-    let v = alloy_primitives::hex::decode(hex).expect("hex key");
-    let mut k = [0u8; 32];
-    k.copy_from_slice(&v);
-    assert_eq!(
-        Signer::from_bytes(&k).expect("key").address(),
-        s.signer().expect("key").address()
-    );
-    k
-}
-
 // ---- the whole pass ----
 
 fn pass_benches(c: &mut Criterion, s: &Sample) {
     let clock = MonoClock::new();
-    let alloy = PrivateKeySigner::from_slice(&key_bytes(s)).expect("key");
+    let alloy = PrivateKeySigner::from_slice(&s.key_bytes().expect("[replay].key")).expect("key");
     let fields = TxFields {
         chain_id: s.chain_id,
         executor: s.executor,

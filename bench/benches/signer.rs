@@ -184,7 +184,7 @@ struct Signers {
 
 impl Signers {
     fn new(s: &Sample, f: &Fixture) -> Self {
-        let kb = key_bytes(s);
+        let kb = s.key_bytes().expect("[replay].key");
         let alloy_tx = f.alloy_tx();
         Self {
             ours: Signer::from_bytes(&kb).expect("key"),
@@ -315,24 +315,6 @@ fn mint_benches(c: &mut Criterion) {
 fn quick(g: &mut BenchmarkGroup<'_, WallTime>) {
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-}
-
-/// The `[replay]` key's 32 bytes, parsed from the config text (our `Signer` never exports it).
-fn key_bytes(s: &Sample) -> [u8; 32] {
-    let hex = s
-        .config
-        .replay
-        .as_ref()
-        .and_then(|r| r.key.as_deref())
-        .expect("[replay].key");
-    let v = alloy_primitives::hex::decode(hex).expect("hex key");
-    let mut k = [0u8; 32];
-    k.copy_from_slice(&v);
-    assert_eq!(
-        Signer::from_bytes(&k).expect("key").address(),
-        s.signer().expect("key").address()
-    );
-    k
 }
 
 fn main() {

@@ -153,6 +153,14 @@ impl Sample {
         Signer::from_hex(&self.key).map_err(FixtureError::Key)
     }
 
+    /// The `[replay]` key's 32 bytes, for the baselines that sign with other libraries (our
+    /// `Signer` never exports its key). A public anvil dev key.
+    pub fn key_bytes(&self) -> Result<[u8; 32], FixtureError> {
+        polyarb_signer::decode_key_hex(self.key.as_bytes())
+            .map(|k| *k)
+            .map_err(FixtureError::Key)
+    }
+
     /// A fresh engine at the snapshot's state, built as `polyarb replay` builds it.
     pub fn engine(&self) -> Result<Engine, FixtureError> {
         Engine::new(&self.market, self.config.search_params()).map_err(FixtureError::Build)

@@ -215,16 +215,6 @@ impl TxBuilder {
         self.coupons.stats()
     }
 
-    /// The kind of transaction this builder signs.
-    pub fn tx_type(&self) -> TxType {
-        self.route.kind()
-    }
-
-    /// The sending accounts' addresses, in account order.
-    pub fn addresses(&self) -> impl Iterator<Item = Address> + '_ {
-        self.accounts.iter().map(|a| a.signer.address())
-    }
-
     /// Next nonce account `account` uses: its lowest free one, else its next new one. `None`
     /// for an account that does not exist.
     pub fn next_nonce(&self, account: u8) -> Option<u64> {

@@ -395,16 +395,6 @@ impl Coupons {
         Ok((signer.sign_hash(hash)?, SignPath::Rfc6979))
     }
 
-    /// Coupons waiting in the ring.
-    pub fn waiting(&self) -> usize {
-        self.ring.slots()
-    }
-
-    /// The ring's depth.
-    pub fn depth(&self) -> usize {
-        self.ring.buffer().capacity()
-    }
-
     /// Counters so far.
     pub fn stats(&self) -> CouponStats {
         CouponStats {
@@ -430,27 +420,12 @@ impl Coupons {
 mod tests {
     use std::collections::HashSet;
 
-    use alloy_primitives::keccak256;
-    use k256::ecdsa::{RecoveryId, VerifyingKey};
-
     use super::*;
+    use crate::sign::tests::recover;
+    use alloy_primitives::keccak256;
 
     fn signer(seed: u8) -> Signer {
         Signer::from_bytes(&[seed; 32]).expect("valid scalar")
-    }
-
-    fn recover(hash: &B256, sig: &Signature) -> VerifyingKey {
-        let k = k256::ecdsa::Signature::from_scalars(
-            sig.r.to_be_bytes::<32>(),
-            sig.s.to_be_bytes::<32>(),
-        )
-        .expect("r, s in range");
-        VerifyingKey::recover_from_prehash(
-            hash.as_slice(),
-            &k,
-            RecoveryId::new(sig.y_parity, false),
-        )
-        .expect("recoverable")
     }
 
     #[test]

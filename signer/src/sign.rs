@@ -108,7 +108,7 @@ fn low_s(sig: ecdsa::Signature, y_parity: bool) -> (ecdsa::Signature, bool) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use k256::ecdsa::{RecoveryId, VerifyingKey};
 
     use super::*;
@@ -125,7 +125,8 @@ mod tests {
         Signer::from_bytes(&[seed; 32]).expect("valid scalar")
     }
 
-    fn recover(hash: &B256, sig: &Signature) -> VerifyingKey {
+    /// The public key k256 recovers from `sig` over `hash` (the coupon tests use it too).
+    pub(crate) fn recover(hash: &B256, sig: &Signature) -> VerifyingKey {
         let k =
             ecdsa::Signature::from_scalars(sig.r.to_be_bytes::<32>(), sig.s.to_be_bytes::<32>())
                 .expect("r, s in range");

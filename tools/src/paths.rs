@@ -323,6 +323,15 @@ impl Toolchain {
         )
     }
 
+    /// The cast binary (keystores made and read by Foundry, for the keystore tests).
+    pub fn cast(&self) -> Result<PathBuf, MissingError> {
+        self.existing(
+            "cast",
+            "tools/toolchain/node_modules/@foundry-rs/cast-linux-amd64/bin/cast",
+            INSTALL_HINT,
+        )
+    }
+
     /// The Python interpreter of the toolchain venv (has `websockets`).
     pub fn python(&self) -> Result<PathBuf, MissingError> {
         self.existing(

@@ -448,10 +448,21 @@ impl V2Oracle {
 
 /// Sets `[search] max_routes = 1` in the config at `path`.
 fn one_route_per_update(path: &Path) {
+    set_in_table(path, "[search]", "max_routes = 1");
+}
+
+/// Adds `line` at the top of the config's `table` (e.g. `[signer]`) in the file at `path`.
+fn set_in_table(path: &Path, table: &str, line: &str) {
     let text = std::fs::read_to_string(path).unwrap();
-    let one = text.replacen("[search]\n", "[search]\nmax_routes = 1\n", 1);
-    assert_ne!(one, text, "the config has a [search] table");
-    std::fs::write(path, one).unwrap();
+    let header = format!("{table}\n");
+    let edited = text.replacen(&header, &format!("{header}{line}\n"), 1);
+    assert_ne!(edited, text, "the config has a {table} table");
+    std::fs::write(path, edited).unwrap();
+}
+
+/// What `who`'s balance of `token` gained over block `number`, raw units.
+fn gain_in_block(rpc: &Rpc, token: Address, who: Address, number: u64) -> U256 {
+    balance_at(rpc, token, who, number) - balance_at(rpc, token, who, number - 1)
 }
 
 #[test]
@@ -493,12 +504,10 @@ fn a_gap_on_a_live_node_becomes_a_mined_profitable_arbitrage() {
     // is exactly what the route paid.
     assert_alone_in_block(&rpc, receipt.block_number);
     let token: Address = first["token_in"].as_str().unwrap().parse().unwrap();
-    let before = balance_at(&rpc, token, executor, receipt.block_number - 1);
-    let after = balance_at(&rpc, token, executor, receipt.block_number);
     let predicted: U256 = first["profit"].as_str().unwrap().parse().unwrap();
     assert!(predicted > U256::ZERO);
     assert_eq!(
-        after - before,
+        gain_in_block(&rpc, token, executor, receipt.block_number),
         predicted,
         "executor balance change vs predicted profit"
     );
@@ -546,10 +555,7 @@ fn a_legacy_eip155_route_is_mined_and_pays_the_prediction() {
     let dir = temp_dir("legacy");
     let config = write_config(&node, &world, &dir);
     one_route_per_update(&config);
-    let text = std::fs::read_to_string(&config).unwrap();
-    let legacy = text.replacen("[signer]\n", "[signer]\ntx_type = \"legacy\"\n", 1);
-    assert_ne!(legacy, text, "the config has a [signer] table");
-    std::fs::write(&config, legacy).unwrap();
+    set_in_table(&config, "[signer]", "tx_type = \"legacy\"");
     let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
 
     open_gap(&rpc, &world, node.accounts()[2], 300);
@@ -565,10 +571,8 @@ fn a_legacy_eip155_route_is_mined_and_pays_the_prediction() {
     assert!(v == 309 || v == 310, "v = {v}");
     assert_alone_in_block(&rpc, receipt.block_number);
     let token: Address = opp["token_in"].as_str().unwrap().parse().unwrap();
-    let paid = balance_at(&rpc, token, executor, receipt.block_number)
-        - balance_at(&rpc, token, executor, receipt.block_number - 1);
     assert_eq!(
-        paid,
+        gain_in_block(&rpc, token, executor, receipt.block_number),
         opp["profit"].as_str().unwrap().parse::<U256>().unwrap()
     );
     let (ok, _) = polyarb.stop();

@@ -54,6 +54,20 @@ fn polyarb(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `polyarb keys address FILE --password-file PASSWORD_FILE`.
+fn keys_address(file: &Path, password_file: &Path) -> Output {
+    polyarb(
+        &[
+            "keys",
+            "address",
+            file.to_str().unwrap(),
+            "--password-file",
+            password_file.to_str().unwrap(),
+        ],
+        "",
+    )
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -72,13 +86,9 @@ fn printed_address(out: &Output) -> Address {
 }
 
 fn cast(home: &Path, args: &[&str]) -> String {
-    let cast = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tools/toolchain/node_modules/@foundry-rs/cast-linux-amd64/bin/cast");
-    assert!(
-        cast.is_file(),
-        "cast not found at {}: run tools/toolchain/install.sh",
-        cast.display()
-    );
+    let cast = polyarb_tools::Toolchain::locate()
+        .cast()
+        .unwrap_or_else(|e| panic!("{e}"));
     let out = Command::new(cast)
         .args(args)
         .env_clear()
@@ -152,16 +162,7 @@ fn imported_and_new_keystores_open_in_cast_with_the_same_address() {
             "{}",
             file.display()
         );
-        let out = polyarb(
-            &[
-                "keys",
-                "address",
-                file.to_str().unwrap(),
-                "--password-file",
-                pw_s,
-            ],
-            "",
-        );
+        let out = keys_address(file, &pw);
         assert_eq!(printed_address(&out), want);
     }
 }
@@ -186,30 +187,12 @@ fn a_cast_keystore_opens_and_bad_passwords_are_clear_errors() {
 
     let pw = dir.join("pw");
     private_file(&pw, PASSWORD);
-    let out = polyarb(
-        &[
-            "keys",
-            "address",
-            &file,
-            "--password-file",
-            pw.to_str().unwrap(),
-        ],
-        "",
-    );
+    let out = keys_address(Path::new(&file), &pw);
     assert_eq!(printed_address(&out), cast_address);
 
     let wrong = dir.join("wrong");
     private_file(&wrong, "not the password");
-    let out = polyarb(
-        &[
-            "keys",
-            "address",
-            &file,
-            "--password-file",
-            wrong.to_str().unwrap(),
-        ],
-        "",
-    );
+    let out = keys_address(Path::new(&file), &wrong);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("wrong keystore password"), "{err}");
@@ -218,16 +201,7 @@ fn a_cast_keystore_opens_and_bad_passwords_are_clear_errors() {
 
     // A password file others may read is refused before the keystore is touched.
     std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = polyarb(
-        &[
-            "keys",
-            "address",
-            &file,
-            "--password-file",
-            wrong.to_str().unwrap(),
-        ],
-        "",
-    );
+    let out = keys_address(Path::new(&file), &wrong);
     assert!(
         text(&out.stderr).contains("chmod 600"),
         "{}",

@@ -78,7 +78,7 @@ pub use scenario::{
 };
 pub use traders::{
     SWAP_GAS, SwapRecord, TRANSFER_GAS, TradeError, TradeStats, TraderOpts, Traders, Venue,
-    price_limit, swap_calldata, swap_now, swap_txs,
+    price_limit, swap_calldata, swap_in_one_block, swap_now, swap_txs,
 };
 pub use v2::{amount_out, pair_accepts};
 pub use world::{

@@ -110,6 +110,8 @@ pub struct TxRequest {
     pub gas: Option<u64>,
     /// Nonce; `None` lets the node pick the next one, counting its pending pool.
     pub nonce: Option<u64>,
+    /// `(maxFeePerGas, maxPriorityFeePerGas)`, wei per gas; `None` takes the node's defaults.
+    pub fees: Option<(u128, u128)>,
 }
 
 impl TxRequest {
@@ -139,6 +141,12 @@ impl TxRequest {
         self
     }
 
+    /// Sets `maxFeePerGas` and `maxPriorityFeePerGas` (wei per gas).
+    pub fn with_fees(mut self, max_fee: u128, priority_fee: u128) -> Self {
+        self.fees = Some((max_fee, priority_fee));
+        self
+    }
+
     fn to_json(&self) -> Value {
         let mut tx = json!({
             "from": self.from,
@@ -153,6 +161,10 @@ impl TxRequest {
         }
         if let Some(nonce) = self.nonce {
             tx["nonce"] = json!(format!("{nonce:#x}"));
+        }
+        if let Some((max_fee, priority_fee)) = self.fees {
+            tx["maxFeePerGas"] = json!(format!("{max_fee:#x}"));
+            tx["maxPriorityFeePerGas"] = json!(format!("{priority_fee:#x}"));
         }
         tx
     }

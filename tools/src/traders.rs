@@ -890,6 +890,37 @@ pub fn swap_now(
     Ok((rpc.transact(&transfer)?, rpc.transact(&swap)?))
 }
 
+/// The priority fee [`swap_in_one_block`] bids, wei per gas: far above what polyarb's tests
+/// bid (`tip_wei`, 30 gwei by default), so the trader's pair of transactions comes first.
+pub const FRONT_TIP_WEI: u128 = 1_000_000_000_000;
+
+/// [`swap_now`] in one block: with automine off, the transfer and the swap go into the pool
+/// with [`FRONT_TIP_WEI`] and one `evm_mine` takes them first, in nonce order. A transaction
+/// an engine sends meanwhile cannot land between them (where the pair would count the
+/// transfer as that transaction's input and leave the trader's swap none). Needs a node that
+/// automines; automine is on again when this returns.
+pub fn swap_in_one_block(
+    rpc: &Rpc,
+    trader: Address,
+    pair: &PairInfo,
+    token_in: Address,
+    zero_for_one: bool,
+    amount_in: U256,
+    amount_out: U256,
+) -> Result<(Receipt, Receipt), RpcError> {
+    let (transfer, swap) = swap_txs(trader, pair, token_in, zero_for_one, amount_in, amount_out);
+    let fees = |tx: TxRequest| tx.with_fees(2 * FRONT_TIP_WEI, FRONT_TIP_WEI);
+    rpc.set_automine(false)?;
+    let sent = rpc
+        .send_transaction(&fees(transfer))
+        .and_then(|t| Ok((t, rpc.send_transaction(&fees(swap))?)));
+    let mined = rpc.mine();
+    rpc.set_automine(true)?;
+    let (transfer, swap) = sent?;
+    mined?;
+    Ok((rpc.wait_receipt(transfer)?, rpc.wait_receipt(swap)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,7 +34,8 @@ use polyarb_tools::{
     MAX_SQRT_RATIO, MIN_SQRT_RATIO, PairSpec, PoolKind, PoolSnapshot, Receipt, Rpc, TokenSpec,
     Toolchain, TxRequest, Words, World, WorldSpec,
     abi::{IAlgebraPool, IPoolActor, IUniswapV2Pair},
-    amount_out, deploy_world, price_limit, read_pool, read_pool_at, swap_now, world_anvil_opts,
+    amount_out, deploy_world, price_limit, read_pool, read_pool_at, swap_in_one_block,
+    world_anvil_opts,
 };
 use serde_json::{Value, json};
 
@@ -114,7 +115,7 @@ fn sell_wmatic_on_pair(rpc: &Rpc, world: &World, trader: Address, dex: Dex, frac
     let amount_in = rin * U256::from(fraction_bps) / U256::from(10_000u64);
     let out = amount_out(amount_in, rin, rout, dex.fee_bps()).unwrap();
     let wmatic = world.tokens[w].address;
-    swap_now(rpc, trader, pair, wmatic, zero_for_one, amount_in, out).unwrap();
+    swap_in_one_block(rpc, trader, pair, wmatic, zero_for_one, amount_in, out).unwrap();
 }
 
 /// Sells WMATIC into a concentrated pool through the trader's `PoolActor` until the pool's price

@@ -17,7 +17,7 @@ use std::{
 };
 
 use polyarb_core::FeedFrame;
-use polyarb_engine::threads::{Pinned, pin_current};
+use polyarb_engine::placement::{Pinned, pin_current};
 
 /// A bounded single-producer single-consumer queue, reduced to what a ping-pong needs.
 pub trait Spsc {
@@ -115,7 +115,8 @@ pub fn test_frame() -> FeedFrame {
 /// Pins the calling thread; a failure is printed once per process (it skews every number).
 pub fn pin(role: &'static str, core: Option<usize>) {
     static WARNED: AtomicBool = AtomicBool::new(false);
-    if pin_current(role, core) == Pinned::Failed && !WARNED.swap(true, Ordering::Relaxed) {
+    if matches!(pin_current(role, core), Pinned::Failed(_)) && !WARNED.swap(true, Ordering::Relaxed)
+    {
         warn(&format!(
             "warning: could not pin the {role} thread to core {core:?}; ring latencies are unpinned"
         ));

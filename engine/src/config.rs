@@ -23,6 +23,8 @@ use serde::Deserialize;
 
 use polyarb_core::{DexSpec, Funding, FundingSet, PoolKind, TokenSpec};
 
+pub use crate::placement::{Mode, WaitPolicy};
+
 /// Default name of the environment variable holding the signing key (hex).
 pub const DEFAULT_KEY_ENV: &str = "POLYARB_PRIVATE_KEY";
 
@@ -514,7 +516,9 @@ pub struct TokenConfig {
     pub decimals: u8,
 }
 
-/// `[cores]`: stage → CPU core map (logical core indices as `core_affinity` lists them).
+/// `[cores]`: stage → CPU map (OS CPU numbers, as `taskset`, `isolcpus` and `/proc/cpuinfo`
+/// name them). Absent: the kernel's isolated CPUs if it has any, else unpinned
+/// (`crate::placement`).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CoreMap {
@@ -524,34 +528,47 @@ pub struct CoreMap {
     pub engine: usize,
     /// Signer thread (calldata, sign).
     pub signer: usize,
-    /// The core for housekeeping threads (the nonce-coupon mint). Absent: the first core no
-    /// stage uses, if the machine has one; else they share the stages' cores, unpinned.
+    /// The fused thread (`pipeline.mode = "fused"`); absent: `feed`'s CPU.
+    #[serde(default)]
+    pub fused: Option<usize>,
+    /// The CPU of housekeeping threads (the nonce-coupon mint). Absent: the first CPU no hot
+    /// thread uses, if the machine has one; else they run unpinned.
     #[serde(default)]
     pub housekeeping: Option<usize>,
+    /// A CPU that does not exist or a pin that fails stops the run instead of running that
+    /// thread unpinned (the default, which says so in the summary).
+    #[serde(default)]
+    pub strict: bool,
 }
 
-impl CoreMap {
-    /// The core housekeeping threads pin to on a machine with `n_cores` cores: the configured
-    /// one, else the first core no stage uses; `None` if every core runs a stage.
-    pub fn housekeeping_core(&self, n_cores: usize) -> Option<usize> {
-        let n = n_cores.max(1);
-        self.housekeeping.or_else(|| {
-            let hot = [self.feed % n, self.engine % n, self.signer % n];
-            (0..n).find(|c| !hot.contains(c))
-        })
-    }
-}
-
-/// `[pipeline]`: ring sizes and idling.
+/// `[pipeline]`: the threads' layout, ring sizes and waiting.
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
+    /// Pipelined (a thread per stage, rings between) or fused (one thread does it all).
+    #[serde(default)]
+    pub mode: Mode,
     /// Capacity of each SPSC ring, frames.
     #[serde(default = "default_ring")]
     pub ring_capacity: usize,
-    /// Busy-spin iterations before an idle stage starts yielding its core.
+    /// Busy-spin iterations before an idle thread starts yielding (or parking).
     #[serde(default = "default_spin")]
     pub spin_before_yield: u32,
+    /// How idle threads wait: `spin`, `spin-yield` (default) or `park`.
+    #[serde(default)]
+    pub wait: WaitPolicy,
+    /// The feed (or fused) thread's waiting, if not `wait`.
+    #[serde(default)]
+    pub feed_wait: Option<WaitPolicy>,
+    /// The engine thread's waiting, if not `wait`.
+    #[serde(default)]
+    pub engine_wait: Option<WaitPolicy>,
+    /// The signer thread's waiting, if not `wait`.
+    #[serde(default)]
+    pub signer_wait: Option<WaitPolicy>,
+    /// Longest sleep of a parked thread, µs: its worst wake-up delay.
+    #[serde(default = "default_park_max_us")]
+    pub park_max_us: u32,
 }
 
 fn default_ring() -> usize {
@@ -560,12 +577,64 @@ fn default_ring() -> usize {
 fn default_spin() -> u32 {
     1_000
 }
+fn default_park_max_us() -> u32 {
+    1_000
+}
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
+            mode: Mode::default(),
             ring_capacity: default_ring(),
             spin_before_yield: default_spin(),
+            wait: WaitPolicy::default(),
+            feed_wait: None,
+            engine_wait: None,
+            signer_wait: None,
+            park_max_us: default_park_max_us(),
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// The wait policy of `stage` (`feed`, `engine`, `signer`; `fused` waits as `feed`).
+    pub fn wait_of(&self, stage: &str) -> WaitPolicy {
+        let own = match stage {
+            "feed" | "fused" => self.feed_wait,
+            "engine" => self.engine_wait,
+            "signer" => self.signer_wait,
+            _ => None,
+        };
+        own.unwrap_or(self.wait)
+    }
+}
+
+/// `[memory]`: keeping the hot path's pages in RAM.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// `mlockall` at start (needs a memlock limit or `CAP_IPC_LOCK`; a failure is warned and
+    /// shown in the summary, and the run goes on unlocked).
+    #[serde(default)]
+    pub lock: bool,
+    /// KiB of each hot thread's stack touched at its start, so its pages are not faulted in on
+    /// the first frame.
+    #[serde(default = "default_prefault_kb")]
+    pub prefault_stack_kb: u32,
+}
+
+fn default_prefault_kb() -> u32 {
+    256
+}
+
+/// Most stack a thread may pre-fault, KiB: half of Rust's default 2 MiB thread stack.
+pub const MAX_PREFAULT_KB: u32 = 1_024;
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            lock: false,
+            prefault_stack_kb: default_prefault_kb(),
         }
     }
 }
@@ -596,6 +665,9 @@ pub struct Config {
     /// `[pipeline]`.
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    /// `[memory]`.
+    #[serde(default)]
+    pub memory: MemoryConfig,
     /// `[submit]`: the live run's submission timers.
     #[serde(default)]
     pub submit: SubmitSection,
@@ -995,6 +1067,24 @@ impl Config {
                 ),
             );
         }
+        if !(1..=1_000_000).contains(&self.pipeline.park_max_us) {
+            return invalid(
+                "pipeline.park_max_us",
+                format!(
+                    "{} is not between 1 and 1,000,000 µs",
+                    self.pipeline.park_max_us
+                ),
+            );
+        }
+        if self.memory.prefault_stack_kb > MAX_PREFAULT_KB {
+            return invalid(
+                "memory.prefault_stack_kb",
+                format!(
+                    "{} KiB is more than {MAX_PREFAULT_KB} KiB (half a thread's stack)",
+                    self.memory.prefault_stack_kb
+                ),
+            );
+        }
         let node = &self.node;
         if node.reconnect_min_ms == 0 || node.reconnect_min_ms > node.reconnect_max_ms {
             return invalid(
@@ -1245,26 +1335,54 @@ decimals = 18
     }
 
     #[test]
-    fn housekeeping_takes_a_core_no_stage_uses() {
-        let map = |feed, engine, signer, housekeeping| CoreMap {
-            feed,
-            engine,
-            signer,
-            housekeeping,
-        };
-        assert_eq!(map(0, 1, 1, None).housekeeping_core(4), Some(2));
-        assert_eq!(map(2, 3, 3, None).housekeeping_core(4), Some(0));
-        // Every core of a 2-core machine runs a stage: none to spare.
-        assert_eq!(map(0, 1, 1, None).housekeeping_core(2), None);
-        // Indices wrap as the stages' pins do.
-        assert_eq!(map(4, 5, 5, None).housekeeping_core(4), Some(2));
-        assert_eq!(map(0, 1, 1, Some(1)).housekeeping_core(2), Some(1));
+    fn placement_keys_parse_and_bad_values_are_named() {
         let c = parse(
-            &format!("{GOOD}\n[cores]\nfeed = 0\nengine = 1\nsigner = 1\nhousekeeping = 3\n"),
+            &format!(
+                "{GOOD}\n[cores]\nfeed = 0\nengine = 1\nsigner = 1\nfused = 1\nhousekeeping = 3\n\
+                 strict = true\n[pipeline]\nmode = \"fused\"\nwait = \"park\"\n\
+                 engine_wait = \"spin\"\npark_max_us = 250\n[memory]\nlock = true\n\
+                 prefault_stack_kb = 64\n"
+            ),
             &[],
         )
         .expect("good");
-        assert_eq!(c.cores.and_then(|m| m.housekeeping), Some(3));
+        let cores = c.cores.expect("[cores]");
+        assert_eq!(
+            (cores.fused, cores.housekeeping, cores.strict),
+            (Some(1), Some(3), true)
+        );
+        assert_eq!(c.pipeline.mode, Mode::Fused);
+        assert_eq!(c.pipeline.wait_of("feed"), WaitPolicy::Park);
+        assert_eq!(c.pipeline.wait_of("fused"), WaitPolicy::Park);
+        assert_eq!(c.pipeline.wait_of("engine"), WaitPolicy::Spin);
+        assert_eq!(c.pipeline.park_max_us, 250);
+        assert_eq!(
+            c.memory,
+            MemoryConfig {
+                lock: true,
+                prefault_stack_kb: 64
+            }
+        );
+        // Defaults.
+        let d = parse(GOOD, &[]).expect("good");
+        assert_eq!(d.pipeline.mode, Mode::Pipelined);
+        assert_eq!(d.pipeline.wait_of("signer"), WaitPolicy::SpinYield);
+        assert_eq!(d.memory, MemoryConfig::default());
+        for (extra, key) in [
+            ("[pipeline]\nmode = \"both\"\n", "mode"),
+            ("[pipeline]\nwait = \"sleep\"\n", "wait"),
+            ("[pipeline]\npark_max_us = 0\n", "pipeline.park_max_us"),
+            (
+                "[memory]\nprefault_stack_kb = 4096\n",
+                "memory.prefault_stack_kb",
+            ),
+            ("[memory]\nhuge = true\n", "huge"),
+        ] {
+            let e = parse(&format!("{GOOD}\n{extra}"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{extra}: {e}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod latency;
 pub mod pipeline;
+pub mod placement;
 pub mod report;
 pub mod snapshot;
 pub mod submission;

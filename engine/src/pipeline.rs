@@ -34,10 +34,11 @@ use rtrb::{Consumer, Producer, RingBuffer};
 pub use crate::submission::{AccountControl, Control};
 use crate::{
     clock::Clock,
-    config::{CoreMap, PipelineConfig},
+    config::PipelineConfig,
     latency::{Latency, LatencyReport},
+    placement::{Mode, PinBoard, Placement, Plan, Wait, lock_memory, prefault_stack},
     report::LogLimit,
-    threads::{Idle, pin_current, stages_share_cores},
+    threads::Idle,
     txbuild::{ControlOutcome, TxBuildError, TxBuilder},
 };
 use polyarb_core::{
@@ -206,9 +207,12 @@ pub struct SignedInfo {
 /// Stage threads' settings.
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
-    /// Stage → core map; `None` leaves threads unpinned.
-    pub cores: Option<CoreMap>,
-    /// Rings and idling.
+    /// Which threads run, on which CPUs, waiting how ([`Plan::new`]).
+    pub plan: Plan,
+    /// Where threads landed: the stage threads record themselves here, next to what a
+    /// housekeeping thread started earlier (the coupon mint) recorded.
+    pub pins: Arc<PinBoard>,
+    /// Rings.
     pub pipeline: PipelineConfig,
     /// At shutdown, how long (ns) the feed stage keeps reading answers and the signer keeps
     /// filling nonces before both stop, if the port has not settled by then.
@@ -245,6 +249,8 @@ pub struct RunOutcome<P> {
     pub signer: SignerStats,
     /// Latency histograms.
     pub latency: LatencyReport,
+    /// Where the threads ran, and what `[memory]` achieved.
+    pub placement: Placement,
 }
 
 /// Runs the pipeline until the port ends or `stop` is set, calling `on_report` on the calling
@@ -262,56 +268,91 @@ where
     P: FeedPort + 'static,
     C: Clock + 'static,
 {
+    settings.plan.log_warnings();
+    let memory = lock_memory(&settings.plan.memory);
     let cap = settings.pipeline.ring_capacity;
-    let (frame_tx, frame_rx) = RingBuffer::<FeedFrame>::new(cap);
-    let (opp_tx, opp_rx) = RingBuffer::<OpportunityFrame>::new(cap);
-    let (tx_tx, tx_rx) = RingBuffer::<TxFrame>::new(cap);
-    let (ctl_tx, ctl_rx) = RingBuffer::<AccountControl>::new(64);
     let (rep_tx, mut rep_rx) = RingBuffer::<Report>::new(cap);
+    let plan = settings.plan.clone();
+    let pins = Arc::clone(&settings.pins);
+    let wait = |stage: &str| plan.slot(stage).map(|s| s.wait);
+    let cpu = |stage: &str| plan.slot(stage).and_then(|s| s.cpu);
+    let prefault = plan.memory.prefault_stack_kb;
 
-    let n_cores = core_affinity::get_core_ids().map_or(1, |v| v.len());
-    // Sharing a core: spinning would only steal the time slice the other stage needs.
-    let spin = match settings.cores {
-        Some(map) if stages_share_cores(&map, n_cores) => 0,
-        _ => settings.pipeline.spin_before_yield,
-    };
-    let cores = settings.cores;
-    // Set by the signer once it has signed every opportunity: from then on only the feed
-    // stage's settling (answers, fills) keeps the two alive.
-    let signer_drained = Arc::new(AtomicBool::new(false));
-
-    let feed = {
-        let (clock, stop) = (Arc::clone(&clock), Arc::clone(&stop));
-        let drained = Arc::clone(&signer_drained);
-        let settle_ns = settings.settle_ns;
-        spawn_stage("feed", cores.map(|c| c.feed), move || {
-            let rings = FeedRings {
-                frames: frame_tx,
-                txs: tx_rx,
-                control: ctl_tx,
+    let threads = match plan.mode {
+        Mode::Pipelined => {
+            let (frame_tx, frame_rx) = RingBuffer::<FeedFrame>::new(cap);
+            let (opp_tx, opp_rx) = RingBuffer::<OpportunityFrame>::new(cap);
+            let (tx_tx, tx_rx) = RingBuffer::<TxFrame>::new(cap);
+            let (ctl_tx, ctl_rx) = RingBuffer::<AccountControl>::new(64);
+            // Set by the signer once it has signed every opportunity: from then on only the
+            // feed stage's settling (answers, fills) keeps the two alive.
+            let signer_drained = Arc::new(AtomicBool::new(false));
+            let feed = {
+                let (clock, stop) = (Arc::clone(&clock), Arc::clone(&stop));
+                let down = Rings {
+                    frames: Some(frame_tx),
+                    txs: tx_rx,
+                    control: Some(ctl_tx),
+                    drained: Arc::clone(&signer_drained),
+                };
+                let settle_ns = settings.settle_ns;
+                let w = wait("feed").unwrap_or_else(default_wait);
+                spawn_stage("feed", cpu("feed"), &pins, prefault, move || {
+                    let (port, stats, submission, _) =
+                        feed_stage(port, down, &*clock, &stop, settle_ns, w);
+                    (port, stats, submission)
+                })
             };
-            feed_stage(port, rings, &*clock, &stop, &drained, settle_ns, spin)
-        })
-    };
-    let eng = {
-        let clock = Arc::clone(&clock);
-        let export = settings.export.clone();
-        spawn_stage("engine", cores.map(|c| c.engine), move || {
-            engine_stage(engine, frame_rx, opp_tx, &*clock, spin, export.as_ref())
-        })
-    };
-    let sig = {
-        let clock = Arc::clone(&clock);
-        spawn_stage("signer", cores.map(|c| c.signer), move || {
-            let rings = SignerRings {
-                opps: opp_rx,
-                txs: tx_tx,
-                control: ctl_rx,
-                reports: rep_tx,
+            let eng = {
+                let clock = Arc::clone(&clock);
+                let export = settings.export.clone();
+                let w = wait("engine").unwrap_or_else(default_wait);
+                spawn_stage("engine", cpu("engine"), &pins, prefault, move || {
+                    engine_stage(engine, frame_rx, opp_tx, &*clock, w, export.as_ref())
+                })
             };
-            signer_stage(builder, rings, &*clock, &signer_drained, spin)
-        })
+            let sig = {
+                let clock = Arc::clone(&clock);
+                let w = wait("signer").unwrap_or_else(default_wait);
+                spawn_stage("signer", cpu("signer"), &pins, prefault, move || {
+                    let rings = SignerRings {
+                        opps: opp_rx,
+                        txs: tx_tx,
+                        control: ctl_rx,
+                        reports: rep_tx,
+                    };
+                    signer_stage(builder, rings, &*clock, &signer_drained, w)
+                })
+            };
+            Threads::Pipelined { feed, eng, sig }
+        }
+        Mode::Fused => {
+            let (clock, stop) = (Arc::clone(&clock), Arc::clone(&stop));
+            let down = Fused::new(engine, builder, rep_tx, settings.export.clone(), cap);
+            let settle_ns = settings.settle_ns;
+            let w = wait("fused").unwrap_or_else(default_wait);
+            Threads::Fused(spawn_stage(
+                "fused",
+                cpu("fused"),
+                &pins,
+                prefault,
+                move || feed_stage(port, down, &*clock, &stop, settle_ns, w),
+            ))
+        }
     };
+    // `[cores] strict`: a thread that could not pin stops the run (it has started; it stops at
+    // once). The threads pin first thing, so this waits microseconds.
+    if plan.strict {
+        let want = plan.hot.len();
+        let started = std::time::Instant::now();
+        while pins.recorded() < want && started.elapsed() < std::time::Duration::from_secs(5) {
+            thread::sleep(std::time::Duration::from_micros(50));
+        }
+        if pins.any_failed() {
+            tracing::error!("[cores] strict: a thread could not be pinned; stopping");
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
 
     // The main thread reports until the signer is gone and its report ring is drained.
     loop {
@@ -328,12 +369,35 @@ where
         }
     }
 
-    let signer = join(sig, "signer");
-    let (tables, detection) = join(eng, "engine");
-    let (port, feed_stats, submission) = join(feed, "feed");
+    let (port, feed, submission, tables, detection, signer) = match threads {
+        Threads::Pipelined { feed, eng, sig } => {
+            let signer = join(sig, "signer");
+            let (tables, detection) = join(eng, "engine");
+            let (port, feed, submission) = join(feed, "feed");
+            (port, feed, submission, tables, detection, signer)
+        }
+        Threads::Fused(h) => {
+            let (port, feed, submission, fused) = join(h, "fused");
+            let (tables, detection, signer) = fused.finish();
+            (port, feed, submission, tables, detection, signer)
+        }
+    };
+    let landed = pins.landed();
+    let placement = Placement {
+        housekeeping: landed
+            .iter()
+            .find(|(s, _)| *s == "coupons")
+            .map(|&(_, p)| p),
+        landed: landed
+            .into_iter()
+            .filter(|(s, _)| *s != "coupons")
+            .collect(),
+        plan,
+        memory,
+    };
     RunOutcome {
         port,
-        feed: feed_stats,
+        feed,
         engine: *tables.stats(),
         tables,
         signer,
@@ -341,19 +405,45 @@ where
             detection,
             submission,
         },
+        placement,
     }
 }
 
-/// Starts a named stage thread pinned to `core` (loudly, see [`pin_current`]).
+/// A thread's waiting when the plan has no slot for it (never, for the plan's own stages).
+fn default_wait() -> Wait {
+    let p = PipelineConfig::default();
+    Wait {
+        policy: p.wait,
+        spins: p.spin_before_yield,
+        park_max_ns: u64::from(p.park_max_us) * 1_000,
+    }
+}
+
+/// The threads of a run, by mode.
+enum Threads<P> {
+    Pipelined {
+        feed: thread::JoinHandle<(P, FeedStats, Latency)>,
+        eng: thread::JoinHandle<(Engine, Latency)>,
+        sig: thread::JoinHandle<SignerStats>,
+    },
+    Fused(thread::JoinHandle<(P, FeedStats, Latency, Fused)>),
+}
+
+/// Starts a named stage thread pinned to `cpu` (loudly, recorded on `pins`), its first
+/// `prefault_kb` KiB of stack touched before it starts work.
 fn spawn_stage<T: Send + 'static>(
     stage: &'static str,
-    core: Option<usize>,
+    cpu: Option<usize>,
+    pins: &Arc<PinBoard>,
+    prefault_kb: u32,
     body: impl FnOnce() -> T + Send + 'static,
 ) -> thread::JoinHandle<T> {
+    let pins = Arc::clone(pins);
     thread::Builder::new()
         .name(format!("polyarb-{stage}"))
         .spawn(move || {
-            pin_current(stage, core);
+            pins.pin(stage, cpu);
+            prefault_stack(prefault_kb);
             body()
         })
         // Without a stage thread there is no pipeline; this is start-up, not outside input.
@@ -404,26 +494,256 @@ fn pop_or_done<T>(c: &mut Consumer<T>) -> Result<T, bool> {
 /// A response copied out of the read buffer: request id and `Ok(result)` / `Err(error)` JSON.
 type OwnedResponse = (Option<u64>, Result<Vec<u8>, Vec<u8>>);
 
-/// The feed stage's ends of the rings.
-struct FeedRings {
-    frames: Producer<FeedFrame>,
-    txs: Consumer<TxFrame>,
-    control: Producer<AccountControl>,
+/// Where the feed loop's frames go and where its transactions come from: the engine and signer
+/// threads through rings ([`Rings`], pipelined), or the engine and the signer themselves on the
+/// feed's own thread ([`Fused`]). The feed loop is the same code either way.
+trait Downstream {
+    /// Takes a frame; false when it cannot now (ring full): the loop holds it and retries.
+    fn offer(&mut self, f: FeedFrame, clock: &dyn Clock) -> bool;
+    /// The next signed transaction to write.
+    fn next_tx(&mut self) -> Option<TxFrame>;
+    /// `tx` (the last [`Self::next_tx`]) was handed to the port.
+    fn written(&mut self, _tx: &TxFrame) {}
+    /// Whether a signed transaction waits to be written.
+    fn tx_waiting(&self) -> bool;
+    /// A control for the signer; false when it cannot take it now.
+    fn control(&mut self, c: AccountControl, clock: &dyn Clock) -> bool;
+    /// No frame follows.
+    fn end_of_input(&mut self);
+    /// Whether the signer has signed every opportunity (the settling may end).
+    fn signer_drained(&self) -> bool;
+    /// Whether the signer is gone and every transaction it signed was taken.
+    fn finished(&self) -> bool;
+    /// Lets the signer go: no control follows.
+    fn release(&mut self);
+    /// After [`Self::release`]: the next transaction, `Err(true)` once none can follow,
+    /// `Err(false)` while one still may.
+    fn drain_tx(&mut self) -> Result<TxFrame, bool>;
+    /// The feed loop is done.
+    fn close(&mut self) {}
 }
 
-/// Moves the port's control messages to the signer without ever waiting: what the ring cannot
-/// take now stays queued (in order) for the next turn.
-fn pass_controls<P: FeedPort>(
+/// The feed thread's ends of the rings to the engine and signer threads (pipelined).
+struct Rings {
+    frames: Option<Producer<FeedFrame>>,
+    txs: Consumer<TxFrame>,
+    control: Option<Producer<AccountControl>>,
+    drained: Arc<AtomicBool>,
+}
+
+impl Downstream for Rings {
+    #[inline]
+    fn offer(&mut self, f: FeedFrame, _clock: &dyn Clock) -> bool {
+        self.frames.as_mut().is_some_and(|p| p.push(f).is_ok())
+    }
+    #[inline]
+    fn next_tx(&mut self) -> Option<TxFrame> {
+        self.txs.pop().ok()
+    }
+    fn tx_waiting(&self) -> bool {
+        !self.txs.is_empty()
+    }
+    fn control(&mut self, c: AccountControl, _clock: &dyn Clock) -> bool {
+        self.control.as_mut().is_some_and(|p| p.push(c).is_ok())
+    }
+    fn end_of_input(&mut self) {
+        // Dropping the producer is the engine's end of input.
+        self.frames = None;
+    }
+    fn signer_drained(&self) -> bool {
+        self.drained.load(Ordering::Acquire)
+    }
+    fn finished(&self) -> bool {
+        self.txs.is_abandoned() && self.txs.is_empty()
+    }
+    fn release(&mut self) {
+        self.control = None;
+    }
+    fn drain_tx(&mut self) -> Result<TxFrame, bool> {
+        pop_or_done(&mut self.txs)
+    }
+}
+
+/// The engine and the signer run on the feed's thread (`pipeline.mode = "fused"`): a frame is
+/// updated, searched, and its routes signed inside [`Downstream::offer`]; the transactions wait
+/// in a queue (preallocated) for the feed loop to write them on the same turn.
+struct Fused {
+    engine: Engine,
+    builder: TxBuilder,
+    reports: Option<Producer<Report>>,
+    export: Option<Export>,
+    /// Signed transactions not yet written, each with its opportunity (`None`: a cancel).
+    out: VecDeque<(TxFrame, Option<OpportunityFrame>)>,
+    /// The opportunity of the transaction being written.
+    writing: Option<OpportunityFrame>,
+    frame: TxFrame,
+    detection: Latency,
+    stats: SignerStats,
+    /// Whether the last frame ended its batch: exports happen only between batches.
+    between: bool,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Fused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fused")
+            .field("waiting", &self.out.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fused {
+    fn new(
+        engine: Engine,
+        builder: TxBuilder,
+        reports: Producer<Report>,
+        export: Option<Export>,
+        cap: usize,
+    ) -> Self {
+        Self {
+            engine,
+            builder,
+            reports: Some(reports),
+            export,
+            out: VecDeque::with_capacity(cap),
+            writing: None,
+            frame: TxFrame::EMPTY,
+            detection: Latency::new(),
+            stats: SignerStats::default(),
+            between: true,
+            ended: false,
+        }
+    }
+
+    fn report(&mut self, report: Report) {
+        // Reporting must never slow the hot path down: drop (and count) if the reporter lags.
+        if self
+            .reports
+            .as_mut()
+            .is_some_and(|r| r.push(report).is_err())
+        {
+            self.stats.reports_dropped += 1;
+        }
+    }
+
+    fn finish(mut self) -> (Engine, Latency, SignerStats) {
+        self.stats.coupons = self.builder.coupon_stats();
+        (self.engine, self.detection, self.stats)
+    }
+}
+
+impl Downstream for Fused {
+    fn offer(&mut self, f: FeedFrame, clock: &dyn Clock) -> bool {
+        if self.between {
+            maybe_export(&self.engine, self.export.as_ref(), clock);
+        }
+        self.between = f.flags & FLAG_MORE_IN_BATCH == 0;
+        let routes = self.engine.on_frame(&f);
+        if routes.is_empty() {
+            return true;
+        }
+        // One search produced them all: they are detected at the same instant.
+        let now = clock.now_ns();
+        for &route in routes {
+            let mut opp = route;
+            opp.detect_ns = now;
+            self.detection.record_span(f.recv_ns, now);
+            self.stats.opportunities += 1;
+            match self.builder.build(&opp, clock, &mut self.frame) {
+                Ok(()) => {
+                    self.stats.signed += 1;
+                    self.out.push_back((self.frame, Some(opp)));
+                }
+                Err(e) => {
+                    self.stats.build_errors += 1;
+                    let report = Report {
+                        opp,
+                        tx: None,
+                        error: Some(e),
+                    };
+                    // Reporting must never slow the hot path down (see `report`).
+                    if self
+                        .reports
+                        .as_mut()
+                        .is_some_and(|r| r.push(report).is_err())
+                    {
+                        self.stats.reports_dropped += 1;
+                    }
+                }
+            }
+        }
+        true
+    }
+    #[inline]
+    fn next_tx(&mut self) -> Option<TxFrame> {
+        let (tx, opp) = self.out.pop_front()?;
+        self.writing = opp;
+        Some(tx)
+    }
+    fn written(&mut self, tx: &TxFrame) {
+        // Hashed after the write, as the signer thread does after its hand-over.
+        if let Some(opp) = self.writing.take() {
+            let info = SignedInfo {
+                hash: tx.tx_hash(),
+                nonce: tx.nonce,
+                len: tx.len,
+            };
+            self.report(Report {
+                opp,
+                tx: Some(info),
+                error: None,
+            });
+        }
+    }
+    fn tx_waiting(&self) -> bool {
+        !self.out.is_empty()
+    }
+    fn control(&mut self, c: AccountControl, clock: &dyn Clock) -> bool {
+        if apply_control(
+            c,
+            &mut self.builder,
+            clock,
+            &mut self.frame,
+            &mut self.stats,
+        ) {
+            self.out.push_back((self.frame, None));
+        }
+        true
+    }
+    fn end_of_input(&mut self) {
+        self.ended = true;
+    }
+    fn signer_drained(&self) -> bool {
+        // Every frame offered was signed on the spot.
+        self.ended
+    }
+    fn finished(&self) -> bool {
+        false
+    }
+    fn release(&mut self) {}
+    fn drain_tx(&mut self) -> Result<TxFrame, bool> {
+        self.next_tx().ok_or(true)
+    }
+    fn close(&mut self) {
+        // The main thread reports until this producer is gone.
+        self.reports = None;
+    }
+}
+
+/// Moves the port's control messages to the signer without ever waiting: what the signer
+/// cannot take now stays queued (in order) for the next turn.
+fn pass_controls<P: FeedPort, D: Downstream>(
     port: &mut P,
     queued: &mut VecDeque<AccountControl>,
-    ring: &mut Producer<AccountControl>,
+    down: &mut D,
+    clock: &dyn Clock,
 ) -> bool {
     let mut moved = false;
     while let Some(c) = port.control() {
         queued.push_back(c);
     }
     while let Some(&c) = queued.front() {
-        if ring.push(c).is_err() {
+        if !down.control(c, clock) {
             break;
         }
         queued.pop_front();
@@ -432,23 +752,35 @@ fn pass_controls<P: FeedPort>(
     moved
 }
 
-fn feed_stage<P: FeedPort>(
+/// Writes every transaction the signer has ready; whether there was one.
+#[inline]
+fn write_txs<P: FeedPort, D: Downstream>(
+    port: &mut P,
+    down: &mut D,
+    clock: &dyn Clock,
+    stats: &mut FeedStats,
+    submission: &mut Latency,
+) -> bool {
+    let mut any = false;
+    while let Some(tx) = down.next_tx() {
+        any = true;
+        submit(port, &tx, clock, stats, submission);
+        down.written(&tx);
+    }
+    any
+}
+
+fn feed_stage<P: FeedPort, D: Downstream>(
     mut port: P,
-    rings: FeedRings,
+    mut down: D,
     clock: &dyn Clock,
     stop: &AtomicBool,
-    signer_drained: &AtomicBool,
     settle_ns: u64,
-    spin: u32,
-) -> (P, FeedStats, Latency) {
-    let FeedRings {
-        mut frames,
-        mut txs,
-        mut control,
-    } = rings;
+    wait: Wait,
+) -> (P, FeedStats, Latency, D) {
     let mut stats = FeedStats::default();
     let mut submission = Latency::new();
-    let mut idle = Idle::new(spin);
+    let mut idle = Idle::with(wait);
     // Frames decoded while the engine ring was full. Bounded in practice by one poll's worth of
     // payloads, because we stop polling the source until it is empty again.
     let mut pending: VecDeque<FeedFrame> = VecDeque::with_capacity(1024);
@@ -465,20 +797,15 @@ fn feed_stage<P: FeedPort>(
         let mut busy = false;
 
         // 1. Send what the signer produced.
-        while let Ok(tx) = txs.pop() {
-            busy = true;
-            submit(&mut port, &tx, clock, &mut stats, &mut submission);
-        }
+        busy |= write_txs(&mut port, &mut down, clock, &mut stats, &mut submission);
 
         // 2. Hand decoded frames on, oldest first.
-        while let Some(f) = pending.front() {
-            match frames.push(*f) {
-                Ok(()) => {
-                    pending.pop_front();
-                    busy = true;
-                }
-                Err(_) => break,
+        while let Some(&f) = pending.front() {
+            if !down.offer(f, clock) {
+                break;
             }
+            pending.pop_front();
+            busy = true;
         }
 
         // 3. Read the source, unless we are holding frames back or are done.
@@ -486,7 +813,7 @@ fn feed_stage<P: FeedPort>(
             if stop.load(Ordering::Relaxed) {
                 ended = true;
                 if let Some(h) = batcher.boundary() {
-                    hand_on(h, &mut frames, &mut pending, &mut stats);
+                    hand_on(h, &mut down, clock, &mut pending, &mut stats);
                 }
             } else {
                 let mut seen = Seen::default();
@@ -496,7 +823,7 @@ fn feed_stage<P: FeedPort>(
                     if arrival == Arrival::NewBurst
                         && let Some(h) = batcher.boundary()
                     {
-                        hand_on(h, &mut frames, &mut pending, &mut stats);
+                        hand_on(h, &mut down, clock, &mut pending, &mut stats);
                     }
                     match polyarb_feeds::decode(payload, now) {
                         Ok(Decoded::Frame(f)) => {
@@ -505,7 +832,7 @@ fn feed_stage<P: FeedPort>(
                             let catch_up = arrival == Arrival::CatchUp;
                             let late = batcher.late_in_block;
                             if let Some(h) = batcher.next(f, catch_up) {
-                                hand_on(h, &mut frames, &mut pending, &mut stats);
+                                hand_on(h, &mut down, clock, &mut pending, &mut stats);
                             }
                             if batcher.late_in_block > late && late_log.allow(now) {
                                 tracing::warn!(
@@ -535,32 +862,28 @@ fn feed_stage<P: FeedPort>(
                     PortState::Idle | PortState::Ended => {
                         // Drained or done: the batch is complete.
                         if let Some(h) = batcher.boundary() {
-                            hand_on(h, &mut frames, &mut pending, &mut stats);
+                            hand_on(h, &mut down, clock, &mut pending, &mut stats);
                             busy = true;
                         }
                         ended |= state == PortState::Ended;
                     }
                 }
+                // Fused: what the batch's search signed goes out now, not a turn later.
+                busy |= write_txs(&mut port, &mut down, clock, &mut stats, &mut submission);
             }
         }
-        busy |= service(
-            &mut port,
-            &mut responses,
-            &mut controls,
-            &mut control,
-            clock,
-        );
+        busy |= service(&mut port, &mut responses, &mut controls, &mut down, clock);
         while let Some((seq, how)) = port.route_end() {
             busy = true;
             stats.route_ends += 1;
             let f = batcher.word(FeedFrame::route_ended(seq, how, clock.now_ns()));
-            hand_on(f, &mut frames, &mut pending, &mut stats);
+            hand_on(f, &mut down, clock, &mut pending, &mut stats);
         }
         while let Some((token, funding, available)) = port.lender_offer() {
             busy = true;
             stats.lender_offers += 1;
             let f = FeedFrame::lender_offer(token, funding, available, clock.now_ns());
-            hand_on(batcher.word(f), &mut frames, &mut pending, &mut stats);
+            hand_on(batcher.word(f), &mut down, clock, &mut pending, &mut stats);
         }
 
         if ended && pending.is_empty() {
@@ -571,17 +894,13 @@ fn feed_stage<P: FeedPort>(
     }
 
     stats.late_in_block = batcher.late_in_block;
-    drop(frames);
+    down.end_of_input();
     // Settle: keep writing what the signer signs (its last opportunities, then fills) and
     // reading answers until the port has nothing on its way, or `settle_ns` after the signer
     // ran out of opportunities. Payloads other than answers are not decoded into frames now.
     let mut settle_from: Option<u64> = None;
     loop {
-        let mut busy = false;
-        while let Ok(tx) = txs.pop() {
-            busy = true;
-            submit(&mut port, &tx, clock, &mut stats, &mut submission);
-        }
+        let mut busy = write_txs(&mut port, &mut down, clock, &mut stats, &mut submission);
         if !ended {
             let state = port.poll(&mut |payload: &[u8], _| {
                 stats.payloads += 1;
@@ -601,20 +920,14 @@ fn feed_stage<P: FeedPort>(
             busy |= state == PortState::Busy;
             ended |= state == PortState::Ended;
         }
-        busy |= service(
-            &mut port,
-            &mut responses,
-            &mut controls,
-            &mut control,
-            clock,
-        );
+        busy |= service(&mut port, &mut responses, &mut controls, &mut down, clock);
         let now = clock.now_ns();
-        if txs.is_abandoned() && txs.is_empty() {
+        if down.finished() {
             break;
         }
-        if signer_drained.load(Ordering::Acquire) {
+        if down.signer_drained() {
             let from = *settle_from.get_or_insert(now);
-            let settled = port.settled() && controls.is_empty() && txs.is_empty();
+            let settled = port.settled() && controls.is_empty() && !down.tx_waiting();
             if settled || now.saturating_sub(from) >= settle_ns {
                 break;
             }
@@ -622,15 +935,19 @@ fn feed_stage<P: FeedPort>(
         if busy { idle.reset() } else { idle.idle() }
     }
     // Let the signer go; write whatever it still signs before it notices.
-    drop(control);
+    down.release();
     loop {
-        match pop_or_done(&mut txs) {
-            Ok(tx) => submit(&mut port, &tx, clock, &mut stats, &mut submission),
+        match down.drain_tx() {
+            Ok(tx) => {
+                submit(&mut port, &tx, clock, &mut stats, &mut submission);
+                down.written(&tx);
+            }
             Err(true) => break,
             Err(false) => idle.idle(),
         }
     }
-    (port, stats, submission)
+    down.close();
+    (port, stats, submission, down)
 }
 
 /// Notes a decoded frame's block for [`FeedPort::seen`].
@@ -680,16 +997,16 @@ fn note_other(
 
 /// The port's turn after a read: the answers read, its timers, and its controls for the
 /// signer; whether any of it did work.
-fn service<P: FeedPort>(
+fn service<P: FeedPort, D: Downstream>(
     port: &mut P,
     responses: &mut Vec<OwnedResponse>,
     controls: &mut VecDeque<AccountControl>,
-    ring: &mut Producer<AccountControl>,
+    down: &mut D,
     clock: &dyn Clock,
 ) -> bool {
     let mut busy = answer(port, responses, clock);
     busy |= port.tick(clock.now_ns());
-    busy | pass_controls(port, controls, ring)
+    busy | pass_controls(port, controls, down, clock)
 }
 
 /// Hands the responses read this turn to the port.
@@ -792,16 +1109,17 @@ fn pool_block(f: &FeedFrame) -> Option<u64> {
         .then_some(f.block_number)
 }
 
-/// Passes a frame to the engine ring, or queues it behind frames already waiting (counting the
-/// first time the ring was full).
+/// Passes a frame to the engine, or queues it behind frames already waiting (counting the
+/// first time the engine could not take one).
 #[inline]
-fn hand_on(
+fn hand_on<D: Downstream>(
     f: FeedFrame,
-    frames: &mut Producer<FeedFrame>,
+    down: &mut D,
+    clock: &dyn Clock,
     pending: &mut VecDeque<FeedFrame>,
     stats: &mut FeedStats,
 ) {
-    if !pending.is_empty() || frames.push(f).is_err() {
+    if !pending.is_empty() || !down.offer(f, clock) {
         if pending.is_empty() {
             stats.backpressure += 1;
         }
@@ -839,29 +1157,16 @@ fn engine_stage(
     mut frames: Consumer<FeedFrame>,
     mut opps: Producer<OpportunityFrame>,
     clock: &dyn Clock,
-    spin: u32,
+    wait: Wait,
     export: Option<&Export>,
 ) -> (Engine, Latency) {
     let mut detection = Latency::new();
-    let mut idle = Idle::new(spin);
+    let mut idle = Idle::with(wait);
     // Whether the last frame ended its batch: exports happen only between batches.
     let mut between = true;
     loop {
-        if between
-            && let Some(x) = export
-            && x.requested.swap(false, Ordering::Relaxed)
-        {
-            if let Some(to) = &x.to {
-                let started = clock.now_ns();
-                let spec = engine.market_spec();
-                let tip = engine.chain_tip();
-                let took = clock.now_ns().saturating_sub(started);
-                if to.try_send((spec, tip, took)).is_err() {
-                    tracing::warn!("tables not exported: the last export is still being written");
-                }
-            } else {
-                tracing::warn!("snapshot requested, but no --save-snapshot FILE was given");
-            }
+        if between {
+            maybe_export(&engine, export, clock);
         }
         match pop_or_done(&mut frames) {
             Ok(f) => {
@@ -888,6 +1193,25 @@ fn engine_stage(
     (engine, detection)
 }
 
+/// Exports the tables if a request is pending (between batches only).
+fn maybe_export(engine: &Engine, export: Option<&Export>, clock: &dyn Clock) {
+    let Some(x) = export else { return };
+    if !x.requested.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    if let Some(to) = &x.to {
+        let started = clock.now_ns();
+        let spec = engine.market_spec();
+        let tip = engine.chain_tip();
+        let took = clock.now_ns().saturating_sub(started);
+        if to.try_send((spec, tip, took)).is_err() {
+            tracing::warn!("tables not exported: the last export is still being written");
+        }
+    } else {
+        tracing::warn!("snapshot requested, but no --save-snapshot FILE was given");
+    }
+}
+
 /// The signer stage's ends of the rings.
 struct SignerRings {
     opps: Consumer<OpportunityFrame>,
@@ -901,7 +1225,7 @@ fn signer_stage(
     rings: SignerRings,
     clock: &dyn Clock,
     drained: &AtomicBool,
-    spin: u32,
+    wait: Wait,
 ) -> SignerStats {
     let SignerRings {
         mut opps,
@@ -910,7 +1234,7 @@ fn signer_stage(
         mut reports,
     } = rings;
     let mut stats = SignerStats::default();
-    let mut idle = Idle::new(spin);
+    let mut idle = Idle::with(wait);
     let mut frame = TxFrame::EMPTY;
     let mut opps_done = false;
     loop {

@@ -1,82 +1,51 @@
-//! Stage threads: pinning to cores and what a stage does while its ring is empty.
+//! What a stage thread does while its ring is empty: [`Idle`], by the thread's
+//! [`WaitPolicy`](crate::placement::WaitPolicy). Pinning and the plan of which thread runs where
+//! are in [`crate::placement`].
 //!
-//! Pinning is loud: each stage reports where it landed, and a failed pin is a warning with the
-//! reason, never silent. When stages share a core (fewer cores than stages), an idle stage yields
-//! its core at once instead of spinning, so the stage it shares with always makes progress.
+//! When stages share a CPU the plan gives them no spins, so an idle stage yields its CPU at once
+//! and the stage it shares with always makes progress.
 
-use std::{hint, thread};
+use std::{hint, thread, time::Duration};
 
-use crate::config::CoreMap;
+use crate::placement::{Wait, WaitPolicy};
 
-/// Where a stage ended up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pinned {
-    /// Pinned to this logical core.
-    Core(usize),
-    /// Not pinned: no core map configured.
-    Unpinned,
-    /// Pinning was asked for but failed; the thread runs wherever the OS puts it.
-    Failed,
-}
+/// Yields a parked thread makes before it starts sleeping.
+const YIELDS_BEFORE_PARK: u32 = 64;
+/// A parked thread's first sleep, ns; each further empty poll doubles it up to the policy's
+/// `park_max_ns`.
+const FIRST_PARK_NS: u64 = 10_000;
 
-/// Pins the calling thread to `core` (an index into the machine's core list). If the machine has
-/// fewer cores, wraps around and says so. Returns what happened; logs it either way.
-pub fn pin_current(stage: &'static str, core: Option<usize>) -> Pinned {
-    let Some(want) = core else {
-        tracing::info!(stage, "not pinned (no [cores] in config)");
-        return Pinned::Unpinned;
-    };
-    let Some(ids) = core_affinity::get_core_ids().filter(|ids| !ids.is_empty()) else {
-        tracing::warn!(stage, want, "cannot list CPU cores; thread NOT pinned");
-        return Pinned::Failed;
-    };
-    let idx = want % ids.len();
-    if idx != want {
-        tracing::warn!(
-            stage,
-            want,
-            have = ids.len(),
-            using = idx,
-            "core index beyond machine, wrapped"
-        );
-    }
-    let id = ids[idx];
-    if core_affinity::set_for_current(id) {
-        tracing::info!(stage, core = id.id, "pinned");
-        Pinned::Core(id.id)
-    } else {
-        tracing::warn!(
-            stage,
-            core = id.id,
-            "sched_setaffinity failed; thread NOT pinned"
-        );
-        Pinned::Failed
-    }
-}
-
-/// True if two stages of the map land on the same core of a machine with `n_cores` cores.
-pub fn stages_share_cores(map: &CoreMap, n_cores: usize) -> bool {
-    let n = n_cores.max(1);
-    let (f, e, s) = (map.feed % n, map.engine % n, map.signer % n);
-    f == e || e == s || f == s
-}
-
-/// Idle strategy for a polling stage: spin `spin_limit` times, then yield the core on every
-/// further empty poll. `spin_limit = 0` means yield at once (shared cores).
+/// Idle strategy of a polling thread: spin, yield or sleep on empty polls, per its [`Wait`].
 #[derive(Debug, Clone)]
 pub struct Idle {
+    wait: Wait,
     spins: u32,
-    spin_limit: u32,
+    yields_in_row: u32,
+    park_ns: u64,
     yields: u64,
+    parks: u64,
 }
 
 impl Idle {
-    /// A fresh strategy.
+    /// Spin `spin_limit` times, then yield on every further empty poll (`spin_limit = 0`: yield
+    /// at once, as on a shared CPU).
     pub fn new(spin_limit: u32) -> Self {
+        Self::with(Wait {
+            policy: WaitPolicy::SpinYield,
+            spins: spin_limit,
+            park_max_ns: 0,
+        })
+    }
+
+    /// The strategy `wait` describes.
+    pub fn with(wait: Wait) -> Self {
         Self {
+            wait,
             spins: 0,
-            spin_limit,
+            yields_in_row: 0,
+            park_ns: FIRST_PARK_NS,
             yields: 0,
+            parks: 0,
         }
     }
 
@@ -84,41 +53,81 @@ impl Idle {
     #[inline]
     pub fn reset(&mut self) {
         self.spins = 0;
+        self.yields_in_row = 0;
+        self.park_ns = FIRST_PARK_NS;
     }
 
     /// Nothing to do this round.
     #[inline]
     pub fn idle(&mut self) {
-        if self.spins < self.spin_limit {
-            self.spins += 1;
+        if self.wait.policy == WaitPolicy::Spin || self.spins < self.wait.spins {
+            self.spins = self.spins.saturating_add(1);
             hint::spin_loop();
-        } else {
-            self.yields += 1;
-            thread::yield_now();
+            return;
         }
+        if self.wait.policy == WaitPolicy::Park && self.yields_in_row >= YIELDS_BEFORE_PARK {
+            self.parks += 1;
+            thread::sleep(Duration::from_nanos(self.park_ns));
+            self.park_ns = (self.park_ns * 2).min(self.wait.park_max_ns.max(FIRST_PARK_NS));
+            return;
+        }
+        self.yields_in_row += 1;
+        self.yields += 1;
+        thread::yield_now();
     }
 
-    /// How many times this strategy yielded the core.
+    /// How many times this strategy yielded the CPU.
     pub fn yields(&self) -> u64 {
         self.yields
+    }
+
+    /// How many times it slept ([`WaitPolicy::Park`]).
+    pub fn parks(&self) -> u64 {
+        self.parks
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::placement::{CpuFacts, Pinned, pin_current};
 
     #[test]
-    fn sharing_is_detected_modulo_core_count() {
-        let m = CoreMap {
-            feed: 0,
-            engine: 1,
-            signer: 2,
-            housekeeping: None,
+    fn each_policy_waits_as_it_says() {
+        let wait = |policy, spins| Wait {
+            policy,
+            spins,
+            park_max_ns: 40_000,
         };
-        assert!(!stages_share_cores(&m, 4));
-        assert!(stages_share_cores(&m, 2));
-        assert!(stages_share_cores(&m, 1));
+        // Spin never gives the CPU up.
+        let mut spin = Idle::with(wait(WaitPolicy::Spin, 3));
+        for _ in 0..200 {
+            spin.idle();
+        }
+        assert_eq!((spin.yields(), spin.parks()), (0, 0));
+        // Spin-yield: its spins, then a yield per empty poll.
+        let mut sy = Idle::with(wait(WaitPolicy::SpinYield, 3));
+        for _ in 0..10 {
+            sy.idle();
+        }
+        assert_eq!((sy.yields(), sy.parks()), (7, 0));
+        // Park: spins, YIELDS_BEFORE_PARK yields, then sleeps of 10, 20, 40, 40 µs.
+        let mut park = Idle::with(wait(WaitPolicy::Park, 3));
+        let n = 3 + YIELDS_BEFORE_PARK as usize + 4;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            park.idle();
+        }
+        assert_eq!(
+            (park.yields(), park.parks()),
+            (u64::from(YIELDS_BEFORE_PARK), 4)
+        );
+        // The sleeps happened (110 µs at least; an upper bound would be a timed test).
+        assert!(started.elapsed() >= Duration::from_micros(110));
+        // Work found: back to spinning.
+        park.reset();
+        park.idle();
+        assert_eq!(park.parks(), 4);
     }
 
     #[test]
@@ -132,10 +141,11 @@ mod tests {
         let (mut p1, mut c1) = rtrb::RingBuffer::<u32>::new(4);
         let (mut p2, mut c2) = rtrb::RingBuffer::<u32>::new(4);
         let rounds = 2_000u32;
+        let cpu0 = CpuFacts::read().online[0];
         let (done, finished) = std::sync::mpsc::channel();
         let tx = done.clone();
         thread::spawn(move || {
-            let pinned = pin_current("test-echo", Some(0));
+            let pinned = pin_current("test-echo", Some(cpu0));
             let mut idle = Idle::new(0);
             let mut n = 0;
             while n < rounds {
@@ -153,7 +163,7 @@ mod tests {
             let _ = tx.send(("echo", pinned, idle.yields(), n));
         });
         thread::spawn(move || {
-            let pinned = pin_current("test-driver", Some(0));
+            let pinned = pin_current("test-driver", Some(cpu0));
             let mut idle = Idle::new(0);
             for i in 0..rounds {
                 while p1.push(i).is_err() {
@@ -173,11 +183,7 @@ mod tests {
             let (who, pinned, yields, n) = finished
                 .recv_timeout(std::time::Duration::from_secs(120))
                 .expect("no progress within 120 s: stages sharing a core livelocked");
-            assert_eq!(
-                pinned,
-                Pinned::Core(core_affinity::get_core_ids().unwrap()[0].id),
-                "{who}"
-            );
+            assert_eq!(pinned, Pinned::Core(cpu0), "{who}");
             assert_eq!(n, rounds, "{who}");
             assert!(yields > 0, "{who} never yielded the core while waiting");
         }

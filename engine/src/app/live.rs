@@ -26,6 +26,7 @@ use crate::{
     config::{Config, ProcessEnv},
     latency::LatencyReport,
     pipeline::{self, Export, FeedStats, PipelineSettings, Report, SignerStats},
+    placement::{PinBoard, Placement},
     report::{self, Names},
     snapshot,
     submission::SubmitStats,
@@ -296,6 +297,8 @@ pub struct RunSummary {
     pub link: LinkStats,
     /// Why the live edge gave up, if it did: the run is then a failure, after this summary.
     pub failure: Option<LinkError>,
+    /// Where the threads ran.
+    pub placement: Placement,
 }
 
 impl fmt::Display for RunSummary {
@@ -321,6 +324,7 @@ impl fmt::Display for RunSummary {
             l.lender_readings,
             l.lender_read_errors
         )?;
+        writeln!(f, "{}", self.placement)?;
         write!(f, "{}", self.latency)
     }
 }
@@ -329,12 +333,14 @@ impl fmt::Display for RunSummary {
 /// connection fails ([`RunSummary::failure`]).
 pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppError> {
     let cfg = Config::load(&args.config, &ProcessEnv)?;
+    let plan = super::plan_threads(&cfg)?;
+    let pins = Arc::new(PinBoard::default());
     let signers = super::keys::load_signers(&cfg.signer)?;
     let executor = cfg.executor()?;
     let mut rpc = connect(&cfg)?;
     // Started once the node answers and before discovery, so the ring is full by the first
     // opportunity (and a run that cannot connect says only that).
-    let (coupons, _mint) = super::start_coupons(&cfg, false)?;
+    let (coupons, _mint) = super::start_coupons(&cfg, false, &plan, &pins)?;
     // A signal or the start-up bound ends any wait on the node during start-up.
     rpc.set_abort(Arc::clone(&stop));
     rpc.set_deadline(Some(
@@ -425,7 +431,8 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
 
     let export = exporter(args, chain);
     let settings = PipelineSettings {
-        cores: cfg.cores,
+        plan,
+        pins,
         pipeline: cfg.pipeline,
         settle_ns: cfg.submit.shutdown_wait_ms.saturating_mul(1_000_000),
         export: export.as_ref().map(|(x, _)| x.clone()),
@@ -484,5 +491,6 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         link: outcome.port.link_stats(),
         latency: outcome.latency,
         failure: outcome.port.failure,
+        placement: outcome.placement,
     })
 }

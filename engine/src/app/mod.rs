@@ -12,13 +12,17 @@ pub mod port;
 pub mod record;
 pub mod replay;
 
-use std::{fmt, io, path::PathBuf};
+use std::{fmt, io, path::PathBuf, sync::Arc};
 
 use polyarb_core::BuildError;
 use polyarb_feeds::{RecordError, RpcError};
 use polyarb_signer::KeyError;
 
-use crate::{config::ConfigError, snapshot::SnapshotError};
+use crate::{
+    config::ConfigError,
+    placement::{PinBoard, Plan},
+    snapshot::SnapshotError,
+};
 
 pub use discovery::DiscoveryError;
 pub use replay::ReplayError;
@@ -89,6 +93,8 @@ pub enum AppError {
     Connection(port::LinkError),
     /// A warm start could not catch up from its snapshot.
     Resume(backfill::BackfillError),
+    /// The threads cannot be placed as `[cores] strict` demands.
+    Placement(String),
     /// A housekeeping thread could not be started.
     Thread {
         /// The thread's name.
@@ -118,6 +124,7 @@ impl fmt::Display for AppError {
             Self::Connection(e) => write!(f, "live edge stopped: {e}"),
             Self::Resume(e) => write!(f, "resume: {e}"),
             Self::Thread { name, error } => write!(f, "cannot start thread {name}: {error}"),
+            Self::Placement(why) => write!(f, "placement: {why}"),
         }
     }
 }
@@ -138,7 +145,7 @@ impl std::error::Error for AppError {
             Self::Thread { error, .. } => Some(error),
             Self::Discovery(e) => Some(e),
             Self::Replay(e) => Some(e),
-            Self::WrongChain { .. } => None,
+            Self::WrongChain { .. } | Self::Placement(_) => None,
         }
     }
 }
@@ -158,43 +165,43 @@ impl AppError {
     }
 }
 
+/// The run's thread plan from `cfg` and this machine ([`Plan::new`]); an error if `[cores]
+/// strict` cannot be met. Its warnings are logged when the pipeline starts (a run that fails
+/// before then says only why).
+pub(crate) fn plan_threads(cfg: &crate::config::Config) -> Result<Plan, AppError> {
+    let plan = Plan::new(
+        cfg.cores.as_ref(),
+        &cfg.pipeline,
+        cfg.memory,
+        &crate::placement::CpuFacts::read(),
+    );
+    match plan.strict_failure() {
+        Some(why) => Err(AppError::Placement(why)),
+        None => Ok(plan),
+    }
+}
+
 /// The signer's coupon ring for `cfg` (`signer.coupons` deep) and the mint thread filling it,
-/// started now so the ring fills while the command gets ready. With `signer.coupons = 0` (or
-/// `rfc6979`) there is no mint: every signature uses RFC 6979.
+/// started now so the ring fills while the command gets ready, pinned to the plan's
+/// housekeeping CPU (recorded on `pins`). With `signer.coupons = 0` (or `rfc6979`) there is no
+/// mint: every signature uses RFC 6979.
 pub(crate) fn start_coupons(
     cfg: &crate::config::Config,
     rfc6979: bool,
+    plan: &Plan,
+    pins: &Arc<PinBoard>,
 ) -> Result<(polyarb_signer::Coupons, Option<polyarb_signer::MintHandle>), AppError> {
     let depth = if rfc6979 { 0 } else { cfg.signer.coupons };
     let (mint, coupons) = polyarb_signer::coupon_ring(depth);
     if depth == 0 {
         return Ok((coupons, None));
     }
-    // Off the hot stages' cores when the machine has a core to spare: minting is ~44 µs of
-    // curve arithmetic per coupon, work a spinning stage must not wait behind.
-    let core = cfg.cores.and_then(|map| {
-        let n = core_affinity::get_core_ids().map_or(1, |ids| ids.len());
-        let core = map.housekeeping_core(n);
-        let hot = [map.feed % n, map.engine % n, map.signer % n];
-        if let Some(h) = map.housekeeping.filter(|h| hot.contains(&(h % n))) {
-            tracing::warn!(
-                core = h,
-                "[cores] housekeeping is a stage's core: the coupon mint competes with it"
-            );
-        }
-        if core.is_none() {
-            tracing::warn!(
-                cores = n,
-                "every core runs a pipeline stage: the coupon mint shares them, unpinned \
-                 (add a core or set [cores] housekeeping)"
-            );
-        }
-        core
-    });
+    // Off the hot threads' CPUs when the machine has one to spare: minting is ~44 µs of curve
+    // arithmetic per coupon, work a spinning stage must not wait behind.
+    let cpu = plan.housekeeping;
+    let pins = Arc::clone(pins);
     let init = move || {
-        if core.is_some() {
-            crate::threads::pin_current("coupons", core);
-        }
+        pins.pin("coupons", cpu);
     };
     let handle = mint
         .spawn_with("polyarb-coupons", init)

@@ -338,6 +338,15 @@ pub fn default_data_dir() -> PathBuf {
 
 /// Runs a replay to the end.
 pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
+    replay_clocked(args, Arc::new(MonoClock::new()))
+}
+
+/// [`replay`] on `clock`: every stamp of the run and the replay's pacing read it (a test's
+/// clock can watch the stage threads through it).
+pub fn replay_clocked<C: Clock + 'static>(
+    args: &ReplayArgs,
+    clock: Arc<C>,
+) -> Result<ReplaySummary, AppError> {
     // The recording first: it is what the user named, so its problems are reported before those
     // of the config and snapshot found next to it.
     let recording = |error| AppError::Recording {
@@ -348,6 +357,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     let reader = RecordReader::new(BufReader::with_capacity(1 << 20, file)).map_err(recording)?;
     let header = reader.header().clone();
     let cfg = Config::load(&args.config, &ProcessEnv)?;
+    let plan = super::plan_threads(&cfg)?;
+    let pins = Arc::new(crate::placement::PinBoard::default());
     let (mut market, chain) =
         snapshot::read(&args.snapshot).map_err(|error| AppError::Snapshot {
             path: args.snapshot.clone(),
@@ -388,7 +399,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     let engine = Engine::new(&market, cfg.search_params()).map_err(AppError::Market)?;
     let pools = market.pools.len() - engine.build_report().pools_dropped as usize;
     let cycles = engine.build_report().cycles;
-    let (coupons, _mint) = super::start_coupons(&cfg, args.rfc6979)?;
+    let (coupons, _mint) = super::start_coupons(&cfg, args.rfc6979, &plan, &pins)?;
     let builder = TxBuilder::new(
         signer,
         rcfg.chain_id,
@@ -404,7 +415,6 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
         return Err(ReplayError::Speed(args.speed).into());
     }
     // One clock for the whole run: the stages' stamps and the replay pacing share its origin.
-    let clock = Arc::new(MonoClock::new());
     let port = ReplayPort::new(
         reader,
         Arc::clone(&clock) as _,
@@ -418,7 +428,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ReplaySummary, AppError> {
     let mut reports = Vec::new();
     let mut write_err = None;
     let settings = PipelineSettings {
-        cores: cfg.cores,
+        plan,
+        pins,
         pipeline: cfg.pipeline,
         settle_ns: 0,
         export: None,
@@ -476,6 +487,7 @@ impl std::fmt::Display for ReplaySummary {
         )?;
         writeln!(f, "{}", report::stage_summary(&o.feed, &o.signer))?;
         writeln!(f, "{}", report::engine_summary(e))?;
+        writeln!(f, "{}", o.placement)?;
         writeln!(f)?;
         writeln!(f, "opportunities found: {}", self.reports.len())?;
         for r in self.reports.iter().take(SHOW) {

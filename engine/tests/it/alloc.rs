@@ -106,3 +106,137 @@ fn on_frame_does_not_allocate() {
     assert_eq!(s.stale_skipped, 2);
     assert!(s.stale_cycles >= 1);
 }
+
+/// Feed-thread clock readings before the measurement starts: the warm-up (the first few
+/// hundred payloads of the sample, which size every buffer and ring and touch every table).
+const WARM_UP_READINGS: u64 = 600;
+
+/// The threads the pipeline names, in [`WatchingClock`]'s slots.
+const THREADS: [&str; 4] = [
+    "polyarb-feed",
+    "polyarb-engine",
+    "polyarb-signer",
+    "polyarb-fused",
+];
+
+/// A monotonic clock that also notes, per pipeline thread, that thread's allocation count
+/// (this binary's counting allocator) at its first and last reading after the warm-up. Every
+/// stage reads the clock on its hot path (the feed stage per payload and per write, the engine
+/// per search that finds routes, the signer per transaction), so the difference is what the
+/// thread allocated while it ran the measured part of the replay.
+#[derive(Debug)]
+struct WatchingClock {
+    origin: std::time::Instant,
+    feed_readings: std::sync::atomic::AtomicU64,
+    warm_at_ns: std::sync::atomic::AtomicU64,
+    first: [std::sync::atomic::AtomicU64; 4],
+    last: [std::sync::atomic::AtomicU64; 4],
+    seen: [std::sync::atomic::AtomicBool; 4],
+}
+
+impl WatchingClock {
+    fn new() -> Self {
+        Self {
+            origin: std::time::Instant::now(),
+            feed_readings: Default::default(),
+            warm_at_ns: std::sync::atomic::AtomicU64::new(u64::MAX),
+            first: Default::default(),
+            last: Default::default(),
+            seen: Default::default(),
+        }
+    }
+
+    /// (thread, allocation calls in the measured window) for each thread that read the clock
+    /// after the warm-up.
+    fn allocations(&self) -> Vec<(&'static str, u64)> {
+        use std::sync::atomic::Ordering::Acquire;
+        (0..THREADS.len())
+            .filter(|&i| self.seen[i].load(Acquire))
+            .map(|i| {
+                (
+                    THREADS[i],
+                    self.last[i].load(Acquire) - self.first[i].load(Acquire),
+                )
+            })
+            .collect()
+    }
+}
+
+impl polyarb_engine::clock::Clock for WatchingClock {
+    fn now_ns(&self) -> u64 {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+        let calls = polyarb_alloc_count::calls_so_far();
+        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let slot = std::thread::current()
+            .name()
+            .and_then(|n| THREADS.iter().position(|t| *t == n));
+        if let Some(i) = slot {
+            if (i == 0 || i == 3) && self.feed_readings.fetch_add(1, AcqRel) == WARM_UP_READINGS {
+                self.warm_at_ns.store(now, Release);
+            }
+            if now >= self.warm_at_ns.load(Acquire) {
+                if !self.seen[i].swap(true, AcqRel) {
+                    self.first[i].store(calls, Release);
+                }
+                self.last[i].store(calls, Release);
+            }
+        }
+        now
+    }
+}
+
+/// The assembled pipeline, in both modes, replaying the shipped sample through its real
+/// threads, rings, decoder, engine and signer (coupons included): after the warm-up no stage
+/// thread allocates. (The replay port stands in for the socket; the websocket client's own
+/// proof is feeds/tests/it/alloc.rs.)
+#[test]
+fn the_assembled_pipeline_does_not_allocate_after_warm_up() {
+    use crate::replay::{sample, scratch};
+    for (mode, threads) in [
+        (
+            "pipelined",
+            &["polyarb-feed", "polyarb-engine", "polyarb-signer"][..],
+        ),
+        ("fused", &["polyarb-fused"][..]),
+    ] {
+        let text = std::fs::read_to_string(sample("toml")).unwrap();
+        let config = scratch(&format!("alloc-{mode}")).join("polyarb.toml");
+        std::fs::write(&config, format!("{text}\n[pipeline]\nmode = \"{mode}\"\n")).unwrap();
+        let clock = std::sync::Arc::new(WatchingClock::new());
+        let s = polyarb_engine::app::replay::replay_clocked(
+            &polyarb_engine::app::replay::ReplayArgs {
+                recording: sample("rec"),
+                snapshot: sample("snapshot.json"),
+                config,
+                opportunities: None,
+                txs: None,
+                speed: 0.0,
+                rfc6979: false,
+            },
+            std::sync::Arc::clone(&clock),
+        )
+        .unwrap();
+        // The measured window held real work: opportunities found and signed after warm-up.
+        let warm = clock.warm_at_ns.load(std::sync::atomic::Ordering::Acquire);
+        let after = s.reports.iter().filter(|r| r.opp.detect_ns > warm).count();
+        assert!(
+            after >= 100,
+            "{mode}: only {after} opportunities after the warm-up"
+        );
+        assert!(
+            s.outcome.signer.coupons.used > 0,
+            "{mode}: no coupon signed"
+        );
+        let seen = clock.allocations();
+        for t in threads {
+            assert!(
+                seen.iter().any(|(name, _)| name == t),
+                "{mode}: {t} never read the clock after the warm-up: {seen:?}"
+            );
+        }
+        assert!(
+            seen.iter().all(|&(_, n)| n == 0),
+            "{mode}: a stage allocated after the warm-up: {seen:?}"
+        );
+    }
+}

@@ -15,6 +15,7 @@ mod e2e_flash;
 mod faults;
 mod keys_cli;
 mod log_limit_peer;
+mod placement;
 mod record_writer;
 mod reorg_replay;
 mod replay;

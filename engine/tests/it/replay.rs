@@ -53,15 +53,15 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// What one replay produced, reduced to plain data the tests compare.
-struct Run {
-    reports: Vec<Report>,
-    digest: [u8; 32],
-    txs: u64,
-    records: u64,
-    record_errors: u64,
-    feed: FeedStats,
-    engine: EngineStats,
-    signer: SignerStats,
+pub(crate) struct Run {
+    pub(crate) reports: Vec<Report>,
+    pub(crate) digest: [u8; 32],
+    pub(crate) txs: u64,
+    pub(crate) records: u64,
+    pub(crate) record_errors: u64,
+    pub(crate) feed: FeedStats,
+    pub(crate) engine: EngineStats,
+    pub(crate) signer: SignerStats,
 }
 
 /// Replays `recording` from the sample's snapshot and config.
@@ -69,7 +69,7 @@ fn replay_file(recording: &Path, speed: f64, txs: Option<PathBuf>) -> Result<Run
     replay_with(recording, speed, txs, false)
 }
 
-fn replay_with(
+pub(crate) fn replay_with(
     recording: &Path,
     speed: f64,
     txs: Option<PathBuf>,
@@ -102,7 +102,7 @@ fn replay_ok(recording: &Path, speed: f64, txs: Option<PathBuf>) -> Run {
 }
 
 /// The sample replayed once as fast as possible, with its `--txs` file; shared by the tests.
-fn sample_run() -> &'static (Run, PathBuf) {
+pub(crate) fn sample_run() -> &'static (Run, PathBuf) {
     static RUN: OnceLock<(Run, PathBuf)> = OnceLock::new();
     RUN.get_or_init(|| {
         let txs = scratch("replay-sample").join("txs.hex");
@@ -119,7 +119,7 @@ fn untimed(o: &OpportunityFrame) -> OpportunityFrame {
 }
 
 /// Everything a report says except timestamps.
-fn untimed_reports(
+pub(crate) fn untimed_reports(
     reports: &[Report],
 ) -> Vec<(
     OpportunityFrame,

@@ -461,6 +461,13 @@ fn set_in_table(path: &Path, table: &str, line: &str) {
     std::fs::write(path, edited).unwrap();
 }
 
+/// Appends `[pipeline] mode = "fused"` to the config at `path` (which has no `[pipeline]`).
+fn fused(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(!text.contains("[pipeline]"), "{text}");
+    std::fs::write(path, format!("{text}\n[pipeline]\nmode = \"fused\"\n")).unwrap();
+}
+
 /// What `who`'s balance of `token` gained over block `number`, raw units.
 fn gain_in_block(rpc: &Rpc, token: Address, who: Address, number: u64) -> U256 {
     balance_at(rpc, token, who, number) - balance_at(rpc, token, who, number - 1)
@@ -580,6 +587,41 @@ fn a_legacy_eip155_route_is_mined_and_pays_the_prediction() {
     assert!(ok);
 }
 
+/// The fused mode live: one thread reads the gap's logs, searches, signs and writes; the node
+/// mines the route and it pays exactly the prediction.
+#[test]
+fn a_fused_run_sends_a_route_that_pays_the_prediction() {
+    let tc = Toolchain::locate();
+    let node =
+        Anvil::start(AnvilOpts::default()).expect("start anvil (run tools/toolchain/install.sh)");
+    let rpc = node.rpc();
+    let world = small_world(&node, &tc);
+    let executor = world.executor.unwrap();
+    let dir = temp_dir("fused");
+    let config = write_config(&node, &world, &dir);
+    one_route_per_update(&config);
+    fused(&config);
+    let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
+
+    open_gap(&rpc, &world, node.accounts()[2], 300);
+    let opp = polyarb.wait_for_opportunities(1).remove(0);
+    let hash: B256 = opp["tx_hash"].as_str().unwrap().parse().unwrap();
+    let receipt = rpc
+        .wait_receipt(hash)
+        .unwrap_or_else(|e| panic!("{e}\n{}", polyarb.logs()));
+    assert_alone_in_block(&rpc, receipt.block_number);
+    let token: Address = opp["token_in"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        gain_in_block(&rpc, token, executor, receipt.block_number),
+        opp["profit"].as_str().unwrap().parse::<U256>().unwrap()
+    );
+    polyarb.wait_for_log("node accepted transaction");
+    let (ok, stdout) = polyarb.stop();
+    assert!(ok);
+    assert!(stdout.contains("placement: fused"), "{stdout}");
+    assert!(count_in(&stdout, "signer:", " signed") >= 1, "{stdout}");
+}
+
 /// Two sending accounts (`[[signer.senders]]`): routes go to them in turn, each with its own
 /// nonce sequence, and the node mines the routes of both.
 #[test]
@@ -650,13 +692,30 @@ fn routes_take_turns_between_two_senders_and_both_land() {
 
 #[test]
 fn a_node_that_rejects_the_transaction_is_logged_and_polyarb_keeps_running() {
+    rejected_then_reused(false);
+}
+
+/// The same in the fused mode: the refused nonce comes back to the signer on the same thread.
+#[test]
+fn a_fused_run_reuses_a_refused_nonce_too() {
+    rejected_then_reused(true);
+}
+
+fn rejected_then_reused(fused_mode: bool) {
     let tc = Toolchain::locate();
     let node =
         Anvil::start(AnvilOpts::default()).expect("start anvil (run tools/toolchain/install.sh)");
     let rpc = node.rpc();
     let world = small_world(&node, &tc);
-    let dir = temp_dir("rejected");
+    let dir = temp_dir(if fused_mode {
+        "rejected-fused"
+    } else {
+        "rejected"
+    });
     let config = write_config(&node, &world, &dir);
+    if fused_mode {
+        fused(&config);
+    }
     // One route per update, so each gap is exactly one transaction and the counts below are
     // exact (several routes per update are tested in the engine scenarios).
     one_route_per_update(&config);
@@ -684,6 +743,8 @@ fn a_node_that_rejects_the_transaction_is_logged_and_polyarb_keeps_running() {
         .collect();
     let (ok, stdout) = polyarb.stop();
     assert!(ok, "polyarb exit status after SIGINT");
+    let mode = if fused_mode { "fused" } else { "pipelined" };
+    assert!(stdout.contains(&format!("placement: {mode}")), "{stdout}");
     // Both routes were signed, sent and refused; the refused nonce went back to the signer,
     // which signed the second route with it: no gap, no nonce skipped.
     assert_eq!(count_in(&stdout, "signer:", " signed"), 2, "{stdout}");

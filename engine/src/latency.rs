@@ -76,6 +76,90 @@ impl Latency {
             self.hist.max()
         }
     }
+
+    /// Mean, ns; 0 when empty.
+    pub fn mean_ns(&self) -> f64 {
+        if self.hist.is_empty() {
+            0.0
+        } else {
+            self.hist.mean()
+        }
+    }
+
+    /// Samples above the 60 s bound, recorded as 60 s.
+    pub fn clamped(&self) -> u64 {
+        self.clamped
+    }
+
+    /// (quantile, value ns) at HdrHistogram's percentile ticks (`ticks_per_half` per halving of
+    /// the distance to 100 %), ending with the maximum at quantile 1: the points of a
+    /// percentile plot. Empty when there are no samples.
+    pub fn percentile_points(&self, ticks_per_half: u32) -> Vec<(f64, u64)> {
+        if self.hist.is_empty() {
+            return Vec::new();
+        }
+        self.hist
+            .iter_quantiles(ticks_per_half.max(1))
+            .map(|v| {
+                (
+                    v.quantile_iterated_to(),
+                    self.hist.highest_equivalent(v.value_iterated_to()),
+                )
+            })
+            .collect()
+    }
+
+    /// Writes the series as an HdrHistogram percentile distribution (the `.hgrm` text that
+    /// HdrHistogram's `outputPercentileDistribution` prints and its online plotter reads),
+    /// values divided by `unit_ns` (1,000: µs), 5 ticks per half distance.
+    pub fn write_hgrm(&self, out: &mut dyn std::io::Write, unit_ns: f64) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{:>12} {:>14} {:>10} {:>14}\n",
+            "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+        )?;
+        let mut total = 0u64;
+        if !self.hist.is_empty() {
+            for v in self.hist.iter_quantiles(5) {
+                total += v.count_since_last_iteration();
+                let value = self.hist.highest_equivalent(v.value_iterated_to()) as f64 / unit_ns;
+                let q = v.quantile_iterated_to();
+                if q < 1.0 {
+                    writeln!(
+                        out,
+                        "{value:>12.3} {q:>14.12} {total:>10} {:>14.2}",
+                        1.0 / (1.0 - q)
+                    )?;
+                } else {
+                    writeln!(out, "{value:>12.3} {q:>14.12} {total:>10}")?;
+                }
+            }
+        }
+        let (mean, sd, max) = if self.hist.is_empty() {
+            (0.0, 0.0, 0.0)
+        } else {
+            (
+                self.hist.mean() / unit_ns,
+                self.hist.stdev() / unit_ns,
+                self.hist.max() as f64 / unit_ns,
+            )
+        };
+        writeln!(
+            out,
+            "#[Mean    = {mean:>12.3}, StdDeviation   = {sd:>12.3}]"
+        )?;
+        writeln!(
+            out,
+            "#[Max     = {max:>12.3}, Total count    = {:>12}]",
+            self.hist.len()
+        )?;
+        writeln!(
+            out,
+            "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
+            self.hist.buckets(),
+            self.hist.distinct_values()
+        )
+    }
 }
 
 /// The two series a run reports.
@@ -125,6 +209,45 @@ impl fmt::Display for LatencyReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hgrm_lists_rising_percentiles_ending_at_the_max() {
+        let mut l = Latency::new();
+        for ns in 1..=1_000u64 {
+            l.record(ns * 1_000);
+        }
+        let mut out = Vec::new();
+        l.write_hgrm(&mut out, 1_000.0).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<(f64, f64, u64)> = text
+            .lines()
+            .skip(2)
+            .take_while(|l| !l.starts_with('#'))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                )
+            })
+            .collect();
+        assert!(
+            rows.windows(2)
+                .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1 && w[0].2 <= w[1].2)
+        );
+        let last = rows.last().unwrap();
+        // 1,000 µs within the histogram's 3 significant digits; every sample counted.
+        assert!((last.0 - 1_000.0).abs() <= 1.0, "{last:?}");
+        assert_eq!((last.1, last.2), (1.0, 1_000));
+        // The median row: about 500 µs at percentile 0.5.
+        let mid = rows.iter().find(|r| r.1 >= 0.5).unwrap();
+        assert!((mid.0 - 500.0).abs() <= 1.0, "{mid:?}");
+        assert!(text.contains("Total count    =         1000]"), "{text}");
+        let points = l.percentile_points(5);
+        assert_eq!(points.len(), rows.len());
+        assert_eq!(points.last().unwrap().0, 1.0);
+    }
 
     #[test]
     fn quantiles_and_merge() {

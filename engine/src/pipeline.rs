@@ -86,8 +86,12 @@ pub struct Seen {
 /// The edge the feed stage runs on: where payloads come from and where signed transactions go.
 pub trait FeedPort: Send {
     /// Reads what is available without blocking for long, handing each complete payload to
-    /// `on_payload`, which stamps and decodes it, with how it arrived.
-    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival)) -> PortState;
+    /// `on_payload`, which stamps and decodes it, with how it arrived, and says whether to go
+    /// on: `false` when signed transactions are waiting to be written, so a port that can stop
+    /// between payloads (the replay) returns `Busy` and is polled again after the writes. The
+    /// live port delivers the rest of the socket read it is in first (its websocket client has
+    /// no stop between messages).
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival) -> bool) -> PortState;
     /// What the last poll's payloads decoded to (heads and log blocks), at `now_ns`.
     fn seen(&mut self, _seen: Seen, _now_ns: u64) {}
     /// Why a transaction could not be written.
@@ -852,6 +856,8 @@ fn feed_stage<P: FeedPort, D: Downstream>(
                             now,
                         ),
                     }
+                    // Transactions signed (fused) or waiting: write them before reading on.
+                    !down.tx_waiting()
                 });
                 if seen != Seen::default() {
                     port.seen(seen, clock.now_ns());
@@ -916,6 +922,7 @@ fn feed_stage<P: FeedPort, D: Downstream>(
                         now,
                     ),
                 }
+                true
             });
             busy |= state == PortState::Busy;
             ended |= state == PortState::Ended;

@@ -464,7 +464,11 @@ impl LivePort {
     }
 
     /// Polls endpoint `k` once.
-    fn poll_endpoint(&mut self, k: usize, on_payload: &mut dyn FnMut(&[u8], Arrival)) -> PortState {
+    fn poll_endpoint(
+        &mut self,
+        k: usize,
+        on_payload: &mut dyn FnMut(&[u8], Arrival) -> bool,
+    ) -> PortState {
         match self.endpoints[k].link {
             Link::Failed => return PortState::Idle,
             Link::Down { attempt, next_try } => {
@@ -528,7 +532,9 @@ impl LivePort {
                 let Some(p) = e.backfill.pop_front() else {
                     break;
                 };
-                on_payload(&p, Arrival::CatchUp);
+                if !on_payload(&p, Arrival::CatchUp) {
+                    break;
+                }
             }
             return PortState::Busy;
         }
@@ -536,8 +542,10 @@ impl LivePort {
             return PortState::Idle;
         };
         // A live socket reports its batch boundaries by draining (`Idle`).
+        // The rest of this read is delivered even when the pipeline would rather write first:
+        // the websocket client has no stop between messages.
         match rpc.poll(Some(Duration::ZERO), &mut |p: &[u8]| {
-            on_payload(p, Arrival::Live)
+            on_payload(p, Arrival::Live);
         }) {
             // Drained, but a node streams a block's logs one notification at a time: only a
             // drain that has stayed quiet for `batch_quiet` ends the batch.
@@ -629,7 +637,7 @@ impl LivePort {
 }
 
 impl FeedPort for LivePort {
-    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival)) -> PortState {
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival) -> bool) -> PortState {
         if self
             .endpoints
             .iter()

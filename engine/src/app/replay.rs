@@ -254,7 +254,7 @@ impl ReplayPort {
 }
 
 impl FeedPort for ReplayPort {
-    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival)) -> PortState {
+    fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival) -> bool) -> PortState {
         // Batch boundaries come from the recorded receive times, never from how fast this
         // replay runs, so every replay of a recording searches at the same points: a payload
         // received `node.batch_quiet_us` or more after the one before arrived after the live
@@ -268,7 +268,9 @@ impl FeedPort for ReplayPort {
             self.held = None;
             self.records += 1;
             let new_burst = new_burst(&mut self.last_recv, t, self.quiet_ns);
-            on_payload(&self.held_payload, arrival(new_burst));
+            if !on_payload(&self.held_payload, arrival(new_burst)) {
+                return PortState::Busy;
+            }
             delivered = true;
         }
         for _ in 0..POLL_BATCH {
@@ -289,7 +291,10 @@ impl FeedPort for ReplayPort {
                     self.records += 1;
                     delivered = true;
                     let new_burst = new_burst(&mut self.last_recv, rec.recv_ns, self.quiet_ns);
-                    on_payload(rec.payload, arrival(new_burst));
+                    if !on_payload(rec.payload, arrival(new_burst)) {
+                        // Transactions to write first; the next record waits in the reader.
+                        return PortState::Busy;
+                    }
                 }
                 Some(Err(e)) => {
                     self.record_errors += 1;
@@ -556,6 +561,7 @@ mod tests {
             let mut seen = Vec::new();
             let state = port.poll(&mut |p: &[u8], arrival: Arrival| {
                 seen.push((p.to_vec(), arrival == Arrival::NewBurst));
+                true
             });
             (state, seen)
         };

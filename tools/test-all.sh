@@ -53,6 +53,14 @@ fi
 rm -rf "$tmpdir"
 trap - EXIT
 
+step "polyarb-report --quick (the latency report runs end to end; its numbers are not checked)"
+report_dir=$(mktemp -d)
+cargo run --locked -q -p polyarb-bench --bin polyarb-report -- --quick --out "$report_dir" >/dev/null
+for f in index.html summary.txt detection-pipelined.hgrm detection-fused.hgrm; do
+  [[ -s $report_dir/$f ]] || { echo "polyarb-report wrote no $f" >&2; exit 1; }
+done
+rm -rf "$report_dir"
+
 step "shellcheck tuning/, contracts/, tools/ and bench/ scripts"
 tools/toolchain/venv/bin/shellcheck -S warning tuning/*.sh contracts/*.sh tools/*.sh bench/*.sh \
     tools/toolchain/install.sh .ci/run

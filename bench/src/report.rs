@@ -446,18 +446,9 @@ pub fn svg_chart(c: &Chart) -> String {
     // x ticks: 0 %, 90 %, 99 %, ...
     for k in 0..=(x_hi as u32) {
         let x = px(f64::from(k));
-        let label = match k {
-            0 => "0%".to_owned(),
-            k => {
-                let nines = "9".repeat(k as usize);
-                let p = format!(
-                    "{}.{}",
-                    &nines[..2.min(nines.len())],
-                    &nines[2.min(nines.len())..]
-                );
-                format!("{}%", p.trim_end_matches('.'))
-            }
-        };
+        // 1 − 10^-k: 0 %, 90 %, 99 %, 99.9 %, ...
+        let decimals = k.saturating_sub(2) as usize;
+        let label = format!("{:.decimals$}%", 100.0 - 100.0 * 10f64.powi(-(k as i32)));
         let _ = write!(
             s,
             r##"<line x1="{x:.1}" y1="{T}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/><text x="{x:.1}" y="{:.1}" font-size="12" text-anchor="middle">{label}</text>"##,
@@ -702,6 +693,9 @@ mod tests {
             assert!(!outside_svg_ns.contains(remote), "{remote}");
         }
         assert!(page.contains("not met"));
+        for tick in [">0%<", ">90%<", ">99%<", ">99.9%<"] {
+            assert!(page.contains(tick), "{tick}");
+        }
         let dir = std::env::temp_dir().join(format!("polyarb-report-test-{}", std::process::id()));
         let files = write(&report, &dir).unwrap();
         let names: Vec<String> = files

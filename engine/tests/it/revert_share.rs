@@ -517,9 +517,21 @@ fn traders_gaps_are_arbitraged_with_few_reverts_and_no_gap_sent_twice() {
     };
 
     // The executor's balance over each block with polyarb's transactions, per start token of
-    // those transactions, against the predicted profits of the ones that succeeded.
+    // those transactions, against the predicted profits of the ones that succeeded. A route
+    // that succeeded on a state others had moved (late, on a loaded machine) is paid other
+    // amounts than predicted, and the surplus of an exact-output hop stays with the executor in
+    // an intermediate token, which may be another route's start token: such blocks are counted,
+    // not checked to the wei.
+    let unpriced_blocks: HashSet<u64> = landed
+        .iter()
+        .filter(|l| l.success && !l.as_priced)
+        .map(|l| l.block)
+        .collect();
     let mut predicted: BTreeMap<(u64, Address), U256> = BTreeMap::new();
     for (s, l) in sent.iter().zip(&landed) {
+        if unpriced_blocks.contains(&l.block) {
+            continue;
+        }
         let gain = predicted.entry((l.block, s.token_in)).or_default();
         if l.success {
             *gain += s.profit;
@@ -552,8 +564,8 @@ fn traders_gaps_are_arbitraged_with_few_reverts_and_no_gap_sent_twice() {
          a trade that reverted, {skims} pairs skimmed) in {trading:.1?}; polyarb sent {}, mined {}, reverted {} \
          {by_reason:?}, in {} blocks; {late} landed after the block after their route's, {} \
          succeeded on the state they were priced on with other amounts than predicted; \
-         executor gain equal to the prediction in {} of {} (block, token); {} dependent pairs \
-         (hold_blocks {hold_blocks}); polyarb {in_flight}; deploy {deployed:.1?}, total {:.1?}",
+         executor gain equal to the prediction in {} of {} (block, token), {} blocks not checked \
+         (a route there succeeded on a moved state); {} dependent pairs (hold_blocks {hold_blocks}); polyarb {in_flight}; deploy {deployed:.1?}, total {:.1?}",
         mode.name,
         mode.blocks,
         mode.per_block,
@@ -564,6 +576,7 @@ fn traders_gaps_are_arbitraged_with_few_reverts_and_no_gap_sent_twice() {
         off_quote.len(),
         predicted.len() - mismatched.len(),
         predicted.len(),
+        unpriced_blocks.len(),
         run.dependent_pairs(),
         started.elapsed(),
     );
@@ -581,6 +594,12 @@ fn traders_gaps_are_arbitraged_with_few_reverts_and_no_gap_sent_twice() {
             .map(|&j| describe(j))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+    assert!(
+        predicted.len() > unpriced_blocks.len(),
+        "too few blocks checked to the wei: {} (block, token) pairs, {} blocks skipped",
+        predicted.len(),
+        unpriced_blocks.len()
     );
     assert!(
         mismatched.is_empty(),

@@ -12,7 +12,7 @@
 //! short timeouts. Bounded: it listens on loopback only, talks to a loopback upstream only, and
 //! stops after `max_runtime`, closing every connection and ending its threads.
 
-mod frame;
+pub(crate) mod frame;
 mod inspect;
 mod relay;
 mod session;

@@ -19,6 +19,8 @@
 //!   (docs/algebra.md). [`random_case`] makes seeded cases for it.
 //! - [`read_pool`]: a live V3 or Algebra pool's price, liquidity, fee and initialized ticks at one
 //!   block.
+//! - [`wire`]: wire-to-wire measurement: a loopback websocket node that plays a recording to
+//!   polyarb and times the signed transactions coming back (docs/wire.md).
 #![forbid(unsafe_code)]
 
 pub mod abi;
@@ -38,6 +40,7 @@ mod rpc;
 mod scenario;
 mod traders;
 mod v2;
+pub mod wire;
 mod world;
 
 pub use anvil::{Anvil, AnvilError, AnvilOpts, DEV_ACCOUNTS};

@@ -19,7 +19,7 @@ use polyarb_tools::{
     LpOpts, RpcError, SampleOpts, ScenarioError, SplitMix64, Toolchain, TradeError, TraderOpts,
     Traders, WorldOpts,
     faultproxy::{Fault, FaultKind, FaultProxy, upstream_addr},
-    lp_seed, make_sample, start_world,
+    lp_seed, make_sample, start_world, wire,
 };
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -85,6 +85,65 @@ enum Cmd {
     },
     /// Relay websocket JSON-RPC between a node and polyarb, injecting faults (docs/faultproxy.md).
     Faultproxy(FaultproxyArgs),
+    /// Wire-to-wire latency: play a recording to `polyarb run --resume` over loopback TCP at a
+    /// set rate and time the signed transactions coming back (docs/wire.md).
+    Wire(WireArgs),
+}
+
+#[derive(Debug, Args)]
+struct WireArgs {
+    /// The polyarb binary (default: target/release/polyarb of this workspace).
+    #[arg(long)]
+    polyarb: Option<PathBuf>,
+    /// The config the run's config is made from (ws_url and batch_quiet_us replaced).
+    #[arg(long, default_value = "data/sample.toml")]
+    config: PathBuf,
+    /// The snapshot polyarb resumes from.
+    #[arg(long, default_value = "data/sample.snapshot.json")]
+    snapshot: PathBuf,
+    /// The recording played.
+    #[arg(long, default_value = "data/sample.rec")]
+    recording: PathBuf,
+    /// Logs a second (each block's notifications written together when its turn comes).
+    #[arg(long, conflicts_with = "speed")]
+    rate: Option<f64>,
+    /// Play at the recorded pacing, this many times as fast (instead of --rate).
+    #[arg(long)]
+    speed: Option<f64>,
+    /// Play at most this many seconds (the sample's 2,435 logs may end first).
+    #[arg(long, default_value_t = 60.0)]
+    seconds: f64,
+    /// Output folder.
+    #[arg(long, default_value = "wire-out")]
+    out: PathBuf,
+    /// Pin the server's threads to this logical core (default: unpinned).
+    #[arg(long)]
+    core: Option<usize>,
+    /// polyarb's node.batch_quiet_us for the run, µs.
+    #[arg(long, default_value_t = 100)]
+    batch_quiet_us: u64,
+    /// Pause after polyarb read its nonce before playing, ms.
+    #[arg(long, default_value_t = 1_000)]
+    warmup_ms: u64,
+    /// After the last payload, SIGINT once no transaction came for this long (at most 2 min), ms.
+    #[arg(long, default_value_t = 1_000)]
+    drain_ms: u64,
+    /// Write each block's notifications in one write (default: one write per notification).
+    #[arg(long)]
+    one_write_per_burst: bool,
+    /// Search the highest rate whose wire-to-wire p99 stays under --budget-us: double from
+    /// --rate (default 250 logs/s), then bisect.
+    #[arg(long, requires = "budget_us")]
+    find_max: bool,
+    /// The p99 budget of --find-max, µs.
+    #[arg(long)]
+    budget_us: Option<f64>,
+    /// Bisection steps of --find-max after the doubling.
+    #[arg(long, default_value_t = 3)]
+    bisect: u32,
+    /// Highest rate --find-max tries, logs/s.
+    #[arg(long, default_value_t = 1_000_000.0)]
+    max_rate: f64,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +199,10 @@ fn run(cli: Cli) -> Result<(), ScenarioError> {
         Cmd::Faultproxy(args) => faultproxy(&args).map_err(|source| ScenarioError::Io {
             what: "faultproxy".to_owned(),
             source,
+        }),
+        Cmd::Wire(args) => wire(&args, &toolchain).map_err(|e| ScenarioError::Io {
+            what: "wire".to_owned(),
+            source: io::Error::other(e.to_string()),
         }),
         Cmd::MakeSample {
             polyarb,
@@ -305,5 +368,80 @@ fn faultproxy(args: &FaultproxyArgs) -> io::Result<()> {
     }
     let report = proxy.stop();
     println!("faultproxy stopped\n{report}");
+    Ok(())
+}
+
+/// `polyarb-tools wire`: one run, or the rate search; prints the summary in words.
+fn wire(args: &WireArgs, toolchain: &Toolchain) -> Result<(), wire::WireError> {
+    let pacing = match (args.speed, args.rate) {
+        (Some(x), _) if x > 0.0 => wire::Pacing::Recorded(x),
+        (Some(x), _) => {
+            return Err(wire::WireError::Input {
+                what: format!("--speed {x}: must be above 0"),
+            });
+        }
+        (None, Some(r)) if r > 0.0 => wire::Pacing::LogsPerSecond(r),
+        (None, Some(r)) => {
+            return Err(wire::WireError::Input {
+                what: format!("--rate {r}: must be above 0 logs/s"),
+            });
+        }
+        (None, None) => wire::Pacing::LogsPerSecond(250.0),
+    };
+    let opts = wire::WireOpts {
+        polyarb: args
+            .polyarb
+            .clone()
+            .unwrap_or_else(|| wire::polyarb_binary(toolchain.root(), "release")),
+        config: args.config.clone(),
+        snapshot: args.snapshot.clone(),
+        recording: args.recording.clone(),
+        pacing,
+        seconds: args.seconds,
+        out: args.out.clone(),
+        core: args.core,
+        batch_quiet_us: args.batch_quiet_us,
+        warmup: Duration::from_millis(args.warmup_ms),
+        drain: Duration::from_millis(args.drain_ms),
+        one_write_per_burst: args.one_write_per_burst,
+    };
+    if !opts.polyarb.is_file() {
+        return Err(wire::WireError::Input {
+            what: format!(
+                "no polyarb binary at {}: build it (cargo build --release -p polyarb-engine) or pass --polyarb",
+                opts.polyarb.display()
+            ),
+        });
+    }
+    let notes = wire::load_notifications(&opts.recording)?;
+    if args.find_max {
+        let start = match pacing {
+            wire::Pacing::LogsPerSecond(r) => r,
+            wire::Pacing::Recorded(_) => {
+                return Err(wire::WireError::Input {
+                    what: "--find-max steps --rate, not --speed".to_owned(),
+                });
+            }
+        };
+        let budget = args.budget_us.unwrap_or(f64::INFINITY);
+        let search = wire::find_max(&opts, &notes, start, budget, args.bisect, args.max_rate, 1)?;
+        let text = std::fs::read_to_string(opts.out.join("search.txt")).unwrap_or_default();
+        print!("{text}");
+        if search.max_rate.is_none() {
+            tracing::warn!("no rate held the budget");
+        }
+    } else {
+        let summary = wire::run_once(&opts, &notes)?;
+        print!("{}", wire::summary_text(&summary));
+        println!("files in {}", opts.out.display());
+        if !summary.problems.is_empty() {
+            return Err(wire::WireError::Input {
+                what: format!(
+                    "the run had {} problem(s), listed above",
+                    summary.problems.len()
+                ),
+            });
+        }
+    }
     Ok(())
 }

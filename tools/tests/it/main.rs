@@ -12,6 +12,7 @@ mod lenders;
 mod market;
 mod sample;
 mod trading;
+mod wire;
 mod world;
 
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the cargo-fuzz targets in fuzz/ for a set time each and reports what they did.
 #
-#   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default 60 s; all four targets)
+#   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default 60 s; all five targets)
 #
 # Installs cargo-fuzz from crates.io if missing (`cargo install --locked`), writes seed inputs from
 # data/sample.rec (tools/fuzz_seeds.py) into target/fuzz-corpus/<target>/ (git-ignored; inputs
@@ -17,7 +17,7 @@ secs="${1:-60}"
 shift || true
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-  targets=(decode ws_codec record_reader rpc_response)
+  targets=(decode decode_paths ws_codec record_reader rpc_response)
 fi
 [[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || { echo "fuzz.sh: SECONDS must be a positive integer" >&2; exit 2; }
 

@@ -2,8 +2,8 @@
 """Writes seed inputs for the cargo-fuzz targets (fuzz/) from data/sample.rec.
 
 Usage: tools/fuzz_seeds.py SAMPLE.rec OUT_DIR
-Writes OUT_DIR/<target>/seed-NNN for decode, rpc_response, ws_codec and record_reader (a few
-dozen small files each). Reads the recording format independently of the Rust reader
+Writes OUT_DIR/<target>/seed-NNN for decode, decode_paths, rpc_response, ws_codec and
+record_reader (a few dozen small files each, about a hundred for decode_paths). Reads the recording format independently of the Rust reader
 (docs/recording.md): header, then records of marker, recv_ns u64, len u32, crc u32, payload.
 Standard library only.
 """
@@ -57,6 +57,20 @@ def write(out_dir, target, seeds):
         with open(os.path.join(d, f"seed-{i:03}"), "wb") as f:
             f.write(s)
     return len(seeds)
+
+
+GETH_ORDER = ["address", "topics", "data", "blockNumber", "transactionHash", "transactionIndex",
+              "blockHash", "blockTimestamp", "logIndex", "removed"]
+
+
+def geth_order(payload):
+    """A recorded log notification with its members in geth's order (None for other payloads)."""
+    msg = json.loads(payload)
+    log = msg.get("params", {}).get("result")
+    if not isinstance(log, dict) or "topics" not in log:
+        return None
+    msg["params"]["result"] = {k: log[k] for k in GETH_ORDER if k in log}
+    return json.dumps(msg, separators=(",", ":")).encode()
 
 
 def main():
@@ -125,11 +139,18 @@ def main():
         flips = struct.pack("<IB", 70000, 0x10) + struct.pack("<IB", 5, 0xFF)
         rr.append(bytes([mode, mode * 7]) + specs + flips)
 
+    # decode_paths: [mode] + mode data (see fuzz/fuzz_targets/decode_paths.rs). Mode 0: the
+    # picks as recorded (anvil's key order) and in geth's; mode 1: its templates, a few edited.
+    paths = [b"\x00" + p for p in picks] + [b"\x00" + g for g in map(geth_order, picks) if g]
+    paths += [bytes([1, t]) for t in range(6)]
+    paths += [bytes([1, t, 4 * b, 0, 40 + 9 * t]) for t in range(6) for b in (1, 2, 8)]
+
     counts = [write(out_dir, "decode", picks), write(out_dir, "rpc_response", rpc),
-              write(out_dir, "ws_codec", ws), write(out_dir, "record_reader", rr)]
+              write(out_dir, "ws_codec", ws), write(out_dir, "record_reader", rr),
+              write(out_dir, "decode_paths", paths)]
     print(f"fuzz_seeds: {sum(counts)} seeds in {out_dir} "
           f"(decode {counts[0]}, rpc_response {counts[1]}, ws_codec {counts[2]}, "
-          f"record_reader {counts[3]})")
+          f"record_reader {counts[3]}, decode_paths {counts[4]})")
 
 
 if __name__ == "__main__":

@@ -5,25 +5,28 @@
 //!
 //! - `sample_pass/*`: every payload in recorded order through a fresh engine (state is reset
 //!   per iteration; rebuilding it is outside the timing). Throughput is payloads.
-//! - `decode/*`: `polyarb_feeds::decode` vs serde_json into a borrowed struct and into `Value`.
+//! - `decode/*`: `polyarb_feeds::decode` (its known-shape path where the payload has one) and its
+//!   general parser alone, vs serde_json into a borrowed struct and into `Value`; the sample as
+//!   recorded (anvil's key order) and converted to geth's.
 //! - `engine/*`: `Engine::on_frame` over the decoded sample vs the bare loop.
 //! - `sign/*`: `TxBuilder::build` (calldata + EIP-1559 sign + envelope) vs alloy, and the
 //!   ECDSA alone vs k256.
 
 use std::{hint::black_box, time::Duration};
 
-use alloy_consensus::{SignableTransaction, TxEip1559};
-use alloy_network::TxSignerSync;
-use alloy_primitives::{B256, Bytes, TxKind, U256};
+use alloy_primitives::{B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
-use polyarb_bench::{Sample, replay_pass};
-use polyarb_core::{CALLDATA_MAX, OpportunityFrame, TxFrame, encode_run};
+use polyarb_bench::{
+    Sample,
+    baselines::{TxFields, alloy_build_sign, geth_order, parse_head, parse_log},
+    replay_pass,
+};
+use polyarb_core::{CALLDATA_MAX, TxFrame, encode_run};
 use polyarb_core::{Engine, FLAG_MORE_IN_BATCH, FrameKind};
-use polyarb_engine::{clock::MonoClock, txbuild::FeeBid};
-use polyarb_feeds::decode;
+use polyarb_engine::clock::MonoClock;
+use polyarb_feeds::{decode, decode_general, decode_known_shape};
 use polyarb_signer::{Eip1559Tx, coupon_ring};
-use serde::Deserialize;
 
 /// Keeps one `cargo bench` of both bench files near two minutes on a 2-vCPU VM.
 fn quick(g: &mut BenchmarkGroup<'_, WallTime>) {
@@ -31,68 +34,33 @@ fn quick(g: &mut BenchmarkGroup<'_, WallTime>) {
         .measurement_time(Duration::from_secs(3));
 }
 
-// ---- baselines for decode: the fields the decoder reads, borrowed, via serde's derive ----
+// ---- decode (the serde_json baselines: `polyarb_bench::baselines`) ----
 
-#[derive(Deserialize)]
-#[allow(
-    dead_code,
-    reason = "fields exist to be parsed; the bench times the parse"
-)]
-struct Note<'a, R> {
-    #[serde(borrow)]
-    method: &'a str,
-    #[serde(borrow)]
-    params: Params<'a, R>,
-}
-
-#[derive(Deserialize)]
-#[allow(
-    dead_code,
-    reason = "fields exist to be parsed; the bench times the parse"
-)]
-struct Params<'a, R> {
-    #[serde(borrow)]
-    subscription: &'a str,
-    result: R,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(
-    dead_code,
-    reason = "fields exist to be parsed; the bench times the parse"
-)]
-struct Log<'a> {
-    address: &'a str,
-    #[serde(borrow)]
-    topics: Vec<&'a str>,
-    data: &'a str,
-    block_number: &'a str,
-    transaction_index: &'a str,
-    log_index: &'a str,
-    removed: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(
-    dead_code,
-    reason = "fields exist to be parsed; the bench times the parse"
-)]
-struct Head<'a> {
-    number: &'a str,
-    base_fee_per_gas: &'a str,
-    timestamp: &'a str,
+/// Which path `decode` must take on every payload of a group (checked before timing).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// The known-shape reader (`decode_known_shape` gives the frame).
+    Known,
+    /// The general parser (the known-shape reader steps aside).
+    General,
 }
 
 fn decode_group(
     c: &mut Criterion,
     name: &str,
     payloads: &[&[u8]],
+    path: Path,
     borrowed_baseline: impl Fn(&[u8]) -> bool,
 ) {
     for p in payloads {
         assert!(decode(p, 0).is_ok_and(|d| d.frame().is_some()), "{name}");
+        assert_eq!(
+            decode(p, 0),
+            decode_general(p, 0),
+            "{name}: the paths differ"
+        );
+        let known = decode_known_shape(p, 0).is_some();
+        assert_eq!(known, path == Path::Known, "{name}: not the expected path");
         assert!(borrowed_baseline(p), "{name}: baseline struct does not fit");
     }
     let mut g = c.benchmark_group(name);
@@ -102,6 +70,15 @@ fn decode_group(
         b.iter(|| {
             for p in payloads {
                 black_box(decode(black_box(p), 1).ok());
+            }
+        })
+    });
+    // The general parser alone: what `decode` costs on a payload without a known shape, and
+    // (beside `polyarb_decode`) what the known-shape path saves on one that has it.
+    g.bench_function("polyarb_decode_general", |b| {
+        b.iter(|| {
+            for p in payloads {
+                black_box(decode_general(black_box(p), 1).ok());
             }
         })
     });
@@ -122,26 +99,50 @@ fn decode_group(
     g.finish();
 }
 
-/// Parses a payload into the borrowed struct; the parsed value is consumed through `black_box`.
-fn parse_log(p: &[u8]) -> bool {
-    serde_json::from_slice::<Note<'_, Log<'_>>>(p)
-        .map(|n| black_box(n).params.result.removed)
-        .is_ok()
-}
-
-fn parse_head(p: &[u8]) -> bool {
-    serde_json::from_slice::<Note<'_, Head<'_>>>(p)
-        .map(|n| black_box(n).params.result.number.len())
-        .is_ok()
-}
-
 fn decode_benches(c: &mut Criterion, s: &Sample) {
     let syncs = s.payloads_of(FrameKind::V2Sync);
     let heads = s.payloads_of(FrameKind::NewHead);
+    let cl: Vec<&[u8]> = [
+        FrameKind::ClSwap,
+        FrameKind::ClMint,
+        FrameKind::ClBurn,
+        FrameKind::AlgebraFee,
+    ]
+    .into_iter()
+    .flat_map(|k| s.payloads_of(k))
+    .collect();
+    let geth = |p: &&[u8]| geth_order(p).expect("a sample log notification");
+    let geth_syncs: Vec<Vec<u8>> = syncs.iter().map(geth).collect();
+    let geth_syncs: Vec<&[u8]> = geth_syncs.iter().map(Vec::as_slice).collect();
+    let geth_cl: Vec<Vec<u8>> = cl.iter().map(geth).collect();
+    let geth_cl: Vec<&[u8]> = geth_cl.iter().map(Vec::as_slice).collect();
     // One payload over and over: REFERENCE.md's "parse one log notification" setting.
-    decode_group(c, "decode/one_sync_log", &syncs[..1], parse_log);
-    decode_group(c, "decode/sample_sync_logs", &syncs, parse_log);
-    decode_group(c, "decode/sample_new_heads", &heads, parse_head);
+    decode_group(
+        c,
+        "decode/one_sync_log",
+        &syncs[..1],
+        Path::Known,
+        parse_log,
+    );
+    decode_group(c, "decode/sample_sync_logs", &syncs, Path::Known, parse_log);
+    decode_group(
+        c,
+        "decode/sample_new_heads",
+        &heads,
+        Path::General,
+        parse_head,
+    );
+    // The same logs as geth (and Bor, less `blockTimestamp`) send them: the setting.
+    let one = &geth_syncs[..1];
+    decode_group(c, "decode/geth_one_sync_log", one, Path::Known, parse_log);
+    decode_group(
+        c,
+        "decode/geth_sync_logs",
+        &geth_syncs,
+        Path::Known,
+        parse_log,
+    );
+    decode_group(c, "decode/geth_cl_logs", &geth_cl, Path::Known, parse_log);
 }
 
 // ---- engine ----
@@ -209,47 +210,6 @@ fn journal_benches(c: &mut Criterion, s: &Sample) {
 }
 
 // ---- sign ----
-
-/// alloy's build + sighash + sign + EIP-2718 encode of the same transaction `TxBuilder`
-/// builds for `opp` (REFERENCE.md's ~46 µs row).
-fn alloy_build_sign(
-    signer: &PrivateKeySigner,
-    opp: &OpportunityFrame,
-    calldata: &[u8],
-    fields: &TxFields,
-    nonce: u64,
-) -> Vec<u8> {
-    let mut tx = TxEip1559 {
-        chain_id: fields.chain_id,
-        nonce,
-        gas_limit: fields.fees.gas_limit(opp.gas_budget),
-        max_fee_per_gas: fields.max_fee(opp),
-        max_priority_fee_per_gas: fields.fees.tip_wei,
-        to: TxKind::Call(fields.executor),
-        value: U256::ZERO,
-        access_list: Default::default(),
-        input: Bytes::copy_from_slice(calldata),
-    };
-    let sig = signer.sign_transaction_sync(&mut tx).expect("alloy signs");
-    let mut out = Vec::with_capacity(512);
-    tx.into_signed(sig).eip2718_encode(&mut out);
-    out
-}
-
-struct TxFields {
-    chain_id: u64,
-    executor: alloy_primitives::Address,
-    fees: FeeBid,
-}
-
-impl TxFields {
-    /// As `TxBuilder::build` bids: `base_fee · multiplier + tip`.
-    fn max_fee(&self, opp: &OpportunityFrame) -> u128 {
-        opp.base_fee
-            .saturating_mul(u128::from(self.fees.max_fee_multiplier))
-            .saturating_add(self.fees.tip_wei)
-    }
-}
 
 fn sign_benches(c: &mut Criterion, s: &Sample) {
     let opps = s.opportunities().expect("engine builds");

@@ -50,6 +50,9 @@ struct Log<'a> {
     transaction_index: &'a str,
     log_index: &'a str,
     removed: bool,
+    block_hash: &'a str,
+    #[serde(borrow)]
+    block_timestamp: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +80,49 @@ pub fn parse_head(p: &[u8]) -> bool {
     serde_json::from_slice::<Note<'_, Head<'_>>>(p)
         .map(|n| black_box(n).params.result.number.len())
         .is_ok()
+}
+
+/// A recorded log notification (anvil's key order) with its members in geth's order
+/// (`core/types/gen_log_json.go`, geth 1.16 on: `blockTimestamp` between `blockHash` and
+/// `logIndex`), no whitespace, as geth writes it. `None` if `p` is not a log notification with
+/// every member.
+pub fn geth_order(p: &[u8]) -> Option<Vec<u8>> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Recorded<'a> {
+        address: &'a str,
+        #[serde(borrow)]
+        topics: Vec<&'a str>,
+        data: &'a str,
+        block_hash: &'a str,
+        block_number: &'a str,
+        block_timestamp: &'a str,
+        transaction_hash: &'a str,
+        transaction_index: &'a str,
+        log_index: &'a str,
+        removed: bool,
+    }
+    let n: Note<'_, Recorded<'_>> = serde_json::from_slice(p).ok()?;
+    let l = n.params.result;
+    let topics: Vec<String> = l.topics.iter().map(|t| format!("\"{t}\"")).collect();
+    Some(
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"{}","params":{{"subscription":"{}","result":{{"address":"{}","topics":[{}],"data":"{}","blockNumber":"{}","transactionHash":"{}","transactionIndex":"{}","blockHash":"{}","blockTimestamp":"{}","logIndex":"{}","removed":{}}}}}}}"#,
+            n.method,
+            n.params.subscription,
+            l.address,
+            topics.join(","),
+            l.data,
+            l.block_number,
+            l.transaction_hash,
+            l.transaction_index,
+            l.block_hash,
+            l.block_timestamp,
+            l.log_index,
+            l.removed
+        )
+        .into_bytes(),
+    )
 }
 
 /// What a transaction for an opportunity is signed with besides the opportunity.

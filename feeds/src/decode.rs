@@ -5,10 +5,17 @@
 //! value, duplicates of a field we read are an error, and every value we read is checked. Values
 //! we do not read are still walked and grammar-checked, so a payload either decodes exactly or is
 //! rejected; it is never half read.
+//!
+//! In front of that general parser sits the known-shape path ([`known`]): a log notification in
+//! the exact bytes geth, Bor or anvil write is read at fixed places, and anything else falls
+//! through to the general parser, whose answer it always is.
 
 use crate::hex::{self, HexError};
 use crate::json::{JStr, MAX_DEPTH, Scanner, plain_u64};
 use polyarb_core::{FeedFrame, FrameKind};
+
+mod known;
+pub use known::decode_known_shape;
 
 /// `keccak256("Sync(uint112,uint112)")`, topic0 of the Uniswap-V2-style reserve update.
 pub const SYNC_TOPIC: [u8; 32] =
@@ -221,7 +228,22 @@ type Result<T, E = DecodeError> = core::result::Result<T, E>;
 
 /// Decodes one websocket payload. `recv_ns` is stamped into any frame produced (pipeline clock,
 /// ns). Allocates nothing; errors on anything it cannot read exactly.
+///
+/// A log notification in the exact bytes geth, Bor or anvil send is read by
+/// [`decode_known_shape`]; anything else, and any known-shape payload that does not decode to a
+/// frame, goes to [`decode_general`]. The answer is the general parser's in every case.
+#[inline]
 pub fn decode(payload: &[u8], recv_ns: u64) -> Result<Decoded<'_>> {
+    if let Some(frame) = decode_known_shape(payload, recv_ns) {
+        return Ok(Decoded::Frame(frame));
+    }
+    decode_general(payload, recv_ns)
+}
+
+/// The general parser behind [`decode`]: any key order, whitespace, escaped keys, extra members.
+/// Public so tests, benches and fuzz targets can hold the known-shape path against it; callers
+/// want [`decode`].
+pub fn decode_general(payload: &[u8], recv_ns: u64) -> Result<Decoded<'_>> {
     let mut s = Scanner::new(payload);
     let mut id: Option<&[u8]> = None;
     let mut method: Option<JStr<'_>> = None;
@@ -577,6 +599,12 @@ fn log(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
     let Some(event) = Event::of(&topic(Some(t0))?) else {
         return Ok(Decoded::Ignored(IgnoreReason::UntrackedTopic));
     };
+    tracked_log(f, event, recv_ns).map(Decoded::Frame)
+}
+
+/// The frame of a log whose topic0 (already hex-checked) is `event`'s. Both paths end here, so
+/// a payload both accept reads the same.
+fn tracked_log(f: &Fields<'_>, event: Event, recv_ns: u64) -> Result<FeedFrame> {
     // Indexed flags are not part of the signature: a declaration with other indexed fields has
     // the same topic0 and another split between topics and data, which the reads below would
     // misread.
@@ -648,7 +676,7 @@ fn log(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
             .map_err(hex_err("blockHash"))?;
         frame.block_tag = polyarb_core::block_tag(&hash);
     }
-    Ok(Decoded::Frame(frame))
+    Ok(frame)
 }
 
 fn head(f: &Fields<'_>, recv_ns: u64) -> Result<Decoded<'static>> {
@@ -685,13 +713,15 @@ pub(crate) mod tests {
         "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1";
     const TRANSFER_HEX: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
     const PAIR: &str = "0x6e7a5fafcec6bb1e78bae2a1f0b612012bf14827";
-    const TX_HASH: &str = "0x3ad7c5a1b0e8a7b38c2c6b5bf1e1c7d6a5a3b0a6a6b6c2d2e3f4a5b6c7d8e9f0";
-    const BLOCK_HASH: &str = "0x8f2a5e1c0b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f";
+    pub(super) const TX_HASH: &str =
+        "0x3ad7c5a1b0e8a7b38c2c6b5bf1e1c7d6a5a3b0a6a6b6c2d2e3f4a5b6c7d8e9f0";
+    pub(super) const BLOCK_HASH: &str =
+        "0x8f2a5e1c0b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f";
     /// The first four bytes of [`BLOCK_HASH`]: the tag every log frame below carries.
     const BLOCK_TAG: u32 = 0x8f2a_5e1c;
 
     /// ABI data of `Sync(r0, r1)`.
-    fn sync_data(r0: u128, r1: u128) -> String {
+    pub(super) fn sync_data(r0: u128, r1: u128) -> String {
         format!("0x{r0:064x}{r1:064x}")
     }
 
@@ -755,7 +785,7 @@ pub(crate) mod tests {
         f
     }
 
-    fn geth_sync() -> String {
+    pub(super) fn geth_sync() -> String {
         let data = sync_data(0x3a1c_5c4f_8d1e, 0x00b1_a2bc_2ec5_0000);
         notification(&object(&geth_fields(
             &data,
@@ -1236,9 +1266,9 @@ pub(crate) mod tests {
     use alloy_sol_types::SolEvent;
     use polyarb_tools::abi::{IAlgebraPool, IUniswapV3Pool};
 
-    const POOL: &str = "0x45dda9cb7c25131df268515131f647d726f50608";
+    pub(super) const POOL: &str = "0x45dda9cb7c25131df268515131f647d726f50608";
 
-    fn hexs(bytes: &[u8]) -> String {
+    pub(super) fn hexs(bytes: &[u8]) -> String {
         let mut out = Vec::new();
         crate::hex::push_prefixed(&mut out, bytes);
         String::from_utf8(out).unwrap()
@@ -1246,10 +1276,12 @@ pub(crate) mod tests {
 
     /// Key orders nodes use for a log object.
     #[derive(Clone, Copy, Debug)]
-    enum Order {
+    pub(super) enum Order {
         /// address, topics, data, blockNumber, transactionHash, transactionIndex, blockHash,
-        /// logIndex, removed.
+        /// logIndex, removed (geth before 1.16, Bor).
         Geth,
+        /// geth 1.16 on: [`Order::Geth`] with blockTimestamp between blockHash and logIndex.
+        GethTimestamp,
         /// anvil 1.x: address, topics, data, blockHash, blockNumber, blockTimestamp,
         /// transactionHash, transactionIndex, logIndex, removed.
         Anvil,
@@ -1257,21 +1289,27 @@ pub(crate) mod tests {
 
     /// Where a log sits and whether it was undone.
     #[derive(Clone, Copy, Debug)]
-    struct At {
-        block: u64,
-        tx: u32,
-        log: u32,
-        removed: bool,
+    pub(super) struct At {
+        pub(super) block: u64,
+        pub(super) tx: u32,
+        pub(super) log: u32,
+        pub(super) removed: bool,
     }
 
-    const AT: At = At {
+    pub(super) const AT: At = At {
         block: 0x4a1b2c3,
         tx: 0x2e,
         log: 0x1a5,
         removed: false,
     };
 
-    fn log_json(address: &str, topics: &[String], data: &str, at: At, order: Order) -> String {
+    pub(super) fn log_json(
+        address: &str,
+        topics: &[String],
+        data: &str,
+        at: At,
+        order: Order,
+    ) -> String {
         let topics = format!(
             "[{}]",
             topics
@@ -1293,6 +1331,18 @@ pub(crate) mod tests {
                 f("logIndex", format!("\"{:#x}\"", at.log)),
                 f("removed", at.removed.to_string()),
             ],
+            Order::GethTimestamp => vec![
+                f("address", format!("\"{address}\"")),
+                f("topics", topics),
+                f("data", format!("\"{data}\"")),
+                f("blockNumber", format!("\"{:#x}\"", at.block)),
+                f("transactionHash", format!("\"{TX_HASH}\"")),
+                f("transactionIndex", format!("\"{:#x}\"", at.tx)),
+                f("blockHash", format!("\"{BLOCK_HASH}\"")),
+                f("blockTimestamp", format!("\"{ANVIL_BLOCK_TIME:#x}\"")),
+                f("logIndex", format!("\"{:#x}\"", at.log)),
+                f("removed", at.removed.to_string()),
+            ],
             Order::Anvil => vec![
                 f("address", format!("\"{address}\"")),
                 f("topics", topics),
@@ -1310,14 +1360,19 @@ pub(crate) mod tests {
     }
 
     /// The notification of `event` emitted by `address`.
-    fn event_json<E: SolEvent>(event: &E, address: &str, at: At, order: Order) -> String {
+    pub(super) fn event_json<E: SolEvent>(
+        event: &E,
+        address: &str,
+        at: At,
+        order: Order,
+    ) -> String {
         let d = event.encode_log_data();
         let topics: Vec<String> = d.topics().iter().map(|t| hexs(t.as_slice())).collect();
         log_json(address, &topics, &hexs(&d.data), at, order)
     }
 
     /// A frame of `kind` from `POOL` at `at`, with `words`, as the layout in feed_frame.rs says.
-    fn cl_frame(kind: FrameKind, words: &[[u8; 32]], at: At, recv: u64) -> FeedFrame {
+    pub(super) fn cl_frame(kind: FrameKind, words: &[[u8; 32]], at: At, recv: u64) -> FeedFrame {
         let mut f = FeedFrame {
             recv_ns: recv,
             block_number: at.block,
@@ -1333,7 +1388,7 @@ pub(crate) mod tests {
         f
     }
 
-    fn u256w(v: U256) -> [u8; 32] {
+    pub(super) fn u256w(v: U256) -> [u8; 32] {
         v.to_be_bytes::<32>()
     }
 
@@ -1349,7 +1404,7 @@ pub(crate) mod tests {
         I24::try_from(v).unwrap()
     }
 
-    fn swap_frame(e: &IUniswapV3Pool::Swap, at: At, recv: u64) -> FeedFrame {
+    pub(super) fn swap_frame(e: &IUniswapV3Pool::Swap, at: At, recv: u64) -> FeedFrame {
         cl_frame(
             FrameKind::ClSwap,
             &[
@@ -1364,7 +1419,7 @@ pub(crate) mod tests {
         .with_tick(e.tick.as_i32())
     }
 
-    trait FrameExt {
+    pub(super) trait FrameExt {
         fn with_tick(self, tick: i32) -> Self;
         /// The block time a log in `order` carries (anvil's `blockTimestamp`).
         fn timed(self, order: Order) -> Self;
@@ -1377,17 +1432,23 @@ pub(crate) mod tests {
         }
 
         fn timed(mut self, order: Order) -> Self {
-            if let Order::Anvil = order {
+            if let Order::Anvil | Order::GethTimestamp = order {
                 self.block_time = ANVIL_BLOCK_TIME;
             }
             self
         }
     }
 
-    /// The `blockTimestamp` anvil-ordered test logs carry.
-    const ANVIL_BLOCK_TIME: u64 = 0x6b02_6ba0;
+    /// The `blockTimestamp` anvil- and geth-1.16-ordered test logs carry.
+    pub(super) const ANVIL_BLOCK_TIME: u64 = 0x6b02_6ba0;
 
-    fn position_frame(kind: FrameKind, lower: I24, upper: I24, amount: u128, at: At) -> FeedFrame {
+    pub(super) fn position_frame(
+        kind: FrameKind,
+        lower: I24,
+        upper: I24,
+        amount: u128,
+        at: At,
+    ) -> FeedFrame {
         cl_frame(
             kind,
             &[tickw(lower), tickw(upper), u256w(U256::from(amount))],
@@ -1396,7 +1457,7 @@ pub(crate) mod tests {
         )
     }
 
-    fn a_swap() -> IUniswapV3Pool::Swap {
+    pub(super) fn a_swap() -> IUniswapV3Pool::Swap {
         IUniswapV3Pool::Swap {
             sender: Address::repeat_byte(0x11),
             recipient: Address::repeat_byte(0x22),
@@ -1408,7 +1469,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn a_mint() -> IUniswapV3Pool::Mint {
+    pub(super) fn a_mint() -> IUniswapV3Pool::Mint {
         IUniswapV3Pool::Mint {
             sender: Address::repeat_byte(0x33),
             owner: Address::repeat_byte(0x44),
@@ -1420,7 +1481,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn a_burn() -> IUniswapV3Pool::Burn {
+    pub(super) fn a_burn() -> IUniswapV3Pool::Burn {
         IUniswapV3Pool::Burn {
             owner: Address::repeat_byte(0x55),
             tickLower: i24(60),
@@ -1431,7 +1492,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn a_fee() -> IAlgebraPool::Fee {
+    pub(super) fn a_fee() -> IAlgebraPool::Fee {
         IAlgebraPool::Fee { fee: 7_550 }
     }
 
@@ -1471,7 +1532,7 @@ pub(crate) mod tests {
 
     #[test]
     fn swap_mint_burn_fee_in_geth_and_anvil_order() {
-        for order in [Order::Geth, Order::Anvil] {
+        for order in [Order::Geth, Order::GethTimestamp, Order::Anvil] {
             for removed in [false, true] {
                 let at = At { removed, ..AT };
                 let s = a_swap();
@@ -1555,12 +1616,12 @@ pub(crate) mod tests {
     }
 
     /// The raw topics and data of `event`, to break by hand.
-    fn raw<E: SolEvent>(event: &E) -> (Vec<[u8; 32]>, Vec<u8>) {
+    pub(super) fn raw<E: SolEvent>(event: &E) -> (Vec<[u8; 32]>, Vec<u8>) {
         let d = event.encode_log_data();
         (d.topics().iter().map(|t| t.0).collect(), d.data.to_vec())
     }
 
-    fn raw_json(topics: &[[u8; 32]], data: &[u8]) -> String {
+    pub(super) fn raw_json(topics: &[[u8; 32]], data: &[u8]) -> String {
         let topics: Vec<String> = topics.iter().map(|t| hexs(t)).collect();
         log_json(POOL, &topics, &hexs(data), AT, Order::Geth)
     }

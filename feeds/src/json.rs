@@ -47,7 +47,7 @@ fn stop_bits(v: u64) -> u64 {
 /// Index of the first byte at or after `from` that ends the plain part of a string, eight
 /// bytes at a time (strings are most of a log notification's bytes: hashes, data, topics).
 #[inline]
-fn find_stop(b: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_stop(b: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = b.get(i..i + 8) {
         let mut w = [0u8; 8];

@@ -9,7 +9,9 @@
 //!   non-blocking [`RpcClient::send_raw_transaction`].
 //! - [`decode`]: payload bytes and a receive time in, [`Decoded`] out. Hot path: no allocation.
 //!   It tracks V2 `Sync`, Uniswap V3 / Algebra `Swap`, `Mint`, `Burn` and Algebra `Fee` logs
-//!   ([`TRACKED_TOPICS`]) and new heads.
+//!   ([`TRACKED_TOPICS`]) and new heads. Log notifications in the byte shape geth, Bor and anvil
+//!   send take a fixed-layout reader ([`decode_known_shape`]); everything else, the general
+//!   parser ([`decode_general`]), which gives the same answer for every payload.
 //! - [`RecordWriter`] / [`RecordReader`]: received payloads with their receive times, on disk.
 //!
 //! The crate has no clock: callers stamp receive times (ns on the pipeline clock) themselves.
@@ -27,7 +29,7 @@ mod ws;
 
 pub use decode::{
     BURN_TOPIC, DecodeError, Decoded, FEE_TOPIC, IgnoreReason, MINT_TOPIC, Reply, Response,
-    SWAP_TOPIC, SYNC_TOPIC, TRACKED_TOPICS, decode,
+    SWAP_TOPIC, SYNC_TOPIC, TRACKED_TOPICS, decode, decode_general, decode_known_shape,
 };
 pub use logs::{Log, LogError, LogFilter};
 pub use record::{

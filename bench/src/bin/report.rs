@@ -27,7 +27,7 @@ use std::{
 
 use polyarb_bench::{
     Sample,
-    baselines::{TxFields, alloy_build_sign, parse_log},
+    baselines::{TxFields, alloy_build_sign, geth_order, parse_log},
     replay_pass,
     report::{
         self, Chart, Goal, Machine, Report, Series, Table, ns, percentile_head, percentile_row,
@@ -217,11 +217,18 @@ fn run(args: &Args) -> Result<(), String> {
         timer.record(since(black_box(t)));
     }
 
-    let logs: Vec<&[u8]> = sample
-        .payloads_of(FrameKind::V2Sync)
-        .into_iter()
-        .chain(sample.payloads_of(FrameKind::ClSwap))
-        .collect();
+    // Every log of the sample as geth (and Bor) order its members: the setting.
+    let logs: Vec<Vec<u8>> = [
+        FrameKind::V2Sync,
+        FrameKind::ClSwap,
+        FrameKind::ClMint,
+        FrameKind::ClBurn,
+        FrameKind::AlgebraFee,
+    ]
+    .into_iter()
+    .flat_map(|k| sample.payloads_of(k))
+    .filter_map(geth_order)
+    .collect();
     let (mut dec, mut dec_base) = (Latency::new(), Latency::new());
     for _ in 0..rounds {
         for p in &logs {
@@ -326,7 +333,7 @@ fn run(args: &Args) -> Result<(), String> {
 
     let steps = [
         Step {
-            name: "decode one log notification",
+            name: "decode one log notification (geth's key order)",
             ours: series("polyarb decode", dec),
             baseline: Some(series("serde_json into a borrowed struct", dec_base)),
             per: "log",
@@ -401,16 +408,34 @@ fn read_wire(path: &Path) -> Result<Wire, String> {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::Bool(b) => b.to_string(),
+            // A distribution (µs): its samples and main percentiles.
+            serde_json::Value::Object(d) if d.contains_key("p50_us") => {
+                let f = |k: &str| d.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+                format!(
+                    "{} samples; p50 {}, p90 {}, p99 {}, max {}",
+                    thousands(f("count") as u64),
+                    us(f("p50_us") * 1_000.0),
+                    us(f("p90_us") * 1_000.0),
+                    us(f("p99_us") * 1_000.0),
+                    us(f("max_us") * 1_000.0)
+                )
+            }
+            serde_json::Value::Array(a) if a.iter().all(serde_json::Value::is_string) => a
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; "),
             _ => continue,
         };
-        w.text.push((k.clone(), shown));
+        w.text.push((k.replace('_', " "), shown));
     }
-    let num = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| obj.get(*k).and_then(serde_json::Value::as_f64))
+    let headline = |q: &str| {
+        obj.get("wire_to_wire_us")
+            .and_then(|d| d.get(q))
+            .and_then(serde_json::Value::as_f64)
     };
-    w.p50_us = num(&["wire_p50_us", "p50_us"]);
-    w.p99_us = num(&["wire_p99_us", "p99_us"]);
+    w.p50_us = headline("p50_us");
+    w.p99_us = headline("p99_us");
     Ok(w)
 }
 
@@ -468,7 +493,7 @@ fn build_report(
     }
     r.goals.push(Goal {
         goal: "decoding ≥ 3× serde_json".into(),
-        achieved: format!("{dec_ratio:.2}× at the median (the sample's anvil-shaped logs)"),
+        achieved: format!("{dec_ratio:.2}× at the median (the sample's logs in geth's key order)"),
         met: dec_ratio >= 3.0,
     });
     r.goals.push(Goal {

@@ -7,6 +7,7 @@ use polyarb_alloc_count::{Counting, count};
 use polyarb_core::FrameKind;
 use polyarb_feeds::{
     Decoded, RecordReader, RecordWriter, RpcClient, WsConfig, WsConn, WsEvent, decode,
+    decode_general, decode_known_shape,
 };
 
 use crate::support::{python_ws_server, server_frame};
@@ -160,6 +161,39 @@ fn decode_allocates_nothing() {
     });
     assert_eq!(kinds, [2000, 1000, 1000, 1000, 1000, 2000]);
     assert_eq!(n, 0, "decode allocated {n} times");
+}
+
+/// The known-shape path (geth with and without `blockTimestamp`, anvil, every tracked kind) and
+/// the general parser on the same payloads: neither allocates.
+#[test]
+fn known_shape_path_allocates_nothing() {
+    let mut known = payloads();
+    known.truncate(1); // geth's order without blockTimestamp
+    let ts = known[0].replace(
+        "\"logIndex\"",
+        "\"blockTimestamp\":\"0x6b026ba0\",\"logIndex\"",
+    );
+    known.push(ts);
+    known.extend(concentrated_payloads()); // anvil's order
+    for p in &known {
+        assert!(decode_known_shape(p.as_bytes(), 5).is_some(), "{p}");
+    }
+    let (frames, n) = counted(|| {
+        let mut frames = 0u32;
+        for _ in 0..1000 {
+            for p in &known {
+                frames += u32::from(decode_known_shape(p.as_bytes(), 5).is_some());
+                frames += u32::from(matches!(decode(p.as_bytes(), 5), Ok(Decoded::Frame(_))));
+                frames += u32::from(matches!(
+                    decode_general(p.as_bytes(), 5),
+                    Ok(Decoded::Frame(_))
+                ));
+            }
+        }
+        frames
+    });
+    assert_eq!(frames, 3 * 1000 * 6);
+    assert_eq!(n, 0, "the decoder's paths allocated {n} times");
 }
 
 /// A server frame without FIN (a fragment that is not the last).

@@ -6,6 +6,7 @@
 mod alloc;
 mod anvil;
 mod clmm;
+mod known_shape;
 mod rpc_peer;
 mod support;
 mod ws_peer;

@@ -1319,30 +1319,27 @@ pub(crate) mod tests {
                 .join(",")
         );
         let f = |k: &str, v: String| (k.to_owned(), v);
+        let geth = || {
+            vec![
+                f("address", format!("\"{address}\"")),
+                f("topics", topics.clone()),
+                f("data", format!("\"{data}\"")),
+                f("blockNumber", format!("\"{:#x}\"", at.block)),
+                f("transactionHash", format!("\"{TX_HASH}\"")),
+                f("transactionIndex", format!("\"{:#x}\"", at.tx)),
+                f("blockHash", format!("\"{BLOCK_HASH}\"")),
+                f("logIndex", format!("\"{:#x}\"", at.log)),
+                f("removed", at.removed.to_string()),
+            ]
+        };
         let fields = match order {
-            Order::Geth => vec![
-                f("address", format!("\"{address}\"")),
-                f("topics", topics),
-                f("data", format!("\"{data}\"")),
-                f("blockNumber", format!("\"{:#x}\"", at.block)),
-                f("transactionHash", format!("\"{TX_HASH}\"")),
-                f("transactionIndex", format!("\"{:#x}\"", at.tx)),
-                f("blockHash", format!("\"{BLOCK_HASH}\"")),
-                f("logIndex", format!("\"{:#x}\"", at.log)),
-                f("removed", at.removed.to_string()),
-            ],
-            Order::GethTimestamp => vec![
-                f("address", format!("\"{address}\"")),
-                f("topics", topics),
-                f("data", format!("\"{data}\"")),
-                f("blockNumber", format!("\"{:#x}\"", at.block)),
-                f("transactionHash", format!("\"{TX_HASH}\"")),
-                f("transactionIndex", format!("\"{:#x}\"", at.tx)),
-                f("blockHash", format!("\"{BLOCK_HASH}\"")),
-                f("blockTimestamp", format!("\"{ANVIL_BLOCK_TIME:#x}\"")),
-                f("logIndex", format!("\"{:#x}\"", at.log)),
-                f("removed", at.removed.to_string()),
-            ],
+            Order::Geth => geth(),
+            // geth 1.16 on: `blockTimestamp` between `blockHash` and `logIndex`.
+            Order::GethTimestamp => {
+                let mut v = geth();
+                v.insert(7, f("blockTimestamp", format!("\"{ANVIL_BLOCK_TIME:#x}\"")));
+                v
+            }
             Order::Anvil => vec![
                 f("address", format!("\"{address}\"")),
                 f("topics", topics),

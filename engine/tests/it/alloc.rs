@@ -204,15 +204,7 @@ fn the_assembled_pipeline_does_not_allocate_after_warm_up() {
         std::fs::write(&config, format!("{text}\n[pipeline]\nmode = \"{mode}\"\n")).unwrap();
         let clock = std::sync::Arc::new(WatchingClock::new());
         let s = polyarb_engine::app::replay::replay_clocked(
-            &polyarb_engine::app::replay::ReplayArgs {
-                recording: sample("rec"),
-                snapshot: sample("snapshot.json"),
-                config,
-                opportunities: None,
-                txs: None,
-                speed: 0.0,
-                rfc6979: false,
-            },
+            &crate::placement::sample_args(config),
             std::sync::Arc::clone(&clock),
         )
         .unwrap();

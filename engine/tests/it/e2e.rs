@@ -550,6 +550,31 @@ fn a_gap_on_a_live_node_becomes_a_mined_profitable_arbitrage() {
     );
 }
 
+/// Opens a gap (`trader` sells into Pancake), waits for polyarb's first opportunity and its
+/// receipt, and checks it was alone in its block and the executor gained exactly the predicted
+/// profit. Returns the transaction's hash.
+fn gap_route_pays_the_prediction(
+    rpc: &Rpc,
+    world: &World,
+    polyarb: &Polyarb,
+    trader: Address,
+) -> B256 {
+    open_gap(rpc, world, trader, 300);
+    let opp = polyarb.wait_for_opportunities(1).remove(0);
+    let hash: B256 = opp["tx_hash"].as_str().unwrap().parse().unwrap();
+    let receipt = rpc
+        .wait_receipt(hash)
+        .unwrap_or_else(|e| panic!("{e}\n{}", polyarb.logs()));
+    assert_alone_in_block(rpc, receipt.block_number);
+    let token: Address = opp["token_in"].as_str().unwrap().parse().unwrap();
+    let executor = world.executor.expect("the world has an executor");
+    assert_eq!(
+        gain_in_block(rpc, token, executor, receipt.block_number),
+        opp["profit"].as_str().unwrap().parse::<U256>().unwrap()
+    );
+    hash
+}
+
 /// `signer.tx_type = "legacy"`: the route goes out as an EIP-155 transaction (type 0, chain id
 /// in v), anvil mines it, and it pays exactly the prediction.
 #[test]
@@ -559,30 +584,18 @@ fn a_legacy_eip155_route_is_mined_and_pays_the_prediction() {
         Anvil::start(AnvilOpts::default()).expect("start anvil (run tools/toolchain/install.sh)");
     let rpc = node.rpc();
     let world = small_world(&node, &tc);
-    let executor = world.executor.unwrap();
     let dir = temp_dir("legacy");
     let config = write_config(&node, &world, &dir);
     one_route_per_update(&config);
     set_in_table(&config, "[signer]", "tx_type = \"legacy\"");
     let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
 
-    open_gap(&rpc, &world, node.accounts()[2], 300);
-    let opp = polyarb.wait_for_opportunities(1).remove(0);
-    let hash: B256 = opp["tx_hash"].as_str().unwrap().parse().unwrap();
-    let receipt = rpc
-        .wait_receipt(hash)
-        .unwrap_or_else(|e| panic!("{e}\n{}", polyarb.logs()));
+    let hash = gap_route_pays_the_prediction(&rpc, &world, &polyarb, node.accounts()[2]);
     let tx: Value = rpc.call("eth_getTransactionByHash", json!([hash])).unwrap();
     assert_eq!(tx["type"], "0x0", "{tx}");
     // EIP-155: v = 35 + 2 · 137 + parity.
     let v = u64::from_str_radix(tx["v"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
     assert!(v == 309 || v == 310, "v = {v}");
-    assert_alone_in_block(&rpc, receipt.block_number);
-    let token: Address = opp["token_in"].as_str().unwrap().parse().unwrap();
-    assert_eq!(
-        gain_in_block(&rpc, token, executor, receipt.block_number),
-        opp["profit"].as_str().unwrap().parse::<U256>().unwrap()
-    );
     let (ok, _) = polyarb.stop();
     assert!(ok);
 }
@@ -596,25 +609,13 @@ fn a_fused_run_sends_a_route_that_pays_the_prediction() {
         Anvil::start(AnvilOpts::default()).expect("start anvil (run tools/toolchain/install.sh)");
     let rpc = node.rpc();
     let world = small_world(&node, &tc);
-    let executor = world.executor.unwrap();
     let dir = temp_dir("fused");
     let config = write_config(&node, &world, &dir);
     one_route_per_update(&config);
     fused(&config);
     let polyarb = Polyarb::start(&config, node.dev_key(1).unwrap(), &dir);
 
-    open_gap(&rpc, &world, node.accounts()[2], 300);
-    let opp = polyarb.wait_for_opportunities(1).remove(0);
-    let hash: B256 = opp["tx_hash"].as_str().unwrap().parse().unwrap();
-    let receipt = rpc
-        .wait_receipt(hash)
-        .unwrap_or_else(|e| panic!("{e}\n{}", polyarb.logs()));
-    assert_alone_in_block(&rpc, receipt.block_number);
-    let token: Address = opp["token_in"].as_str().unwrap().parse().unwrap();
-    assert_eq!(
-        gain_in_block(&rpc, token, executor, receipt.block_number),
-        opp["profit"].as_str().unwrap().parse::<U256>().unwrap()
-    );
+    gap_route_pays_the_prediction(&rpc, &world, &polyarb, node.accounts()[2]);
     polyarb.wait_for_log("node accepted transaction");
     let (ok, stdout) = polyarb.stop();
     assert!(ok);

@@ -27,8 +27,9 @@ fn config_with(name: &str, cores: Option<&str>, extra: &str) -> PathBuf {
     path
 }
 
-fn replay_config(config: PathBuf) -> Result<ReplaySummary, AppError> {
-    replay(&ReplayArgs {
+/// The sample's recording and snapshot with `config`, as fast as possible, no output files.
+pub(crate) fn sample_args(config: PathBuf) -> ReplayArgs {
+    ReplayArgs {
         recording: sample("rec"),
         snapshot: sample("snapshot.json"),
         config,
@@ -36,7 +37,11 @@ fn replay_config(config: PathBuf) -> Result<ReplaySummary, AppError> {
         txs: None,
         speed: 0.0,
         rfc6979: false,
-    })
+    }
+}
+
+fn replay_config(config: PathBuf) -> Result<ReplaySummary, AppError> {
+    replay(&sample_args(config))
 }
 
 /// Fails unless `s` found, signed and digested exactly what the pipelined sample run did.

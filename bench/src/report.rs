@@ -189,6 +189,9 @@ pub struct Report {
     pub tables: Vec<Table>,
     /// Paragraphs of explanation, in order.
     pub notes: Vec<String>,
+    /// A profile of where the time goes (e.g. `callgrind_annotate --inclusive=yes` of a replay),
+    /// shown as given: (where it came from, its text).
+    pub profile: Option<(String, String)>,
 }
 
 /// µs with one decimal below 100 µs, none above ("12.3 µs", "1,234 µs").
@@ -366,6 +369,11 @@ pub fn text(r: &Report) -> String {
     for n in &r.notes {
         let _ = writeln!(s);
         let _ = writeln!(s, "{n}");
+    }
+    if let Some((from, text)) = &r.profile {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Where the time goes ({from}):");
+        let _ = writeln!(s, "{text}");
     }
     s
 }
@@ -633,6 +641,14 @@ pub fn html(r: &Report) -> String {
         for n in &r.notes {
             let _ = write!(s, "<p>{}</p>", esc(n));
         }
+    }
+    if let Some((from, text)) = &r.profile {
+        let _ = write!(
+            s,
+            "<h2>Where the time goes</h2><p class=\"note\">{}</p><pre style=\"font-size:11px;overflow-x:auto\">{}</pre>",
+            esc(from),
+            esc(text)
+        );
     }
     s.push_str("</body></html>\n");
     s

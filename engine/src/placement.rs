@@ -381,6 +381,9 @@ pub enum Pinned {
     Failed(usize),
 }
 
+/// CPUs a `cpu_set_t` holds (`CPU_SETSIZE`).
+const CPU_SET_SIZE: usize = 1_024;
+
 /// Pins the calling thread to `cpu` (an OS CPU number). Returns what happened; logs it either way
 /// (a failure as a warning with the reason).
 pub fn pin_current(stage: &'static str, cpu: Option<usize>) -> Pinned {
@@ -388,7 +391,9 @@ pub fn pin_current(stage: &'static str, cpu: Option<usize>) -> Pinned {
         tracing::debug!(stage, "not pinned");
         return Pinned::Unpinned;
     };
-    if core_affinity::set_for_current(core_affinity::CoreId { id }) {
+    // libc's CPU_SET panics past its 1,024-CPU set (`CPU_SETSIZE`): such a CPU cannot be pinned
+    // to this way, and is a failed pin rather than a crash.
+    if id < CPU_SET_SIZE && core_affinity::set_for_current(core_affinity::CoreId { id }) {
         tracing::info!(stage, cpu = id, "pinned");
         Pinned::Core(id)
     } else {
@@ -752,6 +757,24 @@ mod tests {
         };
         let p = Plan::new(Some(&map(1, 0, 0)), &fused, mem, &facts("0-1", ""));
         assert_eq!((cpus(&p), p.housekeeping), (vec![Some(1)], Some(0)));
+    }
+
+    #[test]
+    fn a_cpu_past_the_cpu_set_or_offline_is_a_failed_pin_not_a_crash() {
+        // A CPU inside a cpu_set_t that is not online here, and one past the set.
+        let offline = (0..CPU_SET_SIZE)
+            .find(|c| !CpuFacts::read().online.contains(c))
+            .expect("a machine with fewer than 1,024 CPUs");
+        // Pinned on a spawned thread, so the test harness's own thread is never moved.
+        let pins = std::thread::spawn(move || {
+            [
+                pin_current("test", Some(4_095)),
+                pin_current("test", Some(offline)),
+            ]
+        })
+        .join()
+        .expect("no panic");
+        assert_eq!(pins, [Pinned::Failed(4_095), Pinned::Failed(offline)]);
     }
 
     #[test]

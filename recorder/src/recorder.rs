@@ -74,6 +74,10 @@ impl fmt::Display for UnknownWriter {
 
 impl std::error::Error for UnknownWriter {}
 
+/// CPUs a `cpu_set_t` holds (`CPU_SETSIZE`): `core_affinity` panics (in libc's `CPU_SET`) on a
+/// larger CPU number.
+const CPU_SET_SIZE: usize = 1_024;
+
 /// How the recorder is built. [`Default`] is what `polyarb record` uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecorderConfig {
@@ -96,6 +100,10 @@ pub struct RecorderConfig {
     /// How long the housekeeping thread sleeps when the ring is empty (it is not woken per
     /// payload: that would cost the socket thread a syscall). 1 ms.
     pub poll_interval: Duration,
+    /// The CPU (an OS CPU number) the housekeeping thread pins itself to at start, off the
+    /// socket thread's; `None`: unpinned. A failed pin is reported ([`Recorder::pinned`]), and
+    /// the recorder runs unpinned.
+    pub cpu: Option<usize>,
     /// Take `io_uring_setup` to fail with this errno (for example 1, EPERM, as seccomp gives):
     /// checks the fallback on a kernel that allows io-uring. `None` normally.
     pub simulate_uring_failure: Option<i32>,
@@ -111,6 +119,7 @@ impl Default for RecorderConfig {
             max_wait: Duration::from_secs(1),
             flush_interval: Duration::from_millis(10),
             poll_interval: Duration::from_millis(1),
+            cpu: None,
             simulate_uring_failure: None,
         }
     }
@@ -301,6 +310,9 @@ pub struct Recorder {
     dropped: u64,
     waited: u64,
     longest_wait: Duration,
+    /// Where the housekeeping thread pinned: `Ok(cpu)`, `Err(cpu)` if that failed; `None` if
+    /// no CPU was asked for.
+    pinned: Option<Result<usize, usize>>,
 }
 
 impl Recorder {
@@ -346,9 +358,19 @@ impl Recorder {
             thread::Builder::new()
                 .name("recorder".into())
                 .spawn(move || {
+                    let pinned = cfg.cpu.map(|id| {
+                        // libc's CPU_SET panics past its 1,024-CPU set: such a CPU is a failed pin.
+                        if id < CPU_SET_SIZE
+                            && core_affinity::set_for_current(core_affinity::CoreId { id })
+                        {
+                            Ok(id)
+                        } else {
+                            Err(id)
+                        }
+                    });
                     let mut out = match open(file, base, &header, &cfg, faults) {
                         Ok((out, backend)) => {
-                            let _ = ready_tx.send(Ok(backend));
+                            let _ = ready_tx.send(Ok((backend, pinned)));
                             out
                         }
                         Err(e) => {
@@ -360,8 +382,8 @@ impl Recorder {
                 })
                 .map_err(RecorderError::Spawn)?
         };
-        let backend = match ready.recv() {
-            Ok(Ok(backend)) => backend,
+        let (backend, pinned) = match ready.recv() {
+            Ok(Ok(ready)) => ready,
             Ok(Err(e)) => {
                 let _ = thread.join();
                 return Err(e);
@@ -379,6 +401,7 @@ impl Recorder {
             waker: thread.thread().clone(),
             thread: Some(thread),
             backend,
+            pinned,
             max_wait: cfg.max_wait,
             behind: false,
             dropped: 0,
@@ -390,6 +413,12 @@ impl Recorder {
     /// The backend chosen at start.
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    /// Where the housekeeping thread pinned ([`RecorderConfig::cpu`]): `Ok(cpu)`, `Err(cpu)`
+    /// if the pin failed (it runs unpinned), `None` if no CPU was asked for.
+    pub fn pinned(&self) -> Option<Result<usize, usize>> {
+        self.pinned
     }
 
     /// Queues one payload received at `recv_ns` (wall-clock ns since the Unix epoch) for

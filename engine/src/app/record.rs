@@ -24,6 +24,7 @@ use super::{
 use crate::{
     clock::unix_now_ns,
     config::{Config, ProcessEnv},
+    placement::{Pinned, pin_current},
 };
 
 /// What `polyarb record` wrote.
@@ -35,6 +36,11 @@ pub struct RecordSummary {
     pub out: PathBuf,
     /// The writer: backend, bytes and writes, payloads that waited or were dropped.
     pub recorder: RecorderSummary,
+    /// Where the socket thread ran (the plan's first hot CPU: `feed`, or `fused`).
+    pub socket: Pinned,
+    /// Where the recorder's housekeeping thread ran: `Ok(cpu)`, `Err(cpu)` if pinning failed,
+    /// `None` unpinned (the plan had no housekeeping CPU).
+    pub recorder_cpu: Option<Result<usize, usize>>,
 }
 
 impl RecordSummary {
@@ -49,8 +55,8 @@ impl RecordSummary {
     }
 }
 
-impl fmt::Display for RecordSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl RecordSummary {
+    fn fmt_counts(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "recording: {} payloads -> {} (recorder: {})",
@@ -76,6 +82,23 @@ impl fmt::Display for RecordSummary {
     }
 }
 
+impl fmt::Display for RecordSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_counts(f)?;
+        let socket = match self.socket {
+            Pinned::Core(c) => format!("socket thread on CPU {c}"),
+            Pinned::Failed(c) => format!("socket thread NOT pinned (pinning to CPU {c} failed)"),
+            Pinned::Unpinned => "socket thread unpinned".to_owned(),
+        };
+        let recorder = match self.recorder_cpu {
+            Some(Ok(c)) => format!("recorder on CPU {c}"),
+            Some(Err(c)) => format!("recorder NOT pinned (pinning to CPU {c} failed)"),
+            None => "recorder unpinned".to_owned(),
+        };
+        write!(f, "\nplacement: {socket}; {recorder}")
+    }
+}
+
 /// The recorder's error as the recording's, for [`AppError::Recording`].
 fn recording_error(e: RecorderError) -> RecordError {
     match e {
@@ -98,6 +121,7 @@ pub fn record_cmd(
     on_subscribed: impl FnOnce(),
 ) -> Result<RecordSummary, AppError> {
     let cfg = Config::load(config, &ProcessEnv)?;
+    let plan = super::plan_threads(&cfg)?;
     let mut rpc = connect(&cfg)?;
     check_chain(&mut rpc, &cfg)?;
     let file = File::create(out).map_err(AppError::file(out))?;
@@ -110,8 +134,13 @@ pub fn record_cmd(
         env!("CARGO_PKG_VERSION"),
         cfg.node.ws_url
     );
+    // The socket is this thread's: it takes the plan's first hot CPU, the recorder's
+    // housekeeping thread the plan's housekeeping CPU.
+    plan.log_warnings();
+    let socket = pin_current("record", plan.hot.first().and_then(|s| s.cpu));
     let rec_cfg = RecorderConfig {
         writer,
+        cpu: plan.housekeeping,
         ..RecorderConfig::default()
     };
     let mut rec = Recorder::start(file, unix_now_ns(), &source, &rec_cfg).map_err(recording)?;
@@ -157,6 +186,7 @@ pub fn record_cmd(
     }
     // Finish first: after a write error the push only says the recorder stopped, and finish
     // says why.
+    let recorder_cpu = rec.pinned();
     let finished = rec.finish();
     if let Some(e) = push_err
         && !matches!(e, RecorderError::Stopped)
@@ -168,5 +198,7 @@ pub fn record_cmd(
         records: recorder.records,
         out: out.to_owned(),
         recorder,
+        socket,
+        recorder_cpu,
     })
 }

@@ -108,3 +108,44 @@ fn a_full_disk_is_reported_by_every_backend_and_not_fallen_back_from() {
         }
     }
 }
+
+/// `RecorderConfig::cpu`: the housekeeping thread pins itself and says where; a CPU it cannot
+/// pin to is said too, and the recording is whole either way.
+#[test]
+fn the_housekeeping_thread_pins_where_asked_and_says_when_it_cannot() {
+    let cpu0 = core_affinity::get_core_ids()
+        .and_then(|ids| ids.first().map(|c| c.id))
+        .expect("this process may run on some CPU");
+    // A CPU inside a cpu_set_t this process may not run on, and one past the set (4,095).
+    let allowed: Vec<usize> = core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default();
+    let off = (0..1_024)
+        .find(|c| !allowed.contains(c))
+        .expect("a machine with fewer than 1,024 CPUs");
+    for (cpu, want) in [(cpu0, Ok(cpu0)), (off, Err(off)), (4_095, Err(4_095))] {
+        let cfg = RecorderConfig {
+            cpu: Some(cpu),
+            writer: WriterChoice::Plain,
+            ..RecorderConfig::default()
+        };
+        let path = scratch("pinned.rec");
+        let mut r = Recorder::start(File::create(&path).unwrap(), CREATED, SOURCE, &cfg).unwrap();
+        assert_eq!(r.pinned(), Some(want), "asked for CPU {cpu}");
+        for (t, p) in recs() {
+            r.push(t, &p).unwrap();
+        }
+        r.finish().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), expected(&recs()));
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+    let unpinned = Recorder::start(
+        File::create(scratch("unpinned.rec")).unwrap(),
+        CREATED,
+        SOURCE,
+        &RecorderConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(unpinned.pinned(), None);
+    unpinned.finish().unwrap();
+}

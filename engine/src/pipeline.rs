@@ -619,20 +619,18 @@ impl Fused {
         }
     }
 
-    fn report(&mut self, report: Report) {
-        // Reporting must never slow the hot path down: drop (and count) if the reporter lags.
-        if self
-            .reports
-            .as_mut()
-            .is_some_and(|r| r.push(report).is_err())
-        {
-            self.stats.reports_dropped += 1;
-        }
-    }
-
     fn finish(mut self) -> (Engine, Latency, SignerStats) {
         self.stats.coupons = self.builder.coupon_stats();
         (self.engine, self.detection, self.stats)
+    }
+}
+
+/// Hands a report to the main thread. Reporting must never slow the hot path down: dropped (and
+/// counted) if the reporter lags.
+#[inline]
+fn push_report(reports: &mut Option<Producer<Report>>, stats: &mut SignerStats, report: Report) {
+    if reports.as_mut().is_some_and(|r| r.push(report).is_err()) {
+        stats.reports_dropped += 1;
     }
 }
 
@@ -692,11 +690,12 @@ impl Downstream for Fused {
                 nonce: tx.nonce,
                 len: tx.len,
             };
-            self.report(Report {
+            let report = Report {
                 opp,
                 tx: Some(info),
                 error: None,
-            });
+            };
+            push_report(&mut self.reports, &mut self.stats, report);
         }
     }
     fn tx_waiting(&self) -> bool {

@@ -112,6 +112,41 @@ impl<'a> Cursor<'a> {
         Some(())
     }
 
+    /// A quantity and its closing quote.
+    #[inline(always)]
+    fn quantity_member(&mut self) -> Option<JStr<'a>> {
+        let q = self.quantity()?;
+        self.lit(QUOTE)?;
+        Some(q)
+    }
+
+    /// A 32-byte hash and its closing quote.
+    #[inline(always)]
+    fn hash_member(&mut self) -> Option<JStr<'a>> {
+        let h = self.fixed(HASH_CHARS)?;
+        self.lit(QUOTE)?;
+        Some(h)
+    }
+
+    /// `"transactionHash":"…","transactionIndex":"…"`: the hash skipped, the index kept.
+    #[inline(always)]
+    fn transaction(&mut self, f: &mut Fields<'a>) -> Option<()> {
+        self.lit(TX_HASH)?;
+        self.skip_plain()?;
+        self.lit(TX_INDEX)?;
+        f.tx_index = Some(self.quantity_member()?);
+        Some(())
+    }
+
+    /// An optional `"blockTimestamp":"…"` (geth 1.16 on, anvil).
+    #[inline(always)]
+    fn timestamp(&mut self, f: &mut Fields<'a>) -> Option<()> {
+        if self.lit(BLOCK_TIMESTAMP).is_some() {
+            f.block_timestamp = Some(self.quantity_member()?);
+        }
+        Some(())
+    }
+
     /// `true` or `false`, then the envelope's end and the payload's.
     #[inline(always)]
     fn removed_and_end(&mut self) -> Option<bool> {
@@ -167,41 +202,22 @@ pub fn decode_known_shape(payload: &[u8], recv_ns: u64) -> Option<FeedFrame> {
     f.data = Some(c.fixed(2 + WORD_DIGITS * event.data_words())?);
     c.lit(QUOTE)?;
     if c.lit(BLOCK_NUMBER).is_some() {
-        // geth and Bor.
-        f.block_number = Some(c.quantity()?);
-        c.lit(QUOTE)?;
-        c.lit(TX_HASH)?;
-        c.skip_plain()?;
-        c.lit(TX_INDEX)?;
-        f.tx_index = Some(c.quantity()?);
-        c.lit(QUOTE)?;
+        // geth and Bor: number, transaction, hash, timestamp.
+        f.block_number = Some(c.quantity_member()?);
+        c.transaction(&mut f)?;
         c.lit(BLOCK_HASH)?;
-        f.block_hash = Some(c.fixed(HASH_CHARS)?);
-        c.lit(QUOTE)?;
-        if c.lit(BLOCK_TIMESTAMP).is_some() {
-            f.block_timestamp = Some(c.quantity()?);
-            c.lit(QUOTE)?;
-        }
-        c.lit(LOG_INDEX)?;
+        f.block_hash = Some(c.hash_member()?);
+        c.timestamp(&mut f)?;
     } else {
-        // anvil.
+        // anvil: hash, number, timestamp, transaction.
         c.lit(BLOCK_HASH)?;
-        f.block_hash = Some(c.fixed(HASH_CHARS)?);
-        c.lit(QUOTE)?;
+        f.block_hash = Some(c.hash_member()?);
         c.lit(BLOCK_NUMBER)?;
-        f.block_number = Some(c.quantity()?);
-        c.lit(QUOTE)?;
-        if c.lit(BLOCK_TIMESTAMP).is_some() {
-            f.block_timestamp = Some(c.quantity()?);
-            c.lit(QUOTE)?;
-        }
-        c.lit(TX_HASH)?;
-        c.skip_plain()?;
-        c.lit(TX_INDEX)?;
-        f.tx_index = Some(c.quantity()?);
-        c.lit(QUOTE)?;
-        c.lit(LOG_INDEX)?;
+        f.block_number = Some(c.quantity_member()?);
+        c.timestamp(&mut f)?;
+        c.transaction(&mut f)?;
     }
+    c.lit(LOG_INDEX)?;
     f.log_index = Some(c.quantity()?);
     c.lit(REMOVED)?;
     f.removed = Some(c.removed_and_end()?);

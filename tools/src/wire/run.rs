@@ -670,31 +670,30 @@ pub fn summary_text(s: &RunSummary) -> String {
             "DISAGREE"
         }
     );
-    let _ = writeln!(
-        t,
-        "wire to wire, from the intended send of the block's last payload (coordinated omission corrected): {}",
-        dist_line(&s.wire_to_wire_us)
-    );
-    let _ = writeln!(
-        t,
-        "  from the intended send of the block's first payload: {}",
-        dist_line(&s.wire_to_wire_from_first_us)
-    );
-    let _ = writeln!(
-        t,
-        "  from the return of the last payload's write (not corrected): {}",
-        dist_line(&s.wire_to_wire_from_written_us)
-    );
-    let _ = writeln!(
-        t,
-        "  from the intended send of the last payload of the block polyarb's report names: {}",
-        dist_line(&s.wire_to_wire_by_report_us)
-    );
-    let _ = writeln!(
-        t,
-        "server lateness (write returned − intended), every payload: {}",
-        dist_line(&s.server_lateness_us)
-    );
+    for (label, d) in [
+        (
+            "wire to wire, from the intended send of the block's last payload (coordinated omission corrected)",
+            &s.wire_to_wire_us,
+        ),
+        (
+            "  from the intended send of the block's first payload",
+            &s.wire_to_wire_from_first_us,
+        ),
+        (
+            "  from the return of the last payload's write (not corrected)",
+            &s.wire_to_wire_from_written_us,
+        ),
+        (
+            "  from the intended send of the last payload of the block polyarb's report names",
+            &s.wire_to_wire_by_report_us,
+        ),
+        (
+            "server lateness (write returned − intended), every payload",
+            &s.server_lateness_us,
+        ),
+    ] {
+        let _ = writeln!(t, "{label}: {}", dist_line(d));
+    }
     if let Some(d) = &s.polyarb.detection {
         let _ = writeln!(
             t,

@@ -2,6 +2,8 @@
 # Installs polyarb's pinned test toolchain into tools/toolchain (git-ignored parts):
 #   node_modules/  anvil, forge, cast (npm @foundry-rs/*), solc-js, real protocol bytecode
 #   venv/          Python with `websockets` (an independent RFC 6455 server for client tests)
+# and, from Debian's archive with apt-get when missing: strace (the hot-path system-call proof,
+# engine/tests/it/hot_path.rs).
 # Sources: the npm registry and PyPI only, exact versions from package-lock.json and
 # requirements.txt (with hashes). Idempotent: a second run with unchanged lockfiles is a no-op.
 set -euo pipefail
@@ -16,13 +18,24 @@ if [[ -f .stamp && "$(cat .stamp)" == "$(stamp_now)" \
       && -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil \
       && -x node_modules/@foundry-rs/forge-linux-amd64/bin/forge \
       && -x node_modules/@foundry-rs/cast-linux-amd64/bin/cast \
-      && -x venv/bin/python ]]; then
+      && -x venv/bin/python ]] && command -v strace >/dev/null; then
   exit 0
 fi
 
 for tool in node npm python3; do
   command -v "$tool" >/dev/null || { echo "install.sh: $tool is required" >&2; exit 1; }
 done
+
+if ! command -v strace >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "install.sh: apt-get install strace" >&2
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q strace
+  else
+    echo "install.sh: the tests need strace (sudo apt-get install strace)" >&2
+    exit 1
+  fi
+fi
 
 echo "install.sh: npm ci (anvil, forge, cast, solc-js, protocol bytecode)" >&2
 npm ci --no-audit --no-fund --loglevel=error

@@ -109,10 +109,10 @@ fn on_frame_does_not_allocate() {
 
 /// Feed-thread clock readings before the measurement starts: the warm-up (the first few
 /// hundred payloads of the sample, which size every buffer and ring and touch every table).
-const WARM_UP_READINGS: u64 = 600;
+pub(crate) const WARM_UP_READINGS: u64 = 600;
 
 /// The threads the pipeline names, in [`WatchingClock`]'s slots.
-const THREADS: [&str; 4] = [
+pub(crate) const THREADS: [&str; 4] = [
     "polyarb-feed",
     "polyarb-engine",
     "polyarb-signer",

@@ -13,6 +13,7 @@ mod e2e;
 mod e2e_cl;
 mod e2e_flash;
 mod faults;
+mod hot_path;
 mod keys_cli;
 mod log_limit_peer;
 mod placement;

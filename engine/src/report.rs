@@ -271,7 +271,7 @@ pub fn engine_summary(e: &EngineStats) -> String {
          {} models lost (the pool left the search), {} times a pool's next fee was not known yet\n\
          search: {} cycles screened ({} with a stale pool), {} routes pruned by their bound, \
          {} sized, {} profitable, {} below gas and the minimum profit, {} worth sending ({} \
-         proven optimal, {} stopping short of a tick to save its gas), {} opportunities \
+         proven optimal of {} with V2 hops only, {} stopping short of a tick to save its gas), {} opportunities \
          (funded by: {} own capital, {} flash swaps, {} Balancer loans, {} Aave loans), \
          {} searches ({} pool updates coalesced into a later one of the same batch, {} pools \
          left for the next batch)\n\
@@ -308,6 +308,7 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.below_threshold,
         e.profitable.saturating_sub(e.below_threshold),
         e.sized_exact,
+        e.worth_all_v2,
         e.short_of_ticks,
         e.opportunities,
         e.funded[Funding::Capital as usize],

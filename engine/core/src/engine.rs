@@ -262,9 +262,13 @@ pub struct EngineStats {
     pub sized: u64,
     /// Sized cycles with a positive raw profit.
     pub profitable: u64,
-    /// Cycles worth sending whose input is proven the integer optimum (every input that could
-    /// do better was tried; see `docs/engine.md`, sizing).
+    /// Cycles worth sending whose input is proven the integer optimum: every input that could
+    /// do better was tried, or the real curve's supremum leaves no room above the profit found
+    /// (all-V2 cycles only; see `docs/engine.md`, sizing).
     pub sized_exact: u64,
+    /// Cycles worth sending whose hops are all V2 (the ones [`EngineStats::sized_exact`] can
+    /// prove).
+    pub worth_all_v2: u64,
     /// Cycles worth sending whose best input after gas stops short of initialized ticks the
     /// gross optimum crosses (the gas of those crossings costs more than they pay).
     pub short_of_ticks: u64,
@@ -1601,6 +1605,8 @@ impl Engine {
             };
             stats.short_of_ticks += u64::from(shortened);
             stats.sized_exact += u64::from(sizing.exact);
+            stats.worth_all_v2 +=
+                u64::from(c.hops[..n].iter().all(|h| matches!(h, HopState::V2(_))));
             // The ticks each concentrated hop crosses are known: the route's real budget.
             let (gas_budget, gas_cost) = gas_for(&sizing.ticks, src.extra_gas);
             let profit_native = quotes.value(pools, c.start, sizing.profit);

@@ -27,6 +27,7 @@ mod funding;
 mod journal;
 mod kind;
 mod market;
+mod optimum;
 mod pools;
 mod route;
 mod search;

@@ -12,6 +12,7 @@ use crate::clmm::rate::edge_rate_upper_bound;
 use crate::clmm::swap::{PoolState as ClState, SwapKind, quote_exact_in, swap};
 use crate::clmm::tick_math::{MAX_SQRT_RATIO, MIN_SQRT_RATIO};
 use crate::funding::Premium;
+use crate::optimum::Curve;
 use crate::pools::{PoolId, Pools, TokenId, U112_MAX};
 use crate::v2::{get_amount_in, get_amount_out};
 use crate::{MAX_HOPS, PIPS};
@@ -607,6 +608,50 @@ pub(crate) fn size(
             exact = true;
         }
     }
+    // Otherwise the certificate: no allowed input beats `best` when the real composed curve,
+    // which bounds every integer profit from above, stays below `best + 1` over them.
+    if !exact
+        && best > 0
+        && let Some(curve) = v2_curve(hops, premium)
+    {
+        exact = curve.proves(best, x_max);
+        // Not yet: the search stops where the profit is flat to ~2^-52 of itself, which for
+        // large profits is still thousands of units off. The real optimum, exactly: the last
+        // input where the curve still rises (bisection on an exact integer test, from `x`).
+        // Near it the real profit is flat, and each final output there, bought with the least
+        // input that yields it, profits the real curve's value less a rounding loss of about a
+        // unit that varies from one output to the next: try the peak's own final output and
+        // those next to it, spaced so each needs other intermediate amounts. One whose loss is
+        // under the real supremum's fraction closes the certificate.
+        let centre = curve
+            .peak(x, x_max)
+            .and_then(|peak| simulate(pools, hops, peak))
+            .map(|r| r.outs[hops.len() - 1]);
+        let stride = output_stride(hops);
+        let mut tries = 0u128;
+        while let Some(centre) = centre
+            && !exact
+            && tries <= CERTIFY_TRIES
+        {
+            let step = tries.saturating_mul(stride);
+            tries += 1;
+            for y in [centre.checked_add(step), centre.checked_sub(step)] {
+                let Some(c) = y.and_then(|y| min_input_for(pools, hops, y)) else {
+                    continue;
+                };
+                if (1..=x_max).contains(&c)
+                    && let Some((p, r)) = profit_at(pools, hops, c, premium)
+                    && p > best
+                {
+                    (x, best, run) = (c, p, r);
+                    exact = curve.proves(best, x_max);
+                    if exact {
+                        break;
+                    }
+                }
+            }
+        }
+    }
     (best > 0).then_some(Sizing {
         amount_in: x,
         outs: run.outs,
@@ -614,6 +659,39 @@ pub(crate) fn size(
         profit: best as u128,
         exact,
     })
+}
+
+/// Final-output units one unit of the coarsest intermediate amount is worth, at least 1: the
+/// largest product of the later hops' prices (`γ·R_out/R_in`) after any hop. Final outputs
+/// closer together than this are bought with the same intermediate amounts, so they are the same
+/// candidate; `f64`, as only the spacing of candidates depends on it.
+fn output_stride(hops: &[HopState]) -> u128 {
+    let mut later = 1.0f64;
+    let mut widest = 1.0f64;
+    for h in hops.iter().skip(1).rev() {
+        later *= match h {
+            HopState::V2(v) => {
+                f64::from(PIPS.saturating_sub(v.fee_pips)) / f64::from(PIPS) * v.reserve_out as f64
+                    / v.reserve_in as f64
+            }
+            HopState::Cl(_) => return 1,
+        };
+        widest = widest.max(later);
+    }
+    // `as` saturates and maps NaN to 0.
+    (widest as u128).max(1)
+}
+
+/// The real profit curve of a cycle of V2 hops ([`Curve`]); `None` with a concentrated hop.
+fn v2_curve(hops: &[HopState], premium: Premium) -> Option<Curve> {
+    let mut v2 = [V2Hop::default(); MAX_HOPS];
+    for (slot, h) in v2.iter_mut().zip(hops) {
+        match h {
+            HopState::V2(v) => *slot = *v,
+            HopState::Cl(_) => return None,
+        }
+    }
+    Curve::new(&v2[..hops.len().min(MAX_HOPS)], premium)
 }
 
 /// The real composed curve's slope at input `x` whose exact run is `run`: the product over the
@@ -893,6 +971,10 @@ pub(crate) enum SizedAfterCost {
         shortened: bool,
     },
 }
+
+/// Final outputs on each side of the one found that [`size`] tries to buy at a profit the
+/// certificate proves best (two evaluations each, one exact inverse chain and one forward run).
+const CERTIFY_TRIES: u128 = 16;
 
 /// Most inputs [`size`] tries one by one to prove its result the integer optimum.
 pub(crate) const BAND_LIMIT: u128 = 1024;
@@ -1353,6 +1435,61 @@ mod tests {
         }
         assert!(sized >= 100, "the spread sizes often: {sized}");
         assert!(exact * 10 >= sized * 9, "exact on {exact} of {sized}");
+    }
+
+    /// Pools too deep for the band to be tried whole (the certificate's cases), still small
+    /// enough to try every input: wherever the sizing says exact, no input profits more (the
+    /// input may be any that reaches the optimum), for every lender's rounding and with a cap
+    /// below the optimum; and the certificate closes on a good share of them.
+    #[test]
+    fn certified_sizing_is_the_brute_force_optimum_on_deeper_pools() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |lo: u128, hi: u128| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            lo + u128::from(seed >> 33) % (hi - lo)
+        };
+        let (mut certified, mut sized) = (0, 0);
+        for case in 0..24 {
+            let fee = [0u32, 500, 3_000][case % 3];
+            let r = next(300_000, 600_000);
+            let hops = [
+                hop(r, r * next(1_020, 1_080) / 1_000, fee),
+                hop(r, r, 3_000),
+            ];
+            let premium = [
+                Premium::None,
+                Premium::Aave { bps: 9 },
+                Premium::Balancer {
+                    fee_1e18: 2_000_000_000_000_000,
+                },
+            ][case / 3 % 3];
+            // Every other case caps the input well below the optimum.
+            let cap = if case % 2 == 0 { u128::MAX } else { r / 200 };
+            let Some(s) = super::size(&empty(), &hops, cap, premium) else {
+                continue;
+            };
+            sized += 1;
+            // Inputs above the last hop's output reserve only lose.
+            let limit = cap.min(r + 1);
+            let best = (1..=limit)
+                .filter_map(|x| super::profit_at(&empty(), &hops, x, premium).map(|(p, _)| p))
+                .max()
+                .unwrap();
+            assert!(s.profit as i128 <= best, "case {case}: above the optimum?");
+            let wide = band(&hops, s.profit as i128, premium)
+                .is_none_or(|(a, b)| b.min(cap).saturating_sub(a.max(1)) >= BAND_LIMIT);
+            if s.exact {
+                assert_eq!(s.profit as i128, best, "case {case}: {hops:?} {premium:?}");
+                certified += u32::from(wide);
+            }
+        }
+        assert!(sized >= 20, "sized {sized}");
+        assert!(
+            certified >= 6,
+            "the certificate closed on {certified} of {sized}"
+        );
     }
 
     #[test]

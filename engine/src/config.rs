@@ -621,6 +621,12 @@ pub struct MemoryConfig {
     /// the first frame.
     #[serde(default = "default_prefault_kb")]
     pub prefault_stack_kb: u32,
+    /// Mark the process's anonymous memory (tables, rings, stacks: all built before the hot
+    /// threads run) for transparent huge pages and collapse it into them at start
+    /// (`polyarb-hugepages`; needs the kernel's THP mode `madvise` or `always`; a refusal is
+    /// warned and shown in the summary, and the run goes on with normal pages).
+    #[serde(default)]
+    pub huge_pages: bool,
 }
 
 fn default_prefault_kb() -> u32 {
@@ -635,6 +641,7 @@ impl Default for MemoryConfig {
         Self {
             lock: false,
             prefault_stack_kb: default_prefault_kb(),
+            huge_pages: false,
         }
     }
 }
@@ -1341,7 +1348,7 @@ decimals = 18
                 "{GOOD}\n[cores]\nfeed = 0\nengine = 1\nsigner = 1\nfused = 1\nhousekeeping = 3\n\
                  strict = true\n[pipeline]\nmode = \"fused\"\nwait = \"park\"\n\
                  engine_wait = \"spin\"\npark_max_us = 250\n[memory]\nlock = true\n\
-                 prefault_stack_kb = 64\n"
+                 prefault_stack_kb = 64\nhuge_pages = true\n"
             ),
             &[],
         )
@@ -1360,7 +1367,8 @@ decimals = 18
             c.memory,
             MemoryConfig {
                 lock: true,
-                prefault_stack_kb: 64
+                prefault_stack_kb: 64,
+                huge_pages: true,
             }
         );
         // Defaults.

@@ -36,7 +36,9 @@ use crate::{
     clock::Clock,
     config::PipelineConfig,
     latency::{Latency, LatencyReport},
-    placement::{Mode, PinBoard, Placement, Plan, Wait, lock_memory, prefault_stack},
+    placement::{
+        Mode, PinBoard, Placement, Plan, Wait, advise_huge_pages, lock_memory, prefault_stack,
+    },
     report::LogLimit,
     threads::Idle,
     txbuild::{ControlOutcome, TxBuildError, TxBuilder},
@@ -281,6 +283,8 @@ where
     let wait = |stage: &str| plan.slot(stage).map(|s| s.wait);
     let cpu = |stage: &str| plan.slot(stage).and_then(|s| s.cpu);
     let prefault = plan.memory.prefault_stack_kb;
+    // Set once the mode's rings and buffers exist, before any stage thread runs.
+    let huge_pages;
 
     let threads = match plan.mode {
         Mode::Pipelined => {
@@ -291,6 +295,7 @@ where
             // Set by the signer once it has signed every opportunity: from then on only the
             // feed stage's settling (answers, fills) keeps the two alive.
             let signer_drained = Arc::new(AtomicBool::new(false));
+            huge_pages = advise_huge_pages(&plan.memory);
             let feed = {
                 let (clock, stop) = (Arc::clone(&clock), Arc::clone(&stop));
                 let down = Rings {
@@ -333,6 +338,7 @@ where
         Mode::Fused => {
             let (clock, stop) = (Arc::clone(&clock), Arc::clone(&stop));
             let down = Fused::new(engine, builder, rep_tx, settings.export.clone(), cap);
+            huge_pages = advise_huge_pages(&plan.memory);
             let settle_ns = settings.settle_ns;
             let w = wait("fused").unwrap_or_else(default_wait);
             Threads::Fused(spawn_stage(
@@ -398,6 +404,8 @@ where
             .collect(),
         plan,
         memory,
+        huge_pages,
+        usage: polyarb_hugepages::Usage::read().ok(),
     };
     RunOutcome {
         port,

@@ -489,6 +489,64 @@ pub fn lock_memory(memory: &MemoryConfig) -> MemoryLock {
     }
 }
 
+/// What `[memory] huge_pages` achieved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HugePages {
+    /// `huge_pages` was off.
+    #[default]
+    Off,
+    /// The anonymous memory was marked `MADV_HUGEPAGE` and collapsed.
+    Advised {
+        /// Whole huge-page stretches marked.
+        regions: u32,
+        /// Of them, those `MADV_COLLAPSE` moved into huge pages at once.
+        collapsed: u32,
+        /// The first refusal (a stretch the kernel could not collapse: only a missed
+        /// speed-up), if any.
+        first_error: Option<String>,
+    },
+    /// Not possible here; the run goes on with normal pages.
+    Refused(String),
+}
+
+/// Marks the process's anonymous memory for huge pages and collapses it, if `[memory]
+/// huge_pages` asks for it: after the tables and rings are built, before the stage threads
+/// run (nothing is allocated after the warm-up). A kernel that offers no huge pages is a
+/// warning, and the run goes on.
+pub fn advise_huge_pages(memory: &MemoryConfig) -> HugePages {
+    use polyarb_hugepages::{ThpMode, advise_anonymous};
+    if !memory.huge_pages {
+        return HugePages::Off;
+    }
+    let refuse = |why: String| {
+        tracing::warn!("{why}; running with normal pages");
+        HugePages::Refused(why)
+    };
+    let mode = ThpMode::read();
+    if matches!(mode, ThpMode::Never | ThpMode::Unavailable) {
+        return refuse(format!(
+            "huge pages: the kernel's transparent huge pages are {} \
+             (/sys/kernel/mm/transparent_hugepage/enabled; tuning/apply.sh sets madvise)",
+            mode.as_str()
+        ));
+    }
+    match advise_anonymous(true) {
+        Ok(done) => {
+            tracing::info!(
+                regions = done.regions,
+                collapsed = done.collapsed,
+                "anonymous memory marked for huge pages"
+            );
+            HugePages::Advised {
+                regions: done.regions,
+                collapsed: done.collapsed,
+                first_error: done.first_error,
+            }
+        }
+        Err(e) => refuse(format!("huge pages: cannot read /proc/self/maps: {e}")),
+    }
+}
+
 /// Touches `kb` KiB of the calling thread's stack (16 KiB at a time), so the pages the hot path
 /// will use are faulted in before the first frame, not on it.
 pub fn prefault_stack(kb: u32) {
@@ -518,6 +576,11 @@ pub struct Placement {
     pub housekeeping: Option<Pinned>,
     /// What `[memory] lock` achieved.
     pub memory: MemoryLock,
+    /// What `[memory] huge_pages` achieved.
+    pub huge_pages: HugePages,
+    /// The process's anonymous memory and its share on huge pages at the end of the run (the
+    /// kernel's accounting; `None` where it cannot be read).
+    pub usage: Option<polyarb_hugepages::Usage>,
 }
 
 impl Placement {
@@ -572,6 +635,27 @@ impl fmt::Display for Placement {
             MemoryLock::Off => write!(f, " memory not locked"),
             MemoryLock::Locked => write!(f, " memory locked"),
             MemoryLock::Failed(why) => write!(f, " memory NOT locked ({why})"),
+        }?;
+        match &self.huge_pages {
+            HugePages::Off => write!(f, "; huge pages off")?,
+            HugePages::Advised {
+                regions,
+                collapsed,
+                first_error,
+            } => {
+                write!(
+                    f,
+                    "; huge pages: {regions} stretches marked, {collapsed} collapsed"
+                )?;
+                if let Some(e) = first_error {
+                    write!(f, " (first refusal: {e})")?;
+                }
+            }
+            HugePages::Refused(why) => write!(f, "; huge pages NOT used ({why})")?,
+        }
+        match self.usage {
+            Some(u) => write!(f, ", {u}"),
+            None => Ok(()),
         }
     }
 }
@@ -710,6 +794,8 @@ mod tests {
             ],
             housekeeping: None,
             memory: MemoryLock::Off,
+            huge_pages: HugePages::Off,
+            usage: None,
         };
         assert!(placement.any_failed());
         assert!(

@@ -9,7 +9,7 @@ use polyarb_engine::{
         AppError,
         replay::{ReplayArgs, ReplaySummary, replay},
     },
-    placement::{MemoryLock, Mode, Pinned},
+    placement::{HugePages, MemoryLock, Mode, Pinned},
 };
 
 use crate::replay::{sample, sample_run, scratch, untimed_reports};
@@ -152,4 +152,47 @@ fn locking_memory_is_reported_whether_or_not_it_took() {
         }
         MemoryLock::Off => panic!("[memory] lock = true was not tried"),
     }
+}
+
+/// `[memory] huge_pages`: the replay is unchanged, the summary says what was marked and how much
+/// memory ended on huge pages, and the kernel's own accounting agrees: where its mode offers
+/// huge pages only to marked memory (`madvise`), this process has some after the run (nothing
+/// else in it marks memory); where it offers none, the run says so and goes on.
+#[test]
+fn huge_pages_are_marked_and_reported() {
+    let s = replay_config(config_with("huge", None, "[memory]\nhuge_pages = true\n")).unwrap();
+    assert_same_as_pipelined(&s, "huge pages");
+    let text = s.to_string();
+    let usage = s.outcome.placement.usage.expect("smaps_rollup read");
+    assert!(
+        text.contains(&format!(", {usage}")),
+        "the summary shows the usage: {text}"
+    );
+    let mode = polyarb_hugepages::ThpMode::read();
+    match (&s.outcome.placement.huge_pages, mode) {
+        (HugePages::Advised { regions, .. }, polyarb_hugepages::ThpMode::Madvise) => {
+            assert!(*regions > 0, "{text}");
+            assert!(text.contains(&format!("huge pages: {regions} stretches marked")));
+            let now = polyarb_hugepages::Usage::read().unwrap();
+            assert!(
+                now.huge_kib > 0 && usage.huge_kib > 0,
+                "no anonymous huge page after marking: {now:?}, {text}"
+            );
+        }
+        (HugePages::Advised { .. }, polyarb_hugepages::ThpMode::Always) => {}
+        (
+            HugePages::Refused(why),
+            polyarb_hugepages::ThpMode::Never | polyarb_hugepages::ThpMode::Unavailable,
+        ) => {
+            assert!(
+                text.contains("huge pages NOT used (huge pages: the kernel's"),
+                "{why}"
+            );
+        }
+        (h, m) => panic!("huge pages {h:?} with THP {}", m.as_str()),
+    }
+    // Off by default, and said.
+    let off = replay_config(config_with("huge-off", None, "")).unwrap();
+    assert_eq!(off.outcome.placement.huge_pages, HugePages::Off);
+    assert!(off.to_string().contains("; huge pages off"));
 }

@@ -1398,18 +1398,23 @@ mod tests {
         assert_eq!(s.outs[1] - s.amount_in, s.profit);
     }
 
+    /// A seeded generator of values in `[lo, hi)` (a linear congruential one: the spreads, and
+    /// the counts asserted on them, are the same on every run).
+    fn seeded(mut seed: u64) -> impl FnMut(u128, u128) -> u128 {
+        move |lo, hi| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            lo + u128::from(seed >> 33) % (hi - lo)
+        }
+    }
+
     /// A fixed spread of small 2- to 4-hop cycles (a seeded generator, so the counts below are
     /// stable): wherever the sizing says exact, it is the brute-force optimum, input included;
     /// and on pools this small it says exact almost everywhere.
     #[test]
     fn exact_sizing_is_the_brute_force_optimum_on_small_pools() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |lo: u128, hi: u128| {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            lo + u128::from(seed >> 33) % (hi - lo)
-        };
+        let mut next = seeded(0x9E37_79B9_7F4A_7C15);
         let (mut sized, mut exact) = (0, 0);
         for case in 0..300 {
             let n = 2 + case % 3;
@@ -1443,13 +1448,7 @@ mod tests {
     /// below the optimum; and the certificate closes on a good share of them.
     #[test]
     fn certified_sizing_is_the_brute_force_optimum_on_deeper_pools() {
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |lo: u128, hi: u128| {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            lo + u128::from(seed >> 33) % (hi - lo)
-        };
+        let mut next = seeded(0x2545_F491_4F6C_DD1D);
         let (mut certified, mut sized) = (0, 0);
         for case in 0..24 {
             let fee = [0u32, 500, 3_000][case % 3];

@@ -208,17 +208,8 @@ fn the_assembled_pipeline_does_not_allocate_after_warm_up() {
             std::sync::Arc::clone(&clock),
         )
         .unwrap();
-        // The measured window held real work: opportunities found and signed after warm-up.
         let warm = clock.warm_at_ns.load(std::sync::atomic::Ordering::Acquire);
-        let after = s.reports.iter().filter(|r| r.opp.detect_ns > warm).count();
-        assert!(
-            after >= 100,
-            "{mode}: only {after} opportunities after the warm-up"
-        );
-        assert!(
-            s.outcome.signer.coupons.used > 0,
-            "{mode}: no coupon signed"
-        );
+        assert_work_after_warm_up(&s, warm, mode);
         let seen = clock.allocations();
         for t in threads {
             assert!(
@@ -231,4 +222,26 @@ fn the_assembled_pipeline_does_not_allocate_after_warm_up() {
             "{mode}: a stage allocated after the warm-up: {seen:?}"
         );
     }
+}
+
+/// The measured window of a replay held real work: opportunities found after the warm-up ended
+/// at `warm_at_ns`, and coupon-signed transactions.
+pub(crate) fn assert_work_after_warm_up(
+    s: &polyarb_engine::app::replay::ReplaySummary,
+    warm_at_ns: u64,
+    mode: &str,
+) {
+    let after = s
+        .reports
+        .iter()
+        .filter(|r| r.opp.detect_ns > warm_at_ns)
+        .count();
+    assert!(
+        after >= 100,
+        "{mode}: only {after} opportunities after the warm-up"
+    );
+    assert!(
+        s.outcome.signer.coupons.used > 0,
+        "{mode}: no coupon signed"
+    );
 }

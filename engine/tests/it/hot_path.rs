@@ -139,16 +139,7 @@ fn child(mode: &str) {
         Arc::clone(&clock),
     )
     .unwrap();
-    let warm = clock.warm_at_ns.load(Ordering::Acquire);
-    let after = s.reports.iter().filter(|r| r.opp.detect_ns > warm).count();
-    assert!(
-        after >= 100,
-        "{mode}: only {after} opportunities after the warm-up"
-    );
-    assert!(
-        s.outcome.signer.coupons.used > 0,
-        "{mode}: no coupon signed"
-    );
+    crate::alloc::assert_work_after_warm_up(&s, clock.warm_at_ns.load(Ordering::Acquire), mode);
     assert_eq!(
         LOGGED_WARM.load(Ordering::Relaxed),
         0,

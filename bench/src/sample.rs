@@ -397,6 +397,7 @@ mod tests {
             txs: None,
             speed: 0.0,
             rfc6979: false,
+            journal: None,
         })
         .expect("replay runs");
         fs::remove_dir_all(&dir).ok();

@@ -681,6 +681,9 @@ pub struct Config {
     /// `[funding]`: where routes may get their input.
     #[serde(default)]
     pub funding: FundingConfig,
+    /// `[journal]`: the execution journal (docs/journal.md).
+    #[serde(default)]
+    pub journal: crate::journal::JournalConfig,
 }
 
 /// `[funding]`: the sources a route's input may come from (docs/config.md). The engine picks,
@@ -1082,6 +1085,9 @@ impl Config {
                     self.pipeline.park_max_us
                 ),
             );
+        }
+        if let Err((key, reason)) = self.journal.check() {
+            return invalid(key, reason);
         }
         if self.memory.prefault_stack_kb > MAX_PREFAULT_KB {
             return invalid(

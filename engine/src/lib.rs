@@ -16,6 +16,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod journal;
 pub mod latency;
 pub mod pipeline;
 pub mod placement;

@@ -47,6 +47,10 @@ enum Command {
         /// Pools created since the snapshot are not seen until a run without it.
         #[arg(long)]
         resume: Option<PathBuf>,
+        /// Write the execution journal to this SQLite file (created if missing; a run is
+        /// added to an existing one). Default: the config's `[journal] path`, if any.
+        #[arg(long)]
+        journal: Option<PathBuf>,
     },
     /// Record every websocket payload (Sync logs and new heads) with its receive time to a
     /// versioned file (docs/recording.md) until SIGINT/SIGTERM. Prints `recording: subscribed`
@@ -113,6 +117,10 @@ enum Command {
         /// every run (with coupons only the signatures differ).
         #[arg(long)]
         rfc6979: bool,
+        /// Write the execution journal to this SQLite file (created if missing; a run is
+        /// added to an existing one). Default: the config's `[journal] path`, if any.
+        #[arg(long)]
+        journal: Option<PathBuf>,
     },
 }
 
@@ -294,6 +302,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
             max_runtime_s,
             save_snapshot,
             resume,
+            journal,
         } => {
             let args = app::live::RunArgs {
                 config,
@@ -301,6 +310,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
                 max_runtime: max_runtime_s.map(std::time::Duration::from_secs),
                 save_snapshot,
                 resume,
+                journal,
                 export_now: Some(export_on_sigusr1()?),
             };
             let summary = app::live::run_cmd(&args, stop_on_signals()?)?;
@@ -339,6 +349,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
             speed,
             txs,
             rfc6979,
+            journal,
         } => {
             let recording =
                 recording.unwrap_or_else(|| app::replay::default_data_dir().join("sample.rec"));
@@ -355,6 +366,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
                 txs,
                 speed,
                 rfc6979,
+                journal,
             };
             let summary = app::replay::replay(&args)?;
             print!("{summary}");

@@ -9,7 +9,7 @@ use crate::pipeline::{FeedStats, Report, SignerStats};
 use polyarb_core::{EngineStats, Funding, MarketSpec, PoolKind};
 
 /// Names for addresses, built once from the market.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Names {
     tokens: HashMap<Address, (String, u8)>,
     pool_dex: HashMap<Address, String>,

@@ -162,6 +162,7 @@ fn replay_mode(
         txs: None,
         speed,
         rfc6979: false,
+        journal: None,
     })
     .map_err(|e| format!("replay ({name}): {e}"))?;
     let o = s.outcome;

@@ -24,6 +24,7 @@ use super::{
 use crate::{
     clock::MonoClock,
     config::{Config, ProcessEnv},
+    journal::{Journal, JournalHandle, JournalStats, RunInfo},
     latency::LatencyReport,
     pipeline::{self, Export, FeedStats, PipelineSettings, Report, SignerStats},
     placement::{PinBoard, Placement},
@@ -154,6 +155,8 @@ pub struct RunArgs {
     /// Start from this snapshot (one a run saved) plus a backfill of the blocks since, instead
     /// of a full discovery.
     pub resume: Option<PathBuf>,
+    /// Write the execution journal (SQLite) here; `None`: `[journal] path`, if set.
+    pub journal: Option<PathBuf>,
 }
 
 /// The snapshot-on-request line: the engine stage exports when `args.export_now` is set, and a
@@ -299,6 +302,8 @@ pub struct RunSummary {
     pub failure: Option<LinkError>,
     /// Where the threads ran.
     pub placement: Placement,
+    /// What the execution journal wrote, if one was asked for.
+    pub journal: Option<JournalStats>,
 }
 
 impl fmt::Display for RunSummary {
@@ -325,6 +330,9 @@ impl fmt::Display for RunSummary {
             l.lender_read_errors
         )?;
         writeln!(f, "{}", self.placement)?;
+        if let Some(j) = &self.journal {
+            writeln!(f, "{j}")?;
+        }
         write!(f, "{}", self.latency)
     }
 }
@@ -337,6 +345,11 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     let pins = Arc::new(PinBoard::default());
     let signers = super::keys::load_signers(&cfg.signer)?;
     let executor = cfg.executor()?;
+    // Before connecting: a journal that cannot be written stops the run before it sends.
+    let journal_path = args.journal.as_ref().or(cfg.journal.path.as_ref());
+    let journal = journal_path
+        .map(|p| Journal::open(p).map_err(AppError::Journal))
+        .transpose()?;
     let mut rpc = connect(&cfg)?;
     // Started once the node answers and before discovery, so the ring is full by the first
     // opportunity (and a run that cannot connect says only that).
@@ -421,6 +434,17 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     ));
     let names = Names::new(&market);
     let mut jsonl = super::create_optional(args.opportunities.as_deref())?;
+    let run = RunInfo {
+        kind: "live",
+        chain_id: Some(chain),
+        config: args.config.clone(),
+    };
+    let journal = journal
+        .map(|j| {
+            JournalHandle::start(j, &run, names.clone(), &cfg.journal, plan.housekeeping)
+                .map_err(AppError::Journal)
+        })
+        .transpose()?;
     if let Some(limit) = args.max_runtime {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
@@ -454,8 +478,12 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                     tracing::error!(error = %e, "cannot write opportunities file");
                 }
             }
+            if let Some(j) = &journal {
+                j.record(r);
+            }
         },
     );
+    let journal = journal.map(JournalHandle::finish);
     if let Some((x, writer)) = export {
         // The engine stage is gone; the writer ends once its channel is closed.
         drop(x);
@@ -492,5 +520,6 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         latency: outcome.latency,
         failure: outcome.port.failure,
         placement: outcome.placement,
+        journal,
     })
 }

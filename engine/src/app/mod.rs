@@ -95,6 +95,8 @@ pub enum AppError {
     Resume(backfill::BackfillError),
     /// The threads cannot be placed as `[cores] strict` demands.
     Placement(String),
+    /// The execution journal could not be opened or started.
+    Journal(crate::journal::JournalError),
     /// A housekeeping thread could not be started.
     Thread {
         /// The thread's name.
@@ -125,6 +127,7 @@ impl fmt::Display for AppError {
             Self::Resume(e) => write!(f, "resume: {e}"),
             Self::Thread { name, error } => write!(f, "cannot start thread {name}: {error}"),
             Self::Placement(why) => write!(f, "placement: {why}"),
+            Self::Journal(e) => write!(f, "{e}"),
         }
     }
 }
@@ -143,6 +146,7 @@ impl std::error::Error for AppError {
             Self::Connection(e) => Some(e),
             Self::Resume(e) => Some(e),
             Self::Thread { error, .. } => Some(error),
+            Self::Journal(e) => Some(e),
             Self::Discovery(e) => Some(e),
             Self::Replay(e) => Some(e),
             Self::WrongChain { .. } | Self::Placement(_) => None,

@@ -19,6 +19,7 @@ use super::AppError;
 use crate::{
     clock::{Clock, MonoClock},
     config::{Config, ProcessEnv},
+    journal::{Journal, JournalHandle, JournalStats, RunInfo},
     pipeline::{
         self, Arrival, FeedPort, PipelineSettings, PortState, Report, RunOutcome, quiet_ends_batch,
     },
@@ -108,6 +109,8 @@ pub struct ReplayArgs {
     /// Sign with RFC 6979 only, no nonce coupons: the signed bytes are then the same on every
     /// run (with coupons only the signatures differ, and the digest leaves them out).
     pub rfc6979: bool,
+    /// Write the execution journal (SQLite) here; `None`: `[journal] path`, if set.
+    pub journal: Option<PathBuf>,
 }
 
 /// What a replay found; printed by the binary, compared by the determinism test.
@@ -125,6 +128,8 @@ pub struct ReplaySummary {
     pub pools: usize,
     /// Cycles the engine searches.
     pub cycles: usize,
+    /// What the execution journal wrote, if one was asked for.
+    pub journal: Option<JournalStats>,
 }
 
 /// The replay edge: records from a file in, paced by their recorded receive times, and signed
@@ -430,6 +435,23 @@ pub fn replay_clocked<C: Clock + 'static>(
 
     let mut jsonl = super::create_optional(args.opportunities.as_deref())?;
     let names = Names::new(&market);
+    // Opened before the threads start: a journal that cannot be written stops the run here,
+    // with the file's name and SQLite's words, not after it.
+    let journal = match args.journal.as_ref().or(cfg.journal.path.as_ref()) {
+        Some(path) => {
+            let run = RunInfo {
+                kind: "replay",
+                chain_id: Some(rcfg.chain_id),
+                config: args.config.clone(),
+            };
+            let j = Journal::open(path).map_err(AppError::Journal)?;
+            Some(
+                JournalHandle::start(j, &run, names.clone(), &cfg.journal, plan.housekeeping)
+                    .map_err(AppError::Journal)?,
+            )
+        }
+        None => None,
+    };
     let mut reports = Vec::new();
     let mut write_err = None;
     let settings = PipelineSettings {
@@ -452,9 +474,13 @@ pub fn replay_clocked<C: Clock + 'static>(
             {
                 write_err.get_or_insert(e);
             }
+            if let Some(j) = &journal {
+                j.record(r);
+            }
             reports.push(*r);
         },
     );
+    let journal = journal.map(JournalHandle::finish);
     if let (Some(out), Some(path)) = (&mut outcome.port.txs_out, &args.txs) {
         out.flush().map_err(AppError::file(path))?;
     }
@@ -471,6 +497,7 @@ pub fn replay_clocked<C: Clock + 'static>(
         names,
         pools,
         cycles,
+        journal,
     })
 }
 
@@ -493,6 +520,9 @@ impl std::fmt::Display for ReplaySummary {
         writeln!(f, "{}", report::stage_summary(&o.feed, &o.signer))?;
         writeln!(f, "{}", report::engine_summary(e))?;
         writeln!(f, "{}", o.placement)?;
+        if let Some(j) = &self.journal {
+            writeln!(f, "{j}")?;
+        }
         writeln!(f)?;
         writeln!(f, "opportunities found: {}", self.reports.len())?;
         for r in self.reports.iter().take(SHOW) {

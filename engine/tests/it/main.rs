@@ -14,6 +14,7 @@ mod e2e_cl;
 mod e2e_flash;
 mod faults;
 mod hot_path;
+mod journal;
 mod keys_cli;
 mod log_limit_peer;
 mod placement;

@@ -37,6 +37,7 @@ pub(crate) fn sample_args(config: PathBuf) -> ReplayArgs {
         txs: None,
         speed: 0.0,
         rfc6979: false,
+        journal: None,
     }
 }
 

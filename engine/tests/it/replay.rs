@@ -83,6 +83,7 @@ pub(crate) fn replay_with(
         txs,
         speed,
         rfc6979,
+        journal: None,
     })?;
     let o = s.outcome;
     Ok(Run {

@@ -24,7 +24,10 @@ use super::{
 use crate::{
     clock::MonoClock,
     config::{Config, ProcessEnv},
-    journal::{Journal, JournalHandle, JournalStats, RunInfo},
+    journal::{
+        Journal, JournalHandle, JournalStats, RunInfo,
+        receipts::{ReceiptSettings, ReceiptStats, ReceiptWatcher, Sent},
+    },
     latency::LatencyReport,
     pipeline::{self, Export, FeedStats, PipelineSettings, Report, SignerStats},
     placement::{PinBoard, Placement},
@@ -304,6 +307,8 @@ pub struct RunSummary {
     pub placement: Placement,
     /// What the execution journal wrote, if one was asked for.
     pub journal: Option<JournalStats>,
+    /// What the receipt thread journaled, with the journal.
+    pub receipts: Option<ReceiptStats>,
 }
 
 impl fmt::Display for RunSummary {
@@ -333,6 +338,9 @@ impl fmt::Display for RunSummary {
         if let Some(j) = &self.journal {
             writeln!(f, "{j}")?;
         }
+        if let Some(r) = &self.receipts {
+            writeln!(f, "{r}")?;
+        }
         write!(f, "{}", self.latency)
     }
 }
@@ -348,6 +356,10 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     // Before connecting: a journal that cannot be written stops the run before it sends.
     let journal_path = args.journal.as_ref().or(cfg.journal.path.as_ref());
     let journal = journal_path
+        .map(|p| Journal::open(p).map_err(AppError::Journal))
+        .transpose()?;
+    // The receipt thread writes through its own connection to the same file.
+    let receipts_journal = journal_path
         .map(|p| Journal::open(p).map_err(AppError::Journal))
         .transpose()?;
     let mut rpc = connect(&cfg)?;
@@ -445,6 +457,22 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                 .map_err(AppError::Journal)
         })
         .transpose()?;
+    let watcher = receipts_journal
+        .map(|j| {
+            let settings = ReceiptSettings {
+                ws_url: cfg.node.ws_url.clone(),
+                timeout: Duration::from_millis(cfg.node.rpc_timeout_ms),
+                poll: Duration::from_millis(u64::from(cfg.journal.receipt_poll_ms)),
+                wait_at_exit: Duration::from_millis(u64::from(cfg.journal.receipt_wait_ms)),
+                executor,
+                cpu: plan.housekeeping,
+            };
+            ReceiptWatcher::start(j, settings).map_err(|error| AppError::Thread {
+                name: "polyarb-receipts",
+                error,
+            })
+        })
+        .transpose()?;
     if let Some(limit) = args.max_runtime {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
@@ -480,9 +508,19 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
             }
             if let Some(j) = &journal {
                 j.record(r);
+                if let (Some(w), Some(tx)) = (&watcher, r.tx) {
+                    w.follow(Sent {
+                        run_id: j.run_id(),
+                        seq: r.opp.seq,
+                        hash: tx.hash,
+                    });
+                }
             }
         },
     );
+    // Receipts first (they wait up to `receipt_wait_ms` for the last ones), then the rest of
+    // the journal.
+    let receipts = watcher.map(ReceiptWatcher::finish);
     let journal = journal.map(JournalHandle::finish);
     if let Some((x, writer)) = export {
         // The engine stage is gone; the writer ends once its channel is closed.
@@ -521,5 +559,6 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         failure: outcome.port.failure,
         placement: outcome.placement,
         journal,
+        receipts,
     })
 }

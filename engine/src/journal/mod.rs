@@ -12,6 +12,7 @@
 //! [`JournalConfig::max_pending`] rows; past that, new rows are dropped and counted. Nothing
 //! committed is touched again.
 
+pub mod receipts;
 pub mod schema;
 
 use std::fmt;
@@ -50,6 +51,14 @@ pub struct JournalConfig {
     /// and counted.
     #[serde(default = "default_max_pending")]
     pub max_pending: u32,
+    /// A live run: how often the receipts of sent transactions are asked for, ms (50 to
+    /// 60,000).
+    #[serde(default = "default_receipt_poll_ms")]
+    pub receipt_poll_ms: u32,
+    /// A live run: at its end, how long receipts still missing are waited for, ms (0 to
+    /// 600,000).
+    #[serde(default = "default_receipt_wait_ms")]
+    pub receipt_wait_ms: u32,
 }
 
 fn default_flush_ms() -> u32 {
@@ -61,6 +70,12 @@ fn default_flush_rows() -> u32 {
 fn default_max_pending() -> u32 {
     65_536
 }
+fn default_receipt_poll_ms() -> u32 {
+    1_000
+}
+fn default_receipt_wait_ms() -> u32 {
+    15_000
+}
 
 impl Default for JournalConfig {
     fn default() -> Self {
@@ -69,6 +84,8 @@ impl Default for JournalConfig {
             flush_ms: default_flush_ms(),
             flush_rows: default_flush_rows(),
             max_pending: default_max_pending(),
+            receipt_poll_ms: default_receipt_poll_ms(),
+            receipt_wait_ms: default_receipt_wait_ms(),
         }
     }
 }
@@ -85,7 +102,20 @@ impl JournalConfig {
         };
         within("journal.flush_ms", self.flush_ms, 60_000)?;
         within("journal.flush_rows", self.flush_rows, 65_536)?;
-        within("journal.max_pending", self.max_pending, 1_048_576)
+        within("journal.max_pending", self.max_pending, 1_048_576)?;
+        if !(50..=60_000).contains(&self.receipt_poll_ms) {
+            return Err((
+                "journal.receipt_poll_ms",
+                format!("{} is not between 50 and 60000", self.receipt_poll_ms),
+            ));
+        }
+        if self.receipt_wait_ms > 600_000 {
+            return Err((
+                "journal.receipt_wait_ms",
+                format!("{} is more than 600000", self.receipt_wait_ms),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -366,6 +396,45 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Writes receipts in one transaction: `(sent, receipt, revert reason)` each. A receipt
+    /// already journaled for the same opportunity is replaced (a reorg may move a transaction;
+    /// the newest answer is the node's current word).
+    pub fn write_receipts(
+        &mut self,
+        rows: &[(receipts::Sent, receipts::Receipt, Option<String>)],
+        fetched_unix_ms: i64,
+    ) -> Result<(), rusqlite::Error> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR REPLACE INTO receipts (run_id, seq, tx_hash, success, block, tx_index, \
+                 gas_used, effective_gas_price_wei, gas_cost_wei, realised_profit, \
+                 realised_premium, revert_reason, fetched_unix_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for (sent, r, reason) in rows {
+                ins.execute(params![
+                    sent.run_id,
+                    i64::try_from(sent.seq).unwrap_or(i64::MAX),
+                    format!("0x{}", alloy_primitives::hex::encode(sent.hash)),
+                    r.success,
+                    i64::try_from(r.block).unwrap_or(i64::MAX),
+                    i64::try_from(r.index).unwrap_or(i64::MAX),
+                    i64::try_from(r.gas_used).unwrap_or(i64::MAX),
+                    r.effective_gas_price.to_string(),
+                    r.gas_cost_wei().to_string(),
+                    r.executed.map(|e| e.profit.to_string()),
+                    r.executed.map(|e| e.premium.to_string()),
+                    reason,
+                    fetched_unix_ms,
+                ])?;
+            }
+        }
+        tx.commit()
+    }
+}
+
 /// What the journal thread did, for the run's summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JournalStats {
@@ -415,6 +484,7 @@ const QUEUE: usize = 4_096;
 /// The running journal thread and the queue to it.
 #[derive(Debug)]
 pub struct JournalHandle {
+    run_id: i64,
     /// Reports by value (handing one over allocates nothing); `None` asks the thread to finish.
     tx: Sender<Option<Report>>,
     dropped: Arc<AtomicU64>,
@@ -489,10 +559,16 @@ impl JournalHandle {
             })
             .map_err(JournalError::Thread)?;
         Ok(Self {
+            run_id,
             tx,
             dropped,
             thread: Some(thread),
         })
+    }
+
+    /// The run's id in the journal.
+    pub fn run_id(&self) -> i64 {
+        self.run_id
     }
 
     /// Hands one report to the journal thread. Never blocks: a full queue drops it (counted).
@@ -605,6 +681,7 @@ mod tests {
             [
                 "hops",
                 "opportunities",
+                "receipts",
                 "runs",
                 "schema_version",
                 "transactions"
@@ -626,6 +703,37 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// A journal written at version 1 (by the migration list's first entry alone, as the first
+    /// build with a journal wrote it) opens at the current version with its rows kept.
+    #[test]
+    fn an_older_journal_is_migrated_and_keeps_its_rows() {
+        let path = scratch("older");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL); \
+                 INSERT INTO schema_version (version) VALUES (1);",
+            )
+            .unwrap();
+            c.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            c.execute(
+                "INSERT INTO runs (kind, started_unix_ms, config, polyarb_version) \
+                 VALUES ('live', 5, 'old.toml', '0.0.9')",
+                [],
+            )
+            .unwrap();
+        }
+        assert!(!tables(&path).contains(&"receipts".to_owned()));
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.version().unwrap(), i64::from(schema::VERSION));
+        assert!(tables(&path).contains(&"receipts".to_owned()));
+        let old: String = j
+            .conn
+            .query_row("SELECT config FROM runs WHERE run_id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(old, "old.toml");
     }
 
     #[test]

@@ -64,6 +64,23 @@ pub const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (run_id, seq) REFERENCES opportunities (run_id, seq)
     );
     CREATE INDEX transactions_by_hash ON transactions (tx_hash);",
+    // 2: what the node says became of each sent transaction.
+    "CREATE TABLE receipts (
+        run_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        success INTEGER NOT NULL,
+        block INTEGER NOT NULL,
+        tx_index INTEGER NOT NULL,
+        gas_used INTEGER NOT NULL,
+        effective_gas_price_wei TEXT NOT NULL,
+        gas_cost_wei TEXT NOT NULL,
+        realised_profit TEXT,
+        realised_premium TEXT,
+        revert_reason TEXT,
+        fetched_unix_ms INTEGER NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );",
 ];
 
 /// The version this build writes.

@@ -448,7 +448,7 @@ impl V2Oracle {
 }
 
 /// Sets `[search] max_routes = 1` in the config at `path`.
-fn one_route_per_update(path: &Path) {
+pub(crate) fn one_route_per_update(path: &Path) {
     set_in_table(path, "[search]", "max_routes = 1");
 }
 
@@ -469,7 +469,7 @@ fn fused(path: &Path) {
 }
 
 /// What `who`'s balance of `token` gained over block `number`, raw units.
-fn gain_in_block(rpc: &Rpc, token: Address, who: Address, number: u64) -> U256 {
+pub(crate) fn gain_in_block(rpc: &Rpc, token: Address, who: Address, number: u64) -> U256 {
     balance_at(rpc, token, who, number) - balance_at(rpc, token, who, number - 1)
 }
 

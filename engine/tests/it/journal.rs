@@ -288,3 +288,172 @@ fn the_binary_killed_mid_replay_leaves_a_usable_journal() {
     assert_eq!(rows(&path, 1), got, "the killed run's rows are untouched");
     assert!(rows(&path, 2).len() > 1_000);
 }
+
+/// A hex quantity of a raw node answer.
+fn q(v: &serde_json::Value, name: &str) -> u128 {
+    let s = v[name].as_str().unwrap_or_else(|| panic!("{name} in {v}"));
+    u128::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
+}
+
+/// On anvil, a live run with `--journal`: two routes mined and one forced to revert (the owner
+/// pauses the executor before the second gap). Every sent transaction has a receipt row equal
+/// to what the node's own `eth_getTransactionReceipt` says (status, block, position, gas used,
+/// effective gas price, their product); each mined route's realised profit is what the
+/// executor's balance gained over its block and what polyarb predicted; the reverted one is
+/// named `IsPaused()`.
+#[test]
+fn a_live_run_journals_receipts_as_the_node_shows_them() {
+    use crate::e2e::{
+        Polyarb, gain_in_block, one_route_per_update, open_gap, small_world_with, temp_dir,
+        write_config,
+    };
+    use alloy_primitives::{Address, B256};
+    use polyarb_tools::abi::IExecutor;
+    use polyarb_tools::{Anvil, AnvilOpts, Toolchain};
+
+    let tc = Toolchain::locate();
+    let node = Anvil::start(AnvilOpts::default()).expect("start anvil");
+    let rpc = node.rpc();
+    let accounts = node.accounts();
+    // The owner is an account of its own, so its pause and unpause take none of the sender's
+    // nonces.
+    let owner = accounts[3];
+    let world = small_world_with(&node, &tc, |spec| {
+        if let Some(e) = spec.executor.as_mut() {
+            e.owner = owner;
+        }
+    });
+    let executor = world.executor.unwrap();
+    rpc.transact_call(
+        owner,
+        executor,
+        &IExecutor::setExecutorCall {
+            account: accounts[1],
+            allowed: true,
+        },
+    )
+    .unwrap();
+    let dir = temp_dir("journal-live");
+    let config = write_config(&node, &world, &dir);
+    one_route_per_update(&config);
+    let journal = dir.join("journal.db");
+    let polyarb = Polyarb::start_with(
+        &config,
+        node.dev_key(1).unwrap(),
+        &dir,
+        &["--journal".as_ref(), journal.as_os_str()],
+    );
+    let trader = accounts[2];
+    let wait_mined = |n: usize| {
+        let opp = polyarb.wait_for_opportunities(n).remove(n - 1);
+        let hash: B256 = opp["tx_hash"].as_str().unwrap().parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(r) = rpc.receipt(hash).unwrap() {
+                return (opp, r);
+            }
+            assert!(Instant::now() < deadline, "{hash} never mined");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    open_gap(&rpc, &world, trader, 300);
+    let (_, r1) = wait_mined(1);
+    assert!(r1.success);
+    rpc.transact_call(owner, executor, &IExecutor::pauseCall {})
+        .unwrap();
+    open_gap(&rpc, &world, trader, 300);
+    let (_, r2) = wait_mined(2);
+    assert!(!r2.success, "a paused executor reverts");
+    rpc.transact_call(owner, executor, &IExecutor::unpauseCall {})
+        .unwrap();
+    // Routes sent while paused all revert; the first one after the next gap lands.
+    let before = polyarb.wait_for_opportunities(2).len();
+    open_gap(&rpc, &world, trader, 300);
+    let (_, r3) = wait_mined(before + 1);
+    assert!(r3.success, "{}", polyarb.logs());
+    polyarb.wait_for_log("node accepted transaction");
+    let (ok, stdout) = polyarb.stop();
+    assert!(ok, "{stdout}");
+    assert!(
+        stdout.contains("reverted), 0 without a receipt at exit"),
+        "{stdout}"
+    );
+
+    let c = Connection::open(&journal).unwrap();
+    let mut s = c
+        .prepare(
+            "SELECT t.tx_hash, o.token_in, o.profit, r.success, r.block, r.tx_index, r.gas_used, \
+             r.effective_gas_price_wei, r.gas_cost_wei, r.realised_profit, r.revert_reason \
+             FROM transactions t JOIN opportunities o USING (run_id, seq) \
+             LEFT JOIN receipts r USING (run_id, seq) WHERE t.tx_hash IS NOT NULL ORDER BY seq",
+        )
+        .unwrap();
+    type Row = (
+        String,
+        String,
+        String,
+        Option<bool>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = s
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+                r.get(10)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(rows.len() >= 3, "{rows:?}");
+    let (mut mined, mut reverted) = (0, 0);
+    for row in &rows {
+        let (hash, token, predicted, success, block, index, gas, price, cost, profit, reason) =
+            row.clone();
+        let node_receipt: serde_json::Value = rpc
+            .call("eth_getTransactionReceipt", serde_json::json!([hash]))
+            .unwrap();
+        let success = success.unwrap_or_else(|| panic!("no receipt row for {hash}"));
+        assert_eq!(success, q(&node_receipt, "status") == 1, "{hash}");
+        assert_eq!(block.unwrap() as u128, q(&node_receipt, "blockNumber"));
+        assert_eq!(index.unwrap() as u128, q(&node_receipt, "transactionIndex"));
+        assert_eq!(gas.unwrap() as u128, q(&node_receipt, "gasUsed"));
+        let p = q(&node_receipt, "effectiveGasPrice");
+        assert_eq!(price.unwrap(), p.to_string());
+        assert_eq!(cost.unwrap(), (p * gas.unwrap() as u128).to_string());
+        if success {
+            mined += 1;
+            let token: Address = token.parse().unwrap();
+            // Alone in its block (one route per update, automine): the executor's gain over
+            // the block is this route's.
+            crate::e2e::assert_alone_in_block(&rpc, block.unwrap() as u64);
+            let gained = gain_in_block(&rpc, token, executor, block.unwrap() as u64);
+            assert_eq!(profit.clone().unwrap(), gained.to_string(), "{hash}");
+            assert_eq!(profit.unwrap(), predicted, "{hash}");
+            assert_eq!(reason, None);
+        } else {
+            reverted += 1;
+            assert_eq!(profit, None);
+            assert_eq!(reason.as_deref(), Some("IsPaused()"), "{hash}");
+        }
+    }
+    assert!(
+        mined >= 2 && reverted >= 1,
+        "{mined} mined, {reverted} reverted"
+    );
+}

@@ -122,6 +122,17 @@ enum Command {
         #[arg(long)]
         journal: Option<PathBuf>,
     },
+    /// Print realised profit and loss from an execution journal: transactions sent, succeeded
+    /// and reverted, gas spent, realised profit net of gas, prediction accuracy, revert reasons,
+    /// and the same by day, funding source, hop count and pool kinds (docs/journal.md).
+    Report {
+        /// The journal (SQLite) a run or replay wrote with --journal.
+        #[arg(long)]
+        journal: PathBuf,
+        /// Only this run (its number in the journal's `runs` table); default: every run.
+        #[arg(long)]
+        run: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,8 +235,20 @@ fn keys(cmd: KeysCommand) -> Result<(), Failure> {
         }
     };
     // `Address`'s Display is the EIP-55 checksummed form.
-    println!("{address}");
+    emit(&format!("{address}\n"));
     Ok(())
+}
+
+/// Writes `text` to standard output and flushes it. A reader that went away (`polyarb report |
+/// head`) is not an error worth a panic: the rest is dropped, quietly.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        tracing::error!("cannot write to standard output: {e}");
+    }
 }
 
 fn main() -> ExitCode {
@@ -257,6 +280,8 @@ enum Failure {
     App(AppError),
     /// A `keys` command failed.
     Keys(app::keys::KeysError),
+    /// `report` could not read its journal.
+    Pnl(polyarb_engine::journal::pnl::PnlError),
 }
 
 impl fmt::Display for Failure {
@@ -265,6 +290,7 @@ impl fmt::Display for Failure {
             Self::Signals(e) => write!(f, "cannot install the signal handlers: {e}"),
             Self::App(e) => write!(f, "{e}"),
             Self::Keys(e) => write!(f, "{e}"),
+            Self::Pnl(e) => write!(f, "{e}"),
         }
     }
 }
@@ -296,6 +322,12 @@ fn export_on_sigusr1() -> Result<Arc<AtomicBool>, Failure> {
 fn run(cmd: Command) -> Result<(), Failure> {
     match cmd {
         Command::Keys { command } => keys(command),
+        Command::Report { journal, run } => {
+            let report =
+                polyarb_engine::journal::pnl::pnl_report(&journal, run).map_err(Failure::Pnl)?;
+            emit(&report.to_string());
+            Ok(())
+        }
         Command::Run {
             config,
             opportunities,
@@ -314,7 +346,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
                 export_now: Some(export_on_sigusr1()?),
             };
             let summary = app::live::run_cmd(&args, stop_on_signals()?)?;
-            print!("{summary}");
+            emit(&summary.to_string());
             match summary.failure {
                 Some(e) => Err(AppError::Connection(e).into()),
                 None => Ok(()),
@@ -330,15 +362,15 @@ fn run(cmd: Command) -> Result<(), Failure> {
             let summary =
                 app::record::record_cmd(&config, &out, max_messages, writer, &stop, || {
                     // The scenario tool waits for this line before trading.
-                    println!("recording: subscribed");
+                    emit("recording: subscribed\n");
                     let _ = io::stdout().flush();
                 })?;
-            print!("{summary}");
+            emit(&summary.to_string());
             Ok(())
         }
         Command::Snapshot { config, out } => {
             let stop = stop_on_signals()?;
-            print!("{}", app::live::snapshot_cmd(&config, &out, &stop)?);
+            emit(&app::live::snapshot_cmd(&config, &out, &stop)?.to_string());
             Ok(())
         }
         Command::Replay {
@@ -369,7 +401,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
                 journal,
             };
             let summary = app::replay::replay(&args)?;
-            print!("{summary}");
+            emit(&summary.to_string());
             Ok(())
         }
     }

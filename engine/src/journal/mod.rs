@@ -12,6 +12,7 @@
 //! [`JournalConfig::max_pending`] rows; past that, new rows are dropped and counted. Nothing
 //! committed is touched again.
 
+pub mod pnl;
 pub mod receipts;
 pub mod schema;
 

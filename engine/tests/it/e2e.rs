@@ -125,7 +125,7 @@ impl Polyarb {
     }
 
     /// Opportunity lines written so far.
-    fn opportunities(&self) -> Vec<Value> {
+    pub(crate) fn opportunities(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.opportunities)
             .unwrap_or_default()
             .lines()

@@ -1,0 +1,450 @@
+//! `polyarb report --journal FILE`: realised profit and loss from a journal (docs/journal.md,
+//! "The P&L report"). Read-only; exact integer sums, printed in native units with the exact wei
+//! alongside.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::report::utc;
+
+/// Why the report could not be made.
+#[derive(Debug)]
+pub enum PnlError {
+    /// The file could not be opened or read as a journal.
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        source: rusqlite::Error,
+    },
+    /// A stored amount is not a decimal number within 128 bits.
+    BadAmount {
+        /// The column.
+        column: &'static str,
+        /// What it holds.
+        value: String,
+    },
+}
+
+impl fmt::Display for PnlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Open { path, source } => {
+                write!(f, "journal {}: cannot read: {source}", path.display())
+            }
+            Self::BadAmount { column, value } => write!(
+                f,
+                "journal: {column} holds {value:?}, not an amount this report can sum"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PnlError {}
+
+/// One sent transaction, as the journal has it.
+#[derive(Clone, Debug)]
+struct Sent {
+    day: String,
+    funding: String,
+    hops: usize,
+    kinds: String,
+    predicted: u128,
+    /// Native wei per raw unit of the start token, as `(profit_native, profit)` at detection.
+    valuation: (u128, u128),
+    receipt: Option<Landed>,
+}
+
+#[derive(Clone, Debug)]
+struct Landed {
+    success: bool,
+    gas_used: u64,
+    gas_cost_wei: u128,
+    realised: Option<u128>,
+    reason: Option<String>,
+}
+
+/// Sums over a set of sent transactions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Transactions signed (a live run sends each).
+    pub sent: u64,
+    /// With a successful receipt.
+    pub succeeded: u64,
+    /// With a reverted receipt.
+    pub reverted: u64,
+    /// Without a receipt in the journal (not mined, dropped, or the run ended first).
+    pub unseen: u64,
+    /// Gas used by those with a receipt.
+    pub gas_used: u64,
+    /// What that gas cost, wei.
+    pub gas_wei: i128,
+    /// Realised profit valued in native wei at detection-time prices.
+    pub realised_wei: i128,
+}
+
+impl Tally {
+    fn add(&mut self, s: &Sent) {
+        self.sent += 1;
+        let Some(r) = &s.receipt else {
+            self.unseen += 1;
+            return;
+        };
+        if r.success {
+            self.succeeded += 1;
+        } else {
+            self.reverted += 1;
+        }
+        self.gas_used += r.gas_used;
+        self.gas_wei += i128::try_from(r.gas_cost_wei).unwrap_or(i128::MAX);
+        if let Some(v) = r.realised.and_then(|p| value(p, s.valuation)) {
+            self.realised_wei += v;
+        }
+    }
+
+    /// Realised less gas, wei.
+    pub fn net_wei(&self) -> i128 {
+        self.realised_wei - self.gas_wei
+    }
+}
+
+/// `raw` start-token units in native wei at the opportunity's own valuation, floor.
+fn value(raw: u128, (native, profit): (u128, u128)) -> Option<i128> {
+    if profit == 0 {
+        return None;
+    }
+    let v = alloy_primitives::U256::from(raw) * alloy_primitives::U256::from(native)
+        / alloy_primitives::U256::from(profit);
+    i128::try_from(v).ok()
+}
+
+/// The report of one journal.
+#[derive(Clone, Debug)]
+pub struct PnlReport {
+    /// The file.
+    pub path: PathBuf,
+    /// The runs covered: `(run_id, kind, started, chain_id)`.
+    pub runs: Vec<(i64, String, i64, Option<i64>)>,
+    /// Opportunities the runs found.
+    pub opportunities: u64,
+    /// Everything sent.
+    pub total: Tally,
+    /// Succeeded routes whose realised profit equals the prediction to the raw unit.
+    pub exact: u64,
+    /// Their predicted and realised profits, summed in native wei.
+    pub predicted_wei: i128,
+    /// Realised, over the succeeded routes only (as `predicted_wei`).
+    pub realised_of_predicted_wei: i128,
+    /// Revert reasons and how often.
+    pub reasons: BTreeMap<String, u64>,
+    /// By UTC day of detection, funding source, hop count and pool kinds.
+    pub by: [(&'static str, BTreeMap<String, Tally>); 4],
+}
+
+/// Reads the journal at `path` (read-only) and sums it, over run `run` only if given.
+pub fn pnl_report(path: &Path, run: Option<i64>) -> Result<PnlReport, PnlError> {
+    let open = |source| PnlError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open)?;
+    let filter = run.unwrap_or(-1);
+    let runs: Vec<(i64, String, i64, Option<i64>)> = c
+        .prepare(
+            "SELECT run_id, kind, started_unix_ms, chain_id FROM runs \
+             WHERE ?1 < 0 OR run_id = ?1 ORDER BY run_id",
+        )
+        .and_then(|mut s| {
+            s.query_map([filter], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })
+        .map_err(open)?;
+    let opportunities: i64 = c
+        .query_row(
+            "SELECT count(*) FROM opportunities WHERE ?1 < 0 OR run_id = ?1",
+            [filter],
+            |r| r.get(0),
+        )
+        .map_err(open)?;
+    let mut kinds: HashMap<(i64, i64), Vec<String>> = HashMap::new();
+    c.prepare(
+        "SELECT run_id, seq, kind FROM hops WHERE ?1 < 0 OR run_id = ?1 \
+         ORDER BY run_id, seq, position",
+    )
+    .and_then(|mut s| {
+        let rows = s.query_map([filter], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (run, seq, kind) = row?;
+            kinds.entry((run, seq)).or_default().push(kind);
+        }
+        Ok(())
+    })
+    .map_err(open)?;
+    let amount = |column: &'static str, v: String| {
+        v.parse::<u128>()
+            .map_err(|_| PnlError::BadAmount { column, value: v })
+    };
+    type Raw = (
+        i64,
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<bool>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    // A version-1 journal (before receipts) reads as one with no receipt yet; the report never
+    // writes, so it does not migrate the file.
+    let has_receipts: bool = c
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'receipts'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(open)?;
+    let receipts = if has_receipts {
+        "receipts"
+    } else {
+        "(SELECT 0 AS run_id, 0 AS seq, NULL AS success, NULL AS gas_used, \
+         NULL AS gas_cost_wei, NULL AS realised_profit, NULL AS revert_reason WHERE 0)"
+    };
+    let raw: Vec<Raw> = c
+        .prepare(&format!(
+            "SELECT o.run_id, o.seq, o.recorded_unix_ms, o.funding, o.profit, \
+             o.profit_native_wei, o.profit, r.success, r.gas_used, r.gas_cost_wei, \
+             r.realised_profit, r.revert_reason \
+             FROM opportunities o JOIN transactions t USING (run_id, seq) \
+             LEFT JOIN {receipts} r USING (run_id, seq) \
+             WHERE t.tx_hash IS NOT NULL AND (?1 < 0 OR o.run_id = ?1) ORDER BY o.run_id, o.seq"
+        ))
+        .and_then(|mut s| {
+            s.query_map([filter], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(open)?;
+    let mut sent = Vec::with_capacity(raw.len());
+    for (run_id, seq, at, funding, predicted, native, profit, success, gas, cost, real, why) in raw
+    {
+        let k = kinds.remove(&(run_id, seq)).unwrap_or_default();
+        let receipt = match success {
+            Some(success) => Some(Landed {
+                success,
+                gas_used: u64::try_from(gas.unwrap_or(0)).unwrap_or(0),
+                gas_cost_wei: amount("receipts.gas_cost_wei", cost.unwrap_or_default())?,
+                realised: real
+                    .map(|v| amount("receipts.realised_profit", v))
+                    .transpose()?,
+                reason: why,
+            }),
+            None => None,
+        };
+        sent.push(Sent {
+            day: utc(u64::try_from(at).unwrap_or(0).saturating_mul(1_000_000))
+                .chars()
+                .take(10)
+                .collect(),
+            funding,
+            hops: k.len(),
+            kinds: k.join(" → "),
+            predicted: amount("opportunities.profit", predicted)?,
+            valuation: (
+                amount("opportunities.profit_native_wei", native)?,
+                amount("opportunities.profit", profit)?,
+            ),
+            receipt,
+        });
+    }
+    let mut report = PnlReport {
+        path: path.to_owned(),
+        runs,
+        opportunities: u64::try_from(opportunities).unwrap_or(0),
+        total: Tally::default(),
+        exact: 0,
+        predicted_wei: 0,
+        realised_of_predicted_wei: 0,
+        reasons: BTreeMap::new(),
+        by: [
+            ("UTC day", BTreeMap::new()),
+            ("funding", BTreeMap::new()),
+            ("hops", BTreeMap::new()),
+            ("pool kinds", BTreeMap::new()),
+        ],
+    };
+    for s in &sent {
+        report.total.add(s);
+        let keys = [
+            s.day.clone(),
+            s.funding.clone(),
+            format!("{} hops", s.hops),
+            s.kinds.clone(),
+        ];
+        for ((_, map), key) in report.by.iter_mut().zip(keys) {
+            map.entry(key).or_default().add(s);
+        }
+        if let Some(r) = &s.receipt {
+            if let Some(why) = &r.reason {
+                *report.reasons.entry(why.clone()).or_default() += 1;
+            }
+            if let (true, Some(real)) = (r.success, r.realised) {
+                report.exact += u64::from(real == s.predicted);
+                report.predicted_wei += value(s.predicted, s.valuation).unwrap_or(0);
+                report.realised_of_predicted_wei += value(real, s.valuation).unwrap_or(0);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Native units of `wei` (18 decimals), six shown, with a sign.
+fn native(wei: i128) -> String {
+    let sign = if wei < 0 { "−" } else { "" };
+    let w = wei.unsigned_abs();
+    format!(
+        "{sign}{}.{:06}",
+        w / 1_000_000_000_000_000_000,
+        w % 1_000_000_000_000_000_000 / 1_000_000_000_000
+    )
+}
+
+impl fmt::Display for PnlReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.runs.first().and_then(|r| r.3) {
+            Some(137) => "POL",
+            Some(1 | 31_337) => "ETH",
+            _ => "native",
+        };
+        writeln!(f, "journal {}:", self.path.display())?;
+        for (id, kind, started, chain) in &self.runs {
+            writeln!(
+                f,
+                "  run {id}: {kind}, started {}{}",
+                utc(u64::try_from(*started)
+                    .unwrap_or(0)
+                    .saturating_mul(1_000_000)),
+                chain.map_or(String::new(), |c| format!(", chain {c}"))
+            )?;
+        }
+        let t = &self.total;
+        writeln!(
+            f,
+            "opportunities: {}; transactions: {} signed, {} succeeded, {} reverted, {} without a \
+             receipt",
+            self.opportunities, t.sent, t.succeeded, t.reverted, t.unseen
+        )?;
+        let landed = t.succeeded + t.reverted;
+        if landed > 0 {
+            writeln!(
+                f,
+                "success rate: {:.1} % of the {landed} with a receipt",
+                100.0 * t.succeeded as f64 / landed as f64
+            )?;
+        }
+        writeln!(
+            f,
+            "gas: {} used, {} {unit} spent ({} wei)",
+            t.gas_used,
+            native(t.gas_wei),
+            t.gas_wei
+        )?;
+        writeln!(
+            f,
+            "realised: {} {unit} profit, {} {unit} gas, {} {unit} net ({} wei net); profits \
+             valued at each opportunity's detection-time price",
+            native(t.realised_wei),
+            native(-t.gas_wei),
+            native(t.net_wei()),
+            t.net_wei()
+        )?;
+        if t.succeeded > 0 {
+            let ratio = if self.predicted_wei == 0 {
+                0.0
+            } else {
+                100.0 * self.realised_of_predicted_wei as f64 / self.predicted_wei as f64
+            };
+            writeln!(
+                f,
+                "prediction: {} of {} succeeded routes paid exactly the predicted profit; \
+                 realised {} of {} {unit} predicted ({ratio:.3} %)",
+                self.exact,
+                t.succeeded,
+                native(self.realised_of_predicted_wei),
+                native(self.predicted_wei)
+            )?;
+        } else if self.runs.iter().all(|r| r.1 == "replay") {
+            writeln!(
+                f,
+                "no receipts: a replay signs transactions but does not send them"
+            )?;
+        }
+        if !self.reasons.is_empty() {
+            writeln!(f, "revert reasons:")?;
+            for (why, n) in &self.reasons {
+                writeln!(f, "  {n:>6}  {why}")?;
+            }
+        }
+        for (name, map) in &self.by {
+            writeln!(f, "by {name}:")?;
+            let width = map
+                .keys()
+                .map(|k| k.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(4);
+            writeln!(
+                f,
+                "  {:<width$}  {:>6}  {:>6}  {:>8}  {:>8}  {:>14}  {:>14}",
+                "",
+                "signed",
+                "ok",
+                "reverted",
+                "no rcpt",
+                format!("gas {unit}"),
+                format!("net {unit}")
+            )?;
+            for (key, t) in map {
+                writeln!(
+                    f,
+                    "  {key:<width$}  {:>6}  {:>6}  {:>8}  {:>8}  {:>14}  {:>14}",
+                    t.sent,
+                    t.succeeded,
+                    t.reverted,
+                    t.unseen,
+                    native(t.gas_wei),
+                    native(t.net_wei())
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -684,6 +684,10 @@ pub struct Config {
     /// `[journal]`: the execution journal (docs/journal.md).
     #[serde(default)]
     pub journal: crate::journal::JournalConfig,
+    /// `[risk]`: limits checked before each route is signed, and the kill switch
+    /// (docs/risk.md).
+    #[serde(default)]
+    pub risk: crate::risk::RiskConfig,
 }
 
 /// `[funding]`: the sources a route's input may come from (docs/config.md). The engine picks,
@@ -1089,6 +1093,13 @@ impl Config {
         if let Err((key, reason)) = self.journal.check() {
             return invalid(key, reason);
         }
+        self.risk_limits()?;
+        if !(10..=10_000).contains(&self.risk.kill_poll_ms) {
+            return invalid(
+                "risk.kill_poll_ms",
+                format!("{} is not between 10 and 10000", self.risk.kill_poll_ms),
+            );
+        }
         if self.memory.prefault_stack_kb > MAX_PREFAULT_KB {
             return invalid(
                 "memory.prefault_stack_kb",
@@ -1270,6 +1281,70 @@ impl Config {
         p
     }
 
+    /// `[risk]` in raw units: amounts of the native token (`[search] native`) and of each
+    /// `max_input` token, by their `[[tokens]]` decimals.
+    pub fn risk_limits(&self) -> Result<crate::risk::RiskLimits, ConfigError> {
+        use crate::risk::{MAX_INPUT_TOKENS, RiskLimits, parse_units};
+        let decimals = |symbol: &str, key: &'static str| {
+            self.tokens
+                .iter()
+                .find(|t| t.symbol == symbol)
+                .map(|t| t.decimals)
+                .ok_or_else(|| ConfigError::Invalid {
+                    key,
+                    reason: format!("{symbol} is not in [[tokens]]"),
+                })
+        };
+        let native = |text: &Option<String>, key: &'static str| {
+            text.as_deref()
+                .map(|t| {
+                    parse_units(t, decimals(&self.search.native, "search.native")?)
+                        .map_err(|reason| ConfigError::Invalid { key, reason })
+                })
+                .transpose()
+        };
+        let r = &self.risk;
+        let mut limits = RiskLimits {
+            min_net_profit_wei: native(&r.min_net_profit, "risk.min_net_profit")?,
+            max_gas_hour_wei: native(&r.max_gas_per_hour, "risk.max_gas_per_hour")?,
+            max_gas_day_wei: native(&r.max_gas_per_day, "risk.max_gas_per_day")?,
+            max_in_flight: r.max_in_flight.map(u64::from),
+            ..RiskLimits::default()
+        };
+        if r.max_input.len() > MAX_INPUT_TOKENS {
+            return Err(ConfigError::Invalid {
+                key: "risk.max_input",
+                reason: format!("{} tokens, at most {MAX_INPUT_TOKENS}", r.max_input.len()),
+            });
+        }
+        for (i, (symbol, amount)) in r.max_input.iter().enumerate() {
+            let key = "risk.max_input";
+            let raw = parse_units(amount, decimals(symbol, key)?).map_err(|reason| {
+                ConfigError::Invalid {
+                    key,
+                    reason: format!("{symbol}: {reason}"),
+                }
+            })?;
+            limits.max_input[i] = (self.token_address(symbol, key)?.0.0, raw);
+            limits.max_input_len = i + 1;
+        }
+        native(&r.max_daily_loss, "risk.max_daily_loss")?;
+        Ok(limits)
+    }
+
+    /// `risk.max_daily_loss` in native wei (checked by [`Config::risk_limits`]).
+    pub fn max_daily_loss_wei(&self) -> Option<u128> {
+        let d = self
+            .tokens
+            .iter()
+            .find(|t| t.symbol == self.search.native)
+            .map_or(18, |t| t.decimals);
+        self.risk
+            .max_daily_loss
+            .as_deref()
+            .and_then(|t| crate::risk::parse_units(t, d).ok())
+    }
+
     /// Fee bid for the transaction builder.
     pub fn fee_bid(&self) -> crate::txbuild::FeeBid {
         crate::txbuild::FeeBid {
@@ -1345,6 +1420,45 @@ decimals = 18
         assert_eq!(c.signer.password_file, Some(PathBuf::from("/pw")));
         let c = parse(GOOD, &[("POLYARB_KEYSTORE", "/other.json")]).expect("good");
         assert_eq!(c.signer.keystore, Some(PathBuf::from("/other.json")));
+    }
+
+    #[test]
+    fn risk_keys_resolve_to_raw_units_and_bad_values_are_named() {
+        let c = parse(
+            &format!(
+                "{GOOD}\n[risk]\nmin_net_profit = \"0.01\"\nmax_gas_per_hour = \"2\"\n\
+                 max_gas_per_day = \"20.5\"\nmax_in_flight = 4\nmax_consecutive_reverts = 3\n\
+                 max_daily_loss = \"10\"\nkill_file = \"/run/polyarb/stop\"\nkill_poll_ms = 50\n\
+                 [risk.max_input]\nWMATIC = \"5000\"\n"
+            ),
+            &[],
+        )
+        .expect("good");
+        let l = c.risk_limits().unwrap();
+        let e18 = 10u128.pow(18);
+        assert_eq!(l.min_net_profit_wei, Some(e18 / 100));
+        assert_eq!(l.max_gas_hour_wei, Some(2 * e18));
+        assert_eq!(l.max_gas_day_wei, Some(20 * e18 + e18 / 2));
+        assert_eq!(l.max_in_flight, Some(4));
+        assert_eq!(l.max_input_len, 1);
+        assert_eq!(l.max_input[0].1, 5_000 * e18);
+        assert_eq!(c.max_daily_loss_wei(), Some(10 * e18));
+        assert!(c.risk.needs_receipts());
+        // Defaults: no limit at all.
+        let d = parse(GOOD, &[]).unwrap();
+        assert_eq!(d.risk_limits().unwrap(), crate::risk::RiskLimits::default());
+        assert!(!d.risk.needs_receipts());
+        for (extra, key) in [
+            ("[risk]\nmin_net_profit = \"0.0000000000000000001\"\n", "risk.min_net_profit"),
+            ("[risk]\nmax_gas_per_day = \"lots\"\n", "risk.max_gas_per_day"),
+            ("[risk.max_input]\nUSDT = \"1\"\n", "risk.max_input"),
+            ("[risk]\nkill_poll_ms = 5\n", "risk.kill_poll_ms"),
+        ] {
+            match parse(&format!("{GOOD}\n{extra}"), &[]) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{extra}"),
+                other => panic!("{extra}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod latency;
 pub mod pipeline;
 pub mod placement;
 pub mod report;
+pub mod risk;
 pub mod snapshot;
 pub mod submission;
 pub mod threads;

@@ -313,9 +313,13 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
 
 /// SIGUSR1 asks a live run to write its snapshot and go on: the returned flag is set.
 fn export_on_sigusr1() -> Result<Arc<AtomicBool>, Failure> {
+    flag_on(signal_hook::consts::SIGUSR1)
+}
+
+/// A flag `signal` sets (SIGUSR2: stop sending, or resume; docs/risk.md).
+fn flag_on(signal: i32) -> Result<Arc<AtomicBool>, Failure> {
     let flag = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&flag))
-        .map_err(Failure::Signals)?;
+    signal_hook::flag::register(signal, Arc::clone(&flag)).map_err(Failure::Signals)?;
     Ok(flag)
 }
 
@@ -344,6 +348,7 @@ fn run(cmd: Command) -> Result<(), Failure> {
                 resume,
                 journal,
                 export_now: Some(export_on_sigusr1()?),
+                stop_signal: Some(flag_on(signal_hook::consts::SIGUSR2)?),
             };
             let summary = app::live::run_cmd(&args, stop_on_signals()?)?;
             emit(&summary.to_string());

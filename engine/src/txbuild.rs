@@ -28,14 +28,17 @@ pub enum TxBuildError {
     Route,
     /// Signing failed (the envelope did not fit the frame, or the key rejected the digest).
     Sign,
+    /// A risk limit or the kill switch refused it (docs/risk.md).
+    Risk(crate::risk::Trip),
 }
 
 impl std::fmt::Display for TxBuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Route => "route does not encode as an executor call",
-            Self::Sign => "transaction could not be signed into a frame",
-        })
+        match self {
+            Self::Route => f.write_str("route does not encode as an executor call"),
+            Self::Sign => f.write_str("transaction could not be signed into a frame"),
+            Self::Risk(t) => write!(f, "{t}"),
+        }
     }
 }
 
@@ -154,6 +157,8 @@ pub struct TxBuilder {
     last_base_fee: u128,
     fees: FeeBid,
     calldata: [u8; CALLDATA_MAX],
+    /// Risk limits and the kill switch, asked before each route is signed.
+    gate: Option<crate::risk::RiskGate>,
 }
 
 impl TxBuilder {
@@ -207,7 +212,13 @@ impl TxBuilder {
             last_base_fee: 0,
             fees,
             calldata: [0; CALLDATA_MAX],
+            gate: None,
         }
+    }
+
+    /// Routes must pass `gate` before they are signed.
+    pub fn set_risk(&mut self, gate: crate::risk::RiskGate) {
+        self.gate = Some(gate);
     }
 
     /// How the signatures so far were made.
@@ -347,6 +358,9 @@ impl TxBuilder {
         clock: &dyn Clock,
         out: &mut TxFrame,
     ) -> Result<(), TxBuildError> {
+        if let Some(gate) = &mut self.gate {
+            gate.check(opp, clock.now_ns()).map_err(TxBuildError::Risk)?;
+        }
         let n = encode_run(opp, opp.profit, &mut self.calldata).map_err(|_| TxBuildError::Route)?;
         let tip = self.fees.tip_wei;
         self.last_base_fee = opp.base_fee;

@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -24,6 +24,8 @@ use super::{
 use crate::{
     clock::MonoClock,
     config::{Config, ProcessEnv},
+    risk::{Breakers, RiskGate, RiskState, Trip},
+    txbuild::TxBuildError as Error,
     journal::{
         Journal, JournalHandle, JournalStats, RunInfo,
         receipts::{ReceiptSettings, ReceiptStats, ReceiptWatcher, Sent},
@@ -160,6 +162,8 @@ pub struct RunArgs {
     pub resume: Option<PathBuf>,
     /// Write the execution journal (SQLite) here; `None`: `[journal] path`, if set.
     pub journal: Option<PathBuf>,
+    /// Set from outside (the binary's SIGUSR2 handler): stop sending, or resume (docs/risk.md).
+    pub stop_signal: Option<Arc<AtomicBool>>,
 }
 
 /// The snapshot-on-request line: the engine stage exports when `args.export_now` is set, and a
@@ -309,6 +313,10 @@ pub struct RunSummary {
     pub journal: Option<JournalStats>,
     /// What the receipt thread journaled, with the journal.
     pub receipts: Option<ReceiptStats>,
+    /// Routes the risk limits refused, per reason.
+    pub refused: Vec<(Trip, u64)>,
+    /// Times sending stopped (kill file, signal, breakers).
+    pub stops: u64,
 }
 
 impl fmt::Display for RunSummary {
@@ -341,6 +349,15 @@ impl fmt::Display for RunSummary {
         if let Some(r) = &self.receipts {
             writeln!(f, "{r}")?;
         }
+        let refused: u64 = self.refused.iter().map(|r| r.1).sum();
+        write!(f, "risk: {refused} routes refused")?;
+        for (i, (t, n)) in self.refused.iter().enumerate() {
+            write!(f, "{}{n} {}", if i == 0 { " (" } else { ", " }, t.key())?;
+        }
+        if !self.refused.is_empty() {
+            write!(f, ")")?;
+        }
+        writeln!(f, "; sending stopped {} times", self.stops)?;
         write!(f, "{}", self.latency)
     }
 }
@@ -358,10 +375,24 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     let journal = journal_path
         .map(|p| Journal::open(p).map_err(AppError::Journal))
         .transpose()?;
-    // The receipt thread writes through its own connection to the same file.
+    // The receipt thread writes through its own connection to the same file, and so does the
+    // risk thread (its stops and resumes).
     let receipts_journal = journal_path
         .map(|p| Journal::open(p).map_err(AppError::Journal))
         .transpose()?;
+    let risk_journal = journal_path
+        .map(|p| Journal::open(p).map_err(AppError::Journal))
+        .transpose()?;
+    let limits = cfg.risk_limits()?;
+    if cfg.risk.needs_receipts() && journal_path.is_none() {
+        return Err(AppError::Config(crate::config::ConfigError::Invalid {
+            key: "risk",
+            reason: "max_in_flight, max_consecutive_reverts and max_daily_loss count receipts: \
+                     set [journal] path or --journal"
+                .into(),
+        }));
+    }
+    let risk = Arc::new(RiskState::default());
     let mut rpc = connect(&cfg)?;
     // Started once the node answers and before discovery, so the ring is full by the first
     // opportunity (and a run that cannot connect says only that).
@@ -424,7 +455,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     );
 
     rpc.set_deadline(None);
-    let builder = TxBuilder::with_accounts(
+    let mut builder = TxBuilder::with_accounts(
         accounts,
         chain,
         executor,
@@ -432,6 +463,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         cfg.signer.tx_type.tx_type(),
         coupons,
     );
+    builder.set_risk(RiskGate::new(limits, Arc::clone(&risk)));
     let mut port = LivePort::new(
         rpc,
         &senders,
@@ -466,6 +498,11 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                 wait_at_exit: Duration::from_millis(u64::from(cfg.journal.receipt_wait_ms)),
                 executor,
                 cpu: plan.housekeeping,
+                breakers: Some(Breakers::new(
+                    Arc::clone(&risk),
+                    cfg.risk.max_consecutive_reverts,
+                    cfg.max_daily_loss_wei(),
+                )),
             };
             ReceiptWatcher::start(j, settings).map_err(|error| AppError::Thread {
                 name: "polyarb-receipts",
@@ -473,6 +510,36 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
             })
         })
         .transpose()?;
+    // The kill file and SIGUSR2, watched off the hot path; each stop and resume is journaled.
+    let risk_done = Arc::new(AtomicBool::new(false));
+    let stops = Arc::new(AtomicU64::new(0));
+    let risk_thread = {
+        let run_id = journal.as_ref().map(JournalHandle::run_id);
+        let mut j = risk_journal;
+        let stops = Arc::clone(&stops);
+        crate::risk::spawn_watch(
+            Arc::clone(&risk),
+            cfg.risk.kill_file.clone(),
+            args.stop_signal
+                .clone()
+                .unwrap_or_else(|| Arc::new(AtomicBool::new(false))),
+            Duration::from_millis(u64::from(cfg.risk.kill_poll_ms)),
+            Arc::clone(&risk_done),
+            plan.housekeeping,
+            move |e| {
+                stops.fetch_add(u64::from(e.stopped), Ordering::Relaxed);
+                if let (Some(j), Some(run_id)) = (j.as_mut(), run_id)
+                    && let Err(err) = j.write_risk_event(run_id, &e)
+                {
+                    tracing::error!("journal: cannot record a risk event: {err}");
+                }
+            },
+        )
+        .map_err(|error| AppError::Thread {
+            name: "polyarb-risk",
+            error,
+        })?
+    };
     if let Some(limit) = args.max_runtime {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
@@ -506,6 +573,14 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                     tracing::error!(error = %e, "cannot write opportunities file");
                 }
             }
+            if let Some(Error::Risk(t)) = r.error {
+                // The first refusal of each kind, then one in a hundred: the count is in the
+                // summary and every one is in the journal.
+                let n = risk.refused[usize::from(t as u8 - 1)].load(Ordering::Relaxed);
+                if n % 100 == 1 {
+                    tracing::warn!("route not signed: {t} ({n} so far)");
+                }
+            }
             if let Some(j) = &journal {
                 j.record(r);
                 if let (Some(w), Some(tx)) = (&watcher, r.tx) {
@@ -513,6 +588,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                         run_id: j.run_id(),
                         seq: r.opp.seq,
                         hash: tx.hash,
+                        valuation: (r.opp.profit_native, r.opp.profit),
                     });
                 }
             }
@@ -522,6 +598,8 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     // the journal.
     let receipts = watcher.map(ReceiptWatcher::finish);
     let journal = journal.map(JournalHandle::finish);
+    risk_done.store(true, Ordering::Relaxed);
+    let _ = risk_thread.join();
     if let Some((x, writer)) = export {
         // The engine stage is gone; the writer ends once its channel is closed.
         drop(x);
@@ -560,5 +638,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         placement: outcome.placement,
         journal,
         receipts,
+        refused: risk.refusals(),
+        stops: stops.load(Ordering::Relaxed),
     })
 }

@@ -436,6 +436,21 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Records a stop or resume of sending (committed at once: there are few).
+    pub fn write_risk_event(
+        &mut self,
+        run_id: i64,
+        e: &crate::risk::RiskEvent,
+    ) -> Result<(), rusqlite::Error> {
+        self.conn.execute(
+            "INSERT INTO risk_events (run_id, at_unix_ms, stopped, reason) VALUES (?1, ?2, ?3, ?4)",
+            params![run_id, e.at_unix_ms, e.stopped, e.reason],
+        )?;
+        Ok(())
+    }
+}
+
 /// What the journal thread did, for the run's summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JournalStats {
@@ -683,6 +698,7 @@ mod tests {
                 "hops",
                 "opportunities",
                 "receipts",
+                "risk_events",
                 "runs",
                 "schema_version",
                 "transactions"

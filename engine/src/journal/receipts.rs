@@ -250,6 +250,8 @@ pub struct Sent {
     pub seq: u64,
     /// The transaction's hash.
     pub hash: [u8; 32],
+    /// `(profit_native_wei, profit)` at detection: how a raw unit of its start token is valued.
+    pub valuation: (u128, u128),
 }
 
 /// What the receipt thread did, for the summary.
@@ -282,7 +284,7 @@ impl fmt::Display for ReceiptStats {
 }
 
 /// Settings of the receipt thread.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ReceiptSettings {
     /// The node to ask (its own connection: the hot path's socket is not touched).
     pub ws_url: String,
@@ -296,6 +298,8 @@ pub struct ReceiptSettings {
     pub executor: Address,
     /// The housekeeping CPU, if any.
     pub cpu: Option<usize>,
+    /// The risk breakers fed by each receipt (docs/risk.md).
+    pub breakers: Option<crate::risk::Breakers>,
 }
 
 /// The running receipt thread.
@@ -313,7 +317,7 @@ impl ReceiptWatcher {
             .name("polyarb-receipts".into())
             .spawn(move || {
                 let _ = crate::placement::pin_current("receipts", settings.cpu);
-                watch(journal, &settings, &rx)
+                watch(journal, settings, &rx)
             })?;
         Ok(Self {
             tx,
@@ -349,7 +353,13 @@ fn note(stats: &mut ReceiptStats, e: impl fmt::Display) {
 
 /// The thread: asks for every pending transaction's receipt once per `poll`, journals each one
 /// found (with the revert reason for a failed one), and at the end waits up to `wait_at_exit`.
-fn watch(mut journal: Journal, s: &ReceiptSettings, rx: &Receiver<Option<Sent>>) -> ReceiptStats {
+fn watch(
+    mut journal: Journal,
+    mut settings: ReceiptSettings,
+    rx: &Receiver<Option<Sent>>,
+) -> ReceiptStats {
+    let mut breakers = settings.breakers.take();
+    let s = &settings;
     let mut stats = ReceiptStats::default();
     let mut pending: VecDeque<Sent> = VecDeque::new();
     let mut rpc: Option<RpcClient> = None;
@@ -369,7 +379,7 @@ fn watch(mut journal: Journal, s: &ReceiptSettings, rx: &Receiver<Option<Sent>>)
             Err(RecvTimeoutError::Timeout) => {}
         }
         if !pending.is_empty() {
-            poll_once(&mut journal, s, &mut rpc, &mut pending, &mut stats);
+            poll_once(&mut journal, s, &mut breakers, &mut rpc, &mut pending, &mut stats);
         }
         if let Some(end) = ending
             && (pending.is_empty() || Instant::now() >= end)
@@ -384,10 +394,20 @@ fn watch(mut journal: Journal, s: &ReceiptSettings, rx: &Receiver<Option<Sent>>)
     stats
 }
 
+/// `raw` start-token units in native wei at `(profit_native, profit)`, floor.
+fn value_wei(raw: u128, (native, profit): (u128, u128)) -> Option<i128> {
+    if profit == 0 {
+        return None;
+    }
+    let v = U256::from(raw) * U256::from(native) / U256::from(profit);
+    i128::try_from(v).ok()
+}
+
 /// One round: every pending transaction's receipt, pipelined on one connection.
 fn poll_once(
     journal: &mut Journal,
     s: &ReceiptSettings,
+    breakers: &mut Option<crate::risk::Breakers>,
     rpc: &mut Option<RpcClient>,
     pending: &mut VecDeque<Sent>,
     stats: &mut ReceiptStats,
@@ -460,6 +480,20 @@ fn poll_once(
     }
     if rows.is_empty() {
         return;
+    }
+    if let Some(b) = breakers.as_mut() {
+        for (sent, r, _) in &rows {
+            let realised = r
+                .executed
+                .and_then(|e| u128::try_from(e.profit).ok())
+                .and_then(|p| value_wei(p, sent.valuation))
+                .unwrap_or(0);
+            let gas = i128::try_from(r.gas_cost_wei()).unwrap_or(i128::MAX);
+            let at = u64::try_from(unix_ms()).unwrap_or(0);
+            if let Some(t) = b.on_receipt(r.success, realised.saturating_sub(gas), at) {
+                tracing::warn!("circuit breaker: {t}");
+            }
+        }
     }
     match journal.write_receipts(&rows, unix_ms()) {
         Ok(()) => {

@@ -81,6 +81,13 @@ pub const MIGRATIONS: &[&str] = &[
         fetched_unix_ms INTEGER NOT NULL,
         PRIMARY KEY (run_id, seq)
     );",
+    // 3: each time sending stopped or resumed (risk limits, the kill switch), and why.
+    "CREATE TABLE risk_events (
+        run_id INTEGER NOT NULL,
+        at_unix_ms INTEGER NOT NULL,
+        stopped INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );",
 ];
 
 /// The version this build writes.

@@ -1449,8 +1449,14 @@ decimals = 18
         assert_eq!(d.risk_limits().unwrap(), crate::risk::RiskLimits::default());
         assert!(!d.risk.needs_receipts());
         for (extra, key) in [
-            ("[risk]\nmin_net_profit = \"0.0000000000000000001\"\n", "risk.min_net_profit"),
-            ("[risk]\nmax_gas_per_day = \"lots\"\n", "risk.max_gas_per_day"),
+            (
+                "[risk]\nmin_net_profit = \"0.0000000000000000001\"\n",
+                "risk.min_net_profit",
+            ),
+            (
+                "[risk]\nmax_gas_per_day = \"lots\"\n",
+                "risk.max_gas_per_day",
+            ),
             ("[risk.max_input]\nUSDT = \"1\"\n", "risk.max_input"),
             ("[risk]\nkill_poll_ms = 5\n", "risk.kill_poll_ms"),
         ] {

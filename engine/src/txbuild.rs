@@ -359,7 +359,8 @@ impl TxBuilder {
         out: &mut TxFrame,
     ) -> Result<(), TxBuildError> {
         if let Some(gate) = &mut self.gate {
-            gate.check(opp, clock.now_ns()).map_err(TxBuildError::Risk)?;
+            gate.check(opp, clock.now_ns())
+                .map_err(TxBuildError::Risk)?;
         }
         let n = encode_run(opp, opp.profit, &mut self.calldata).map_err(|_| TxBuildError::Route)?;
         let tip = self.fees.tip_wei;

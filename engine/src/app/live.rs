@@ -24,8 +24,6 @@ use super::{
 use crate::{
     clock::MonoClock,
     config::{Config, ProcessEnv},
-    risk::{Breakers, RiskGate, RiskState, Trip},
-    txbuild::TxBuildError as Error,
     journal::{
         Journal, JournalHandle, JournalStats, RunInfo,
         receipts::{ReceiptSettings, ReceiptStats, ReceiptWatcher, Sent},
@@ -34,8 +32,10 @@ use crate::{
     pipeline::{self, Export, FeedStats, PipelineSettings, Report, SignerStats},
     placement::{PinBoard, Placement},
     report::{self, Names},
+    risk::{Breakers, RiskGate, RiskState, Trip},
     snapshot,
     submission::SubmitStats,
+    txbuild::TxBuildError as Error,
     txbuild::TxBuilder,
 };
 use polyarb_core::{ChainTip, Engine, EngineStats, MarketSpec};

@@ -364,22 +364,33 @@ fn watch(
     let mut pending: VecDeque<Sent> = VecDeque::new();
     let mut rpc: Option<RpcClient> = None;
     let mut ending: Option<Instant> = None;
+    // The node is asked once per period, however many transactions arrive meanwhile.
+    let mut next_poll = Instant::now() + s.poll;
     loop {
-        match rx.recv_timeout(s.poll) {
-            Ok(Some(sent)) => {
-                pending.push_back(sent);
-                // Take what else is queued before asking the node.
-                while let Ok(Some(more)) = rx.try_recv() {
-                    pending.push_back(more);
-                }
-            }
+        let wait = next_poll.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok(Some(sent)) => pending.push_back(sent),
             Ok(None) | Err(RecvTimeoutError::Disconnected) => {
-                ending.get_or_insert_with(|| Instant::now() + s.wait_at_exit);
+                if ending.is_none() {
+                    ending = Some(Instant::now() + s.wait_at_exit);
+                    // At the end, one round at once, then the usual period.
+                    next_poll = Instant::now();
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
         }
-        if !pending.is_empty() {
-            poll_once(&mut journal, s, &mut breakers, &mut rpc, &mut pending, &mut stats);
+        if Instant::now() >= next_poll {
+            next_poll = Instant::now() + s.poll;
+            if !pending.is_empty() {
+                poll_once(
+                    &mut journal,
+                    s,
+                    &mut breakers,
+                    &mut rpc,
+                    &mut pending,
+                    &mut stats,
+                );
+            }
         }
         if let Some(end) = ending
             && (pending.is_empty() || Instant::now() >= end)
@@ -387,7 +398,8 @@ fn watch(
             break;
         }
         if ending.is_some() {
-            std::thread::sleep(s.poll.min(Duration::from_millis(200)));
+            // The channel is closed: recv_timeout returns at once; wait out the period here.
+            std::thread::sleep(next_poll.saturating_duration_since(Instant::now()));
         }
     }
     stats.unseen_at_exit = pending.len() as u64;

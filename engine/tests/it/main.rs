@@ -22,6 +22,7 @@ mod record_writer;
 mod reorg_replay;
 mod replay;
 mod revert_share;
+mod risk;
 mod route;
 mod scenario;
 mod submission;

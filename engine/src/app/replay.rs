@@ -24,6 +24,7 @@ use crate::{
         self, Arrival, FeedPort, PipelineSettings, PortState, Report, RunOutcome, quiet_ends_batch,
     },
     report::{self, Names},
+    risk::{RiskGate, RiskState, Trip},
     snapshot,
     txbuild::TxBuilder,
 };
@@ -130,6 +131,8 @@ pub struct ReplaySummary {
     pub cycles: usize,
     /// What the execution journal wrote, if one was asked for.
     pub journal: Option<JournalStats>,
+    /// Routes the risk limits refused, per reason.
+    pub refused: Vec<(Trip, u64)>,
 }
 
 /// The replay edge: records from a file in, paced by their recorded receive times, and signed
@@ -410,7 +413,7 @@ pub fn replay_clocked<C: Clock + 'static>(
     let pools = market.pools.len() - engine.build_report().pools_dropped as usize;
     let cycles = engine.build_report().cycles;
     let (coupons, _mint) = super::start_coupons(&cfg, args.rfc6979, &plan, &pins)?;
-    let builder = TxBuilder::new(
+    let mut builder = TxBuilder::new(
         signer,
         rcfg.chain_id,
         rcfg.nonce,
@@ -419,6 +422,11 @@ pub fn replay_clocked<C: Clock + 'static>(
         cfg.signer.tx_type.tx_type(),
         coupons,
     );
+
+    // The static limits apply to a replay as to a live run (the kill switch and the breakers,
+    // which need a node, do not).
+    let risk = Arc::new(RiskState::default());
+    builder.set_risk(RiskGate::new(cfg.risk_limits()?, Arc::clone(&risk)));
 
     let txs_out = super::create_optional(args.txs.as_deref())?;
     if !(args.speed >= 0.0 && args.speed.is_finite()) {
@@ -498,6 +506,7 @@ pub fn replay_clocked<C: Clock + 'static>(
         pools,
         cycles,
         journal,
+        refused: risk.refusals(),
     })
 }
 
@@ -522,6 +531,13 @@ impl std::fmt::Display for ReplaySummary {
         writeln!(f, "{}", o.placement)?;
         if let Some(j) = &self.journal {
             writeln!(f, "{j}")?;
+        }
+        if !self.refused.is_empty() {
+            write!(f, "risk: routes refused:")?;
+            for (t, n) in &self.refused {
+                write!(f, " {n} {}", t.key())?;
+            }
+            writeln!(f)?;
         }
         writeln!(f)?;
         writeln!(f, "opportunities found: {}", self.reports.len())?;

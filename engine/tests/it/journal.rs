@@ -519,3 +519,27 @@ fn a_live_run_journals_receipts_as_the_node_shows_them() {
         assert!(text.contains(&want), "report lacks {want:?}:\n{text}");
     }
 }
+
+/// Load: the sample replayed six times at full speed into one journal, 11,514 opportunities,
+/// over 10,000: every report of every run is a committed row, none dropped or lost. (What the
+/// journal costs the hot path is measured, not asserted: `polyarb-report`'s "fused,
+/// journaled" series against "fused", same run.)
+#[test]
+fn ten_thousand_opportunities_at_full_speed_lose_no_row() {
+    let path = scratch("journal-load").join("j.db");
+    let mut args = crate::placement::sample_args(sample("toml"));
+    args.journal = Some(path.clone());
+    let mut total = 0u64;
+    for run in 1..=6i64 {
+        let s = polyarb_engine::app::replay::replay(&args).unwrap();
+        let j = s.journal.unwrap();
+        assert_eq!(
+            (j.rows, j.dropped, j.lost_at_exit, j.failed_commits),
+            (s.reports.len() as u64, 0, 0, 0),
+            "run {run}"
+        );
+        assert_eq!(rows(&path, run).len(), s.reports.len(), "run {run}");
+        total += j.rows;
+    }
+    assert!(total >= 10_000, "{total}");
+}

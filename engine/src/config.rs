@@ -688,6 +688,9 @@ pub struct Config {
     /// (docs/risk.md).
     #[serde(default)]
     pub risk: crate::risk::RiskConfig,
+    /// `[metrics]`: the Prometheus endpoint (docs/metrics.md).
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 /// `[funding]`: the sources a route's input may come from (docs/config.md). The engine picks,
@@ -1094,6 +1097,15 @@ impl Config {
             return invalid(key, reason);
         }
         self.risk_limits()?;
+        if !(500..=3_600_000).contains(&self.metrics.balance_refresh_ms) {
+            return invalid(
+                "metrics.balance_refresh_ms",
+                format!(
+                    "{} is not between 500 and 3600000",
+                    self.metrics.balance_refresh_ms
+                ),
+            );
+        }
         if !(10..=10_000).contains(&self.risk.kill_poll_ms) {
             return invalid(
                 "risk.kill_poll_ms",

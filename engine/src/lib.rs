@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod journal;
 pub mod latency;
+pub mod metrics;
 pub mod pipeline;
 pub mod placement;
 pub mod report;

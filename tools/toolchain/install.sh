@@ -3,7 +3,8 @@
 #   node_modules/  anvil, forge, cast (npm @foundry-rs/*), solc-js, real protocol bytecode
 #   venv/          Python with `websockets` (an independent RFC 6455 server for client tests)
 # and, from Debian's archive with apt-get when missing: strace (the hot-path system-call proof,
-# engine/tests/it/hot_path.rs).
+# engine/tests/it/hot_path.rs) and prometheus's promtool (the metrics test's format check,
+# engine/tests/it/metrics.rs).
 # Sources: the npm registry and PyPI only, exact versions from package-lock.json and
 # requirements.txt (with hashes). Idempotent: a second run with unchanged lockfiles is a no-op.
 set -euo pipefail
@@ -18,7 +19,8 @@ if [[ -f .stamp && "$(cat .stamp)" == "$(stamp_now)" \
       && -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil \
       && -x node_modules/@foundry-rs/forge-linux-amd64/bin/forge \
       && -x node_modules/@foundry-rs/cast-linux-amd64/bin/cast \
-      && -x venv/bin/python ]] && command -v strace >/dev/null; then
+      && -x venv/bin/python ]] && command -v strace >/dev/null \
+      && command -v promtool >/dev/null; then
   exit 0
 fi
 
@@ -26,13 +28,18 @@ for tool in node npm python3; do
   command -v "$tool" >/dev/null || { echo "install.sh: $tool is required" >&2; exit 1; }
 done
 
-if ! command -v strace >/dev/null; then
+# Debian packages the tests run: strace, and promtool from prometheus (its daemon is not
+# started: --no-install-recommends, and the package's service is not enabled in a container).
+need=()
+command -v strace >/dev/null || need+=(strace)
+command -v promtool >/dev/null || need+=(prometheus)
+if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "install.sh: apt-get install strace" >&2
+    echo "install.sh: apt-get install ${need[*]}" >&2
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q strace
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
   else
-    echo "install.sh: the tests need strace (sudo apt-get install strace)" >&2
+    echo "install.sh: the tests need ${need[*]} (sudo apt-get install ${need[*]})" >&2
     exit 1
   fi
 fi

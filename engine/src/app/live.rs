@@ -29,6 +29,7 @@ use crate::{
         receipts::{ReceiptSettings, ReceiptStats, ReceiptWatcher, Sent},
     },
     latency::LatencyReport,
+    metrics::{BalanceSource, FeedHealth, Metrics, Sources},
     pipeline::{self, Export, FeedStats, PipelineSettings, Report, SignerStats},
     placement::{PinBoard, Placement},
     report::{self, Names},
@@ -317,6 +318,8 @@ pub struct RunSummary {
     pub refused: Vec<(Trip, u64)>,
     /// Times sending stopped (kill file, signal, breakers).
     pub stops: u64,
+    /// The metrics address, and the scrapes served there (`None`: it could not listen).
+    pub metrics: Option<(std::net::SocketAddr, Option<u64>)>,
 }
 
 impl fmt::Display for RunSummary {
@@ -358,6 +361,11 @@ impl fmt::Display for RunSummary {
             write!(f, ")")?;
         }
         writeln!(f, "; sending stopped {} times", self.stops)?;
+        match self.metrics {
+            Some((addr, Some(n))) => writeln!(f, "metrics: {n} scrapes served on {addr}")?,
+            Some((addr, None)) => writeln!(f, "metrics: NOT served (could not listen on {addr})")?,
+            None => {}
+        }
         write!(f, "{}", self.latency)
     }
 }
@@ -393,6 +401,19 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         }));
     }
     let risk = Arc::new(RiskState::default());
+    // The metrics port first: one in use is said at once, and the run goes on without it.
+    let metrics_listener = match cfg.metrics.listen {
+        Some(addr) => match std::net::TcpListener::bind(addr) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::error!("metrics: cannot listen on {addr}: {e}; running without /metrics");
+                None
+            }
+        },
+        None => None,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let feed_health = Arc::new(FeedHealth::default());
     let mut rpc = connect(&cfg)?;
     // Started once the node answers and before discovery, so the ring is full by the first
     // opportunity (and a run that cannot connect says only that).
@@ -472,6 +493,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         block,
     );
     port.catch_up(catch_up);
+    port.report_health(Arc::clone(&feed_health));
     port.watch_lenders(LenderWatch::new(
         &market.lenders,
         cfg.funding.refresh_ms.saturating_mul(1_000_000),
@@ -503,6 +525,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                     cfg.risk.max_consecutive_reverts,
                     cfg.max_daily_loss_wei(),
                 )),
+                metrics: Some(Arc::clone(&metrics)),
             };
             ReceiptWatcher::start(j, settings).map_err(|error| AppError::Thread {
                 name: "polyarb-receipts",
@@ -540,6 +563,43 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
             error,
         })?
     };
+    let metrics_done = Arc::new(AtomicBool::new(false));
+    let metrics_thread = match metrics_listener {
+        Some(l) => {
+            let tokens = cfg
+                .search
+                .start_tokens
+                .iter()
+                .filter_map(|sym| cfg.tokens.iter().find(|t| &t.symbol == sym))
+                .map(|t| (t.symbol.clone(), t.address, t.decimals))
+                .collect();
+            let sources = Sources {
+                risk: Arc::clone(&risk),
+                feed: Arc::clone(&feed_health),
+                node: Some(BalanceSource {
+                    url: cfg.node.ws_url.clone(),
+                    timeout: Duration::from_millis(cfg.node.rpc_timeout_ms),
+                    executor,
+                    tokens,
+                }),
+                balance_every: Duration::from_millis(u64::from(cfg.metrics.balance_refresh_ms)),
+            };
+            Some(
+                crate::metrics::serve(
+                    l,
+                    Arc::clone(&metrics),
+                    sources,
+                    Arc::clone(&metrics_done),
+                    plan.housekeeping,
+                )
+                .map_err(|error| AppError::Thread {
+                    name: "polyarb-metrics",
+                    error,
+                })?,
+            )
+        }
+        None => None,
+    };
     if let Some(limit) = args.max_runtime {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
@@ -573,6 +633,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                     tracing::error!(error = %e, "cannot write opportunities file");
                 }
             }
+            metrics.on_report(r);
             if let Some(Error::Risk(t)) = r.error {
                 // The first refusal of each kind, then one in a hundred: the count is in the
                 // summary and every one is in the journal.
@@ -600,6 +661,8 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     let journal = journal.map(JournalHandle::finish);
     risk_done.store(true, Ordering::Relaxed);
     let _ = risk_thread.join();
+    metrics_done.store(true, Ordering::Relaxed);
+    let scrapes = metrics_thread.and_then(|t| t.join().ok());
     if let Some((x, writer)) = export {
         // The engine stage is gone; the writer ends once its channel is closed.
         drop(x);
@@ -640,5 +703,6 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         receipts,
         refused: risk.refusals(),
         stops: stops.load(Ordering::Relaxed),
+        metrics: cfg.metrics.listen.map(|a| (a, scrapes)),
     })
 }

@@ -215,6 +215,8 @@ pub struct LivePort {
     jitter: u64,
     /// The flash lenders' offers it reads again (none until [`LivePort::watch_lenders`]).
     lenders: LenderWatch,
+    /// Heads and connection changes, published for the metrics ([`LivePort::report_health`]).
+    health: Option<Arc<crate::metrics::FeedHealth>>,
     /// One submission machine per sending account, in account order.
     senders: Vec<Sender>,
     /// Controls from the machines, waiting for the feed stage to take them.
@@ -292,6 +294,7 @@ impl LivePort {
             now: 0,
             jitter: u64::from_le_bytes(seed) | 1,
             lenders: LenderWatch::new(&[], 0),
+            health: None,
             senders,
             controls: VecDeque::with_capacity(64),
             log: LogLimit::default(),
@@ -317,6 +320,11 @@ impl LivePort {
     /// each answer to the engine ([`LenderWatch`]).
     pub fn watch_lenders(&mut self, watch: LenderWatch) {
         self.lenders = watch;
+    }
+
+    /// Publishes heads, drops and reconnects in `health` (relaxed stores) for the metrics.
+    pub fn report_health(&mut self, health: Arc<crate::metrics::FeedHealth>) {
+        self.health = Some(health);
     }
 
     /// Sends a round of lender readings when one is due and a connection is live.
@@ -376,6 +384,9 @@ impl LivePort {
     /// Endpoint `k`'s connection is gone (`why`): it reconnects at once the first time.
     fn lost(&mut self, k: usize, why: &dyn fmt::Display) {
         self.stats.drops += 1;
+        if let Some(h) = &self.health {
+            h.drops.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let now = self.now;
         let Some(e) = self.endpoints.get_mut(k) else {
             return;
@@ -478,6 +489,10 @@ impl LivePort {
                 match self.connect(k) {
                     Ok(()) => {
                         self.stats.reconnects += 1;
+                        if let Some(h) = &self.health {
+                            h.reconnects
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         let e = &mut self.endpoints[k];
                         e.link = Link::Up;
                         // The watchdog counts from the reconnect.
@@ -662,6 +677,16 @@ impl FeedPort for LivePort {
             && let Some(e) = self.endpoints.get_mut(self.polled_last)
         {
             e.last_head_ns = now_ns;
+        }
+        if let (Some(block), Some(h)) = (seen.head, &self.health) {
+            // Relaxed stores and a vDSO clock read: no lock, no system call.
+            h.heads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            h.head_block
+                .store(block, std::sync::atomic::Ordering::Relaxed);
+            h.head_unix_ms.store(
+                u64::try_from(crate::journal::unix_ms()).unwrap_or(0),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         if let Some(b) = seen.log_block {
             self.last_log_block = self.last_log_block.max(b);

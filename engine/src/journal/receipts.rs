@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -300,6 +301,8 @@ pub struct ReceiptSettings {
     pub cpu: Option<usize>,
     /// The risk breakers fed by each receipt (docs/risk.md).
     pub breakers: Option<crate::risk::Breakers>,
+    /// The metrics fed by each receipt (docs/metrics.md).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The running receipt thread.
@@ -505,6 +508,20 @@ fn poll_once(
             if let Some(t) = b.on_receipt(r.success, realised.saturating_sub(gas), at) {
                 tracing::warn!("circuit breaker: {t}");
             }
+        }
+    }
+    if let Some(m) = &s.metrics {
+        for (sent, r, _) in &rows {
+            let realised = r
+                .executed
+                .and_then(|e| u128::try_from(e.profit).ok())
+                .and_then(|p| value_wei(p, sent.valuation))
+                .unwrap_or(0);
+            m.on_receipt(
+                r.success,
+                u128::try_from(r.gas_cost_wei()).unwrap_or(u128::MAX),
+                realised,
+            );
         }
     }
     match journal.write_receipts(&rows, unix_ms()) {

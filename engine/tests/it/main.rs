@@ -17,6 +17,7 @@ mod hot_path;
 mod journal;
 mod keys_cli;
 mod log_limit_peer;
+mod metrics;
 mod placement;
 mod record_writer;
 mod reorg_replay;

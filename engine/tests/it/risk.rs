@@ -17,15 +17,15 @@ use crate::e2e::{
 
 /// A node, its small world (the executor owned by an account of its own, account 1 allowed to
 /// call it) and a config with `risk` appended.
-struct Setup {
-    node: Anvil,
-    world: World,
-    owner: Address,
-    dir: PathBuf,
-    config: PathBuf,
+pub(crate) struct Setup {
+    pub(crate) node: Anvil,
+    pub(crate) world: World,
+    pub(crate) owner: Address,
+    pub(crate) dir: PathBuf,
+    pub(crate) config: PathBuf,
 }
 
-fn setup(name: &str, risk: &str) -> Setup {
+pub(crate) fn setup(name: &str, risk: &str) -> Setup {
     let tc = Toolchain::locate();
     let node = Anvil::start(AnvilOpts::default()).expect("start anvil");
     let owner = node.accounts()[3];
@@ -70,13 +70,13 @@ fn sent(rpc: &Rpc, who: Address) -> u64 {
 }
 
 /// Opens a gap and waits for the opportunity it gives (the `n`th); returns it.
-fn gap(s: &Setup, polyarb: &Polyarb, n: usize) -> Value {
+pub(crate) fn gap(s: &Setup, polyarb: &Polyarb, n: usize) -> Value {
     open_gap(&s.node.rpc(), &s.world, s.node.accounts()[2], 300);
     polyarb.wait_for_opportunities(n).remove(n - 1)
 }
 
 /// Waits until the transaction of opportunity `o` has a receipt; returns whether it succeeded.
-fn mined(rpc: &Rpc, o: &Value) -> bool {
+pub(crate) fn mined(rpc: &Rpc, o: &Value) -> bool {
     let hash: B256 = o["tx_hash"]
         .as_str()
         .unwrap_or_else(|| panic!("no transaction: {o}"))

@@ -28,9 +28,14 @@ use crate::risk::{RiskState, TRIPS};
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Where to serve `GET /metrics` (e.g. "127.0.0.1:9184"); absent: no endpoint.
+    /// Where to serve `GET /metrics` and the dashboard (e.g. "127.0.0.1:9184"); absent: no
+    /// endpoint.
     #[serde(default)]
     pub listen: Option<SocketAddr>,
+    /// A file holding the dashboard's control token (pause and resume); absent: the controls are
+    /// off. Read at start; it must not be readable by group or others.
+    #[serde(default)]
+    pub token_file: Option<std::path::PathBuf>,
     /// How often the executor's start-token balances are read again, at most, ms (500 to
     /// 3,600,000).
     #[serde(default = "default_balance_ms")]
@@ -45,6 +50,7 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             listen: None,
+            token_file: None,
             balance_refresh_ms: default_balance_ms(),
         }
     }
@@ -89,7 +95,29 @@ pub struct Metrics {
     refused: IntGaugeVec,
     /// Signed routes (for the in-flight gauge: less the receipts seen).
     signed_count: AtomicU64,
+    /// For the dashboard: the newest opportunities, the realised net over time and the stops.
+    page: std::sync::Mutex<Page>,
 }
+
+/// What the dashboard shows beyond the counters (kept by the report and receipt threads and the
+/// controls; read by the metrics thread: a lock, none of it on the hot path).
+#[derive(Debug, Default)]
+struct Page {
+    /// `(Unix ms, one line, transaction hash or why not signed)`, newest last, at most 50.
+    recent: std::collections::VecDeque<(i64, String, Option<String>, Option<String>)>,
+    /// `(Unix ms, realised net so far, native units)`, at most 2,000 points.
+    pnl: Vec<(i64, f64)>,
+    /// Stops and resumes, newest last, at most 50.
+    events: std::collections::VecDeque<crate::risk::RiskEvent>,
+    /// Realised profit less gas so far, native units.
+    net: f64,
+    /// The executor's start-token balances, token units.
+    balances: std::collections::BTreeMap<String, f64>,
+}
+
+/// Opportunities, stop events and P&L points the dashboard keeps.
+const PAGE_ROWS: usize = 50;
+const PAGE_POINTS: usize = 2_000;
 
 /// A metric of a name this file spells: registered, and its handle kept.
 macro_rules! metric {
@@ -227,7 +255,83 @@ impl Metrics {
             ),
             registry: r,
             signed_count: AtomicU64::new(0),
+            page: std::sync::Mutex::new(Page::default()),
         }
+    }
+
+    /// The dashboard's page state, even if a thread panicked while holding it.
+    fn page(&self) -> std::sync::MutexGuard<'_, Page> {
+        self.page
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One opportunity for the dashboard's list: its one-line description.
+    pub fn note_recent(&self, r: &Report, line: String) {
+        let mut p = self.page();
+        p.recent.push_back((
+            crate::journal::unix_ms(),
+            line,
+            r.tx.map(|t| format!("0x{}", alloy_primitives::hex::encode(t.hash))),
+            r.error.map(|e| e.to_string()),
+        ));
+        while p.recent.len() > PAGE_ROWS {
+            p.recent.pop_front();
+        }
+    }
+
+    /// A stop or resume, for the dashboard.
+    pub fn on_risk_event(&self, e: &crate::risk::RiskEvent) {
+        let mut p = self.page();
+        p.events.push_back(e.clone());
+        while p.events.len() > PAGE_ROWS {
+            p.events.pop_front();
+        }
+    }
+
+    /// The dashboard's `/api/status`.
+    pub fn status(&self, s: &Sources) -> serde_json::Value {
+        use serde_json::json;
+        let stopped = s.risk.stopped();
+        let head_ms = s.feed.head_unix_ms.load(Ordering::Relaxed);
+        let receipts = |st: &str| self.receipts.with_label_values(&[st]).get();
+        let p = self.page();
+        let balances: serde_json::Map<String, serde_json::Value> = p
+            .balances
+            .iter()
+            .map(|(t, v)| (t.clone(), json!(v)))
+            .collect();
+        json!({
+            "sending": if stopped.is_some() { "stopped" } else { "running" },
+            "stop_reason": stopped.map(|t| t.to_string()),
+            "started_ms": s.started_unix_ms,
+            "opportunities": self.opportunities.get(),
+            "signed": self.signed.get(),
+            "not_signed": self.opportunities.get().saturating_sub(self.signed.get()),
+            "in_flight": self.signed_count.load(Ordering::Relaxed)
+                .saturating_sub(s.risk.receipted.load(Ordering::Relaxed)),
+            "receipts": {"success": receipts("success"), "reverted": receipts("reverted")},
+            "realised_net_native": p.net,
+            "gas_native": self.gas_spent.get(),
+            "balances": balances,
+            "head": {
+                "block": s.feed.head_block.load(Ordering::Relaxed),
+                "age_s": if head_ms == 0 { -1.0 } else {
+                    (crate::journal::unix_ms().max(0) as u64).saturating_sub(head_ms) as f64 / 1e3
+                },
+            },
+            "limits": TRIPS.iter().zip(&s.risk.refused).map(|(t, n)| json!({
+                "key": t.key(), "refused": n.load(Ordering::Relaxed)
+            })).collect::<Vec<_>>(),
+            "recent": p.recent.iter().rev().map(|(at, line, tx, error)| json!({
+                "at_ms": at, "line": line, "tx": tx, "error": error
+            })).collect::<Vec<_>>(),
+            "pnl": p.pnl.iter().map(|(at, v)| json!([at, v])).collect::<Vec<_>>(),
+            "events": p.events.iter().rev().map(|e| json!({
+                "at_ms": e.at_unix_ms, "stopped": e.stopped, "reason": e.reason
+            })).collect::<Vec<_>>(),
+            "controls": s.token.is_some(),
+        })
     }
 
     /// One report from the pipeline (the report thread).
@@ -262,11 +366,21 @@ impl Metrics {
         if realised_wei > 0 {
             self.realised.inc_by(realised_wei as f64 / 1e18);
         }
+        let mut p = self.page();
+        p.net += (realised_wei as f64 - gas_wei as f64) / 1e18;
+        let point = (crate::journal::unix_ms(), p.net);
+        p.pnl.push(point);
+        if p.pnl.len() > PAGE_POINTS {
+            // Thin the history by half rather than forget its start.
+            let kept: Vec<(i64, f64)> = p.pnl.iter().step_by(2).copied().collect();
+            p.pnl = kept;
+        }
     }
 
     /// The executor's balance of `token`, in its units.
     pub fn set_balance(&self, token: &str, units: f64) {
         self.balance.with_label_values(&[token]).set(units);
+        self.page().balances.insert(token.to_owned(), units);
     }
 
     /// The text exposition (format 0.0.4), with the gauges read now from `risk` and `feed`.
@@ -334,6 +448,12 @@ pub struct Sources {
     pub node: Option<BalanceSource>,
     /// How often balances are read, at most.
     pub balance_every: Duration,
+    /// The dashboard's control token (`None`: the controls are off).
+    pub token: Option<String>,
+    /// The journal and the run's id, for the dashboard's stops and resumes.
+    pub journal: Option<(crate::journal::Journal, i64)>,
+    /// The run: its kind, chain and start (Unix ms), shown on the page.
+    pub started_unix_ms: i64,
 }
 
 /// Serves `GET /metrics` on `listener` until `stop`. Requests are read with a 2 s timeout and
@@ -341,7 +461,7 @@ pub struct Sources {
 pub fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
-    sources: Sources,
+    mut sources: Sources,
     stop: Arc<AtomicBool>,
     cpu: Option<usize>,
 ) -> std::io::Result<JoinHandle<u64>> {
@@ -360,7 +480,7 @@ pub fn serve(
                             balances_at = Some(Instant::now());
                             read_balances(&metrics, &sources, &mut rpc);
                         }
-                        served += u64::from(answer(stream, &metrics, &sources));
+                        served += u64::from(answer(stream, &metrics, &mut sources));
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(20));
@@ -423,7 +543,10 @@ fn read_balances(metrics: &Metrics, sources: &Sources, rpc: &mut Option<polyarb_
 }
 
 /// Answers one connection; `true` if it was a metrics scrape.
-fn answer(mut stream: TcpStream, metrics: &Metrics, sources: &Sources) -> bool {
+/// Answers one connection; `true` if it was a metrics scrape. Routes: `GET /metrics`, the
+/// dashboard `GET /` and `GET /api/status`, and `POST /api/pause` and `/api/resume` with the
+/// control token (docs/dashboard.md).
+fn answer(mut stream: TcpStream, metrics: &Metrics, sources: &mut Sources) -> bool {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
@@ -437,35 +560,137 @@ fn answer(mut stream: TcpStream, metrics: &Metrics, sources: &Sources) -> bool {
         }
     }
     let head = String::from_utf8_lossy(&buf[..len]);
-    let line = head.lines().next().unwrap_or_default();
+    let mut lines = head.split("\r\n");
+    let line = lines.next().unwrap_or_default();
+    let bearer = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, v)| {
+            v.trim()
+                .strip_prefix("Bearer ")
+                .map(str::trim)
+                .map(str::to_owned)
+        });
     let mut parts = line.split(' ');
     let (method, path, version) = (parts.next(), parts.next(), parts.next());
-    let (status, ctype, body, scrape) = match (method, path, version) {
-        (Some("GET"), Some("/metrics"), Some(v)) if v.starts_with("HTTP/1.") => (
+    let text = "text/plain; charset=utf-8";
+    let http1 = version.is_some_and(|v| v.starts_with("HTTP/1.")) && parts.next().is_none();
+    let (status, ctype, body, scrape) = match (method, path) {
+        _ if !http1 => (
+            "400 Bad Request",
+            text,
+            "bad request: expected an HTTP/1.x request line\n".to_owned(),
+            false,
+        ),
+        (Some("GET"), Some("/metrics")) => (
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
             metrics.encode(&sources.risk, &sources.feed),
             true,
         ),
-        (Some(_), Some(_), Some(v)) if v.starts_with("HTTP/1.") => (
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            "not found: polyarb serves GET /metrics here\n".into(),
+        (Some("GET"), Some("/")) => (
+            "200 OK",
+            "text/html; charset=utf-8",
+            include_str!("dashboard.html").to_owned(),
+            false,
+        ),
+        (Some("GET"), Some("/api/status")) => (
+            "200 OK",
+            "application/json",
+            metrics.status(sources).to_string(),
+            false,
+        ),
+        (Some("POST"), Some(p @ ("/api/pause" | "/api/resume"))) => {
+            let (status, body) = control(metrics, sources, p == "/api/pause", bearer.as_deref());
+            (status, text, body, false)
+        }
+        (Some(_), Some("/metrics" | "/" | "/api/status" | "/api/pause" | "/api/resume")) => (
+            "405 Method Not Allowed",
+            text,
+            "method not allowed: GET /metrics, GET /, GET /api/status, POST /api/pause, POST \
+             /api/resume\n"
+                .to_owned(),
             false,
         ),
         _ => (
-            "400 Bad Request",
-            "text/plain; charset=utf-8",
-            "bad request: expected an HTTP/1.x request line\n".into(),
+            "404 Not Found",
+            text,
+            "not found: polyarb serves GET /metrics, the dashboard at /, GET /api/status, \
+             POST /api/pause and POST /api/resume\n"
+                .to_owned(),
             false,
         ),
     };
     let _ = write!(
         stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     scrape
+}
+
+/// Whether `a` equals `b`, comparing every byte (no early exit on the first difference).
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Pause or resume from the dashboard, if `bearer` is the control token. A pause stops
+/// sending (the engine keeps its state); a resume clears the dashboard's pause, a SIGUSR2 stop
+/// and a tripped breaker. Each is logged, kept for the page and journaled.
+fn control(
+    metrics: &Metrics,
+    sources: &mut Sources,
+    pause: bool,
+    bearer: Option<&str>,
+) -> (&'static str, String) {
+    let Some(token) = sources.token.as_deref() else {
+        return (
+            "403 Forbidden",
+            "controls are off: set metrics.token_file to a file holding the control token\n".into(),
+        );
+    };
+    let Some(given) = bearer else {
+        return (
+            "401 Unauthorized",
+            "a control needs the header Authorization: Bearer <token>\n".into(),
+        );
+    };
+    if !same_secret(given.as_bytes(), token.as_bytes()) {
+        return ("401 Unauthorized", "wrong token\n".into());
+    }
+    let risk = &sources.risk;
+    if pause {
+        risk.dashboard_stop.store(true, Ordering::Relaxed);
+    } else {
+        risk.dashboard_stop.store(false, Ordering::Relaxed);
+        risk.signal_stop.store(false, Ordering::Relaxed);
+        risk.breaker.store(0, Ordering::Relaxed);
+    }
+    let event = crate::risk::RiskEvent {
+        at_unix_ms: crate::journal::unix_ms(),
+        stopped: pause,
+        reason: "dashboard".into(),
+    };
+    if pause {
+        tracing::warn!("sending stopped: dashboard");
+    } else {
+        tracing::warn!("sending resumed: dashboard");
+    }
+    if let Some((j, run_id)) = sources.journal.as_mut()
+        && let Err(e) = j.write_risk_event(*run_id, &event)
+    {
+        tracing::error!("journal: cannot record a risk event: {e}");
+    }
+    metrics.on_risk_event(&event);
+    (
+        "200 OK",
+        if pause {
+            "sending paused\n".into()
+        } else {
+            "sending resumed\n".into()
+        },
+    )
 }
 
 #[cfg(test)]

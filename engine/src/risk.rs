@@ -162,10 +162,12 @@ pub enum Trip {
     GasHour = 8,
     /// Or the last day's above `max_gas_per_day`.
     GasDay = 9,
+    /// Paused from the dashboard.
+    Dashboard = 10,
 }
 
 /// Every [`Trip`], in code order (index = code − 1).
-pub const TRIPS: [Trip; 9] = [
+pub const TRIPS: [Trip; 10] = [
     Trip::KillFile,
     Trip::Signal,
     Trip::Reverts,
@@ -175,6 +177,7 @@ pub const TRIPS: [Trip; 9] = [
     Trip::InFlight,
     Trip::GasHour,
     Trip::GasDay,
+    Trip::Dashboard,
 ];
 
 impl Trip {
@@ -195,6 +198,7 @@ impl Trip {
             Self::InFlight => "risk.max_in_flight",
             Self::GasHour => "risk.max_gas_per_hour",
             Self::GasDay => "risk.max_gas_per_day",
+            Self::Dashboard => "dashboard",
         }
     }
 }
@@ -211,6 +215,7 @@ impl fmt::Display for Trip {
             Self::InFlight => "too many transactions in flight",
             Self::GasHour => "the last hour's gas would pass its limit",
             Self::GasDay => "the last day's gas would pass its limit",
+            Self::Dashboard => "paused from the dashboard",
         };
         write!(f, "risk: {what} ({})", self.key())
     }
@@ -223,6 +228,8 @@ pub struct RiskState {
     pub kill_file: AtomicBool,
     /// Stopped by the signal (the watch thread toggles it on each SIGUSR2).
     pub signal_stop: AtomicBool,
+    /// Paused from the dashboard (docs/dashboard.md).
+    pub dashboard_stop: AtomicBool,
     /// A tripped breaker's code (0: none): [`Trip::Reverts`] or [`Trip::DailyLoss`].
     pub breaker: AtomicU8,
     /// Receipts seen so far (the receipt thread): the gate's in-flight count is what it signed
@@ -239,6 +246,8 @@ impl RiskState {
             Some(Trip::KillFile)
         } else if self.signal_stop.load(Ordering::Relaxed) {
             Some(Trip::Signal)
+        } else if self.dashboard_stop.load(Ordering::Relaxed) {
+            Some(Trip::Dashboard)
         } else {
             Trip::from_code(self.breaker.load(Ordering::Relaxed))
         }

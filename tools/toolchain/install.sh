@@ -3,8 +3,9 @@
 #   node_modules/  anvil, forge, cast (npm @foundry-rs/*), solc-js, real protocol bytecode
 #   venv/          Python with `websockets` (an independent RFC 6455 server for client tests)
 # and, from Debian's archive with apt-get when missing: strace (the hot-path system-call proof,
-# engine/tests/it/hot_path.rs) and prometheus's promtool (the metrics test's format check,
-# engine/tests/it/metrics.rs).
+# engine/tests/it/hot_path.rs), prometheus's promtool (the metrics test's format check,
+# engine/tests/it/metrics.rs) and chromium (the dashboard test's browser,
+# engine/tests/it/dashboard.rs).
 # Sources: the npm registry and PyPI only, exact versions from package-lock.json and
 # requirements.txt (with hashes). Idempotent: a second run with unchanged lockfiles is a no-op.
 set -euo pipefail
@@ -20,7 +21,7 @@ if [[ -f .stamp && "$(cat .stamp)" == "$(stamp_now)" \
       && -x node_modules/@foundry-rs/forge-linux-amd64/bin/forge \
       && -x node_modules/@foundry-rs/cast-linux-amd64/bin/cast \
       && -x venv/bin/python ]] && command -v strace >/dev/null \
-      && command -v promtool >/dev/null; then
+      && command -v promtool >/dev/null && command -v chromium >/dev/null; then
   exit 0
 fi
 
@@ -28,11 +29,12 @@ for tool in node npm python3; do
   command -v "$tool" >/dev/null || { echo "install.sh: $tool is required" >&2; exit 1; }
 done
 
-# Debian packages the tests run: strace, and promtool from prometheus (its daemon is not
-# started: --no-install-recommends, and the package's service is not enabled in a container).
+# Debian packages the tests run: strace, promtool from prometheus (its daemon is not started
+# here) and chromium.
 need=()
 command -v strace >/dev/null || need+=(strace)
 command -v promtool >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "install.sh: apt-get install ${need[*]}" >&2

@@ -412,6 +412,44 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         },
         None => None,
     };
+    // The dashboard's control token, read now: a bad token file stops the start.
+    let token = match &cfg.metrics.token_file {
+        Some(path) => {
+            let bad = |reason: String| {
+                AppError::Config(crate::config::ConfigError::Invalid {
+                    key: "metrics.token_file",
+                    reason,
+                })
+            };
+            let raw = polyarb_signer::read_private_file(path, 4_096).map_err(|e| {
+                bad(match e {
+                    polyarb_signer::PrivateFileError::Unreadable(kind) => {
+                        format!("{}: cannot read it ({kind})", path.display())
+                    }
+                    polyarb_signer::PrivateFileError::OpenToOthers { mode } => format!(
+                        "{}: group or others may read it (mode {mode:o}; chmod 600)",
+                        path.display()
+                    ),
+                    polyarb_signer::PrivateFileError::TooLarge => {
+                        format!("{}: longer than 4,096 bytes", path.display())
+                    }
+                })
+            })?;
+            let t = String::from_utf8_lossy(&raw).trim().to_owned();
+            if t.len() < 16 || t.contains(char::is_whitespace) {
+                return Err(bad(format!(
+                    "{}: the token must be one word of at least 16 characters",
+                    path.display()
+                )));
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    let metrics_journal = journal_path
+        .filter(|_| metrics_listener.is_some())
+        .map(|p| Journal::open(p).map_err(AppError::Journal))
+        .transpose()?;
     let metrics = Arc::new(Metrics::new());
     let feed_health = Arc::new(FeedHealth::default());
     let mut rpc = connect(&cfg)?;
@@ -549,12 +587,16 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
             Duration::from_millis(u64::from(cfg.risk.kill_poll_ms)),
             Arc::clone(&risk_done),
             plan.housekeeping,
-            move |e| {
-                stops.fetch_add(u64::from(e.stopped), Ordering::Relaxed);
-                if let (Some(j), Some(run_id)) = (j.as_mut(), run_id)
-                    && let Err(err) = j.write_risk_event(run_id, &e)
-                {
-                    tracing::error!("journal: cannot record a risk event: {err}");
+            {
+                let metrics = Arc::clone(&metrics);
+                move |e| {
+                    metrics.on_risk_event(&e);
+                    stops.fetch_add(u64::from(e.stopped), Ordering::Relaxed);
+                    if let (Some(j), Some(run_id)) = (j.as_mut(), run_id)
+                        && let Err(err) = j.write_risk_event(run_id, &e)
+                    {
+                        tracing::error!("journal: cannot record a risk event: {err}");
+                    }
                 }
             },
         )
@@ -583,6 +625,9 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                     tokens,
                 }),
                 balance_every: Duration::from_millis(u64::from(cfg.metrics.balance_refresh_ms)),
+                token,
+                journal: metrics_journal.zip(journal.as_ref().map(JournalHandle::run_id)),
+                started_unix_ms: crate::journal::unix_ms(),
             };
             Some(
                 crate::metrics::serve(
@@ -624,7 +669,9 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         settings,
         stop,
         |r: &Report| {
-            tracing::info!("opportunity {}", report::short_line(r, &names));
+            let line = report::short_line(r, &names);
+            tracing::info!("opportunity {line}");
+            metrics.note_recent(r, line);
             if let Some(out) = &mut jsonl {
                 // Flushed per line so a watcher (or the end-to-end test) sees it at once.
                 if let Err(e) =

@@ -6,6 +6,7 @@ mod alloc;
 mod bad_input;
 mod cl_state;
 mod common;
+mod dashboard;
 mod differential;
 mod discovery;
 mod discovery_fee;

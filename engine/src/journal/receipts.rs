@@ -418,6 +418,15 @@ fn value_wei(raw: u128, (native, profit): (u128, u128)) -> Option<i128> {
     i128::try_from(v).ok()
 }
 
+/// What receipt `r` of `sent` realised, valued in native wei at its opportunity's detection-time
+/// price (0 for a revert or without the executor's event).
+fn realised_wei(sent: &Sent, r: &Receipt) -> i128 {
+    r.executed
+        .and_then(|e| u128::try_from(e.profit).ok())
+        .and_then(|p| value_wei(p, sent.valuation))
+        .unwrap_or(0)
+}
+
 /// One round: every pending transaction's receipt, pipelined on one connection.
 fn poll_once(
     journal: &mut Journal,
@@ -498,11 +507,7 @@ fn poll_once(
     }
     if let Some(b) = breakers.as_mut() {
         for (sent, r, _) in &rows {
-            let realised = r
-                .executed
-                .and_then(|e| u128::try_from(e.profit).ok())
-                .and_then(|p| value_wei(p, sent.valuation))
-                .unwrap_or(0);
+            let realised = realised_wei(sent, r);
             let gas = i128::try_from(r.gas_cost_wei()).unwrap_or(i128::MAX);
             let at = u64::try_from(unix_ms()).unwrap_or(0);
             if let Some(t) = b.on_receipt(r.success, realised.saturating_sub(gas), at) {
@@ -512,11 +517,7 @@ fn poll_once(
     }
     if let Some(m) = &s.metrics {
         for (sent, r, _) in &rows {
-            let realised = r
-                .executed
-                .and_then(|e| u128::try_from(e.profit).ok())
-                .and_then(|p| value_wei(p, sent.valuation))
-                .unwrap_or(0);
+            let realised = realised_wei(sent, r);
             m.on_receipt(
                 r.success,
                 u128::try_from(r.gas_cost_wei()).unwrap_or(u128::MAX),

@@ -65,13 +65,7 @@ fn the_dashboard_shows_the_run_and_its_token_pauses_and_resumes_sending() {
             token_file.display()
         ),
     );
-    let journal = s.dir.join("j.db");
-    let polyarb = Polyarb::start_with(
-        &s.config,
-        s.node.dev_key(1).unwrap(),
-        &s.dir,
-        &["--journal".as_ref(), journal.as_os_str()],
-    );
+    let (polyarb, journal) = crate::risk::start_journaled(&s);
     let rpc = s.node.rpc();
     assert!(mined(&rpc, &gap(&s, &polyarb, 1)));
     // The status catches up with the receipts.

@@ -30,6 +30,21 @@ fn rows(path: &Path, run_id: i64) -> Vec<(i64, String, String, Option<String>)> 
     .unwrap()
 }
 
+/// `polyarb ARGS FILE`, which must succeed; its standard output.
+fn polyarb_ok(args: &[&str], file: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_polyarb"))
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "polyarb {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// `(run_id, kind, ended)` of every run.
 fn runs(path: &Path) -> Vec<(i64, String, bool)> {
     let c = Connection::open(path).unwrap();
@@ -268,16 +283,7 @@ fn the_binary_killed_mid_replay_leaves_a_usable_journal() {
         got.len()
     );
     assert_eq!(runs(&path), [(1, "replay".to_owned(), false)]);
-    let out = Command::new(env!("CARGO_BIN_EXE_polyarb"))
-        .args(["replay", "--speed", "0", "--journal"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    polyarb_ok(&["replay", "--speed", "0", "--journal"], &path);
     assert_eq!(
         runs(&path),
         [
@@ -491,17 +497,7 @@ fn a_live_run_journals_receipts_as_the_node_shows_them() {
     );
 
     // `polyarb report` on that journal says the same, to the wei.
-    let out = Command::new(env!("CARGO_BIN_EXE_polyarb"))
-        .args(["report", "--journal"])
-        .arg(&journal)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = polyarb_ok(&["report", "--journal"], &journal);
     for want in [
         format!(
             "transactions: {} signed, {mined} succeeded, {reverted} reverted, 0 without a receipt",

@@ -51,13 +51,7 @@ fn metrics_agree_with_the_run_and_the_node_and_promtool_accepts_them() {
              [journal]\nreceipt_poll_ms = 50"
         ),
     );
-    let journal = s.dir.join("j.db");
-    let polyarb = Polyarb::start_with(
-        &s.config,
-        s.node.dev_key(1).unwrap(),
-        &s.dir,
-        &["--journal".as_ref(), journal.as_os_str()],
-    );
+    let (polyarb, _journal) = crate::risk::start_journaled(&s);
     let rpc = s.node.rpc();
     let first = gap(&s, &polyarb, 1);
     assert!(mined(&rpc, &first));

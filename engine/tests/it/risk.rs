@@ -58,6 +58,18 @@ pub(crate) fn setup(name: &str, risk: &str) -> Setup {
     }
 }
 
+/// `polyarb run` on `s` with a journal in its folder; the journal's path.
+pub(crate) fn start_journaled(s: &Setup) -> (Polyarb, PathBuf) {
+    let journal = s.dir.join("j.db");
+    let polyarb = Polyarb::start_with(
+        &s.config,
+        s.node.dev_key(1).unwrap(),
+        &s.dir,
+        &["--journal".as_ref(), journal.as_os_str()],
+    );
+    (polyarb, journal)
+}
+
 /// The sender's transactions the node has counted (mined or pending).
 fn sent(rpc: &Rpc, who: Address) -> u64 {
     let v: Value = rpc
@@ -148,13 +160,7 @@ fn max_in_flight_holds_the_next_route_until_a_receipt_is_seen() {
         "risk-inflight",
         "[risk]\nmax_in_flight = 1\n[journal]\nreceipt_poll_ms = 60000\nreceipt_wait_ms = 0",
     );
-    let journal = s.dir.join("j.db");
-    let polyarb = Polyarb::start_with(
-        &s.config,
-        s.node.dev_key(1).unwrap(),
-        &s.dir,
-        &["--journal".as_ref(), journal.as_os_str()],
-    );
+    let (polyarb, _journal) = start_journaled(&s);
     let first = gap(&s, &polyarb, 1);
     assert!(mined(&s.node.rpc(), &first));
     let n = polyarb.opportunities().len();
@@ -177,13 +183,7 @@ fn the_kill_file_stops_sending_at_once_and_removing_it_resumes() {
             kill.display()
         ),
     );
-    let journal = s.dir.join("j.db");
-    let polyarb = Polyarb::start_with(
-        &s.config,
-        s.node.dev_key(1).unwrap(),
-        &s.dir,
-        &["--journal".as_ref(), journal.as_os_str()],
-    );
+    let (polyarb, journal) = start_journaled(&s);
     let rpc = s.node.rpc();
     assert!(mined(&rpc, &gap(&s, &polyarb, 1)));
     std::fs::write(&kill, b"stop").unwrap();
@@ -237,13 +237,7 @@ fn breakers_stop_sending_after_reverts_and_sigusr2_resumes() {
             "risk-breaker",
             &format!("{risk}\n[journal]\nreceipt_poll_ms = 50"),
         );
-        let journal = s.dir.join("j.db");
-        let polyarb = Polyarb::start_with(
-            &s.config,
-            s.node.dev_key(1).unwrap(),
-            &s.dir,
-            &["--journal".as_ref(), journal.as_os_str()],
-        );
+        let (polyarb, journal) = start_journaled(&s);
         let rpc = s.node.rpc();
         let executor = s.world.executor.unwrap();
         rpc.transact_call(s.owner, executor, &IExecutor::pauseCall {})

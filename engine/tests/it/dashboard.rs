@@ -3,21 +3,14 @@
 //! and nothing else, stop sending at once and resume.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::e2e::Polyarb;
+use crate::metrics::free_port;
 use crate::risk::{gap, mined, setup};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `(status line, body)` of `request` sent raw to `port`.
 fn http(port: u16, request: &str) -> (String, String) {

@@ -13,7 +13,7 @@ use crate::e2e::Polyarb;
 use crate::risk::{gap, mined, setup};
 
 /// A port nobody listens on now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

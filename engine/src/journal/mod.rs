@@ -781,6 +781,15 @@ mod tests {
             .join("j.db");
         let e = Journal::open(&path).unwrap_err();
         assert!(matches!(e, JournalError::Open { .. }), "{e:?}");
+        // A read-only file system (procfs refuses to create files, even for root).
+        let path = Path::new("/proc/polyarb-journal.db");
+        let e = Journal::open(path).unwrap_err();
+        assert!(matches!(e, JournalError::Open { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("journal /proc/polyarb-journal.db: cannot open:"),
+            "{e}"
+        );
     }
 
     /// A report with sequence number `seq` and a transaction.

@@ -26,7 +26,7 @@ use std::{
     thread,
 };
 
-use polyarb_core::{FLAG_MORE_IN_BATCH, FeedFrame, FrameKind};
+use polyarb_core::{FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, TX_KIND_NOT_SIGNED};
 use polyarb_feeds::{Decoded, Reply};
 use polyarb_signer::CouponStats;
 use rtrb::{Consumer, Producer, RingBuffer};
@@ -120,6 +120,9 @@ pub trait FeedPort: Send {
     fn route_end(&mut self) -> Option<(u64, u8)> {
         None
     }
+    /// The route of opportunity `seq` was not signed: the port hands it back through
+    /// [`FeedPort::route_end`] as dropped, so the engine stops holding its pools.
+    fn not_signed(&mut self, seq: u64);
     /// The next fresh reading of a flash lender's offer, if any (taken out of the port):
     /// (token, funding as `u8`, raw units available as a uint256 word). It reaches the engine as
     /// a `LenderOffer` frame.
@@ -154,6 +157,9 @@ pub struct FeedStats {
     pub backpressure: u64,
     /// Words on sent routes passed to the engine (`RouteEnded` frames).
     pub route_ends: u64,
+    /// Routes the signer did not sign (risk limits, the kill switch, build errors), handed back
+    /// to the engine as dropped.
+    pub not_signed: u64,
     /// Fresh lender offers passed to the engine (`LenderOffer` frames).
     pub lender_offers: u64,
     /// Pool frames that came after a quiet period (or a recorded gap) had already ended their
@@ -666,6 +672,9 @@ impl Downstream for Fused {
                 }
                 Err(e) => {
                     self.stats.build_errors += 1;
+                    // The writer turns this into the engine's word that the route will not land.
+                    self.out
+                        .push_back((TxFrame::not_signed(opp.seq, f.recv_ns), None));
                     let report = Report {
                         opp,
                         tx: None,
@@ -1150,6 +1159,12 @@ fn submit<P: FeedPort>(
     stats: &mut FeedStats,
     submission: &mut Latency,
 ) {
+    if tx.kind == TX_KIND_NOT_SIGNED {
+        // Nothing to write: a word for the engine instead.
+        stats.not_signed += 1;
+        port.not_signed(tx.seq);
+        return;
+    }
     let now = clock.now_ns();
     match port.submit(tx, now) {
         Ok(()) => {
@@ -1295,6 +1310,15 @@ fn signer_stage(
                     }
                     Err(e) => {
                         stats.build_errors += 1;
+                        // The writer turns this into the engine's word that the route will not
+                        // land.
+                        if !push_wait(
+                            &mut txs,
+                            TxFrame::not_signed(opp.seq, opp.recv_ns),
+                            &mut idle,
+                        ) {
+                            break;
+                        }
                         Report {
                             opp,
                             tx: None,

@@ -117,6 +117,10 @@ impl OpportunityFrame {
 pub const TX_KIND_ROUTE: u8 = 0;
 /// [`TxFrame::kind`]: a zero-value transfer to the sender, signed only to fill or free a nonce.
 pub const TX_KIND_CANCEL: u8 = 1;
+/// [`TxFrame::kind`]: no transaction. The route of opportunity `seq` was not signed (a risk
+/// limit, the kill switch, a build error); the writer tells the engine, so the pools the route
+/// would have moved are priced at the tables' state again ([`TxFrame::not_signed`]).
+pub const TX_KIND_NOT_SIGNED: u8 = 2;
 
 /// A signed transaction on its way to the node (or the replay sink). 576 bytes.
 ///
@@ -166,6 +170,15 @@ impl TxFrame {
         tip_wei: 0,
         raw: [0; TX_MAX],
     };
+
+    /// The marker for opportunity `seq` not signed (no bytes, no nonce).
+    pub const fn not_signed(seq: u64, recv_ns: u64) -> Self {
+        let mut f = Self::EMPTY;
+        f.seq = seq;
+        f.recv_ns = recv_ns;
+        f.kind = TX_KIND_NOT_SIGNED;
+        f
+    }
 
     /// The signed bytes.
     pub fn raw(&self) -> &[u8] {

@@ -41,7 +41,10 @@ pub use engine::{
 pub use feed_frame::{
     FLAG_MORE_IN_BATCH, FRAME_WORDS, FeedFrame, FrameKind, ROUTE_DROPPED, ROUTE_MINED,
 };
-pub use frame::{Hop, MAX_HOPS, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_ROUTE, TX_MAX, TxFrame};
+pub use frame::{
+    Hop, MAX_HOPS, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_NOT_SIGNED, TX_KIND_ROUTE, TX_MAX,
+    TxFrame,
+};
 pub use funding::{FundingSet, Premium};
 pub use journal::{DEFAULT_REORG_DEPTH, MAX_REORG_DEPTH, block_tag};
 pub use kind::{Funding, PIPS, PoolKind};

@@ -217,6 +217,8 @@ pub struct LivePort {
     lenders: LenderWatch,
     /// Heads and connection changes, published for the metrics ([`LivePort::report_health`]).
     health: Option<Arc<crate::metrics::FeedHealth>>,
+    /// Routes the signer did not sign, to hand back to the engine as dropped.
+    not_signed: VecDeque<u64>,
     /// One submission machine per sending account, in account order.
     senders: Vec<Sender>,
     /// Controls from the machines, waiting for the feed stage to take them.
@@ -295,6 +297,7 @@ impl LivePort {
             jitter: u64::from_le_bytes(seed) | 1,
             lenders: LenderWatch::new(&[], 0),
             health: None,
+            not_signed: VecDeque::with_capacity(1_024),
             senders,
             controls: VecDeque::with_capacity(64),
             log: LogLimit::default(),
@@ -794,7 +797,14 @@ impl FeedPort for LivePort {
         self.controls.pop_front()
     }
 
+    fn not_signed(&mut self, seq: u64) {
+        self.not_signed.push_back(seq);
+    }
+
     fn route_end(&mut self) -> Option<(u64, u8)> {
+        if let Some(seq) = self.not_signed.pop_front() {
+            return Some((seq, polyarb_core::ROUTE_DROPPED));
+        }
         self.senders.iter_mut().find_map(|s| s.subs.pop_ended())
     }
 

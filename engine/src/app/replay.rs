@@ -152,6 +152,8 @@ pub struct ReplayPort {
     quiet_ns: u64,
     digest: Keccak256,
     txs_out: Option<BufWriter<File>>,
+    /// Routes the signer did not sign, to hand back to the engine as dropped.
+    not_signed: std::collections::VecDeque<u64>,
     /// Records read.
     pub records: u64,
     /// Corrupt or truncated stretches skipped (each reported).
@@ -210,6 +212,7 @@ impl ReplayPort {
             quiet_ns,
             digest: Keccak256::new(),
             txs_out,
+            not_signed: std::collections::VecDeque::with_capacity(1_024),
             records: 0,
             record_errors: 0,
             txs: 0,
@@ -262,6 +265,16 @@ impl ReplayPort {
 }
 
 impl FeedPort for ReplayPort {
+    fn not_signed(&mut self, seq: u64) {
+        self.not_signed.push_back(seq);
+    }
+
+    fn route_end(&mut self) -> Option<(u64, u8)> {
+        self.not_signed
+            .pop_front()
+            .map(|seq| (seq, polyarb_core::ROUTE_DROPPED))
+    }
+
     fn poll(&mut self, on_payload: &mut dyn FnMut(&[u8], Arrival) -> bool) -> PortState {
         // Batch boundaries come from the recorded receive times, never from how fast this
         // replay runs, so every replay of a recording searches at the same points: a payload

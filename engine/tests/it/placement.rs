@@ -197,3 +197,34 @@ fn huge_pages_are_marked_and_reported() {
     assert_eq!(off.outcome.placement.huge_pages, HugePages::Off);
     assert!(off.to_string().contains("; huge pages off"));
 }
+
+/// A route the risk gate refuses is handed back to the engine as dropped, in both modes: every
+/// refusal reaches the writer as a marker (none is written), and the engine stops holding the
+/// pools those routes would have moved ("released as their transaction will not land"), where
+/// it held them until they expired before. Paced, so the words arrive while the run goes on.
+#[test]
+fn routes_not_signed_release_their_holds() {
+    for mode in ["pipelined", "fused"] {
+        let config = config_with(
+            &format!("not-signed-{mode}"),
+            None,
+            &format!("[pipeline]\nmode = \"{mode}\"\n[risk.max_input]\nWMATIC = \"100\"\n"),
+        );
+        let mut args = sample_args(config);
+        args.speed = 4.0;
+        let s = replay(&args).unwrap();
+        let refused: u64 = s.refused.iter().map(|r| r.1).sum();
+        assert!(refused > 100, "{mode}: {refused} refused");
+        assert_eq!(s.outcome.feed.not_signed, refused, "{mode}");
+        // Nothing refused was written.
+        assert_eq!(
+            s.outcome.port.txs, s.outcome.signer.signed,
+            "{mode}: only signed transactions reach the sink"
+        );
+        assert!(
+            s.outcome.engine.holds_dropped > 0,
+            "{mode}: no hold was released: {:?}",
+            s.outcome.engine
+        );
+    }
+}

@@ -1321,6 +1321,7 @@ impl Config {
             max_gas_hour_wei: native(&r.max_gas_per_hour, "risk.max_gas_per_hour")?,
             max_gas_day_wei: native(&r.max_gas_per_day, "risk.max_gas_per_day")?,
             max_in_flight: r.max_in_flight.map(u64::from),
+            max_daily_loss_wei: native(&r.max_daily_loss, "risk.max_daily_loss")?,
             ..RiskLimits::default()
         };
         if r.max_input.len() > MAX_INPUT_TOKENS {
@@ -1340,21 +1341,7 @@ impl Config {
             limits.max_input[i] = (self.token_address(symbol, key)?.0.0, raw);
             limits.max_input_len = i + 1;
         }
-        native(&r.max_daily_loss, "risk.max_daily_loss")?;
         Ok(limits)
-    }
-
-    /// `risk.max_daily_loss` in native wei (checked by [`Config::risk_limits`]).
-    pub fn max_daily_loss_wei(&self) -> Option<u128> {
-        let d = self
-            .tokens
-            .iter()
-            .find(|t| t.symbol == self.search.native)
-            .map_or(18, |t| t.decimals);
-        self.risk
-            .max_daily_loss
-            .as_deref()
-            .and_then(|t| crate::risk::parse_units(t, d).ok())
     }
 
     /// Fee bid for the transaction builder.
@@ -1454,7 +1441,7 @@ decimals = 18
         assert_eq!(l.max_in_flight, Some(4));
         assert_eq!(l.max_input_len, 1);
         assert_eq!(l.max_input[0].1, 5_000 * e18);
-        assert_eq!(c.max_daily_loss_wei(), Some(10 * e18));
+        assert_eq!(l.max_daily_loss_wei, Some(10 * e18));
         assert!(c.risk.needs_receipts());
         // Defaults: no limit at all.
         let d = parse(GOOD, &[]).unwrap();

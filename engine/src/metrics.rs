@@ -348,11 +348,7 @@ impl Metrics {
                     .set(i64::try_from(tx.nonce).unwrap_or(i64::MAX));
             }
             (None, Some(e)) => {
-                let reason = match e {
-                    crate::txbuild::TxBuildError::Risk(t) => t.key().to_owned(),
-                    other => format!("{other:?}").to_lowercase(),
-                };
-                self.not_signed.with_label_values(&[reason.as_str()]).inc();
+                self.not_signed.with_label_values(&[e.label()]).inc();
             }
             (None, None) => {}
         }

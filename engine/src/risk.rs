@@ -138,6 +138,8 @@ pub struct RiskLimits {
     pub max_gas_day_wei: Option<u128>,
     /// Most signed transactions without a receipt.
     pub max_in_flight: Option<u64>,
+    /// Most realised loss in a UTC day, native wei (the receipt thread's breaker).
+    pub max_daily_loss_wei: Option<u128>,
 }
 
 /// Why a route was not signed, or why sending stopped. `Copy`: it rides in a report.
@@ -299,7 +301,8 @@ impl RiskGate {
             .fold(0u128, u128::saturating_add)
     }
 
-    /// Whether `opp` may be signed at `now_ns` (the pipeline clock); on `Ok` its gas is counted
+    /// Whether `opp` may be signed at `now_ns` (the pipeline clock: the opportunity's detection
+    /// stamp); on `Ok` its gas is counted
     /// as spent. A refusal is counted in the state.
     pub fn check(&mut self, opp: &OpportunityFrame, now_ns: u64) -> Result<(), Trip> {
         let r = self.decide(opp, now_ns);

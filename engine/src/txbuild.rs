@@ -44,6 +44,17 @@ impl std::fmt::Display for TxBuildError {
 
 impl std::error::Error for TxBuildError {}
 
+impl TxBuildError {
+    /// A short label: the risk limit's key, or `route` / `sign` (metrics labels).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Route => "route",
+            Self::Sign => "sign",
+            Self::Risk(t) => t.key(),
+        }
+    }
+}
+
 /// What [`TxBuilder::on_control`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ControlOutcome {
@@ -359,8 +370,9 @@ impl TxBuilder {
         out: &mut TxFrame,
     ) -> Result<(), TxBuildError> {
         if let Some(gate) = &mut self.gate {
-            gate.check(opp, clock.now_ns())
-                .map_err(TxBuildError::Risk)?;
+            // The gas windows count by minute: the detection stamp (same clock, microseconds
+            // earlier) serves, with no second clock read.
+            gate.check(opp, opp.detect_ns).map_err(TxBuildError::Risk)?;
         }
         let n = encode_run(opp, opp.profit, &mut self.calldata).map_err(|_| TxBuildError::Route)?;
         let tip = self.fees.tip_wei;

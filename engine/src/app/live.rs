@@ -380,17 +380,16 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     let executor = cfg.executor()?;
     // Before connecting: a journal that cannot be written stops the run before it sends.
     let journal_path = args.journal.as_ref().or(cfg.journal.path.as_ref());
-    let journal = journal_path
-        .map(|p| Journal::open(p).map_err(AppError::Journal))
-        .transpose()?;
-    // The receipt thread writes through its own connection to the same file, and so does the
-    // risk thread (its stops and resumes).
-    let receipts_journal = journal_path
-        .map(|p| Journal::open(p).map_err(AppError::Journal))
-        .transpose()?;
-    let risk_journal = journal_path
-        .map(|p| Journal::open(p).map_err(AppError::Journal))
-        .transpose()?;
+    // One connection per writing thread: the journal's, the receipt thread's, the risk
+    // thread's (its stops and resumes) and the metrics thread's (the dashboard's).
+    let open_journal = || {
+        journal_path
+            .map(|p| Journal::open(p).map_err(AppError::Journal))
+            .transpose()
+    };
+    let journal = open_journal()?;
+    let receipts_journal = open_journal()?;
+    let risk_journal = open_journal()?;
     let limits = cfg.risk_limits()?;
     if cfg.risk.needs_receipts() && journal_path.is_none() {
         return Err(AppError::Config(crate::config::ConfigError::Invalid {
@@ -446,10 +445,11 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         }
         None => None,
     };
-    let metrics_journal = journal_path
-        .filter(|_| metrics_listener.is_some())
-        .map(|p| Journal::open(p).map_err(AppError::Journal))
-        .transpose()?;
+    let metrics_journal = if metrics_listener.is_some() {
+        open_journal()?
+    } else {
+        None
+    };
     let metrics = Arc::new(Metrics::new());
     let feed_health = Arc::new(FeedHealth::default());
     let mut rpc = connect(&cfg)?;
@@ -561,7 +561,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                 breakers: Some(Breakers::new(
                     Arc::clone(&risk),
                     cfg.risk.max_consecutive_reverts,
-                    cfg.max_daily_loss_wei(),
+                    limits.max_daily_loss_wei,
                 )),
                 metrics: Some(Arc::clone(&metrics)),
             };

@@ -197,6 +197,18 @@ pub struct RunInfo {
     pub config: PathBuf,
 }
 
+/// `raw` start-token units in native wei at an opportunity's own valuation
+/// `(profit_native_wei, profit)` (detection-time prices), floor; `None` without a profit to
+/// value by or past `i128`.
+pub fn value_wei(raw: u128, (native, profit): (u128, u128)) -> Option<i128> {
+    if profit == 0 {
+        return None;
+    }
+    let v = alloy_primitives::U256::from(raw) * alloy_primitives::U256::from(native)
+        / alloy_primitives::U256::from(profit);
+    i128::try_from(v).ok()
+}
+
 /// Milliseconds since the Unix epoch, now (0 before 1970: a clock that wrong is not ours to
 /// fix).
 pub fn unix_ms() -> i64 {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::value_wei;
 use crate::report::utc;
 
 /// Why the report could not be made.
@@ -100,7 +101,7 @@ impl Tally {
         }
         self.gas_used += r.gas_used;
         self.gas_wei += i128::try_from(r.gas_cost_wei).unwrap_or(i128::MAX);
-        if let Some(v) = r.realised.and_then(|p| value(p, s.valuation)) {
+        if let Some(v) = r.realised.and_then(|p| value_wei(p, s.valuation)) {
             self.realised_wei += v;
         }
     }
@@ -109,16 +110,6 @@ impl Tally {
     pub fn net_wei(&self) -> i128 {
         self.realised_wei - self.gas_wei
     }
-}
-
-/// `raw` start-token units in native wei at the opportunity's own valuation, floor.
-fn value(raw: u128, (native, profit): (u128, u128)) -> Option<i128> {
-    if profit == 0 {
-        return None;
-    }
-    let v = alloy_primitives::U256::from(raw) * alloy_primitives::U256::from(native)
-        / alloy_primitives::U256::from(profit);
-    i128::try_from(v).ok()
 }
 
 /// The report of one journal.
@@ -318,8 +309,8 @@ pub fn pnl_report(path: &Path, run: Option<i64>) -> Result<PnlReport, PnlError> 
             }
             if let (true, Some(real)) = (r.success, r.realised) {
                 report.exact += u64::from(real == s.predicted);
-                report.predicted_wei += value(s.predicted, s.valuation).unwrap_or(0);
-                report.realised_of_predicted_wei += value(real, s.valuation).unwrap_or(0);
+                report.predicted_wei += value_wei(s.predicted, s.valuation).unwrap_or(0);
+                report.realised_of_predicted_wei += value_wei(real, s.valuation).unwrap_or(0);
             }
         }
     }

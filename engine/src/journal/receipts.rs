@@ -15,7 +15,7 @@ use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 use polyarb_feeds::RpcClient;
 use serde_json::{Value, json};
 
-use super::{Journal, unix_ms};
+use super::{Journal, unix_ms, value_wei};
 
 /// `keccak256("Executed(address,uint256,uint256,uint256,uint8)")`: the executor's event
 /// (contracts/src/Executor.sol), topic 0.
@@ -407,15 +407,6 @@ fn watch(
     }
     stats.unseen_at_exit = pending.len() as u64;
     stats
-}
-
-/// `raw` start-token units in native wei at `(profit_native, profit)`, floor.
-fn value_wei(raw: u128, (native, profit): (u128, u128)) -> Option<i128> {
-    if profit == 0 {
-        return None;
-    }
-    let v = U256::from(raw) * U256::from(native) / U256::from(profit);
-    i128::try_from(v).ok()
 }
 
 /// What receipt `r` of `sent` realised, valued in native wei at its opportunity's detection-time

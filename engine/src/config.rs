@@ -10,6 +10,7 @@
 //! | `POLYARB_KEY_FILE` | `signer.key_file` |
 //! | `POLYARB_KEYSTORE` | `signer.keystore` |
 //! | `POLYARB_PASSWORD_FILE` | `signer.password_file` |
+//! | `POLYARB_JOURNAL_URL` | `journal.url` |
 //! | the variable named by `signer.key_env` (default `POLYARB_PRIVATE_KEY`) | the signing key itself |
 
 use std::{
@@ -865,6 +866,9 @@ impl Config {
         if let Some(file) = env.var("POLYARB_PASSWORD_FILE") {
             cfg.signer.password_file = Some(PathBuf::from(file));
         }
+        if let Some(url) = env.var("POLYARB_JOURNAL_URL") {
+            cfg.journal.url = Some(url);
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -1419,6 +1423,39 @@ decimals = 18
         assert_eq!(c.signer.password_file, Some(PathBuf::from("/pw")));
         let c = parse(GOOD, &[("POLYARB_KEYSTORE", "/other.json")]).expect("good");
         assert_eq!(c.signer.keystore, Some(PathBuf::from("/other.json")));
+    }
+
+    #[test]
+    fn the_journal_goes_to_a_file_or_a_postgres_url_not_both() {
+        use crate::journal::Target;
+        let c = parse(&format!("{GOOD}\n[journal]\npath = \"/j.db\"\n"), &[]).expect("good");
+        assert_eq!(
+            c.journal.target(None),
+            Ok(Some(Target::File("/j.db".into())))
+        );
+        let url = "postgresql://ops:pw@db:5432/arb";
+        let c = parse(GOOD, &[("POLYARB_JOURNAL_URL", url)]).expect("good");
+        assert_eq!(
+            c.journal.target(None),
+            Ok(Some(Target::parse(url).unwrap()))
+        );
+        // The command line wins.
+        let cli = Target::File("/cli.db".into());
+        assert_eq!(c.journal.target(Some(&cli)), Ok(Some(cli)));
+        let e = parse(
+            &format!("{GOOD}\n[journal]\npath = \"/j.db\"\n"),
+            &[("POLYARB_JOURNAL_URL", url)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("journal.url") && e.contains("set one"), "{e}");
+        let e = parse(
+            &format!("{GOOD}\n[journal]\nurl = \"postgresql://a@h:x/d\"\n"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not a PostgreSQL connection URL"), "{e}");
     }
 
     #[test]

@@ -2,17 +2,83 @@
 //! transaction bytes written). Recorded in ns with `hdrhistogram`; printed in µs.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
 
 /// Largest latency a histogram tracks, ns (60 s). Larger values are clamped, and counted.
 const MAX_TRACKABLE_NS: u64 = 60_000_000_000;
 
+/// Bucket bounds of a [`SharedLatency`]: the first, ns, and how many, each twice the one
+/// before (5 µs to 42 s, the metrics' detection histogram's buckets).
+pub const SHARED_FIRST_NS: u64 = 5_000;
+/// See [`SHARED_FIRST_NS`].
+pub const SHARED_BUCKETS: usize = 25;
+
+/// A latency histogram other threads read while one thread records: a count per bucket
+/// (`≤ SHARED_FIRST_NS · 2^k` ns, one more for larger) and the sum, as relaxed atomics. A
+/// record is two uncontended atomic adds: no lock, no allocation, no system call, so a hot
+/// stage may keep one.
+#[derive(Debug)]
+pub struct SharedLatency {
+    counts: [AtomicU64; SHARED_BUCKETS + 1],
+    sum_ns: AtomicU64,
+}
+
+impl Default for SharedLatency {
+    fn default() -> Self {
+        Self {
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_ns: AtomicU64::new(0),
+        }
+    }
+}
+
+impl SharedLatency {
+    /// The bucket of `ns`: the least `k` with `ns ≤ SHARED_FIRST_NS · 2^k`, or the overflow.
+    fn bucket(ns: u64) -> usize {
+        let q = ns.div_ceil(SHARED_FIRST_NS);
+        let k = if q <= 1 {
+            0
+        } else {
+            (u64::BITS - (q - 1).leading_zeros()) as usize
+        };
+        k.min(SHARED_BUCKETS)
+    }
+
+    /// Counts one sample, ns.
+    #[inline]
+    pub fn record(&self, ns: u64) {
+        self.counts[Self::bucket(ns)].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Each bucket's upper bound, seconds, with its cumulative count (the last is `+Inf`, the
+    /// total), and the sum, seconds.
+    pub fn snapshot(&self) -> (Vec<(f64, u64)>, f64) {
+        let mut total = 0;
+        let mut out = Vec::with_capacity(SHARED_BUCKETS + 1);
+        for (k, c) in self.counts.iter().enumerate() {
+            total += c.load(Ordering::Relaxed);
+            let bound = if k < SHARED_BUCKETS {
+                (SHARED_FIRST_NS << k) as f64 / 1e9
+            } else {
+                f64::INFINITY
+            };
+            out.push((bound, total));
+        }
+        (out, self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9)
+    }
+}
+
 /// One latency series.
 #[derive(Debug, Clone)]
 pub struct Latency {
     hist: Histogram<u64>,
     clamped: u64,
+    /// Where each sample is also counted for the metrics thread, if anywhere.
+    mirror: Option<Arc<SharedLatency>>,
 }
 
 impl Default for Latency {
@@ -27,7 +93,19 @@ impl Latency {
     pub fn new() -> Self {
         let hist = Histogram::new_with_bounds(1, MAX_TRACKABLE_NS, 3)
             .unwrap_or_else(|_| unreachable!("static bounds are valid"));
-        Self { hist, clamped: 0 }
+        Self {
+            hist,
+            clamped: 0,
+            mirror: None,
+        }
+    }
+
+    /// An empty series whose samples are also counted in `mirror` (the metrics' view).
+    pub fn mirrored(mirror: Option<Arc<SharedLatency>>) -> Self {
+        Self {
+            mirror,
+            ..Self::new()
+        }
     }
 
     /// Records one latency, ns. Zero is recorded as 1 ns (the histogram's floor).
@@ -39,6 +117,9 @@ impl Latency {
         }
         // Cannot fail: v is within the histogram's bounds.
         let _ = self.hist.record(v);
+        if let Some(m) = &self.mirror {
+            m.record(ns);
+        }
     }
 
     /// Records `end_ns - start_ns` (0 if the clock stamps are out of order).
@@ -209,6 +290,38 @@ impl fmt::Display for LatencyReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bounds worked out by hand: 5 µs, 10 µs, 20 µs, … each inclusive.
+    #[test]
+    fn shared_buckets_are_inclusive_doublings_of_five_microseconds() {
+        for (ns, k) in [
+            (0, 0),
+            (1, 0),
+            (5_000, 0),
+            (5_001, 1),
+            (10_000, 1),
+            (10_001, 2),
+            (20_000, 2),
+            (5_000 << 24, 24),
+            ((5_000 << 24) + 1, 25),
+            (u64::MAX, 25),
+        ] {
+            assert_eq!(SharedLatency::bucket(ns), k, "{ns} ns");
+        }
+        let shared = Arc::new(SharedLatency::default());
+        let mut l = Latency::mirrored(Some(Arc::clone(&shared)));
+        for ns in [4_000, 7_000, 9_000, 1_000_000] {
+            l.record(ns);
+        }
+        assert_eq!(l.count(), 4);
+        let (b, sum) = shared.snapshot();
+        assert_eq!(b.len(), SHARED_BUCKETS + 1);
+        assert_eq!((b[0], b[1], b[2]), ((5e-6, 1), (1e-5, 3), (2e-5, 3)));
+        // 1 ms lies in (640 µs, 1.28 ms]: bucket 8.
+        assert_eq!((b[7].1, b[8].1), (3, 4));
+        assert_eq!(b[SHARED_BUCKETS], (f64::INFINITY, 4));
+        assert!((sum - 1_020_000e-9).abs() < 1e-12, "{sum}");
+    }
 
     #[test]
     fn hgrm_lists_rising_percentiles_ending_at_the_max() {

@@ -11,6 +11,7 @@ use std::{
 
 use clap::{Parser, Subcommand};
 use polyarb_engine::app::{self, AppError, replay::ReplayArgs};
+use polyarb_engine::journal::Target;
 
 /// Low-latency DEX arbitrage for Polygon: reads pool logs from a co-located node, searches
 /// cycles in exact integer math, signs executor transactions and sends them back.
@@ -48,9 +49,10 @@ enum Command {
         #[arg(long)]
         resume: Option<PathBuf>,
         /// Write the execution journal to this SQLite file (created if missing; a run is
-        /// added to an existing one). Default: the config's `[journal] path`, if any.
-        #[arg(long)]
-        journal: Option<PathBuf>,
+        /// added to an existing one) or PostgreSQL database (a `postgresql://` URL). Default:
+        /// the config's `[journal] path` or `url`, if any.
+        #[arg(long, value_parser = Target::parse)]
+        journal: Option<Target>,
     },
     /// Record every websocket payload (Sync logs and new heads) with its receive time to a
     /// versioned file (docs/recording.md) until SIGINT/SIGTERM. Prints `recording: subscribed`
@@ -118,17 +120,19 @@ enum Command {
         #[arg(long)]
         rfc6979: bool,
         /// Write the execution journal to this SQLite file (created if missing; a run is
-        /// added to an existing one). Default: the config's `[journal] path`, if any.
-        #[arg(long)]
-        journal: Option<PathBuf>,
+        /// added to an existing one) or PostgreSQL database (a `postgresql://` URL). Default:
+        /// the config's `[journal] path` or `url`, if any.
+        #[arg(long, value_parser = Target::parse)]
+        journal: Option<Target>,
     },
     /// Print realised profit and loss from an execution journal: transactions sent, succeeded
     /// and reverted, gas spent, realised profit net of gas, prediction accuracy, revert reasons,
     /// and the same by day, funding source, hop count and pool kinds (docs/journal.md).
     Report {
-        /// The journal (SQLite) a run or replay wrote with --journal.
-        #[arg(long)]
-        journal: PathBuf,
+        /// The journal a run or replay wrote with --journal: a SQLite file or a `postgresql://`
+        /// URL.
+        #[arg(long, value_parser = Target::parse)]
+        journal: Target,
         /// Only this run (its number in the journal's `runs` table); default: every run.
         #[arg(long)]
         run: Option<i64>,

@@ -95,6 +95,9 @@ pub struct Metrics {
     refused: IntGaugeVec,
     /// Signed routes (for the in-flight gauge: less the receipts seen).
     signed_count: AtomicU64,
+    /// Submission latency (log read → signed transaction written), counted by the feed stage
+    /// itself; exposed as `polyarb_submission_seconds`.
+    pub submission: Arc<crate::latency::SharedLatency>,
     /// For the dashboard: the newest opportunities, the realised net over time and the stops.
     page: std::sync::Mutex<Page>,
 }
@@ -255,6 +258,7 @@ impl Metrics {
             ),
             registry: r,
             signed_count: AtomicU64::new(0),
+            submission: Arc::default(),
             page: std::sync::Mutex::new(Page::default()),
         }
     }
@@ -309,7 +313,7 @@ impl Metrics {
             "signed": self.signed.get(),
             "not_signed": self.opportunities.get().saturating_sub(self.signed.get()),
             "in_flight": self.signed_count.load(Ordering::Relaxed)
-                .saturating_sub(s.risk.receipted.load(Ordering::Relaxed)),
+                .saturating_sub(s.risk.settled()),
             "receipts": {"success": receipts("success"), "reverted": receipts("reverted")},
             "realised_net_native": p.net,
             "gas_native": self.gas_spent.get(),
@@ -381,7 +385,7 @@ impl Metrics {
 
     /// The text exposition (format 0.0.4), with the gauges read now from `risk` and `feed`.
     pub fn encode(&self, risk: &RiskState, feed: &FeedHealth) -> String {
-        let receipted = risk.receipted.load(Ordering::Relaxed);
+        let receipted = risk.settled();
         let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.in_flight.set(as_i64(
             self.signed_count
@@ -410,7 +414,25 @@ impl Metrics {
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             return format!("# the exposition failed: {e}\n");
         }
-        String::from_utf8_lossy(&out).into_owned()
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        // The feed stage's own buckets, in the same text format (the registry holds no
+        // histogram another thread fills).
+        let (buckets, sum) = self.submission.snapshot();
+        let name = "polyarb_submission_seconds";
+        text.push_str(&format!(
+            "# HELP {name} Log read to signed transaction written, seconds\n# TYPE {name} histogram\n"
+        ));
+        for (le, n) in &buckets {
+            let le = if le.is_finite() {
+                le.to_string()
+            } else {
+                "+Inf".into()
+            };
+            text.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {n}\n"));
+        }
+        let total = buckets.last().map_or(0, |b| b.1);
+        text.push_str(&format!("{name}_sum {sum}\n{name}_count {total}\n"));
+        text
     }
 }
 
@@ -660,8 +682,7 @@ fn control(
         risk.dashboard_stop.store(true, Ordering::Relaxed);
     } else {
         risk.dashboard_stop.store(false, Ordering::Relaxed);
-        risk.signal_stop.store(false, Ordering::Relaxed);
-        risk.breaker.store(0, Ordering::Relaxed);
+        risk.resume();
     }
     let event = crate::risk::RiskEvent {
         at_unix_ms: crate::journal::unix_ms(),

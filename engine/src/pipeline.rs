@@ -231,6 +231,9 @@ pub struct PipelineSettings {
     pub settle_ns: u64,
     /// Tables exported on request while the run goes on (a live run's SIGUSR1).
     pub export: Option<Export>,
+    /// Where the feed stage also counts each submission latency, for the metrics thread
+    /// (plain atomic buckets: no lock, no system call).
+    pub submission_live: Option<Arc<crate::latency::SharedLatency>>,
 }
 
 /// A request line from outside to the engine stage: when `requested` is set, the engine stage
@@ -312,9 +315,10 @@ where
                 };
                 let settle_ns = settings.settle_ns;
                 let w = wait("feed").unwrap_or_else(default_wait);
+                let sub = Latency::mirrored(settings.submission_live.clone());
                 spawn_stage("feed", cpu("feed"), &pins, prefault, move || {
                     let (port, stats, submission, _) =
-                        feed_stage(port, down, &*clock, &stop, settle_ns, w);
+                        feed_stage(port, down, &*clock, &stop, settle_ns, w, sub);
                     (port, stats, submission)
                 })
             };
@@ -347,12 +351,13 @@ where
             huge_pages = advise_huge_pages(&plan.memory);
             let settle_ns = settings.settle_ns;
             let w = wait("fused").unwrap_or_else(default_wait);
+            let sub = Latency::mirrored(settings.submission_live.clone());
             Threads::Fused(spawn_stage(
                 "fused",
                 cpu("fused"),
                 &pins,
                 prefault,
-                move || feed_stage(port, down, &*clock, &stop, settle_ns, w),
+                move || feed_stage(port, down, &*clock, &stop, settle_ns, w, sub),
             ))
         }
     };
@@ -797,9 +802,9 @@ fn feed_stage<P: FeedPort, D: Downstream>(
     stop: &AtomicBool,
     settle_ns: u64,
     wait: Wait,
+    mut submission: Latency,
 ) -> (P, FeedStats, Latency, D) {
     let mut stats = FeedStats::default();
-    let mut submission = Latency::new();
     let mut idle = Idle::with(wait);
     // Frames decoded while the engine ring was full. Bounded in practice by one poll's worth of
     // payloads, because we stop polling the source until it is empty again.

@@ -277,7 +277,8 @@ pub fn engine_summary(e: &EngineStats) -> String {
          left for the next batch)\n\
          in flight: {} pools held at the state a route leaves them in, {} released by a later \
          block's log, {} released as their transaction will not land, {} cut short as it was \
-         mined, {} expired ({} words on routes that held nothing); {} cycles priced at a pending route's state, {} left out for a \
+         mined, {} released as it reverted, {} kept through an earlier route's own log, {} \
+         expired ({} words on routes that held nothing); {} cycles priced at a pending route's state, {} left out for a \
          pool a route from the same block holds\n\
          reorgs: {} undone ({} found by a block hash, {} with the fork point unknown), {} blocks \
          and {} journal entries taken back, {} holds released; {} removed logs beyond the \
@@ -322,6 +323,8 @@ pub fn engine_summary(e: &EngineStats) -> String {
         e.holds_released,
         e.holds_dropped,
         e.holds_mined,
+        e.holds_reverted,
+        e.holds_stacked_kept,
         e.holds_expired,
         e.route_ends_unheld,
         e.in_flight_priced,

@@ -237,11 +237,32 @@ pub struct RiskState {
     /// Receipts seen so far (the receipt thread): the gate's in-flight count is what it signed
     /// less these.
     pub receipted: AtomicU64,
+    /// Signed routes the node will never mine (refused, replaced by a cancel, their nonce used
+    /// by another; the live port): they leave the in-flight count as a receipt would.
+    pub ended_unmined: AtomicU64,
     /// Routes refused, per [`Trip`] code − 1.
     pub refused: [AtomicU64; TRIPS.len()],
+    /// Operator resumes so far (SIGUSR2, the dashboard): the breakers restart their counts at
+    /// each.
+    pub resumes: AtomicU64,
 }
 
 impl RiskState {
+    /// Signed routes settled so far: with a receipt, or ended without one.
+    pub fn settled(&self) -> u64 {
+        self.receipted
+            .load(Ordering::Relaxed)
+            .saturating_add(self.ended_unmined.load(Ordering::Relaxed))
+    }
+
+    /// The operator resumes (SIGUSR2 or the dashboard): the signal's stop and a tripped breaker
+    /// are cleared, and the breakers count reverts and the day's loss afresh from here.
+    pub fn resume(&self) {
+        self.signal_stop.store(false, Ordering::Relaxed);
+        self.breaker.store(0, Ordering::Relaxed);
+        self.resumes.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Why sending is stopped now, if it is: the kill file, the signal, then a breaker.
     pub fn stopped(&self) -> Option<Trip> {
         if self.kill_file.load(Ordering::Relaxed) {
@@ -340,10 +361,7 @@ impl RiskGate {
             return Err(Trip::MaxInput);
         }
         if let Some(max) = l.max_in_flight
-            && self
-                .signed
-                .saturating_sub(self.state.receipted.load(Ordering::Relaxed))
-                >= max
+            && self.signed.saturating_sub(self.state.settled()) >= max
         {
             return Err(Trip::InFlight);
         }
@@ -374,7 +392,10 @@ pub struct Breakers {
     in_a_row: u32,
     /// The UTC day (days since 1970) `net_wei` is for.
     day: u64,
+    /// Realised less gas since the start of `day` or the last resume, whichever is later.
     net_wei: i128,
+    /// [`RiskState::resumes`] when the counts last restarted.
+    resumes: u64,
 }
 
 impl Breakers {
@@ -391,6 +412,7 @@ impl Breakers {
             in_a_row: 0,
             day: 0,
             net_wei: 0,
+            resumes: 0,
         }
     }
 
@@ -398,6 +420,14 @@ impl Breakers {
     /// clock (Unix ms). Returns the breaker it tripped, if any.
     pub fn on_receipt(&mut self, success: bool, net_wei: i128, unix_ms: u64) -> Option<Trip> {
         self.state.receipted.fetch_add(1, Ordering::Relaxed);
+        // An operator resumed since the last receipt: a receipt of a route sent before the stop
+        // must not trip the breaker again at once, so both counts start over.
+        let resumes = self.state.resumes.load(Ordering::Relaxed);
+        if resumes != self.resumes {
+            self.resumes = resumes;
+            self.in_a_row = 0;
+            self.net_wei = 0;
+        }
         let day = unix_ms / 86_400_000;
         if day != self.day {
             self.day = day;
@@ -428,11 +458,6 @@ impl Breakers {
             .compare_exchange(0, trip as u8, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok();
         fresh.then_some(trip)
-    }
-
-    /// The operator resumed: breakers cleared, the revert count restarts.
-    pub fn reset(&mut self) {
-        self.in_a_row = 0;
     }
 }
 
@@ -476,7 +501,24 @@ pub fn spawn_watch(
                 });
             };
             let mut breaker_seen = 0u8;
+            let mut resumes_seen = 0u64;
             while !stop.load(Ordering::Relaxed) {
+                // Breakers trip in the receipt thread; their stop is logged and journaled here,
+                // before a signal read in the same round resumes it.
+                let b = state.breaker.load(Ordering::Relaxed);
+                let resumes = state.resumes.load(Ordering::Relaxed);
+                if resumes != resumes_seen {
+                    // The dashboard resumed (and recorded it): a cleared breaker is no event.
+                    resumes_seen = resumes;
+                    breaker_seen = b;
+                } else if b != breaker_seen {
+                    if let Some(t) = Trip::from_code(b) {
+                        event(true, format!("{t}; SIGUSR2 resumes"));
+                    } else if let Some(t) = Trip::from_code(breaker_seen) {
+                        event(false, format!("{} cleared (a new UTC day)", t.key()));
+                    }
+                    breaker_seen = b;
+                }
                 if let Some(path) = &kill_file {
                     let present = path.exists();
                     if present != state.kill_file.swap(present, Ordering::Relaxed) {
@@ -497,21 +539,11 @@ pub fn spawn_watch(
                         state.signal_stop.store(true, Ordering::Relaxed);
                         event(true, "SIGUSR2 (send it again to resume)".into());
                     } else {
-                        state.signal_stop.store(false, Ordering::Relaxed);
-                        state.breaker.store(0, Ordering::Relaxed);
+                        state.resume();
+                        resumes_seen = state.resumes.load(Ordering::Relaxed);
                         breaker_seen = 0;
                         event(false, "SIGUSR2".into());
                     }
-                }
-                // Breakers trip in the receipt thread; their stop is logged and journaled here.
-                let b = state.breaker.load(Ordering::Relaxed);
-                if b != breaker_seen {
-                    if let Some(t) = Trip::from_code(b) {
-                        event(true, format!("{t}; SIGUSR2 resumes"));
-                    } else if let Some(t) = Trip::from_code(breaker_seen) {
-                        event(false, format!("{} cleared (a new UTC day)", t.key()));
-                    }
-                    breaker_seen = b;
                 }
                 std::thread::sleep(poll);
             }
@@ -636,9 +668,12 @@ mod tests {
         assert_eq!(b.on_receipt(false, -10, day), Some(Trip::Reverts));
         assert_eq!(state.stopped(), Some(Trip::Reverts));
         assert_eq!(state.receipted.load(Ordering::Relaxed), 6);
-        // Resumed: the loss limit next. Net so far 0 (−50 + 50); −1,000 more reaches it.
-        state.breaker.store(0, Ordering::Relaxed);
-        b.reset();
+        // Resumed: the loss limit next, counted from the resume; −1,000 reaches it.
+        state.resume();
+        assert_eq!(state.stopped(), None);
+        // A route sent before the stop reverts after the resume: the count restarted, so one
+        // revert does not trip it again.
+        assert_eq!(b.on_receipt(false, 0, day), None);
         assert_eq!(b.on_receipt(true, -999, day), None);
         assert_eq!(b.on_receipt(true, -1, day), Some(Trip::DailyLoss));
         // The next UTC day lifts it.

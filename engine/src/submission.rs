@@ -104,6 +104,17 @@ impl Refusal {
             Self::Refused => "refused; the nonce goes to the next transaction",
         }
     }
+
+    /// Its name in the journal (`send_answers.outcome`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Known => "accepted",
+            Self::NonceTooLow => "nonce-too-low",
+            Self::Underpriced => "underpriced",
+            Self::NonceTooHigh => "nonce-too-high",
+            Self::Refused => "refused",
+        }
+    }
 }
 
 impl CountTag {
@@ -317,6 +328,10 @@ pub enum Answered {
         nonce: u64,
         /// What the node said.
         refusal: Refusal,
+        /// The route it carries (its opportunity's `seq`), if it carries one still.
+        route: Option<u64>,
+        /// What it is: a route, a cancel (`TX_KIND_*`).
+        kind: u8,
     },
     /// An answer to a nonce already settled, or to an older write of it.
     Late {
@@ -703,6 +718,8 @@ impl Submissions {
             Err(error) => classify(error),
         };
         let newest = slot.ids[0] == Some(id);
+        // As written, before the outcome below may end the route.
+        let (route, kind) = (slot.route, slot.kind);
         if !newest && matches!(refusal, Refusal::Refused | Refusal::NonceTooHigh) {
             // An earlier write was refused, but the same bytes went out again since and that
             // write may yet be pooled: only the newest write's refusal frees the nonce (a node
@@ -791,7 +808,12 @@ impl Submissions {
             }
         }
         self.next_due = self.next_due.min(slot.due);
-        Answered::Tx { nonce, refusal }
+        Answered::Tx {
+            nonce,
+            refusal,
+            route,
+            kind,
+        }
     }
 
     fn on_count(&mut self, tag: CountTag, count: u64, now: u64) {

@@ -4,8 +4,9 @@
 #   venv/          Python with `websockets` (an independent RFC 6455 server for client tests)
 # and, from Debian's archive with apt-get when missing: strace (the hot-path system-call proof,
 # engine/tests/it/hot_path.rs), prometheus's promtool (the metrics test's format check,
-# engine/tests/it/metrics.rs) and chromium (the dashboard test's browser,
-# engine/tests/it/dashboard.rs).
+# engine/tests/it/metrics.rs), chromium (the dashboard test's browser,
+# engine/tests/it/dashboard.rs) and postgresql (the server the journal's PostgreSQL tests start,
+# engine/tests/it/journal_pg.rs).
 # Sources: the npm registry and PyPI only, exact versions from package-lock.json and
 # requirements.txt (with hashes). Idempotent: a second run with unchanged lockfiles is a no-op.
 set -euo pipefail
@@ -21,7 +22,8 @@ if [[ -f .stamp && "$(cat .stamp)" == "$(stamp_now)" \
       && -x node_modules/@foundry-rs/forge-linux-amd64/bin/forge \
       && -x node_modules/@foundry-rs/cast-linux-amd64/bin/cast \
       && -x venv/bin/python ]] && command -v strace >/dev/null \
-      && command -v promtool >/dev/null && command -v chromium >/dev/null; then
+      && command -v promtool >/dev/null && command -v chromium >/dev/null \
+      && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   exit 0
 fi
 
@@ -30,11 +32,13 @@ for tool in node npm python3; do
 done
 
 # Debian packages the tests run: strace, promtool from prometheus (its daemon is not started
-# here) and chromium.
+# here), chromium and PostgreSQL's server (started by the tests themselves, never here).
 need=()
 command -v strace >/dev/null || need+=(strace)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
+# The PostgreSQL server (initdb, pg_ctl) the journal's PostgreSQL tests start on their own port.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "install.sh: apt-get install ${need[*]}" >&2

@@ -165,7 +165,7 @@ fn replay_mode(
         txs: None,
         speed,
         rfc6979: false,
-        journal,
+        journal: journal.map(polyarb_engine::journal::Target::File),
     })
     .map_err(|e| format!("replay ({name}): {e}"))?;
     let o = s.outcome;

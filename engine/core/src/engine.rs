@@ -310,6 +310,12 @@ pub struct EngineStats {
     /// Holds cut short because their route's transaction was mined (it landed or reverted):
     /// they end two blocks after the newest seen, once its block's logs are in.
     pub holds_mined: u64,
+    /// Holds ended because their route's receipt says it reverted: it moved no pool, so its
+    /// pools are priced at the tables' state at once.
+    pub holds_reverted: u64,
+    /// Holds of a route stacked on an earlier pending one kept through that one's log: the log
+    /// left the pool exactly where the earlier route was to leave it.
+    pub holds_stacked_kept: u64,
     /// `RouteEnded` frames whose route held no pool any more (or never did).
     pub route_ends_unheld: u64,
     /// Cycles priced with at least one pool at a pending route's expected state: what was held
@@ -380,6 +386,9 @@ pub struct Engine {
     /// Pools that routes already made will move, at their moved state, held until the chain
     /// shows the move or the hold expires.
     overlay: Overlay,
+    /// A pool whose log, about to be applied, may be an earlier route landing under a stacked
+    /// hold ([`Engine::recheck_stacked`]).
+    recheck: Option<PoolId>,
     /// Pools the current batch updated, in order of first update (capacity: every pool).
     touched: Vec<PoolId>,
     /// Per pool: the frame of its latest update in the current batch, if any.
@@ -532,10 +541,14 @@ pub(crate) struct Held {
     made_at: u64,
     /// A head at or after this block ends the hold.
     until: u64,
+    /// Where an earlier pending route held the pool when this one was made: the state this
+    /// route was priced from (that route's expected state). A log that leaves the pool exactly
+    /// there is the earlier route landing as predicted, not a reason to end this hold.
+    from: Option<Moved>,
 }
 
 /// A pool's pricing state as a route leaves it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Moved {
     /// `(reserve0, reserve1)`, raw units.
     V2(u128, u128),
@@ -671,6 +684,7 @@ impl Overlay {
                 HopState::Cl(_) => run.after[i].map(Moved::Cl),
             };
             if let Some(moved) = moved {
+                let from = self.get(p);
                 let old = self.set(
                     p,
                     Held {
@@ -678,6 +692,7 @@ impl Overlay {
                         seq,
                         made_at,
                         until,
+                        from,
                     },
                 );
                 if let Some(h) = old {
@@ -789,6 +804,7 @@ impl Engine {
             report,
             routes: Vec::with_capacity(max_routes * BATCH_ROUTE_POOLS),
             overlay: Overlay::new(n_pools),
+            recheck: None,
             touched: Vec::with_capacity(n_pools),
             trigger: vec![None; n_pools],
             newest_block: spec.block,
@@ -918,6 +934,9 @@ impl Engine {
     /// reverted): a landed route's own logs release its pools; a reverted one's never come, so
     /// its holds end two blocks after the newest seen, by when the mined block's logs are in
     /// (its logs may still be on their way when the count that showed it mined arrives).
+    /// Reverted (its receipt, read off the hot path): the holds end now, as for a dropped one,
+    /// and again without a search (a revert that would repeat, a paused executor, would
+    /// otherwise be sent again at once).
     fn on_route_ended(&mut self, f: &FeedFrame) {
         let seq = u64::from_be_bytes(f.words[0][24..].try_into().unwrap_or([0; 8]));
         let held = if f.words[1][31] == crate::ROUTE_MINED {
@@ -925,6 +944,13 @@ impl Engine {
                 .overlay
                 .shorten_route(seq, self.newest_block.saturating_add(2));
             self.stats.holds_mined += n;
+            n
+        } else if f.words[1][31] == crate::ROUTE_REVERTED {
+            // The receipt says reverted: nothing it would have moved moved. Without this word
+            // the pools stay priced at the state it would have left for two more blocks, and
+            // every route found over them meanwhile reverts too.
+            let n = self.overlay.release_route(seq);
+            self.stats.holds_reverted += n;
             n
         } else {
             // Not journaled: a reorg does not bring back a transaction the node refused.
@@ -972,13 +998,53 @@ impl Engine {
         self.journal
             .touch(&self.pools, id, f.block_number, &mut self.stats);
         // The chain moved the pool after a route held it: the route landed, or someone else
-        // got there first. Either way its state comes from logs again.
+        // got there first. Either way its state comes from logs again. Unless the route was
+        // stacked on an earlier pending one: then the log may be that one landing, which
+        // [`Engine::updated`] tells once the log is applied.
+        self.recheck = None;
         if let Some(h) = self.overlay.held(id).filter(|h| f.block_number > h.made_at) {
-            self.overlay.release(id);
-            self.journal.hold(id, f.block_number, h, &mut self.stats);
-            self.stats.holds_released += 1;
+            if h.from.is_some() {
+                self.recheck = Some(id);
+            } else {
+                self.overlay.release(id);
+                self.journal.hold(id, f.block_number, h, &mut self.stats);
+                self.stats.holds_released += 1;
+            }
         }
         Some(id)
+    }
+
+    /// After a log of pool `id` is applied: a hold stacked on an earlier route's expected state
+    /// stays if the pool is now exactly there (the earlier route landed as predicted; this one
+    /// is still pending on top of it), and is priced from the chain from now on; any other
+    /// state ends it, as any log from a later block ends an unstacked hold.
+    fn recheck_stacked(&mut self, id: PoolId, block: u64) {
+        if self.recheck.take() != Some(id) {
+            return;
+        }
+        let Some(h) = self.overlay.held(id) else {
+            return;
+        };
+        let now = match self.pools.cl(id) {
+            None => self.pools.reserves(id).map(|(r0, r1)| Moved::V2(r0, r1)),
+            Some(v) => Some(Moved::Cl(v.state)),
+        };
+        // What a reorg of this block would have to put back: the hold as it was.
+        self.journal.hold(id, block, h, &mut self.stats);
+        if now.is_some() && now == h.from {
+            self.overlay.set(
+                id,
+                Held {
+                    made_at: block,
+                    from: None,
+                    ..h
+                },
+            );
+            self.stats.holds_stacked_kept += 1;
+        } else {
+            self.overlay.release(id);
+            self.stats.holds_released += 1;
+        }
     }
 
     /// A removed log of pool `id`: its block and every later one are no longer the chain's.
@@ -1349,6 +1415,7 @@ impl Engine {
     /// After pool `id`'s state changed: refresh its screen rates, count it, and search the
     /// cycles through it for up to `max_routes` routes.
     fn updated(&mut self, f: &FeedFrame, id: PoolId) {
+        self.recheck_stacked(id, f.block_number);
         self.refresh_rates(id);
         self.stats.applied += 1;
         self.touch(

@@ -36,7 +36,8 @@ pub enum FrameKind {
     AlgebraFee = 6,
     /// Not from the node: the live edge's word on a sent route's transaction
     /// ([`FeedFrame::route_ended`]). `words[0]` = the route's opportunity `seq` (u64, big-endian
-    /// in the word's last 8 bytes); `words[1]` = [`ROUTE_DROPPED`] or [`ROUTE_MINED`].
+    /// in the word's last 8 bytes); `words[1]` = [`ROUTE_DROPPED`], [`ROUTE_MINED`] or
+    /// [`ROUTE_REVERTED`].
     /// `block_number` is 0: the frame moves no block or clock.
     RouteEnded = 7,
     /// Not from the node's logs: what a flash lender can lend now, read by the live edge
@@ -52,6 +53,8 @@ pub const ROUTE_DROPPED: u8 = 0;
 /// [`FrameKind::RouteEnded`]: the account's count passed the transaction's nonce with the route
 /// as its newest version: it was mined, and landed or reverted.
 pub const ROUTE_MINED: u8 = 1;
+/// [`FrameKind::RouteEnded`]: the transaction's receipt says it reverted: it moved no pool.
+pub const ROUTE_REVERTED: u8 = 2;
 
 /// [`FeedFrame::flags`]: more frames of the same batch follow this one (the feed stage read them
 /// together: same block, nothing in between that ended the burst). The engine applies the frame

@@ -40,6 +40,7 @@ pub use engine::{
 };
 pub use feed_frame::{
     FLAG_MORE_IN_BATCH, FRAME_WORDS, FeedFrame, FrameKind, ROUTE_DROPPED, ROUTE_MINED,
+    ROUTE_REVERTED,
 };
 pub use frame::{
     Hop, MAX_HOPS, OpportunityFrame, TX_KIND_CANCEL, TX_KIND_NOT_SIGNED, TX_KIND_ROUTE, TX_MAX,

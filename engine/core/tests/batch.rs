@@ -13,7 +13,8 @@
 use alloy_primitives::{Address, U256};
 use polyarb_core::{
     DexSpec, Engine, FLAG_MORE_IN_BATCH, FeedFrame, FrameKind, MarketSpec, OpportunityFrame,
-    PoolKind, PoolSpec, ROUTE_DROPPED, ROUTE_MINED, SearchParams, TokenSpec, get_amount_out,
+    PoolKind, PoolSpec, ROUTE_DROPPED, ROUTE_MINED, ROUTE_REVERTED, SearchParams, TokenSpec,
+    get_amount_out,
 };
 
 const SNAPSHOT: u64 = 100;
@@ -311,6 +312,98 @@ fn a_mined_route_that_moved_nothing_is_released_two_blocks_later() {
     let (mut quiet, _) = routed(32);
     let _ = quiet.on_frame(&head(SNAPSHOT + 4));
     assert!(quiet.held_reserves(&P1).is_some());
+}
+
+#[test]
+fn a_reverted_route_frees_its_pools_at_once_without_a_search() {
+    let m = moved();
+    let (mut e, first) = routed(32);
+    let _ = e.on_frame(&head(SNAPSHOT + 2));
+    // Its count said mined: held two more blocks. Then its receipt says reverted: free now,
+    // in the same block, and the word itself searches nothing.
+    assert!(
+        e.on_frame(&FeedFrame::route_ended(first[0].seq, ROUTE_MINED, 11))
+            .is_empty()
+    );
+    assert!(e.held_reserves(&P1).is_some());
+    let searches = e.stats().searches;
+    assert!(
+        e.on_frame(&FeedFrame::route_ended(first[0].seq, ROUTE_REVERTED, 12))
+            .is_empty()
+    );
+    let s = e.stats();
+    assert_eq!(
+        (s.holds_reverted, s.holds_expired, s.searches),
+        (2, 0, searches)
+    );
+    assert_eq!(e.held_reserves(&P1), None);
+    // The pool's next log prices the gap, still on chain, at the chain's state again.
+    let again = e.on_frame(&sync(P1, SNAPSHOT + 1, 4, m, false)).to_vec();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].amount_in, first[0].amount_in);
+    check(&again[0], m, (R0, R1));
+}
+
+/// `[P1, P2]` reserves.
+type Reserves = [(u128, u128); 2];
+
+/// Route X (block 101) holds both pairs; in block 102 someone moves P2, which ends X's hold
+/// there, and route Y is made over P1 at X's expected state and P2 at the chain's. Returns the
+/// engine and the reserves X and Y leave, `[P1, P2]` each.
+fn stacked() -> (Engine, Reserves, Reserves) {
+    let m = moved();
+    let (mut e, first) = routed(32);
+    let after_x = check(&first[0], m, (R0, R1));
+    let _ = e.on_frame(&head(SNAPSHOT + 2));
+    let y = e.on_frame(&sync(P2, SNAPSHOT + 2, 0, m, false)).to_vec();
+    assert_eq!(y.len(), 1, "a new gap against X's expected P1");
+    let after_y = check(&y[0], after_x[0], m);
+    assert_eq!(e.held_reserves(&P1), Some(after_y[0]));
+    (e, after_x, after_y)
+}
+
+#[test]
+fn a_route_stacked_on_a_pending_one_keeps_its_hold_when_that_one_lands() {
+    let (mut e, after_x, after_y) = stacked();
+    // Block 103: X lands, and P1's log leaves it exactly where X was to: Y is still pending on
+    // top of it, so P1 stays at Y's expected state and the gap Y takes is not sent again.
+    let released = e.stats().holds_released;
+    assert!(
+        e.on_frame(&sync(P1, SNAPSHOT + 3, 0, after_x[0], false))
+            .is_empty()
+    );
+    let s = e.stats();
+    assert_eq!(
+        (s.holds_stacked_kept, s.holds_released),
+        (1, released),
+        "{s:?}"
+    );
+    assert_eq!(e.held_reserves(&P1), Some(after_y[0]));
+    assert_eq!(e.pool_reserves(&P1), Some(after_x[0]));
+    // Priced from the chain now: Y's own log (block 104) ends it as any landing does.
+    assert!(
+        e.on_frame(&sync(P1, SNAPSHOT + 4, 0, after_y[0], false))
+            .is_empty()
+    );
+    assert_eq!(e.held_reserves(&P1), None);
+    assert_eq!(e.stats().holds_released, released + 1);
+}
+
+#[test]
+fn a_stacked_hold_ends_when_someone_else_moves_the_pool() {
+    let (mut e, after_x, after_y) = stacked();
+    // P1's log in block 103 is not X's expected state: someone else got there; Y's hold ends
+    // (a route found on the new state may hold the pool again, at its own state).
+    let released = e.stats().holds_released;
+    let other = (after_x[0].0 + E18, after_x[0].1 - 2 * E18);
+    let _ = e.on_frame(&sync(P1, SNAPSHOT + 3, 0, other, false));
+    let s = e.stats();
+    assert_eq!(
+        (s.holds_stacked_kept, s.holds_released),
+        (0, released + 1),
+        "{s:?}"
+    );
+    assert_ne!(e.held_reserves(&P1), Some(after_y[0]));
 }
 
 #[test]

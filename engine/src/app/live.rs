@@ -161,8 +161,8 @@ pub struct RunArgs {
     /// Start from this snapshot (one a run saved) plus a backfill of the blocks since, instead
     /// of a full discovery.
     pub resume: Option<PathBuf>,
-    /// Write the execution journal (SQLite) here; `None`: `[journal] path`, if set.
-    pub journal: Option<PathBuf>,
+    /// Write the execution journal here; `None`: `[journal] path` or `url`, if set.
+    pub journal: Option<crate::journal::Target>,
     /// Set from outside (the binary's SIGUSR2 handler): stop sending, or resume (docs/risk.md).
     pub stop_signal: Option<Arc<AtomicBool>>,
 }
@@ -379,11 +379,12 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     let signers = super::keys::load_signers(&cfg.signer)?;
     let executor = cfg.executor()?;
     // Before connecting: a journal that cannot be written stops the run before it sends.
-    let journal_path = args.journal.as_ref().or(cfg.journal.path.as_ref());
+    let journal_path = super::journal_target(&cfg, args.journal.as_ref())?;
     // One connection per writing thread: the journal's, the receipt thread's, the risk
     // thread's (its stops and resumes) and the metrics thread's (the dashboard's).
     let open_journal = || {
         journal_path
+            .as_ref()
             .map(|p| Journal::open(p).map_err(AppError::Journal))
             .transpose()
     };
@@ -395,7 +396,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         return Err(AppError::Config(crate::config::ConfigError::Invalid {
             key: "risk",
             reason: "max_in_flight, max_consecutive_reverts and max_daily_loss count receipts: \
-                     set [journal] path or --journal"
+                     set [journal] path or url, or --journal"
                 .into(),
         }));
     }
@@ -532,6 +533,29 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     );
     port.catch_up(catch_up);
     port.report_health(Arc::clone(&feed_health));
+    // Reverted routes' words, from the receipt thread to the port: 1,024 outstanding at most.
+    let mut reverts_out = None;
+    // And back: routes the node will never mine, for the in-flight count and the receipt
+    // thread.
+    let mut unmined_in = None;
+    let mut unmined_out = None;
+    if receipts_journal.is_some() {
+        let (tx, rx) = rtrb::RingBuffer::new(1_024);
+        port.hear_reverts(rx);
+        reverts_out = Some(tx);
+        let (tx, rx) = rtrb::RingBuffer::new(1_024);
+        unmined_out = Some(tx);
+        unmined_in = Some(rx);
+    }
+    port.report_unmined(Arc::clone(&risk), unmined_out);
+    // The node's answers to sends, from the port to the journal thread (about 300 bytes each;
+    // 4,096 waiting at most, read at least every flush_ms).
+    let mut answers_in = None;
+    if journal.is_some() {
+        let (tx, rx) = rtrb::RingBuffer::new(4_096);
+        port.journal_answers(tx);
+        answers_in = Some(rx);
+    }
     port.watch_lenders(LenderWatch::new(
         &market.lenders,
         cfg.funding.refresh_ms.saturating_mul(1_000_000),
@@ -545,8 +569,15 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     };
     let journal = journal
         .map(|j| {
-            JournalHandle::start(j, &run, names.clone(), &cfg.journal, plan.housekeeping)
-                .map_err(AppError::Journal)
+            JournalHandle::start_with_answers(
+                j,
+                &run,
+                names.clone(),
+                &cfg.journal,
+                plan.housekeeping,
+                answers_in.take(),
+            )
+            .map_err(AppError::Journal)
         })
         .transpose()?;
     let watcher = receipts_journal
@@ -564,6 +595,8 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                     limits.max_daily_loss_wei,
                 )),
                 metrics: Some(Arc::clone(&metrics)),
+                reverted: reverts_out.take(),
+                unmined: unmined_in.take(),
             };
             ReceiptWatcher::start(j, settings).map_err(|error| AppError::Thread {
                 name: "polyarb-receipts",
@@ -660,6 +693,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
         pipeline: cfg.pipeline,
         settle_ns: cfg.submit.shutdown_wait_ms.saturating_mul(1_000_000),
         export: export.as_ref().map(|(x, _)| x.clone()),
+        submission_live: Some(Arc::clone(&metrics.submission)),
     };
     let mut outcome = pipeline::run(
         port,

@@ -169,6 +169,16 @@ impl AppError {
     }
 }
 
+/// Where the run's journal goes: `--journal` first, then `[journal] url` or `path`.
+pub(crate) fn journal_target(
+    cfg: &crate::config::Config,
+    cli: Option<&crate::journal::Target>,
+) -> Result<Option<crate::journal::Target>, AppError> {
+    cfg.journal.target(cli).map_err(|(key, reason)| {
+        AppError::Config(crate::config::ConfigError::Invalid { key, reason })
+    })
+}
+
 /// The run's thread plan from `cfg` and this machine ([`Plan::new`]); an error if `[cores]
 /// strict` cannot be met. Its warnings are logged when the pipeline starts (a run that fails
 /// before then says only why).

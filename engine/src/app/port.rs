@@ -189,6 +189,15 @@ impl Endpoint {
     }
 }
 
+/// The ring of send answers to the journal, and how many were handed to it so far.
+#[derive(Debug)]
+struct AnswerRing {
+    out: rtrb::Producer<crate::journal::SendAnswer>,
+    /// The last answer's number in the run (from 1): a gap in the journal's numbers is an
+    /// answer the full ring dropped.
+    n: u64,
+}
+
 /// The live edge: websocket connections to one or more nodes, with every signed transaction
 /// followed by the submission state machine ([`Submissions`]) until its nonce settles, and the
 /// connections kept: a drop, a protocol violation or a stalled feed reconnects with capped
@@ -219,6 +228,13 @@ pub struct LivePort {
     health: Option<Arc<crate::metrics::FeedHealth>>,
     /// Routes the signer did not sign, to hand back to the engine as dropped.
     not_signed: VecDeque<u64>,
+    /// Routes whose receipts say they reverted, from the receipt thread (off the hot path).
+    reverted: Option<rtrb::Consumer<u64>>,
+    /// Where the node's answers to our sends go, for the journal thread.
+    answers: Option<AnswerRing>,
+    /// Who hears of signed routes that will never be mined: the risk gate's in-flight count,
+    /// and the receipt thread (which stops asking for their receipts).
+    unmined: Option<(Arc<crate::risk::RiskState>, Option<rtrb::Producer<u64>>)>,
     /// One submission machine per sending account, in account order.
     senders: Vec<Sender>,
     /// Controls from the machines, waiting for the feed stage to take them.
@@ -298,6 +314,9 @@ impl LivePort {
             lenders: LenderWatch::new(&[], 0),
             health: None,
             not_signed: VecDeque::with_capacity(1_024),
+            reverted: None,
+            answers: None,
+            unmined: None,
             senders,
             controls: VecDeque::with_capacity(64),
             log: LogLimit::default(),
@@ -323,6 +342,28 @@ impl LivePort {
     /// each answer to the engine ([`LenderWatch`]).
     pub fn watch_lenders(&mut self, watch: LenderWatch) {
         self.lenders = watch;
+    }
+
+    /// Takes the receipt thread's word on reverted routes from `ring`: each becomes a
+    /// `RouteEnded` word that ends the route's holds at once (docs/engine.md, "In flight").
+    pub fn hear_reverts(&mut self, ring: rtrb::Consumer<u64>) {
+        self.reverted = Some(ring);
+    }
+
+    /// Tells `risk` (its in-flight count) and the receipt thread (through `ring`) of each signed
+    /// route that will never be mined: refused, replaced by a cancel, its nonce used by another.
+    pub fn report_unmined(
+        &mut self,
+        risk: Arc<crate::risk::RiskState>,
+        ring: Option<rtrb::Producer<u64>>,
+    ) {
+        self.unmined = Some((risk, ring));
+    }
+
+    /// Hands each answer the node gives to a send (accepted, or refused with its words) to the
+    /// journal thread through `ring`.
+    pub fn journal_answers(&mut self, ring: rtrb::Producer<crate::journal::SendAnswer>) {
+        self.answers = Some(AnswerRing { out: ring, n: 0 });
     }
 
     /// Publishes heads, drops and reconnects in `health` (relaxed stores) for the metrics.
@@ -729,22 +770,46 @@ impl FeedPort for LivePort {
         // The machine that wrote the request knows its id; a null id cannot be told apart, so
         // every machine hears it (each writes its unanswered transactions again).
         let mut answered = Answered::NotOurs;
-        for s in &mut self.senders {
+        let mut account = 0u8;
+        for (k, s) in self.senders.iter_mut().enumerate() {
             match s.subs.on_answer(id, outcome, now_ns) {
                 Answered::NotOurs => {}
                 Answered::NullId => answered = Answered::NullId,
                 other => {
                     answered = other;
+                    account = u8::try_from(k).unwrap_or(u8::MAX);
                     break;
                 }
             }
+        }
+        if let (
+            Answered::Tx {
+                nonce,
+                refusal,
+                route,
+                kind,
+            },
+            Some(ring),
+        ) = (answered, self.answers.as_mut())
+        {
+            // For the journal: a fixed-size record by value, no allocation; a full ring drops
+            // it (counted by the journal's summary as the gap in `n`).
+            ring.n += 1;
+            let _ = ring.out.push(crate::journal::SendAnswer::new(
+                ring.n,
+                crate::journal::unix_ms(),
+                (account, nonce, route, kind),
+                refusal,
+                outcome.err(),
+            ));
         }
         match answered {
             Answered::Tx {
                 nonce,
                 refusal: Refusal::Known,
+                ..
             } => tracing::info!(nonce, "node accepted transaction"),
-            Answered::Tx { nonce, refusal } => {
+            Answered::Tx { nonce, refusal, .. } => {
                 if self.log.allow(now_ns) {
                     let error = outcome.err().map(text).unwrap_or_default();
                     tracing::error!(
@@ -805,7 +870,22 @@ impl FeedPort for LivePort {
         if let Some(seq) = self.not_signed.pop_front() {
             return Some((seq, polyarb_core::ROUTE_DROPPED));
         }
-        self.senders.iter_mut().find_map(|s| s.subs.pop_ended())
+        if let Some(seq) = self.reverted.as_mut().and_then(|r| r.pop().ok()) {
+            return Some((seq, polyarb_core::ROUTE_REVERTED));
+        }
+        let ended = self.senders.iter_mut().find_map(|s| s.subs.pop_ended());
+        if let (Some((seq, polyarb_core::ROUTE_DROPPED)), Some((risk, ring))) =
+            (ended, self.unmined.as_mut())
+        {
+            risk.ended_unmined
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(r) = ring {
+                // A full ring: the receipt thread asks on until the run ends (counted there
+                // as without a receipt).
+                let _ = r.push(seq);
+            }
+        }
+        ended
     }
 
     fn lender_offer(&mut self) -> Option<([u8; 20], u8, [u8; 32])> {

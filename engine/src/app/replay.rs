@@ -19,7 +19,7 @@ use super::AppError;
 use crate::{
     clock::{Clock, MonoClock},
     config::{Config, ProcessEnv},
-    journal::{Journal, JournalHandle, JournalStats, RunInfo},
+    journal::{Journal, JournalHandle, JournalStats, RunInfo, Target},
     pipeline::{
         self, Arrival, FeedPort, PipelineSettings, PortState, Report, RunOutcome, quiet_ends_batch,
     },
@@ -110,8 +110,8 @@ pub struct ReplayArgs {
     /// Sign with RFC 6979 only, no nonce coupons: the signed bytes are then the same on every
     /// run (with coupons only the signatures differ, and the digest leaves them out).
     pub rfc6979: bool,
-    /// Write the execution journal (SQLite) here; `None`: `[journal] path`, if set.
-    pub journal: Option<PathBuf>,
+    /// Write the execution journal here; `None`: `[journal] path` or `url`, if set.
+    pub journal: Option<Target>,
 }
 
 /// What a replay found; printed by the binary, compared by the determinism test.
@@ -458,14 +458,14 @@ pub fn replay_clocked<C: Clock + 'static>(
     let names = Names::new(&market);
     // Opened before the threads start: a journal that cannot be written stops the run here,
     // with the file's name and SQLite's words, not after it.
-    let journal = match args.journal.as_ref().or(cfg.journal.path.as_ref()) {
+    let journal = match super::journal_target(&cfg, args.journal.as_ref())? {
         Some(path) => {
             let run = RunInfo {
                 kind: "replay",
                 chain_id: Some(rcfg.chain_id),
                 config: args.config.clone(),
             };
-            let j = Journal::open(path).map_err(AppError::Journal)?;
+            let j = Journal::open(&path).map_err(AppError::Journal)?;
             Some(
                 JournalHandle::start(j, &run, names.clone(), &cfg.journal, plan.housekeeping)
                     .map_err(AppError::Journal)?,
@@ -481,6 +481,7 @@ pub fn replay_clocked<C: Clock + 'static>(
         pipeline: cfg.pipeline,
         settle_ns: 0,
         export: None,
+        submission_live: None,
     };
     let mut outcome = pipeline::run(
         port,

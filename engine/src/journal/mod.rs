@@ -1,23 +1,27 @@
 //! The execution journal (docs/journal.md): every opportunity, its route and the transaction
-//! signed for it, written off the hot path into an embedded SQLite database.
+//! signed for it, written off the hot path into an embedded SQLite database or, for a team's
+//! analytics, a PostgreSQL one (db.rs).
 //!
 //! The stages never touch it. Their reports reach the thread that drains the report ring (the
 //! run's main thread), which hands each to [`JournalHandle::record`]: a bounded queue that never
 //! blocks (a full queue drops the report and counts it). A housekeeping thread writes what it
 //! receives in batches, one transaction per batch, at most [`JournalConfig::flush_ms`] after the
 //! first row of a batch arrived or as soon as [`JournalConfig::flush_rows`] are waiting. The
-//! database runs in WAL mode: a committed batch survives the process being killed (`kill -9`),
-//! so such a kill loses at most the batch not yet committed. A batch that fails to commit (a
-//! full disk, a read-only file) is kept and tried again at the next flush, up to
+//! database runs in WAL mode (SQLite) or is a server (PostgreSQL): a committed batch survives
+//! the process being killed (`kill -9`), so such a kill loses at most the batch not yet
+//! committed. A batch that fails to commit (a full disk, a read-only file, a PostgreSQL server
+//! gone away) is kept and tried again at the next flush, on a new connection where the old one
+//! failed, up to
 //! [`JournalConfig::max_pending`] rows; past that, new rows are dropped and counted. Nothing
 //! committed is touched again.
 
+pub mod db;
 pub mod pnl;
 pub mod receipts;
 pub mod schema;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -26,7 +30,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alloy_primitives::Address;
 use crossbeam::channel::{self, RecvTimeoutError, Sender, TrySendError};
 use polyarb_core::{Funding, PoolKind};
-use rusqlite::{Connection, OpenFlags, params};
+
+use db::{Db, Insert, Val};
+pub use db::{DbError, Target};
 use serde::Deserialize;
 
 use crate::pipeline::Report;
@@ -36,10 +42,15 @@ use crate::report::Names;
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct JournalConfig {
-    /// The SQLite database file (created if missing). Absent: no journal, unless the command
-    /// line names one (`--journal FILE`).
+    /// The SQLite database file (created if missing). Absent: no journal, unless `url` or the
+    /// command line names one (`--journal FILE|URL`).
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// A PostgreSQL database instead, by its connection URL
+    /// (`postgresql://user[:password]@host[:port]/database`). Env: `POLYARB_JOURNAL_URL` (it may
+    /// carry a password). Not with `path`.
+    #[serde(default)]
+    pub url: Option<String>,
     /// Longest a written row waits before its batch is committed, ms (1 to 60,000): what a
     /// `kill -9` can lose at most, in time.
     #[serde(default = "default_flush_ms")]
@@ -82,6 +93,7 @@ impl Default for JournalConfig {
     fn default() -> Self {
         Self {
             path: None,
+            url: None,
             flush_ms: default_flush_ms(),
             flush_rows: default_flush_rows(),
             max_pending: default_max_pending(),
@@ -92,6 +104,24 @@ impl Default for JournalConfig {
 }
 
 impl JournalConfig {
+    /// Where the journal goes: the command line's `--journal` first, then `url` or `path`.
+    pub fn target(&self, cli: Option<&Target>) -> Result<Option<Target>, (&'static str, String)> {
+        if let Some(t) = cli {
+            return Ok(Some(t.clone()));
+        }
+        match (&self.path, &self.url) {
+            (Some(_), Some(_)) => Err((
+                "journal.url",
+                "journal.path and journal.url name two journals; set one".into(),
+            )),
+            (Some(p), None) => Ok(Some(Target::File(p.clone()))),
+            (None, Some(u)) => Target::postgres(u)
+                .map(Some)
+                .map_err(|e| ("journal.url", e)),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// The first key out of range: its name and why.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         let within = |key: &'static str, v: u32, hi: u32| {
@@ -110,6 +140,7 @@ impl JournalConfig {
                 format!("{} is not between 50 and 60000", self.receipt_poll_ms),
             ));
         }
+        self.target(None)?;
         if self.receipt_wait_ms > 600_000 {
             return Err((
                 "journal.receipt_wait_ms",
@@ -123,36 +154,37 @@ impl JournalConfig {
 /// Why the journal could not be opened or started.
 #[derive(Debug)]
 pub enum JournalError {
-    /// SQLite could not open or read the file (a directory that does not exist, no permission,
-    /// not a database, a corrupt one).
+    /// The database could not be opened or read (a directory that does not exist, no
+    /// permission, not a database, a corrupt one; a PostgreSQL server that cannot be reached or
+    /// refuses the login).
     Open {
-        /// The file.
-        path: PathBuf,
-        /// SQLite's words.
-        source: rusqlite::Error,
+        /// The file or database.
+        target: Target,
+        /// The database's words.
+        source: DbError,
     },
-    /// The file is a journal of a newer polyarb (its schema version is above this build's).
+    /// The journal is one of a newer polyarb (its schema version is above this build's).
     TooNew {
-        /// The file.
-        path: PathBuf,
+        /// The file or database.
+        target: Target,
         /// Its version.
         found: i64,
     },
     /// A migration failed (the journal stays at the version before it).
     Migrate {
-        /// The file.
-        path: PathBuf,
+        /// The file or database.
+        target: Target,
         /// The version it was migrating to.
         to: u32,
-        /// SQLite's words.
-        source: rusqlite::Error,
+        /// The database's words.
+        source: DbError,
     },
     /// Recording the run's start failed (a read-only file, a full disk).
     Write {
-        /// The file.
-        path: PathBuf,
-        /// SQLite's words.
-        source: rusqlite::Error,
+        /// The file or database.
+        target: Target,
+        /// The database's words.
+        source: DbError,
     },
     /// The journal thread could not be started.
     Thread(std::io::Error),
@@ -161,23 +193,21 @@ pub enum JournalError {
 impl fmt::Display for JournalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Open { path, source } => {
-                write!(f, "journal {}: cannot open: {source}", path.display())
+            Self::Open { target, source } => {
+                write!(f, "journal {target}: cannot open: {source}")
             }
-            Self::TooNew { path, found } => write!(
+            Self::TooNew { target, found } => write!(
                 f,
-                "journal {}: schema version {found} is newer than this build's {} \
-                 (written by a newer polyarb; use that one or another file)",
-                path.display(),
+                "journal {target}: schema version {found} is newer than this build's {} \
+                 (written by a newer polyarb; use that one or another journal)",
                 schema::VERSION
             ),
-            Self::Migrate { path, to, source } => write!(
+            Self::Migrate { target, to, source } => write!(
                 f,
-                "journal {}: migrating to schema version {to} failed: {source}",
-                path.display()
+                "journal {target}: migrating to schema version {to} failed: {source}"
             ),
-            Self::Write { path, source } => {
-                write!(f, "journal {}: cannot write: {source}", path.display())
+            Self::Write { target, source } => {
+                write!(f, "journal {target}: cannot write: {source}")
             }
             Self::Thread(e) => write!(f, "journal: cannot start its thread: {e}"),
         }
@@ -217,199 +247,313 @@ pub fn unix_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Bytes of a node's error object a [`SendAnswer`] keeps.
+const ANSWER_ERROR: usize = 240;
+
+/// The node's answer to one send, for the `send_answers` table. The live port builds it on its
+/// own thread, by value and without allocating, and hands it to the journal thread through a
+/// ring; the words are read there.
+#[derive(Clone, Copy, Debug)]
+pub struct SendAnswer {
+    n: u64,
+    at_unix_ms: i64,
+    account: u8,
+    nonce: u64,
+    route: Option<u64>,
+    kind: u8,
+    refusal: crate::submission::Refusal,
+    error: [u8; ANSWER_ERROR],
+    error_len: u8,
+}
+
+impl SendAnswer {
+    /// Answer number `n` of the run (from 1), at `at_unix_ms`, to the send of `(account, nonce,
+    /// route, kind)`: what it was, and the node's error object (raw JSON; its first 240 bytes
+    /// kept) if it was one.
+    pub fn new(
+        n: u64,
+        at_unix_ms: i64,
+        (account, nonce, route, kind): (u8, u64, Option<u64>, u8),
+        refusal: crate::submission::Refusal,
+        error: Option<&[u8]>,
+    ) -> Self {
+        let mut a = Self {
+            n,
+            at_unix_ms,
+            account,
+            nonce,
+            route,
+            kind,
+            refusal,
+            error: [0; ANSWER_ERROR],
+            error_len: 0,
+        };
+        if let Some(e) = error {
+            let len = e.len().min(ANSWER_ERROR);
+            a.error[..len].copy_from_slice(&e[..len]);
+            a.error_len = u8::try_from(len).unwrap_or(u8::MAX);
+        }
+        a
+    }
+
+    /// The node's words: the error object's `message`, or the raw text where it is not one
+    /// (or was cut); `None` for an acceptance.
+    fn words(&self) -> Option<String> {
+        let raw = &self.error[..usize::from(self.error_len)];
+        if raw.is_empty() {
+            return None;
+        }
+        let parsed: Option<String> = serde_json::from_slice::<serde_json::Value>(raw)
+            .ok()
+            .and_then(|v| v.get("message")?.as_str().map(str::to_owned));
+        Some(parsed.unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned()))
+    }
+}
+
 /// An open journal database at the current schema version.
 #[derive(Debug)]
 pub struct Journal {
-    conn: Connection,
-    path: PathBuf,
+    db: Db,
+    target: Target,
+}
+
+/// Runs as an integer column (an id, a count, a block): past `i64` reads as `i64::MAX`.
+fn int(v: u64) -> Val {
+    Val::from(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// A 32-byte hash as `0x…` text.
+fn hash_text(h: &[u8; 32]) -> String {
+    format!("0x{}", alloy_primitives::hex::encode(h))
 }
 
 impl Journal {
-    /// Opens (creating if missing) the journal at `path` and brings it to the current schema
-    /// version. WAL mode, `synchronous = NORMAL`: a committed transaction survives the process
-    /// being killed (only a power loss may take the newest ones back).
-    pub fn open(path: &Path) -> Result<Self, JournalError> {
-        let open_err = |source| JournalError::Open {
-            path: path.to_owned(),
+    /// Opens (creating if missing) the journal at `target` and brings it to the current schema
+    /// version. SQLite: WAL mode, `synchronous = NORMAL` (a committed transaction survives the
+    /// process being killed; only a power loss may take the newest ones back). PostgreSQL: one
+    /// connection, made again after it fails.
+    pub fn open(target: &Target) -> Result<Self, JournalError> {
+        let db = Db::open(target, false).map_err(|source| JournalError::Open {
+            target: target.clone(),
             source,
-        };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(open_err)?;
-        // A corrupt file or another format shows on the first read, here.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(open_err)?;
+        })?;
         let mut journal = Self {
-            conn,
-            path: path.to_owned(),
+            db,
+            target: target.clone(),
         };
         journal.migrate()?;
         Ok(journal)
     }
 
-    /// The schema version the file is at.
-    pub fn version(&self) -> Result<i64, rusqlite::Error> {
-        let exists: bool = self.conn.query_row(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
-            [],
-            |r| r.get(0),
-        )?;
-        if !exists {
+    /// Where it is.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The SQLite connection, if it is a file (for tests and the file's own checks).
+    pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
+        self.db.sqlite()
+    }
+
+    /// The schema version the journal is at.
+    pub fn version(&mut self) -> Result<i64, DbError> {
+        if !self.db.has_table("schema_version")? {
             return Ok(0);
         }
-        self.conn
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        let rows = self.db.query("SELECT version FROM schema_version", &[])?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(db::Cell::int)
+            .unwrap_or(0))
     }
 
     fn migrate(&mut self) -> Result<(), JournalError> {
-        let path = self.path.clone();
+        let target = self.target.clone();
         let found = self.version().map_err(|source| JournalError::Open {
-            path: path.clone(),
+            target: target.clone(),
             source,
         })?;
         if found > i64::from(schema::VERSION) {
-            return Err(JournalError::TooNew { path, found });
+            return Err(JournalError::TooNew { target, found });
         }
-        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let (list, int) = match self.target {
+            Target::File(_) => (schema::MIGRATIONS, "INTEGER"),
+            Target::Postgres(_) => (schema::PG_MIGRATIONS, "BIGINT"),
+        };
+        for (i, sql) in list.iter().enumerate().skip(found as usize) {
             let to = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let err = |source| JournalError::Migrate {
-                path: path.clone(),
-                to,
-                source,
+            let statements = if i == 0 {
+                format!(
+                    "CREATE TABLE schema_version (version {int} NOT NULL); \
+                     INSERT INTO schema_version (version) VALUES (0); {sql}"
+                )
+            } else {
+                (*sql).to_owned()
             };
-            let tx = self.conn.transaction().map_err(err)?;
-            if i == 0 {
-                tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL);")
-                    .map_err(err)?;
-                tx.execute("INSERT INTO schema_version (version) VALUES (0)", [])
-                    .map_err(err)?;
-            }
-            tx.execute_batch(sql).map_err(err)?;
-            tx.execute("UPDATE schema_version SET version = ?1", [to])
-                .map_err(err)?;
-            tx.commit().map_err(err)?;
+            self.db
+                .migrate_step(
+                    &statements,
+                    (
+                        "UPDATE schema_version SET version = ?1",
+                        &[Val::from(i64::from(to))],
+                    ),
+                )
+                .map_err(|source| JournalError::Migrate {
+                    target: target.clone(),
+                    to,
+                    source,
+                })?;
         }
         Ok(())
     }
 
     /// Records a run's start; its id keys every later row.
     pub fn begin_run(&mut self, info: &RunInfo) -> Result<i64, JournalError> {
-        self.conn
-            .execute(
+        let rows = self
+            .db
+            .query(
                 "INSERT INTO runs (kind, started_unix_ms, chain_id, config, polyarb_version) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    info.kind,
-                    unix_ms(),
-                    info.chain_id.and_then(|c| i64::try_from(c).ok()),
-                    info.config.display().to_string(),
-                    env!("CARGO_PKG_VERSION"),
+                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING run_id",
+                &[
+                    Val::from(info.kind),
+                    Val::from(unix_ms()),
+                    Val::from(info.chain_id.and_then(|c| i64::try_from(c).ok())),
+                    Val::from(info.config.display().to_string()),
+                    Val::from(env!("CARGO_PKG_VERSION")),
                 ],
             )
             .map_err(|source| JournalError::Write {
-                path: self.path.clone(),
+                target: self.target.clone(),
                 source,
             })?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(db::Cell::int)
+            .unwrap_or(0))
     }
 
     /// Records a run's end.
-    pub fn end_run(&mut self, run_id: i64) -> Result<(), rusqlite::Error> {
-        self.conn.execute(
+    pub fn end_run(&mut self, run_id: i64) -> Result<(), DbError> {
+        self.db.execute(
             "UPDATE runs SET ended_unix_ms = ?1 WHERE run_id = ?2",
-            params![unix_ms(), run_id],
+            &[Val::from(unix_ms()), Val::from(run_id)],
         )?;
         Ok(())
     }
 
     /// Writes `reports` (each an opportunity, its hops and its transaction or build error) in
-    /// one transaction: all of them or none.
+    /// one transaction: all of them or none. A row already there is left as it is: a commit
+    /// whose answer was lost with its PostgreSQL connection may have landed, and its retry
+    /// must not fail on it.
     pub fn write_batch(
         &mut self,
         run_id: i64,
         reports: &[Report],
+        answers: &[SendAnswer],
         names: &Names,
-    ) -> Result<(), rusqlite::Error> {
-        let tx = self.conn.transaction()?;
-        {
-            let now = unix_ms();
-            let mut opp = tx.prepare_cached(
-                "INSERT INTO opportunities (run_id, seq, block, log_index, token_in, symbol, \
-                 amount_in, funding, premium, profit, profit_native_wei, gas_cost_native_wei, \
-                 base_fee_wei, gas_budget, detect_ns, recorded_unix_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )?;
-            let mut hop = tx.prepare_cached(
-                "INSERT INTO hops (run_id, seq, position, pool, kind, dex, zero_for_one, \
-                 amount_out, ticks_crossed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            let mut sent = tx.prepare_cached(
-                "INSERT INTO transactions (run_id, seq, tx_hash, nonce, tx_len, build_error) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for r in reports {
-                let o = &r.opp;
-                let seq = i64::try_from(o.seq).unwrap_or(i64::MAX);
-                let token = Address::from(o.token_in);
-                opp.execute(params![
-                    run_id,
-                    seq,
-                    i64::try_from(o.block_number).unwrap_or(i64::MAX),
-                    o.log_index,
-                    token.to_checksum(None),
-                    names.symbol(&token),
-                    o.amount_in.to_string(),
-                    Funding::from_u8(o.funding).map_or("?", Funding::name),
-                    o.premium.to_string(),
-                    o.profit.to_string(),
-                    o.profit_native.to_string(),
-                    o.gas_cost_native.to_string(),
-                    o.base_fee.to_string(),
-                    o.gas_budget,
-                    i64::try_from(o.detect_ns.saturating_sub(o.recv_ns)).unwrap_or(i64::MAX),
-                    now,
-                ])?;
-                for (i, h) in o.hops().iter().enumerate() {
-                    let pool = Address::from(h.pool);
-                    hop.execute(params![
-                        run_id,
-                        seq,
-                        i64::try_from(i).unwrap_or(i64::MAX),
-                        pool.to_checksum(None),
-                        PoolKind::from_u8(h.kind).map_or("?", PoolKind::name),
-                        names.dex(&pool),
-                        h.zero_for_one == 1,
-                        h.amount_out.to_string(),
-                        h.ticks_crossed,
-                    ])?;
-                }
-                let hash =
-                    r.tx.map(|t| format!("0x{}", alloy_primitives::hex::encode(t.hash)));
-                sent.execute(params![
-                    run_id,
-                    seq,
-                    hash,
-                    r.tx.map(|t| i64::try_from(t.nonce).unwrap_or(i64::MAX)),
-                    r.tx.map(|t| t.len),
-                    r.error.map(|e| e.to_string()),
-                ])?;
+    ) -> Result<(), DbError> {
+        let now = unix_ms();
+        let mut opps = Vec::with_capacity(reports.len() * 16);
+        let mut hops = Vec::new();
+        let mut sent = Vec::with_capacity(reports.len() * 6);
+        for r in reports {
+            let o = &r.opp;
+            let seq = int(o.seq);
+            let token = Address::from(o.token_in);
+            opps.extend([
+                Val::from(run_id),
+                seq.clone(),
+                int(o.block_number),
+                Val::from(i64::from(o.log_index)),
+                Val::from(token.to_checksum(None)),
+                Val::from(names.symbol(&token)),
+                Val::from(o.amount_in.to_string()),
+                Val::from(Funding::from_u8(o.funding).map_or("?", Funding::name)),
+                Val::from(o.premium.to_string()),
+                Val::from(o.profit.to_string()),
+                Val::from(o.profit_native.to_string()),
+                Val::from(o.gas_cost_native.to_string()),
+                Val::from(o.base_fee.to_string()),
+                Val::from(i64::from(o.gas_budget)),
+                int(o.detect_ns.saturating_sub(o.recv_ns)),
+                Val::from(now),
+            ]);
+            for (i, h) in o.hops().iter().enumerate() {
+                let pool = Address::from(h.pool);
+                hops.extend([
+                    Val::from(run_id),
+                    seq.clone(),
+                    int(i as u64),
+                    Val::from(pool.to_checksum(None)),
+                    Val::from(PoolKind::from_u8(h.kind).map_or("?", PoolKind::name)),
+                    Val::from(names.dex(&pool)),
+                    Val::from(h.zero_for_one == 1),
+                    Val::from(h.amount_out.to_string()),
+                    Val::from(i64::from(h.ticks_crossed)),
+                ]);
             }
+            sent.extend([
+                Val::from(run_id),
+                seq,
+                Val::from(r.tx.map(|t| hash_text(&t.hash))),
+                Val::from(r.tx.map(|t| i64::try_from(t.nonce).unwrap_or(i64::MAX))),
+                Val::from(r.tx.map(|t| i64::from(t.len))),
+                Val::from(r.error.map(|e| e.to_string())),
+            ]);
         }
-        tx.commit()
+        let mut said = Vec::with_capacity(answers.len() * 9);
+        for a in answers {
+            said.extend([
+                Val::from(run_id),
+                int(a.n),
+                Val::from(a.at_unix_ms),
+                Val::from(i64::from(a.account)),
+                int(a.nonce),
+                Val::from(a.route.map(|s| i64::try_from(s).unwrap_or(i64::MAX))),
+                Val::from(match a.kind {
+                    polyarb_core::TX_KIND_ROUTE => "route",
+                    polyarb_core::TX_KIND_CANCEL => "cancel",
+                    _ => "other",
+                }),
+                Val::from(a.refusal.label()),
+                Val::from(a.words()),
+            ]);
+        }
+        const KEEP: &str = "ON CONFLICT DO NOTHING";
+        self.db.insert_all(&[
+            Insert {
+                into: "send_answers (run_id, n, at_unix_ms, account, nonce, seq, kind, outcome, \
+                       error)",
+                columns: 9,
+                values: said,
+                tail: KEEP,
+            },
+            Insert {
+                into: "opportunities (run_id, seq, block, log_index, token_in, symbol, \
+                       amount_in, funding, premium, profit, profit_native_wei, \
+                       gas_cost_native_wei, base_fee_wei, gas_budget, detect_ns, recorded_unix_ms)",
+                columns: 16,
+                values: opps,
+                tail: KEEP,
+            },
+            Insert {
+                into: "hops (run_id, seq, position, pool, kind, dex, zero_for_one, amount_out, \
+                       ticks_crossed)",
+                columns: 9,
+                values: hops,
+                tail: KEEP,
+            },
+            Insert {
+                into: "transactions (run_id, seq, tx_hash, nonce, tx_len, build_error)",
+                columns: 6,
+                values: sent,
+                tail: KEEP,
+            },
+        ])
     }
-}
 
-impl Journal {
     /// Writes receipts in one transaction: `(sent, receipt, revert reason)` each. A receipt
     /// already journaled for the same opportunity is replaced (a reorg may move a transaction;
     /// the newest answer is the node's current word).
@@ -417,57 +561,72 @@ impl Journal {
         &mut self,
         rows: &[(receipts::Sent, receipts::Receipt, Option<String>)],
         fetched_unix_ms: i64,
-    ) -> Result<(), rusqlite::Error> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut ins = tx.prepare_cached(
-                "INSERT OR REPLACE INTO receipts (run_id, seq, tx_hash, success, block, tx_index, \
-                 gas_used, effective_gas_price_wei, gas_cost_wei, realised_profit, \
-                 realised_premium, revert_reason, fetched_unix_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?;
-            for (sent, r, reason) in rows {
-                ins.execute(params![
-                    sent.run_id,
-                    i64::try_from(sent.seq).unwrap_or(i64::MAX),
-                    format!("0x{}", alloy_primitives::hex::encode(sent.hash)),
-                    r.success,
-                    i64::try_from(r.block).unwrap_or(i64::MAX),
-                    i64::try_from(r.index).unwrap_or(i64::MAX),
-                    i64::try_from(r.gas_used).unwrap_or(i64::MAX),
-                    r.effective_gas_price.to_string(),
-                    r.gas_cost_wei().to_string(),
-                    r.executed.map(|e| e.profit.to_string()),
-                    r.executed.map(|e| e.premium.to_string()),
-                    reason,
-                    fetched_unix_ms,
-                ])?;
-            }
+    ) -> Result<(), DbError> {
+        let mut values = Vec::with_capacity(rows.len() * 13);
+        for (sent, r, reason) in rows {
+            values.extend([
+                Val::from(sent.run_id),
+                int(sent.seq),
+                Val::from(hash_text(&sent.hash)),
+                Val::from(r.success),
+                int(r.block),
+                int(r.index),
+                int(r.gas_used),
+                Val::from(r.effective_gas_price.to_string()),
+                Val::from(r.gas_cost_wei().to_string()),
+                Val::from(r.executed.map(|e| e.profit.to_string())),
+                Val::from(r.executed.map(|e| e.premium.to_string())),
+                Val::from(reason.clone()),
+                Val::from(fetched_unix_ms),
+            ]);
         }
-        tx.commit()
+        self.db.insert_all(&[Insert {
+            into: "receipts (run_id, seq, tx_hash, success, block, tx_index, gas_used, \
+                   effective_gas_price_wei, gas_cost_wei, realised_profit, realised_premium, \
+                   revert_reason, fetched_unix_ms)",
+            columns: 13,
+            values,
+            tail: "ON CONFLICT (run_id, seq) DO UPDATE SET tx_hash = excluded.tx_hash, \
+                   success = excluded.success, block = excluded.block, \
+                   tx_index = excluded.tx_index, gas_used = excluded.gas_used, \
+                   effective_gas_price_wei = excluded.effective_gas_price_wei, \
+                   gas_cost_wei = excluded.gas_cost_wei, \
+                   realised_profit = excluded.realised_profit, \
+                   realised_premium = excluded.realised_premium, \
+                   revert_reason = excluded.revert_reason, \
+                   fetched_unix_ms = excluded.fetched_unix_ms",
+        }])
     }
-}
 
-impl Journal {
     /// Records a stop or resume of sending (committed at once: there are few).
     pub fn write_risk_event(
         &mut self,
         run_id: i64,
         e: &crate::risk::RiskEvent,
-    ) -> Result<(), rusqlite::Error> {
-        self.conn.execute(
+    ) -> Result<(), DbError> {
+        self.db.execute(
             "INSERT INTO risk_events (run_id, at_unix_ms, stopped, reason) VALUES (?1, ?2, ?3, ?4)",
-            params![run_id, e.at_unix_ms, e.stopped, e.reason],
+            &[
+                Val::from(run_id),
+                Val::from(e.at_unix_ms),
+                Val::from(e.stopped),
+                Val::from(e.reason.clone()),
+            ],
         )?;
         Ok(())
+    }
+
+    /// Connections made again after one failed (PostgreSQL).
+    pub fn reconnects(&self) -> u64 {
+        self.db.reconnects()
     }
 }
 
 /// What the journal thread did, for the run's summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JournalStats {
-    /// The file.
-    pub path: PathBuf,
+    /// The file or database (PostgreSQL's without the password).
+    pub target: String,
     /// Opportunities committed (each with its hops and transaction row).
     pub rows: u64,
     /// Transactions committed.
@@ -479,10 +638,14 @@ pub struct JournalStats {
     pub dropped: u64,
     /// Rows still uncommitted when the run ended (the database kept failing): lost.
     pub lost_at_exit: u64,
-    /// The first failure, in SQLite's words.
+    /// The first failure, in the database's words.
     pub first_error: Option<String>,
     /// Commits failed in a row now (0: the last one took).
     pub failing: u64,
+    /// PostgreSQL connections made again after one failed.
+    pub reconnects: u64,
+    /// The node's answers to sends committed (a live run).
+    pub answers: u64,
 }
 
 impl fmt::Display for JournalStats {
@@ -491,13 +654,19 @@ impl fmt::Display for JournalStats {
             f,
             "journal {}: {} opportunities in {} commits, {} failed commits, {} dropped, {} \
              lost at exit",
-            self.path.display(),
+            self.target,
             self.rows,
             self.batches,
             self.failed_commits,
             self.dropped,
             self.lost_at_exit
         )?;
+        if self.answers > 0 {
+            write!(f, ", {} send answers", self.answers)?;
+        }
+        if self.reconnects > 0 {
+            write!(f, ", {} reconnects", self.reconnects)?;
+        }
         if let Some(e) = &self.first_error {
             write!(f, " (first failure: {e})")?;
         }
@@ -523,11 +692,25 @@ impl JournalHandle {
     /// Records the run in `journal` and starts the thread that writes its reports, on CPU
     /// `cpu` if given (the housekeeping CPU: never a hot one).
     pub fn start(
+        journal: Journal,
+        run: &RunInfo,
+        names: Names,
+        cfg: &JournalConfig,
+        cpu: Option<usize>,
+    ) -> Result<Self, JournalError> {
+        Self::start_with_answers(journal, run, names, cfg, cpu, None)
+    }
+
+    /// As [`JournalHandle::start`], and the thread also writes the node's answers to each
+    /// send that arrive on `answers` (the live port's ring), read at least once per
+    /// `flush_ms`.
+    pub fn start_with_answers(
         mut journal: Journal,
         run: &RunInfo,
         names: Names,
         cfg: &JournalConfig,
         cpu: Option<usize>,
+        mut answers: Option<rtrb::Consumer<SendAnswer>>,
     ) -> Result<Self, JournalError> {
         let run_id = journal.begin_run(run)?;
         let (tx, rx) = channel::bounded::<Option<Report>>(QUEUE.min(cfg.max_pending as usize));
@@ -545,16 +728,36 @@ impl JournalHandle {
                     run_id,
                     names,
                     batch: Vec::with_capacity(rows),
+                    answers: Vec::new(),
                     stats: JournalStats::default(),
                     dropped: dropped_in,
                 };
-                w.stats.path.clone_from(&w.journal.path);
+                w.stats.target = w.journal.target.to_string();
                 let mut due: Option<Instant> = None;
+                // With answers to read, the thread looks at their ring once a period at least.
+                let idle = if answers.is_some() {
+                    flush
+                } else {
+                    Duration::from_secs(3600)
+                };
                 loop {
-                    let wait = due.map_or(Duration::from_secs(3600), |d| {
-                        d.saturating_duration_since(Instant::now())
+                    let wait = due.map_or(idle, |d| {
+                        d.saturating_duration_since(Instant::now()).min(idle)
                     });
-                    match rx.recv_timeout(wait) {
+                    let got = rx.recv_timeout(wait);
+                    if let Some(ring) = answers.as_mut() {
+                        while let Ok(a) = ring.pop() {
+                            if w.answers.len() >= max_pending {
+                                w.dropped.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                            w.answers.push(a);
+                        }
+                        if !w.answers.is_empty() && due.is_none() {
+                            due = Some(Instant::now() + flush);
+                        }
+                    }
+                    match got {
                         Ok(Some(r)) => {
                             if w.batch.len() >= max_pending {
                                 w.dropped.fetch_add(1, Ordering::Relaxed);
@@ -572,17 +775,26 @@ impl JournalHandle {
                         }
                         Err(RecvTimeoutError::Timeout) => {
                             // Committed: nothing waits. Failed: try again one period later.
-                            due = (!w.flush()).then(|| Instant::now() + flush);
+                            if due.is_some_and(|d| Instant::now() >= d) {
+                                due = (!w.flush()).then(|| Instant::now() + flush);
+                            }
                         }
                         Ok(None) | Err(RecvTimeoutError::Disconnected) => break,
                     }
                 }
+                // The port has stopped by now: its last answers are in the ring.
+                if let Some(ring) = answers.as_mut() {
+                    while let Ok(a) = ring.pop() {
+                        w.answers.push(a);
+                    }
+                }
                 w.flush();
-                w.stats.lost_at_exit = w.batch.len() as u64;
+                w.stats.lost_at_exit = (w.batch.len() + w.answers.len()) as u64;
                 if let Err(e) = w.journal.end_run(w.run_id) {
                     w.stats.first_error.get_or_insert_with(|| e.to_string());
                 }
                 w.stats.dropped = w.dropped.load(Ordering::Relaxed);
+                w.stats.reconnects = w.journal.reconnects();
                 w.stats
             })
             .map_err(JournalError::Thread)?;
@@ -629,6 +841,8 @@ struct Writer {
     run_id: i64,
     names: Names,
     batch: Vec<Report>,
+    /// The node's answers to sends, waiting with `batch`.
+    answers: Vec<SendAnswer>,
     stats: JournalStats,
     dropped: Arc<AtomicU64>,
 }
@@ -636,16 +850,27 @@ struct Writer {
 impl Writer {
     /// Commits the waiting batch; `true` if nothing is left waiting.
     fn flush(&mut self) -> bool {
-        if self.batch.is_empty() {
+        if self.batch.is_empty() && self.answers.is_empty() {
             return true;
         }
         match self
             .journal
-            .write_batch(self.run_id, &self.batch, &self.names)
+            .write_batch(self.run_id, &self.batch, &self.answers, &self.names)
         {
             Ok(()) => {
                 self.stats.rows += self.batch.len() as u64;
+                self.stats.answers += self.answers.len() as u64;
+                self.answers.clear();
                 self.stats.batches += 1;
+                if self.stats.failing > 0 {
+                    tracing::info!(
+                        "journal {}: committing again after {} failed commits; the {} rows \
+                         kept are in",
+                        self.stats.target,
+                        self.stats.failing,
+                        self.batch.len()
+                    );
+                }
                 self.stats.failing = 0;
                 let last = self.batch.last().map_or(0, |r| r.opp.seq);
                 tracing::debug!(
@@ -663,7 +888,7 @@ impl Writer {
                 if self.stats.failed_commits % 1000 == 1 {
                     tracing::warn!(
                         "journal {}: commit failed ({} so far), {} rows kept for a retry: {e}",
-                        self.stats.path.display(),
+                        self.stats.target,
                         self.stats.failed_commits,
                         self.batch.len()
                     );
@@ -678,6 +903,8 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
+    use std::path::Path;
 
     fn scratch(name: &str) -> PathBuf {
         let dir =
@@ -685,6 +912,10 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("journal.db")
+    }
+
+    fn file(path: &Path) -> Target {
+        Target::File(path.to_owned())
     }
 
     fn tables(path: &Path) -> Vec<String> {
@@ -701,7 +932,7 @@ mod tests {
     #[test]
     fn a_new_journal_is_at_the_current_version_and_reopening_keeps_it() {
         let path = scratch("new");
-        let j = Journal::open(&path).unwrap();
+        let mut j = Journal::open(&file(&path)).unwrap();
         assert_eq!(j.version().unwrap(), i64::from(schema::VERSION));
         drop(j);
         assert_eq!(
@@ -713,11 +944,12 @@ mod tests {
                 "risk_events",
                 "runs",
                 "schema_version",
+                "send_answers",
                 "transactions"
             ]
         );
         // Reopening applies nothing twice (a second CREATE TABLE would fail) and keeps rows.
-        let mut j = Journal::open(&path).unwrap();
+        let mut j = Journal::open(&file(&path)).unwrap();
         let run = RunInfo {
             kind: "replay",
             chain_id: Some(137),
@@ -725,10 +957,11 @@ mod tests {
         };
         assert_eq!(j.begin_run(&run).unwrap(), 1);
         drop(j);
-        let mut j = Journal::open(&path).unwrap();
+        let mut j = Journal::open(&file(&path)).unwrap();
         assert_eq!(j.begin_run(&run).unwrap(), 2);
         let mode: String = j
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
@@ -755,11 +988,12 @@ mod tests {
             .unwrap();
         }
         assert!(!tables(&path).contains(&"receipts".to_owned()));
-        let j = Journal::open(&path).unwrap();
+        let mut j = Journal::open(&file(&path)).unwrap();
         assert_eq!(j.version().unwrap(), i64::from(schema::VERSION));
         assert!(tables(&path).contains(&"receipts".to_owned()));
         let old: String = j
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row("SELECT config FROM runs WHERE run_id = 1", [], |r| r.get(0))
             .unwrap();
         assert_eq!(old, "old.toml");
@@ -769,18 +1003,18 @@ mod tests {
     fn a_newer_corrupt_or_unwritable_journal_is_refused_with_its_name() {
         // A newer polyarb's journal: never written.
         let path = scratch("newer");
-        drop(Journal::open(&path).unwrap());
+        drop(Journal::open(&file(&path)).unwrap());
         Connection::open(&path)
             .unwrap()
             .execute("UPDATE schema_version SET version = 99", [])
             .unwrap();
-        let e = Journal::open(&path).unwrap_err();
+        let e = Journal::open(&file(&path)).unwrap_err();
         assert!(matches!(e, JournalError::TooNew { found: 99, .. }), "{e:?}");
         assert!(e.to_string().contains("schema version 99 is newer"), "{e}");
         // Not a database.
         let path = scratch("garbage");
         std::fs::write(&path, vec![0x5au8; 8192]).unwrap();
-        let e = Journal::open(&path).unwrap_err();
+        let e = Journal::open(&file(&path)).unwrap_err();
         assert!(matches!(e, JournalError::Open { .. }), "{e:?}");
         assert!(
             e.to_string()
@@ -791,11 +1025,11 @@ mod tests {
         let path = scratch("missing")
             .with_file_name("no-such-dir")
             .join("j.db");
-        let e = Journal::open(&path).unwrap_err();
+        let e = Journal::open(&file(&path)).unwrap_err();
         assert!(matches!(e, JournalError::Open { .. }), "{e:?}");
         // A read-only file system (procfs refuses to create files, even for root).
         let path = Path::new("/proc/polyarb-journal.db");
-        let e = Journal::open(path).unwrap_err();
+        let e = Journal::open(&file(path)).unwrap_err();
         assert!(matches!(e, JournalError::Open { .. }), "{e:?}");
         assert!(
             e.to_string()
@@ -827,7 +1061,7 @@ mod tests {
     #[test]
     fn a_full_database_keeps_the_batch_and_the_retry_loses_nothing() {
         let path = scratch("full");
-        let mut journal = Journal::open(&path).unwrap();
+        let mut journal = Journal::open(&file(&path)).unwrap();
         let run_id = journal
             .begin_run(&RunInfo {
                 kind: "replay",
@@ -840,17 +1074,20 @@ mod tests {
             run_id,
             names: Names::default(),
             batch: (0..10).map(report).collect(),
+            answers: Vec::new(),
             stats: JournalStats::default(),
             dropped: Arc::new(AtomicU64::new(0)),
         };
         assert!(w.flush());
         let pages: i64 = w
             .journal
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row("PRAGMA page_count", [], |r| r.get(0))
             .unwrap();
         w.journal
-            .conn
+            .sqlite()
+            .unwrap()
             .pragma_update(None, "max_page_count", pages)
             .unwrap();
         w.batch.extend((10..2_000).map(report));
@@ -867,7 +1104,8 @@ mod tests {
         );
         assert_eq!(w.batch.len(), 1_990, "the rows wait for a retry");
         w.journal
-            .conn
+            .sqlite()
+            .unwrap()
             .pragma_update(None, "max_page_count", 1_000_000)
             .unwrap();
         assert!(w.flush());
@@ -889,6 +1127,31 @@ mod tests {
             )
             .unwrap();
         assert_eq!(amount, (u128::MAX - 1_999).to_string());
+    }
+
+    #[test]
+    fn a_send_answer_keeps_the_nodes_words() {
+        use crate::submission::Refusal;
+        let refused = br#"{"code":-32003,"message":"insufficient funds for gas * price + value"}"#;
+        let a = SendAnswer::new(1, 5, (0, 7, Some(3), 0), Refusal::Refused, Some(refused));
+        assert_eq!(
+            a.words().as_deref(),
+            Some("insufficient funds for gas * price + value")
+        );
+        // Not an object with a message, or cut at 240 bytes: the raw text.
+        let long = format!(r#"{{"code":1,"message":"{}"}}"#, "x".repeat(300));
+        let a = SendAnswer::new(
+            2,
+            5,
+            (0, 7, None, 1),
+            Refusal::Refused,
+            Some(long.as_bytes()),
+        );
+        assert_eq!(a.words().unwrap(), long[..240]);
+        let a = SendAnswer::new(3, 5, (0, 7, None, 1), Refusal::Refused, Some(b"oops"));
+        assert_eq!(a.words().as_deref(), Some("oops"));
+        let a = SendAnswer::new(4, 5, (0, 8, Some(4), 0), Refusal::Known, None);
+        assert_eq!(a.words(), None);
     }
 
     #[test]

@@ -4,22 +4,27 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags};
-
+use super::db::{Cell, Db, DbError, Target, Val};
 use super::value_wei;
 use crate::report::utc;
 
 /// Why the report could not be made.
 #[derive(Debug)]
 pub enum PnlError {
-    /// The file could not be opened or read as a journal.
+    /// The journal could not be opened or read as one.
     Open {
-        /// The file.
-        path: PathBuf,
-        /// SQLite's words.
-        source: rusqlite::Error,
+        /// The file or database.
+        target: String,
+        /// The database's words.
+        source: DbError,
+    },
+    /// A column holds what no journal writes there (a NULL, a wrong type).
+    BadRow {
+        /// The query.
+        what: &'static str,
+        /// The column's position.
+        column: usize,
     },
     /// A stored amount is not a decimal number within 128 bits.
     BadAmount {
@@ -33,9 +38,13 @@ pub enum PnlError {
 impl fmt::Display for PnlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Open { path, source } => {
-                write!(f, "journal {}: cannot read: {source}", path.display())
+            Self::Open { target, source } => {
+                write!(f, "journal {target}: cannot read: {source}")
             }
+            Self::BadRow { what, column } => write!(
+                f,
+                "journal: {what}: column {column} holds what no journal writes there"
+            ),
             Self::BadAmount { column, value } => write!(
                 f,
                 "journal: {column} holds {value:?}, not an amount this report can sum"
@@ -115,8 +124,8 @@ impl Tally {
 /// The report of one journal.
 #[derive(Clone, Debug)]
 pub struct PnlReport {
-    /// The file.
-    pub path: PathBuf,
+    /// The file or database.
+    pub target: String,
     /// The runs covered: `(run_id, kind, started, chain_id)`.
     pub runs: Vec<(i64, String, i64, Option<i64>)>,
     /// Opportunities the runs found.
@@ -135,115 +144,138 @@ pub struct PnlReport {
     pub by: [(&'static str, BTreeMap<String, Tally>); 4],
 }
 
-/// Reads the journal at `path` (read-only) and sums it, over run `run` only if given.
-pub fn pnl_report(path: &Path, run: Option<i64>) -> Result<PnlReport, PnlError> {
+/// Column `i` of `row`: present and of the type asked for, or [`PnlError::BadRow`].
+struct Row<'a> {
+    cells: &'a mut [Cell],
+    what: &'static str,
+}
+
+impl Row<'_> {
+    fn bad(&self, column: usize) -> PnlError {
+        PnlError::BadRow {
+            what: self.what,
+            column,
+        }
+    }
+    fn int(&self, i: usize) -> Result<i64, PnlError> {
+        self.cells.get(i).and_then(Cell::int).ok_or(self.bad(i))
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, PnlError> {
+        match self.cells.get(i) {
+            Some(Cell::Null) => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+    fn text(&mut self, i: usize) -> Result<String, PnlError> {
+        self.opt_text(i)?.ok_or(self.bad(i))
+    }
+    fn opt_text(&mut self, i: usize) -> Result<Option<String>, PnlError> {
+        match self
+            .cells
+            .get_mut(i)
+            .map(|c| std::mem::replace(c, Cell::Null))
+        {
+            Some(Cell::Null) => Ok(None),
+            Some(Cell::Text(t)) => Ok(Some(t)),
+            _ => Err(self.bad(i)),
+        }
+    }
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, PnlError> {
+        match self.cells.get(i) {
+            Some(Cell::Null) => Ok(None),
+            Some(c) => c.flag().map(Some).ok_or(self.bad(i)),
+            None => Err(self.bad(i)),
+        }
+    }
+}
+
+/// Reads the journal at `target` (read-only) and sums it, over run `run` only if given.
+pub fn pnl_report(target: &Target, run: Option<i64>) -> Result<PnlReport, PnlError> {
     let open = |source| PnlError::Open {
-        path: path.to_owned(),
+        target: target.to_string(),
         source,
     };
-    let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open)?;
-    let filter = run.unwrap_or(-1);
-    let runs: Vec<(i64, String, i64, Option<i64>)> = c
-        .prepare(
-            "SELECT run_id, kind, started_unix_ms, chain_id FROM runs \
-             WHERE ?1 < 0 OR run_id = ?1 ORDER BY run_id",
-        )
-        .and_then(|mut s| {
-            s.query_map([filter], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect()
-        })
-        .map_err(open)?;
-    let opportunities: i64 = c
-        .query_row(
-            "SELECT count(*) FROM opportunities WHERE ?1 < 0 OR run_id = ?1",
-            [filter],
-            |r| r.get(0),
-        )
-        .map_err(open)?;
+    let mut c = Db::open(target, true).map_err(open)?;
+    let filter = [Val::from(run.unwrap_or(-1))];
+    let mut query = |sql: &str| c.query(sql, &filter).map_err(open);
+    let mut runs = Vec::new();
+    for mut cells in query(
+        "SELECT run_id, kind, started_unix_ms, chain_id FROM runs \
+         WHERE CAST(?1 AS BIGINT) < 0 OR run_id = ?1 ORDER BY run_id",
+    )? {
+        let mut r = Row {
+            cells: &mut cells,
+            what: "runs",
+        };
+        runs.push((r.int(0)?, r.text(1)?, r.int(2)?, r.opt_int(3)?));
+    }
+    let opportunities =
+        query("SELECT count(*) FROM opportunities WHERE CAST(?1 AS BIGINT) < 0 OR run_id = ?1")?
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Cell::int)
+            .unwrap_or(0);
     let mut kinds: HashMap<(i64, i64), Vec<String>> = HashMap::new();
-    c.prepare(
-        "SELECT run_id, seq, kind FROM hops WHERE ?1 < 0 OR run_id = ?1 \
+    for mut cells in query(
+        "SELECT run_id, seq, kind FROM hops WHERE CAST(?1 AS BIGINT) < 0 OR run_id = ?1 \
          ORDER BY run_id, seq, position",
-    )
-    .and_then(|mut s| {
-        let rows = s.query_map([filter], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (run, seq, kind) = row?;
-            kinds.entry((run, seq)).or_default().push(kind);
-        }
-        Ok(())
-    })
-    .map_err(open)?;
+    )? {
+        let mut r = Row {
+            cells: &mut cells,
+            what: "hops",
+        };
+        let key = (r.int(0)?, r.int(1)?);
+        kinds.entry(key).or_default().push(r.text(2)?);
+    }
     let amount = |column: &'static str, v: String| {
         v.parse::<u128>()
             .map_err(|_| PnlError::BadAmount { column, value: v })
     };
-    type Raw = (
-        i64,
-        i64,
-        i64,
-        String,
-        String,
-        String,
-        String,
-        Option<bool>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
     // A version-1 journal (before receipts) reads as one with no receipt yet; the report never
-    // writes, so it does not migrate the file.
-    let has_receipts: bool = c
-        .query_row(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'receipts'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(open)?;
+    // writes, so it does not migrate the journal.
+    let has_receipts = c.has_table("receipts").map_err(open)?;
     let receipts = if has_receipts {
         "receipts"
     } else {
         "(SELECT 0 AS run_id, 0 AS seq, NULL AS success, NULL AS gas_used, \
-         NULL AS gas_cost_wei, NULL AS realised_profit, NULL AS revert_reason WHERE 0)"
+         NULL AS gas_cost_wei, NULL AS realised_profit, NULL AS revert_reason WHERE 1 = 0)"
     };
-    let raw: Vec<Raw> = c
-        .prepare(&format!(
-            "SELECT o.run_id, o.seq, o.recorded_unix_ms, o.funding, o.profit, \
-             o.profit_native_wei, o.profit, r.success, r.gas_used, r.gas_cost_wei, \
-             r.realised_profit, r.revert_reason \
-             FROM opportunities o JOIN transactions t USING (run_id, seq) \
-             LEFT JOIN {receipts} r USING (run_id, seq) \
-             WHERE t.tx_hash IS NOT NULL AND (?1 < 0 OR o.run_id = ?1) ORDER BY o.run_id, o.seq"
-        ))
-        .and_then(|mut s| {
-            s.query_map([filter], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                    r.get(10)?,
-                    r.get(11)?,
-                ))
-            })?
-            .collect()
-        })
+    let rows = c
+        .query(
+            &format!(
+                "SELECT o.run_id, o.seq, o.recorded_unix_ms, o.funding, o.profit, \
+                 o.profit_native_wei, r.success, r.gas_used, r.gas_cost_wei, \
+                 r.realised_profit, r.revert_reason \
+                 FROM opportunities o JOIN transactions t USING (run_id, seq) \
+                 LEFT JOIN {receipts} r USING (run_id, seq) \
+                 WHERE t.tx_hash IS NOT NULL AND (CAST(?1 AS BIGINT) < 0 OR o.run_id = ?1) \
+                 ORDER BY o.run_id, o.seq"
+            ),
+            &filter,
+        )
         .map_err(open)?;
+    let mut raw = Vec::with_capacity(rows.len());
+    for mut cells in rows {
+        let mut r = Row {
+            cells: &mut cells,
+            what: "sent transactions",
+        };
+        let profit = r.text(4)?;
+        raw.push((
+            r.int(0)?,
+            r.int(1)?,
+            r.int(2)?,
+            r.text(3)?,
+            profit.clone(),
+            r.text(5)?,
+            profit,
+            r.opt_flag(6)?,
+            r.opt_int(7)?,
+            r.opt_text(8)?,
+            r.opt_text(9)?,
+            r.opt_text(10)?,
+        ));
+    }
     let mut sent = Vec::with_capacity(raw.len());
     for (run_id, seq, at, funding, predicted, native, profit, success, gas, cost, real, why) in raw
     {
@@ -277,7 +309,7 @@ pub fn pnl_report(path: &Path, run: Option<i64>) -> Result<PnlReport, PnlError> 
         });
     }
     let mut report = PnlReport {
-        path: path.to_owned(),
+        target: target.to_string(),
         runs,
         opportunities: u64::try_from(opportunities).unwrap_or(0),
         total: Tally::default(),
@@ -335,7 +367,7 @@ impl fmt::Display for PnlReport {
             Some(1 | 31_337) => "ETH",
             _ => "native",
         };
-        writeln!(f, "journal {}:", self.path.display())?;
+        writeln!(f, "journal {}:", self.target)?;
         for (id, kind, started, chain) in &self.runs {
             writeln!(
                 f,

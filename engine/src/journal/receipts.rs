@@ -268,15 +268,29 @@ pub struct ReceiptStats {
     pub errors: u64,
     /// The first of those errors.
     pub first_error: Option<String>,
+    /// Reverted routes whose word to the engine did not fit its ring (their holds ended two
+    /// blocks after mining instead).
+    pub revert_words_dropped: u64,
+    /// Sent routes the node will never mine (refused, replaced by a cancel, their nonce used
+    /// by another): no receipt was asked for after the port said so.
+    pub unmined: u64,
 }
 
 impl fmt::Display for ReceiptStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "receipts: {} journaled ({} reverted), {} without a receipt at exit, {} errors",
-            self.receipts, self.reverted, self.unseen_at_exit, self.errors
+            "receipts: {} journaled ({} reverted), {} never to be mined (refused or replaced), \
+             {} without a receipt at exit, {} errors",
+            self.receipts, self.reverted, self.unmined, self.unseen_at_exit, self.errors
         )?;
+        if self.revert_words_dropped > 0 {
+            write!(
+                f,
+                ", {} reverts not passed to the engine (ring full)",
+                self.revert_words_dropped
+            )?;
+        }
         if let Some(e) = &self.first_error {
             write!(f, " (first: {e})")?;
         }
@@ -303,6 +317,13 @@ pub struct ReceiptSettings {
     pub breakers: Option<crate::risk::Breakers>,
     /// The metrics fed by each receipt (docs/metrics.md).
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Where each reverted route's `seq` goes, for the engine to end its holds at once (the
+    /// live port reads it). A full ring drops the word (counted); the holds then end two
+    /// blocks after the route was mined, as without it.
+    pub reverted: Option<rtrb::Producer<u64>>,
+    /// The `seq` of each signed route the node will never mine (the live port): its receipt is
+    /// no longer asked for.
+    pub unmined: Option<rtrb::Consumer<u64>>,
 }
 
 /// The running receipt thread.
@@ -362,6 +383,10 @@ fn watch(
     rx: &Receiver<Option<Sent>>,
 ) -> ReceiptStats {
     let mut breakers = settings.breakers.take();
+    let mut reverted = settings.reverted.take();
+    let mut unmined = settings.unmined.take();
+    // Routes the port said will never be mined before their `follow` arrived here.
+    let mut gone: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let s = &settings;
     let mut stats = ReceiptStats::default();
     let mut pending: VecDeque<Sent> = VecDeque::new();
@@ -371,7 +396,19 @@ fn watch(
     let mut next_poll = Instant::now() + s.poll;
     loop {
         let wait = next_poll.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(wait) {
+        let got = rx.recv_timeout(wait);
+        if let Some(ring) = unmined.as_mut() {
+            while let Ok(seq) = ring.pop() {
+                let before = pending.len();
+                pending.retain(|p| p.seq != seq);
+                if pending.len() == before && gone.len() < 65_536 {
+                    gone.insert(seq);
+                }
+                stats.unmined += 1;
+            }
+        }
+        match got {
+            Ok(Some(sent)) if gone.remove(&sent.seq) => {}
             Ok(Some(sent)) => pending.push_back(sent),
             Ok(None) | Err(RecvTimeoutError::Disconnected) => {
                 if ending.is_none() {
@@ -388,7 +425,7 @@ fn watch(
                 poll_once(
                     &mut journal,
                     s,
-                    &mut breakers,
+                    (&mut breakers, &mut reverted),
                     &mut rpc,
                     &mut pending,
                     &mut stats,
@@ -422,7 +459,10 @@ fn realised_wei(sent: &Sent, r: &Receipt) -> i128 {
 fn poll_once(
     journal: &mut Journal,
     s: &ReceiptSettings,
-    breakers: &mut Option<crate::risk::Breakers>,
+    (breakers, reverted): (
+        &mut Option<crate::risk::Breakers>,
+        &mut Option<rtrb::Producer<u64>>,
+    ),
     rpc: &mut Option<RpcClient>,
     pending: &mut VecDeque<Sent>,
     stats: &mut ReceiptStats,
@@ -495,6 +535,13 @@ fn poll_once(
     }
     if rows.is_empty() {
         return;
+    }
+    if let Some(ring) = reverted.as_mut() {
+        for (sent, r, _) in &rows {
+            if !r.success && ring.push(sent.seq).is_err() {
+                stats.revert_words_dropped += 1;
+            }
+        }
     }
     if let Some(b) = breakers.as_mut() {
         for (sent, r, _) in &rows {

@@ -722,7 +722,18 @@ fn rejected_then_reused(fused_mode: bool) {
     one_route_per_update(&config);
     // A key anvil never funded: every transaction fails the node's balance check.
     let broke = "0x4242424242424242424242424242424242424242424242424242424242424242";
-    let polyarb = Polyarb::start(&config, broke, &dir);
+    // One transaction in flight at most: a refused one never gets a receipt, and must leave
+    // the count when the node refuses it, or the second route would be held back forever.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[risk]\nmax_in_flight = 1\n");
+    std::fs::write(&config, text).unwrap();
+    let journal = dir.join("journal.db");
+    let polyarb = Polyarb::start_with(
+        &config,
+        broke,
+        &dir,
+        &["--journal".as_ref(), journal.as_os_str()],
+    );
 
     open_gap(&rpc, &world, node.accounts()[2], 300);
     polyarb.wait_for_opportunities(1);
@@ -756,6 +767,54 @@ fn rejected_then_reused(fused_mode: bool) {
     );
     assert_eq!(nonces.len(), 2, "{nonces:?}");
     assert_eq!(nonces[0], nonces[1], "the refused nonce is reused");
+    // Neither was left waiting for a receipt it will never have.
+    assert!(
+        stdout.contains("2 never to be mined (refused or replaced), 0 without a receipt at exit"),
+        "{stdout}"
+    );
+    // The journal holds both answers as the node gave them: refused, in its words, for the
+    // route each carried (the opportunities' own seq and nonce).
+    let c = rusqlite::Connection::open(&journal).unwrap();
+    type Answer = (i64, i64, Option<i64>, String, String, Option<String>);
+    let rows: Vec<Answer> = c
+        .prepare("SELECT n, nonce, seq, kind, outcome, error FROM send_answers ORDER BY n")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let opps = polyarb_seqs(&dir);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (i, (n, nonce, seq, kind, outcome, error)) in rows.iter().enumerate() {
+        assert_eq!(*n, i as i64 + 1);
+        assert_eq!(*nonce as u64, nonces[i]);
+        assert_eq!(*seq, Some(opps[i]), "{rows:?}");
+        assert_eq!((kind.as_str(), outcome.as_str()), ("route", "refused"));
+        let e = error.as_deref().unwrap_or_default().to_lowercase();
+        assert!(e.starts_with("insufficient funds"), "{e}");
+    }
+}
+
+/// The `seq` of each opportunity the run in `dir` wrote, in order.
+fn polyarb_seqs(dir: &Path) -> Vec<i64> {
+    std::fs::read_to_string(dir.join("opportunities.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect()
 }
 
 /// On the summary line starting with `line`, the number printed just before `label`

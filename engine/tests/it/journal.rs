@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use polyarb_engine::journal::{Journal, JournalConfig, JournalHandle, RunInfo};
+use polyarb_engine::journal::{Journal, JournalConfig, JournalHandle, RunInfo, Target};
 use polyarb_engine::pipeline::{Report, SignedInfo};
 use polyarb_engine::report::Names;
 use rusqlite::Connection;
@@ -64,7 +64,7 @@ fn runs(path: &Path) -> Vec<(i64, String, bool)> {
 fn a_replay_journals_every_opportunity_it_found() {
     let path = scratch("journal-replay").join("j.db");
     let mut args = crate::placement::sample_args(sample("toml"));
-    args.journal = Some(path.clone());
+    args.journal = Some(Target::File(path.clone()));
     args.rfc6979 = true;
     let s = polyarb_engine::app::replay::replay(&args).unwrap();
     let j = s.journal.as_ref().expect("journal stats");
@@ -146,7 +146,7 @@ fn child(path: &Path) {
         config: "kill-test".into(),
     };
     let h = JournalHandle::start(
-        Journal::open(path).unwrap(),
+        Journal::open(&Target::File(path.to_owned())).unwrap(),
         &run,
         Names::default(),
         &cfg,
@@ -237,7 +237,7 @@ fn a_kill_loses_at_most_the_last_flush_period() {
     );
     assert_eq!(runs(&path), [(1, "replay".to_owned(), false)]);
     // The killed file opens and takes the next run.
-    let mut j = Journal::open(&path).unwrap();
+    let mut j = Journal::open(&Target::File(path.clone())).unwrap();
     let run = RunInfo {
         kind: "replay",
         chain_id: None,
@@ -306,7 +306,7 @@ fn q(v: &serde_json::Value, name: &str) -> u128 {
 /// to what the node's own `eth_getTransactionReceipt` says (status, block, position, gas used,
 /// effective gas price, their product); each mined route's realised profit is what the
 /// executor's balance gained over its block and what polyarb predicted; the reverted one is
-/// named `IsPaused()`.
+/// named `IsPaused()`, and its receipt ended its pools' holds at once.
 #[test]
 fn a_live_run_journals_receipts_as_the_node_shows_them() {
     use crate::e2e::{
@@ -342,6 +342,11 @@ fn a_live_run_journals_receipts_as_the_node_shows_them() {
     let dir = temp_dir("journal-live");
     let config = write_config(&node, &world, &dir);
     one_route_per_update(&config);
+    // Receipts asked for every 50 ms: the paused route's revert reaches the engine well within
+    // the half second `settle` waits, before the next phase's logs.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[journal]\nreceipt_poll_ms = 50\n");
+    std::fs::write(&config, text).unwrap();
     let journal = dir.join("journal.db");
     let polyarb = Polyarb::start_with(
         &config,
@@ -389,7 +394,9 @@ fn a_live_run_journals_receipts_as_the_node_shows_them() {
     let (ok, stdout) = polyarb.stop();
     assert!(ok, "{stdout}");
     assert!(
-        stdout.contains("reverted), 0 without a receipt at exit"),
+        stdout.contains(
+            "reverted), 0 never to be mined (refused or replaced), 0 without a receipt at exit"
+        ),
         "{stdout}"
     );
 
@@ -437,6 +444,29 @@ fn a_live_run_journals_receipts_as_the_node_shows_them() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert!(rows.len() >= 3, "{rows:?}");
+    // The node accepted every route it mined (each has a receipt below): the journal holds an
+    // `accepted` answer for each, with its route and nonce, and no other answer.
+    let pairs = |sql: &str| -> std::collections::BTreeSet<(i64, i64)> {
+        c.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let sent = pairs("SELECT seq, nonce FROM transactions WHERE tx_hash IS NOT NULL");
+    assert_eq!(sent.len(), rows.len());
+    assert_eq!(
+        pairs(
+            "SELECT seq, nonce FROM send_answers \
+             WHERE outcome = 'accepted' AND kind = 'route' AND error IS NULL"
+        ),
+        sent
+    );
+    assert_eq!(
+        pairs("SELECT seq, nonce FROM send_answers WHERE outcome != 'accepted'"),
+        Default::default()
+    );
     let (mut mined, mut reverted, mut paused_reverts) = (0, 0, 0);
     let mut realised_in: std::collections::BTreeMap<(u64, Address), u128> = Default::default();
     // Independent sums for the P&L report: the node's gas, the executor's balance gains.
@@ -495,6 +525,23 @@ fn a_live_run_journals_receipts_as_the_node_shows_them() {
         mined >= 2 && paused_reverts >= 1,
         "{mined} mined, {paused_reverts} reverted while paused"
     );
+    // Each reverted receipt ended its route's holds at once (the receipt thread's word to the
+    // engine): the summary counts holds released so.
+    let released = stdout
+        .split(" released as it reverted")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no reverted-holds count in {stdout}"));
+    // (Holds a later block's log released first are not counted again.)
+    assert!(released >= 1, "{stdout}");
+    // And no route outside the pause reverted: each follow-up was priced on the state the
+    // routes still pending would leave (a hold stacked on a pending route outlives that
+    // route's own log), so none met a state it did not expect.
+    assert_eq!(
+        reverted, paused_reverts,
+        "reverts outside the pause: {rows:?}"
+    );
 
     // `polyarb report` on that journal says the same, to the wei.
     let text = polyarb_ok(&["report", "--journal"], &journal);
@@ -524,7 +571,7 @@ fn a_live_run_journals_receipts_as_the_node_shows_them() {
 fn ten_thousand_opportunities_at_full_speed_lose_no_row() {
     let path = scratch("journal-load").join("j.db");
     let mut args = crate::placement::sample_args(sample("toml"));
-    args.journal = Some(path.clone());
+    args.journal = Some(Target::File(path.clone()));
     let mut total = 0u64;
     for run in 1..=6i64 {
         let s = polyarb_engine::app::replay::replay(&args).unwrap();

@@ -16,6 +16,7 @@ mod e2e_flash;
 mod faults;
 mod hot_path;
 mod journal;
+mod journal_pg;
 mod keys_cli;
 mod log_limit_peer;
 mod metrics;

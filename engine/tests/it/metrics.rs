@@ -84,6 +84,14 @@ fn metrics_agree_with_the_run_and_the_node_and_promtool_accepts_them() {
             && receipts == signed
         {
             assert_eq!(value(&body, "polyarb_signed_total"), signed);
+            // Each signed route was written once: one submission sample each, every one
+            // under the +Inf bucket, none larger than the run.
+            assert_eq!(value(&body, "polyarb_submission_seconds_count"), signed);
+            assert_eq!(
+                value(&body, "polyarb_submission_seconds_bucket{le=\"+Inf\"}"),
+                signed
+            );
+            assert!(value(&body, "polyarb_submission_seconds_sum") > 0.0);
             break body;
         }
         assert!(

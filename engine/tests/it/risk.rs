@@ -219,7 +219,7 @@ fn events(journal: &Path) -> Vec<(bool, String)> {
 }
 
 /// The revert breaker: with the executor paused, two routes revert, the breaker trips, and the
-/// next route is refused; SIGUSR2 resumes, and once the owner unpauses, the next route lands.
+/// next route is refused; the owner unpauses, SIGUSR2 resumes, and the next route lands.
 /// The daily-loss breaker trips the same way on the gas the reverts cost.
 #[test]
 fn breakers_stop_sending_after_reverts_and_sigusr2_resumes() {
@@ -260,19 +260,22 @@ fn breakers_stop_sending_after_reverts_and_sigusr2_resumes() {
             "{}",
             polyarb.logs()
         );
-        polyarb.signal("USR2");
-        polyarb.wait_for_log("sending resumed: SIGUSR2");
+        // The operator removes the cause first, then resumes: routes the engine finds again at
+        // once would otherwise revert on the paused executor and trip the breaker anew.
         rpc.transact_call(s.owner, executor, &IExecutor::unpauseCall {})
             .unwrap();
+        polyarb.signal("USR2");
+        polyarb.wait_for_log("sending resumed: SIGUSR2");
         let n = polyarb.opportunities().len();
         let o = gap(&s, &polyarb, n + 1);
         assert!(mined(&rpc, &o), "{key}: after the resume: {o}");
+        let logs = polyarb.logs();
         let (ok, stdout) = polyarb.stop();
         assert!(ok, "{stdout}");
         let ev = events(&journal);
         assert!(
             ev.len() == 2 && ev[0].0 && ev[0].1.contains(key) && !ev[1].0 && ev[1].1 == "SIGUSR2",
-            "{key}: {ev:?}"
+            "{key}: {ev:?}\n{logs}"
         );
     }
 }

@@ -793,7 +793,7 @@ impl FeedPort for LivePort {
         ) = (answered, self.answers.as_mut())
         {
             // For the journal: a fixed-size record by value, no allocation; a full ring drops
-            // it (counted by the journal's summary as the gap in `n`).
+            // it, which shows as a gap in the journal's `n`.
             ring.n += 1;
             let _ = ring.out.push(crate::journal::SendAnswer::new(
                 ring.n,

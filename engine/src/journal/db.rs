@@ -266,6 +266,9 @@ pub struct Insert {
     pub tail: &'static str,
 }
 
+/// The advisory lock key of the journal's migrations (any fixed number; "polyarb" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0070_6f6c_7961_7262;
+
 /// Parameters in one PostgreSQL statement at most (the protocol's limit is 65,535).
 const PG_MAX_PARAMS: usize = 16_384;
 
@@ -425,6 +428,29 @@ impl Db {
                     .collect::<Result<_, postgres::Error>>()
                     .map_err(DbError::Postgres)
             }
+        }
+    }
+
+    /// PostgreSQL: waits for and takes the lock that serialises schema migrations between
+    /// processes (a session-level advisory lock), so two runs starting together on an empty
+    /// database do not both create its tables; [`Db::unlock_migrations`] gives it back (so does
+    /// the connection's end). SQLite: nothing (one file, one writer at a time already).
+    pub fn lock_migrations(&mut self) -> Result<(), DbError> {
+        match self {
+            Self::Sqlite(_) => Ok(()),
+            Self::Postgres { .. } => self
+                .with_pg(|c| c.query("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]))
+                .map(drop),
+        }
+    }
+
+    /// Gives back [`Db::lock_migrations`]'s lock.
+    pub fn unlock_migrations(&mut self) -> Result<(), DbError> {
+        match self {
+            Self::Sqlite(_) => Ok(()),
+            Self::Postgres { .. } => self
+                .with_pg(|c| c.query("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]))
+                .map(drop),
         }
     }
 

@@ -370,6 +370,19 @@ impl Journal {
 
     fn migrate(&mut self) -> Result<(), JournalError> {
         let target = self.target.clone();
+        let open = |source| JournalError::Open {
+            target: target.clone(),
+            source,
+        };
+        // Another process may be migrating the same database: read the version under its lock.
+        self.db.lock_migrations().map_err(open)?;
+        let done = self.migrate_locked();
+        self.db.unlock_migrations().map_err(open)?;
+        done
+    }
+
+    fn migrate_locked(&mut self) -> Result<(), JournalError> {
+        let target = self.target.clone();
         let found = self.version().map_err(|source| JournalError::Open {
             target: target.clone(),
             source,

@@ -251,6 +251,17 @@ fn pg_rows(c: &mut postgres::Client, table: &str, order: &str) -> Vec<Vec<String
 #[test]
 fn postgres_holds_the_same_journal_as_sqlite() {
     let server = PgServer::start("same");
+    // Four runs starting together on the empty database: the migrations lock lets one create
+    // the tables and the others find them there.
+    let opened: Vec<_> = (0..4)
+        .map(|_| {
+            let t = server.target();
+            std::thread::spawn(move || Journal::open(&t).map(drop).map_err(|e| e.to_string()))
+        })
+        .collect();
+    for h in opened {
+        h.join().unwrap().unwrap();
+    }
     let file = scratch("pg-same-sqlite").join("j.db");
     let mut args = crate::placement::sample_args(sample("toml"));
     args.rfc6979 = true;

@@ -312,8 +312,7 @@ impl Metrics {
             "opportunities": self.opportunities.get(),
             "signed": self.signed.get(),
             "not_signed": self.opportunities.get().saturating_sub(self.signed.get()),
-            "in_flight": self.signed_count.load(Ordering::Relaxed)
-                .saturating_sub(s.risk.settled()),
+            "in_flight": self.in_flight(&s.risk),
             "receipts": {"success": receipts("success"), "reverted": receipts("reverted")},
             "realised_net_native": p.net,
             "gas_native": self.gas_spent.get(),
@@ -383,15 +382,17 @@ impl Metrics {
         self.page().balances.insert(token.to_owned(), units);
     }
 
+    /// Signed routes not settled yet: without a receipt, less those never to be mined.
+    fn in_flight(&self, risk: &RiskState) -> u64 {
+        self.signed_count
+            .load(Ordering::Relaxed)
+            .saturating_sub(risk.settled())
+    }
+
     /// The text exposition (format 0.0.4), with the gauges read now from `risk` and `feed`.
     pub fn encode(&self, risk: &RiskState, feed: &FeedHealth) -> String {
-        let receipted = risk.settled();
         let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        self.in_flight.set(as_i64(
-            self.signed_count
-                .load(Ordering::Relaxed)
-                .saturating_sub(receipted),
-        ));
+        self.in_flight.set(as_i64(self.in_flight(risk)));
         self.stopped.set(i64::from(risk.stopped().is_some()));
         self.heads.set(as_i64(feed.heads.load(Ordering::Relaxed)));
         self.head_block

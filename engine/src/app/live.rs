@@ -533,29 +533,25 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
     );
     port.catch_up(catch_up);
     port.report_health(Arc::clone(&feed_health));
-    // Reverted routes' words, from the receipt thread to the port: 1,024 outstanding at most.
-    let mut reverts_out = None;
-    // And back: routes the node will never mine, for the in-flight count and the receipt
-    // thread.
-    let mut unmined_in = None;
-    let mut unmined_out = None;
-    if receipts_journal.is_some() {
-        let (tx, rx) = rtrb::RingBuffer::new(1_024);
-        port.hear_reverts(rx);
-        reverts_out = Some(tx);
-        let (tx, rx) = rtrb::RingBuffer::new(1_024);
-        unmined_out = Some(tx);
-        unmined_in = Some(rx);
-    }
-    port.report_unmined(Arc::clone(&risk), unmined_out);
+    // With receipts: reverted routes' words from the receipt thread to the port, and back,
+    // routes the node will never mine (1,024 outstanding each at most).
+    let (reverts_out, unmined_in) = if receipts_journal.is_some() {
+        let (reverts_tx, reverts_rx) = rtrb::RingBuffer::new(1_024);
+        let (unmined_tx, unmined_rx) = rtrb::RingBuffer::new(1_024);
+        port.hear_reverts(reverts_rx);
+        port.report_unmined(Arc::clone(&risk), Some(unmined_tx));
+        (Some(reverts_tx), Some(unmined_rx))
+    } else {
+        port.report_unmined(Arc::clone(&risk), None);
+        (None, None)
+    };
     // The node's answers to sends, from the port to the journal thread (about 300 bytes each;
     // 4,096 waiting at most, read at least every flush_ms).
-    let mut answers_in = None;
-    if journal.is_some() {
+    let answers_in = journal.is_some().then(|| {
         let (tx, rx) = rtrb::RingBuffer::new(4_096);
         port.journal_answers(tx);
-        answers_in = Some(rx);
-    }
+        rx
+    });
     port.watch_lenders(LenderWatch::new(
         &market.lenders,
         cfg.funding.refresh_ms.saturating_mul(1_000_000),
@@ -575,7 +571,7 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                 names.clone(),
                 &cfg.journal,
                 plan.housekeeping,
-                answers_in.take(),
+                answers_in,
             )
             .map_err(AppError::Journal)
         })
@@ -595,8 +591,8 @@ pub fn run_cmd(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<RunSummary, AppE
                     limits.max_daily_loss_wei,
                 )),
                 metrics: Some(Arc::clone(&metrics)),
-                reverted: reverts_out.take(),
-                unmined: unmined_in.take(),
+                reverted: reverts_out,
+                unmined: unmined_in,
             };
             ReceiptWatcher::start(j, settings).map_err(|error| AppError::Thread {
                 name: "polyarb-receipts",

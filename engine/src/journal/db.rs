@@ -273,26 +273,59 @@ const MIGRATION_LOCK: i64 = 0x0070_6f6c_7961_7262;
 const PG_MAX_PARAMS: usize = 16_384;
 
 /// An open connection to either database.
+#[derive(Debug)]
 pub enum Db {
     /// A SQLite file.
     Sqlite(Connection),
-    /// A PostgreSQL database: the connection, made again after one fails.
-    Postgres {
-        /// Where.
-        target: Box<PgTarget>,
-        /// The connection; `None` after it failed, until the next use makes one.
-        client: Option<Box<postgres::Client>>,
-        /// Connections made again after one failed.
-        reconnects: u64,
-    },
+    /// A PostgreSQL database.
+    Postgres(Pg),
 }
 
-impl fmt::Debug for Db {
+/// A PostgreSQL database: the connection, made again after one fails.
+pub struct Pg {
+    /// Where.
+    target: Box<PgTarget>,
+    /// The connection; `None` after it failed, until the next use makes one.
+    client: Option<Box<postgres::Client>>,
+    /// Connections made again after one failed.
+    reconnects: u64,
+}
+
+impl fmt::Debug for Pg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Sqlite(_) => f.write_str("Db::Sqlite"),
-            Self::Postgres { target, .. } => write!(f, "Db::Postgres({})", target.shown),
+        // The client has no Debug; where and how often it reconnected is what matters.
+        write!(
+            f,
+            "Pg({}, {} reconnects)",
+            self.target.shown, self.reconnects
+        )
+    }
+}
+
+impl Pg {
+    /// Runs `f` on the connection (made again if the last one failed); a failure that closed
+    /// it drops it, so the next use connects again.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, DbError> {
+        if self.client.as_ref().is_some_and(|c| c.is_closed()) {
+            self.client = None;
         }
+        let c = match &mut self.client {
+            Some(c) => c,
+            None => {
+                let c = self.target.config.connect(postgres::NoTls)?;
+                self.reconnects += 1;
+                tracing::info!("journal {}: connected again", self.target.shown);
+                self.client.insert(Box::new(c))
+            }
+        };
+        let r = f(c);
+        if r.is_err() && c.is_closed() {
+            self.client = None;
+        }
+        Ok(r?)
     }
 }
 
@@ -313,11 +346,11 @@ impl Db {
             Target::File(path) => Ok(Self::Sqlite(open_sqlite(path, read_only)?)),
             Target::Postgres(pg) => {
                 let client = pg.config.connect(postgres::NoTls)?;
-                Ok(Self::Postgres {
+                Ok(Self::Postgres(Pg {
                     target: pg.clone(),
                     client: Some(Box::new(client)),
                     reconnects: 0,
-                })
+                }))
             }
         }
     }
@@ -326,7 +359,7 @@ impl Db {
     pub fn sqlite(&self) -> Option<&Connection> {
         match self {
             Self::Sqlite(c) => Some(c),
-            Self::Postgres { .. } => None,
+            Self::Postgres(_) => None,
         }
     }
 
@@ -334,41 +367,8 @@ impl Db {
     pub fn reconnects(&self) -> u64 {
         match self {
             Self::Sqlite(_) => 0,
-            Self::Postgres { reconnects, .. } => *reconnects,
+            Self::Postgres(pg) => pg.reconnects,
         }
-    }
-
-    /// Runs `f` on the PostgreSQL connection (made again if the last one failed); a failure
-    /// that closed it drops it, so the next use connects again. SQLite: not called.
-    fn with_pg<T>(
-        &mut self,
-        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
-    ) -> Result<T, DbError> {
-        let Self::Postgres {
-            target,
-            client,
-            reconnects,
-        } = self
-        else {
-            return Err(DbError::Sqlite(rusqlite::Error::InvalidQuery));
-        };
-        if client.as_ref().is_some_and(|c| c.is_closed()) {
-            *client = None;
-        }
-        let c = match client {
-            Some(c) => c,
-            None => {
-                let c = target.config.connect(postgres::NoTls)?;
-                *reconnects += 1;
-                tracing::info!("journal {}: connected again", target.shown);
-                client.insert(Box::new(c))
-            }
-        };
-        let r = f(c);
-        if r.is_err() && c.is_closed() {
-            *client = None;
-        }
-        Ok(r?)
     }
 
     /// Runs one statement; rows changed.
@@ -381,9 +381,9 @@ impl Db {
                 )?;
                 Ok(n as u64)
             }
-            Self::Postgres { .. } => {
+            Self::Postgres(pg) => {
                 let refs: Vec<_> = params.iter().map(Val::pg).collect();
-                self.with_pg(|c| c.execute(pg_sql(sql).as_ref(), &refs))
+                pg.call(|c| c.execute(pg_sql(sql).as_ref(), &refs))
             }
         }
     }
@@ -416,9 +416,9 @@ impl Db {
                 )?;
                 Ok(rows.collect::<Result<_, _>>()?)
             }
-            Self::Postgres { .. } => {
+            Self::Postgres(pg) => {
                 let refs: Vec<_> = params.iter().map(Val::pg).collect();
-                let rows = self.with_pg(|c| c.query(pg_sql(sql).as_ref(), &refs))?;
+                let rows = pg.call(|c| c.query(pg_sql(sql).as_ref(), &refs))?;
                 rows.iter()
                     .map(|r| {
                         (0..r.len())
@@ -438,8 +438,8 @@ impl Db {
     pub fn lock_migrations(&mut self) -> Result<(), DbError> {
         match self {
             Self::Sqlite(_) => Ok(()),
-            Self::Postgres { .. } => self
-                .with_pg(|c| c.query("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]))
+            Self::Postgres(pg) => pg
+                .call(|c| c.query("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]))
                 .map(drop),
         }
     }
@@ -448,8 +448,8 @@ impl Db {
     pub fn unlock_migrations(&mut self) -> Result<(), DbError> {
         match self {
             Self::Sqlite(_) => Ok(()),
-            Self::Postgres { .. } => self
-                .with_pg(|c| c.query("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]))
+            Self::Postgres(pg) => pg
+                .call(|c| c.query("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]))
                 .map(drop),
         }
     }
@@ -460,7 +460,7 @@ impl Db {
             Self::Sqlite(_) => {
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1"
             }
-            Self::Postgres { .. } => {
+            Self::Postgres(_) => {
                 "SELECT count(*) FROM information_schema.tables \
                  WHERE table_schema = current_schema() AND table_name = ?1"
             }
@@ -487,10 +487,10 @@ impl Db {
                 )?;
                 Ok(tx.commit()?)
             }
-            Self::Postgres { .. } => {
+            Self::Postgres(pg) => {
                 let refs: Vec<_> = then.1.iter().map(Val::pg).collect();
                 let sql = pg_sql(then.0);
-                self.with_pg(|c| {
+                pg.call(|c| {
                     let mut tx = c.transaction()?;
                     tx.batch_execute(statements)?;
                     tx.execute(sql.as_ref(), &refs)?;
@@ -522,7 +522,7 @@ impl Db {
                 }
                 Ok(tx.commit()?)
             }
-            Self::Postgres { .. } => self.with_pg(|c| {
+            Self::Postgres(pg) => pg.call(|c| {
                 // Many rows per statement: one round trip per chunk, not per row.
                 let mut tx = c.transaction()?;
                 for t in tables {

@@ -390,20 +390,19 @@ impl Journal {
         if found > i64::from(schema::VERSION) {
             return Err(JournalError::TooNew { target, found });
         }
-        let (list, int) = match self.target {
-            Target::File(_) => (schema::MIGRATIONS, "INTEGER"),
-            Target::Postgres(_) => (schema::PG_MIGRATIONS, "BIGINT"),
-        };
-        for (i, sql) in list.iter().enumerate().skip(found as usize) {
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
             let to = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let statements = if i == 0 {
+            let mut statements = if i == 0 {
                 format!(
-                    "CREATE TABLE schema_version (version {int} NOT NULL); \
+                    "CREATE TABLE schema_version (version INTEGER NOT NULL); \
                      INSERT INTO schema_version (version) VALUES (0); {sql}"
                 )
             } else {
                 (*sql).to_owned()
             };
+            if matches!(self.target, Target::Postgres(_)) {
+                statements = schema::postgres(&statements);
+            }
             self.db
                 .migrate_step(
                     &statements,
